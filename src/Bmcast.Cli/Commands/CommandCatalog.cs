@@ -1,0 +1,12 @@
+using System.CommandLine;
+
+namespace Bmcast.Cli.Commands;
+
+/// <summary>Every top-level command, in the order <c>bmcast --help</c> lists them.</summary>
+internal static class CommandCatalog
+{
+    public static IEnumerable<Command> All()
+    {
+        yield break;
+    }
+}
