@@ -1,0 +1,130 @@
+using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
+
+namespace Bmcast.Core.Storage;
+
+/// <summary>
+/// A regular file or block device as an <see cref="IBlockDevice"/>: positional I/O on one handle,
+/// FLUSH as fdatasync, zeroing by punching holes where the file system allows it.
+/// </summary>
+public sealed class FileBlockDevice : IBlockDevice
+{
+    private readonly SafeFileHandle _handle;
+    private readonly bool _writable;
+
+    private FileBlockDevice(SafeFileHandle handle, long size, bool writable)
+    {
+        _handle = handle;
+        Size = size;
+        _writable = writable;
+    }
+
+    public long Size { get; }
+
+    public string? Path { get; private init; }
+
+    public BlockDeviceCapabilities Capabilities => _writable
+        ? BlockDeviceCapabilities.Writable | BlockDeviceCapabilities.Flush | BlockDeviceCapabilities.ForceUnitAccess
+          | BlockDeviceCapabilities.WriteZeroes | BlockDeviceCapabilities.MultiConnection
+        : BlockDeviceCapabilities.MultiConnection;
+
+    /// <summary>Open an existing file. Its current length is the device size.</summary>
+    public static FileBlockDevice Open(string path, bool writable)
+    {
+        var handle = File.OpenHandle(path, FileMode.Open, writable ? FileAccess.ReadWrite : FileAccess.Read,
+            FileShare.ReadWrite, FileOptions.None);
+        return new FileBlockDevice(handle, RandomAccess.GetLength(handle), writable) { Path = path };
+    }
+
+    /// <summary>Open or create a file of exactly <paramref name="size"/> bytes (sparse when created).</summary>
+    public static FileBlockDevice OpenOrCreate(string path, long size)
+    {
+        var handle = File.OpenHandle(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.ReadWrite, FileOptions.None);
+        long length = RandomAccess.GetLength(handle);
+        if (length == 0 && size > 0)
+            RandomAccess.SetLength(handle, size);
+        else if (length != size)
+        {
+            handle.Dispose();
+            throw new IOException($"{path} is {length} bytes, expected {size}: refusing to resize an existing target");
+        }
+        return new FileBlockDevice(handle, size, writable: true) { Path = path };
+    }
+
+    public ValueTask ReadAsync(long offset, Memory<byte> buffer, CancellationToken cancellationToken)
+    {
+        int done = 0;
+        while (done < buffer.Length)
+        {
+            int n = RandomAccess.Read(_handle, buffer.Span[done..], offset + done);
+            if (n == 0)
+            {
+                // Past end of a file that someone truncated: reads of a hole are zero.
+                buffer.Span[done..].Clear();
+                break;
+            }
+            done += n;
+        }
+        return ValueTask.CompletedTask;
+    }
+
+    public ValueTask WriteAsync(long offset, ReadOnlyMemory<byte> data, bool forceUnitAccess, CancellationToken cancellationToken)
+    {
+        RandomAccess.Write(_handle, data.Span, offset);
+        if (forceUnitAccess)
+            Sync();
+        return ValueTask.CompletedTask;
+    }
+
+    public ValueTask FlushAsync(CancellationToken cancellationToken)
+    {
+        Sync();
+        return ValueTask.CompletedTask;
+    }
+
+    public ValueTask WriteZeroesAsync(long offset, long length, bool forceUnitAccess, CancellationToken cancellationToken)
+    {
+        if (Native.fallocate(_handle, Native.FALLOC_FL_PUNCH_HOLE | Native.FALLOC_FL_KEEP_SIZE, offset, length) != 0)
+            WriteZeroBuffers(offset, length);
+        if (forceUnitAccess)
+            Sync();
+        return ValueTask.CompletedTask;
+    }
+
+    public int DescribeAllocation(long offset, long length, Span<AllocationExtent> extents)
+    {
+        extents[0] = new AllocationExtent(length, AllocationFlags.Allocated);
+        return 1;
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        _handle.Dispose();
+        return ValueTask.CompletedTask;
+    }
+
+    private void WriteZeroBuffers(long offset, long length)
+    {
+        var zeros = new byte[(int)Math.Min(length, 1 << 20)];
+        for (long done = 0; done < length; done += zeros.Length)
+            RandomAccess.Write(_handle, zeros.AsSpan(0, (int)Math.Min(zeros.Length, length - done)), offset + done);
+    }
+
+    private void Sync()
+    {
+        if (Native.fdatasync(_handle) != 0)
+            throw new BlockDeviceException(Marshal.GetLastPInvokeError(), $"fdatasync failed on {Path}: errno {Marshal.GetLastPInvokeError()}");
+    }
+
+    private static partial class Native
+    {
+        public const int FALLOC_FL_KEEP_SIZE = 1;
+        public const int FALLOC_FL_PUNCH_HOLE = 2;
+
+        [DllImport("libc", SetLastError = true)]
+        public static extern int fdatasync(SafeFileHandle fd);
+
+        [DllImport("libc", SetLastError = true)]
+        public static extern int fallocate(SafeFileHandle fd, int mode, long offset, long length);
+    }
+}
