@@ -151,7 +151,7 @@ public sealed class StreamingSession : IAsyncDisposable
         {
             var state = await PresenceStateFile.CreateAsync(device, geometry, identity, ct);
             File.Move(temporary, statePath);
-            SyncDirectory(Path.GetDirectoryName(Path.GetFullPath(statePath))!);
+            DirectorySync.Sync(Path.GetDirectoryName(Path.GetFullPath(statePath))!);
             return (device, state);
         }
         catch
@@ -160,12 +160,5 @@ public sealed class StreamingSession : IAsyncDisposable
             File.Delete(temporary);
             throw;
         }
-    }
-
-    private static void SyncDirectory(string directory)
-    {
-        using var handle = File.OpenHandle(directory, FileMode.Open, FileAccess.Read);
-        // fsync on a directory handle makes the rename durable; RandomAccess has no directory flush.
-        _ = FileSync.fsync(handle);
     }
 }
