@@ -13,7 +13,7 @@ namespace Bmcast.Images;
 public sealed class ImageImporter(ImageStore store)
 {
     public async Task<ImportResult> ImportAsync(string sourcePath, ImportOptions options,
-        IProgress<ImportProgress>? progress = null, CancellationToken cancellationToken = default)
+        Action<ImportProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         ImageName.Validate(options.Name);
         if (options.ChunkSize is < Manifest.MinChunkSize or > Manifest.MaxChunkSize || !BitOperations.IsPow2(options.ChunkSize))
@@ -44,7 +44,7 @@ public sealed class ImageImporter(ImageStore store)
     }
 
     private async Task<ImportResult> ImportLockedAsync(string sourcePath, ImportOptions options,
-        IProgress<ImportProgress>? progress, CancellationToken cancellationToken)
+        Action<ImportProgress>? progress, CancellationToken cancellationToken)
     {
         var format = options.Format == DiskImageFormat.Auto
             ? await QemuImg.DetectAsync(sourcePath, cancellationToken)
@@ -55,7 +55,7 @@ public sealed class ImageImporter(ImageStore store)
             string rawPath = sourcePath;
             if (format != DiskImageFormat.Raw)
             {
-                progress?.Report(new ImportProgress(ImportPhase.Converting, 0, 0));
+                progress?.Invoke(new ImportProgress(ImportPhase.Converting, 0, 0));
                 converted = Path.Combine(store.TemporaryDirectory, "convert-" + Guid.NewGuid().ToString("N") + ".raw");
                 await QemuImg.ConvertToRawAsync(sourcePath, format, converted, cancellationToken);
                 rawPath = converted;
@@ -70,7 +70,7 @@ public sealed class ImageImporter(ImageStore store)
     }
 
     private async Task<ImportResult> ChunkAndPublishAsync(string rawPath, string sourcePath, DiskImageFormat format,
-        ImportOptions options, IProgress<ImportProgress>? progress, CancellationToken cancellationToken)
+        ImportOptions options, Action<ImportProgress>? progress, CancellationToken cancellationToken)
     {
         using var source = File.OpenHandle(rawPath, FileMode.Open, FileAccess.Read, FileShare.Read);
         long size = RandomAccess.GetLength(source);
@@ -80,7 +80,7 @@ public sealed class ImageImporter(ImageStore store)
             throw new ImageStoreException($"{sourcePath} is larger than {ByteSize.Format(Manifest.MaxImageSize)}");
 
         var chunks = await ChunkIngest.RunAsync(source, size, options.ChunkSize, store.Chunks,
-            done => progress?.Report(new ImportProgress(ImportPhase.Chunking, done, size)), cancellationToken);
+            done => progress?.Invoke(new ImportProgress(ImportPhase.Chunking, done, size)), cancellationToken);
         // Chunk files are durable; their names must be too before a manifest may refer to them.
         store.Chunks.SyncDirectories();
 
