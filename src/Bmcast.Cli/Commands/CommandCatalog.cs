@@ -7,6 +7,9 @@ internal static class CommandCatalog
 {
     public static IEnumerable<Command> All()
     {
-        yield break;
+        yield return ImageCommand.Create();
+#if NBD_SERVER
+        yield return ServeCommand.Create();
+#endif
     }
 }

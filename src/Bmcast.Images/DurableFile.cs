@@ -1,0 +1,63 @@
+using Microsoft.Win32.SafeHandles;
+
+namespace Bmcast.Images;
+
+/// <summary>
+/// Crash-safe publication: a file is written under a temporary name, made durable, then renamed
+/// into place and its directory entry made durable, so after a power cut a reader sees either
+/// nothing or the complete file, never a prefix.
+/// </summary>
+internal static class DurableFile
+{
+    /// <summary>Create <paramref name="path"/> (which must not exist) holding exactly <paramref name="data"/>, durably.</summary>
+    public static void WriteNew(string path, ReadOnlySpan<byte> data, UnixFileMode mode = DefaultMode)
+    {
+        var options = new FileStreamOptions
+        {
+            Mode = FileMode.CreateNew,
+            Access = FileAccess.Write,
+            Share = FileShare.None,
+            BufferSize = 0,
+        };
+        if (!OperatingSystem.IsWindows())
+            options.UnixCreateMode = mode;
+        using var file = new FileStream(path, options);
+        file.Write(data);
+        Sync(file.SafeFileHandle, path);
+    }
+
+    /// <summary>Rename a durable file or directory into place and make the new name durable.</summary>
+    public static void Publish(string temporaryPath, string finalPath)
+    {
+        if (Directory.Exists(temporaryPath))
+            Directory.Move(temporaryPath, finalPath);
+        else
+            File.Move(temporaryPath, finalPath, overwrite: true);
+        SyncDirectory(Path.GetDirectoryName(finalPath)!);
+    }
+
+    public static void Sync(SafeFileHandle handle, string path)
+    {
+        if (LibC.fsync(handle) != 0)
+            throw LibC.Failure("fsync", path);
+    }
+
+    public static void SyncDirectory(string directory)
+    {
+        int fd = LibC.open(directory, LibC.O_RDONLY | LibC.O_DIRECTORY | LibC.O_CLOEXEC);
+        if (fd < 0)
+            throw LibC.Failure("open", directory);
+        try
+        {
+            if (LibC.fsync(fd) != 0)
+                throw LibC.Failure("fsync", directory);
+        }
+        finally
+        {
+            LibC.close(fd);
+        }
+    }
+
+    private const UnixFileMode DefaultMode =
+        UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead;
+}
