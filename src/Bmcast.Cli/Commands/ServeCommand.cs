@@ -5,7 +5,6 @@ using System.CommandLine;
 using Bmcast.Images;
 using Bmcast.Protocols.Nbd;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Console;
 
 namespace Bmcast.Cli.Commands;
 
@@ -29,13 +28,7 @@ internal static class ServeCommand
         command.Options.Add(nbd);
         command.SetAction(async (parseResult, cancellationToken) =>
         {
-            using var logging = LoggerFactory.Create(builder => builder
-                .AddSimpleConsole(format =>
-                {
-                    format.SingleLine = true;
-                    format.TimestampFormat = "HH:mm:ss.fff ";
-                })
-                .AddConsole(console => console.LogToStandardErrorThreshold = LogLevel.Trace));
+            using var logging = CliLogging.Create();
             var log = logging.CreateLogger("bmcast.serve");
             try
             {
