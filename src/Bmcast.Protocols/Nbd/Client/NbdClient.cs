@@ -1,0 +1,341 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.IO.Pipelines;
+using Bmcast.Core.Storage;
+using Bmcast.Protocols.Transport;
+
+namespace Bmcast.Protocols.Nbd.Client;
+
+/// <summary>
+/// An NBD client for one export. Thread-safe: any number of requests may be outstanding; one reader loop
+/// matches replies to requests by cookie. Failures are <see cref="IOException"/>s (server errors are
+/// <see cref="BlockDeviceException"/>s carrying the server's errno). No reconnection: after a disconnect
+/// every call fails.
+/// </summary>
+public sealed class NbdClient : IAsyncDisposable
+{
+    private static readonly TimeSpan DisconnectGrace = TimeSpan.FromSeconds(5);
+
+    private readonly SocketDuplexPipe _transport;
+    private readonly uint _baseAllocationContextId;
+    private readonly ConcurrentDictionary<ulong, PendingRequest> _pending = new();
+    private readonly SemaphoreSlim _sendLock = new(1, 1);
+    private readonly Task _replyLoop;
+    private long _lastCookie;
+    private Exception? _failure;
+    private int _disposed;
+
+    private NbdClient(SocketDuplexPipe transport, NbdExportInfo export, uint baseAllocationContextId)
+    {
+        _transport = transport;
+        Export = export;
+        _baseAllocationContextId = baseAllocationContextId;
+        _replyLoop = Task.Run(ReadRepliesAsync);
+    }
+
+    public NbdExportInfo Export { get; }
+
+    public long Size => Export.Size;
+
+    public static Task<NbdClient> ConnectAsync(NbdUri uri, CancellationToken cancellationToken = default) =>
+        ConnectAsync(uri.Endpoint, uri.ExportName, cancellationToken);
+
+    public static async Task<NbdClient> ConnectAsync(NbdEndpoint endpoint, string exportName, CancellationToken cancellationToken = default)
+    {
+        var transport = await OpenTransportAsync(endpoint, cancellationToken);
+        try
+        {
+            var (export, contextId) = await new NbdClientHandshake(transport).NegotiateAsync(exportName, cancellationToken);
+            return new NbdClient(transport, export, contextId);
+        }
+        catch
+        {
+            await transport.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>The exports a server lists (hidden ones are not included).</summary>
+    public static async Task<IReadOnlyList<ExportListing>> ListExportsAsync(NbdEndpoint endpoint, CancellationToken cancellationToken = default)
+    {
+        await using var transport = await OpenTransportAsync(endpoint, cancellationToken);
+        return await new NbdClientHandshake(transport).ListAsync(cancellationToken);
+    }
+
+    /// <summary>Read a whole (small) export into memory, e.g. the hidden <c>manifest:NAME</c> export.</summary>
+    public static async Task<byte[]> ReadExportAsync(NbdUri uri, long maxSize, CancellationToken cancellationToken = default)
+    {
+        await using var client = await ConnectAsync(uri, cancellationToken);
+        if (client.Size > maxSize || client.Size > Array.MaxLength)
+            throw new IOException($"{uri} is {client.Size} bytes, more than the {maxSize} expected");
+        var bytes = new byte[client.Size];
+        await client.ReadAsync(0, bytes, cancellationToken);
+        return bytes;
+    }
+
+    /// <summary>Read <paramref name="buffer"/>.Length bytes; large reads are split into concurrent requests.</summary>
+    public ValueTask ReadAsync(long offset, Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        CheckRange(offset, buffer.Length);
+        return ForEachPiece(offset, buffer.Length, Export.MaximumPayload, (at, length) =>
+            RequestAsync(NbdCommand.Read, NbdCommandFlags.None, at, length, buffer.Slice((int)(at - offset), (int)length), default, cancellationToken));
+    }
+
+    public ValueTask WriteAsync(long offset, ReadOnlyMemory<byte> data, bool forceUnitAccess = false, CancellationToken cancellationToken = default)
+    {
+        CheckRange(offset, data.Length);
+        var flags = FuaFlag(forceUnitAccess);
+        return ForEachPiece(offset, data.Length, Export.MaximumPayload, (at, length) =>
+            RequestAsync(NbdCommand.Write, flags, at, length, default, data.Slice((int)(at - offset), (int)length), cancellationToken));
+    }
+
+    public async ValueTask FlushAsync(CancellationToken cancellationToken = default)
+    {
+        Require(NbdTransmissionFlags.SendFlush, "FLUSH");
+        await RequestAsync(NbdCommand.Flush, NbdCommandFlags.None, 0, 0, default, default, cancellationToken);
+    }
+
+    public ValueTask WriteZeroesAsync(long offset, long length, bool forceUnitAccess = false, CancellationToken cancellationToken = default)
+    {
+        Require(NbdTransmissionFlags.SendWriteZeroes, "WRITE_ZEROES");
+        CheckRange(offset, length);
+        var flags = FuaFlag(forceUnitAccess);
+        return ForEachPiece(offset, length, uint.MaxValue & ~(uint)(NbdProtocol.PreferredBlockSize - 1), (at, n) =>
+            RequestAsync(NbdCommand.WriteZeroes, flags, at, n, default, default, cancellationToken));
+    }
+
+    /// <summary>
+    /// <c>base:allocation</c> extents from <paramref name="offset"/>, covering at most <paramref name="length"/> bytes
+    /// (servers may answer less; ask again from where the answer ends).
+    /// </summary>
+    public async Task<IReadOnlyList<AllocationExtent>> BlockStatusAsync(long offset, long length, CancellationToken cancellationToken = default)
+    {
+        if (_baseAllocationContextId == 0)
+            throw new NotSupportedException($"{Export.Name}: the server did not negotiate base:allocation");
+        CheckRange(offset, length);
+        var pending = await RequestAsync(NbdCommand.BlockStatus, NbdCommandFlags.None, offset, (uint)Math.Min(length, uint.MaxValue),
+            default, default, cancellationToken);
+        return pending.Extents;
+    }
+
+    /// <summary>Send NBD_CMD_DISC, wait briefly for the server to close, and release the connection.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+            return;
+        if (Volatile.Read(ref _failure) is null)
+        {
+            try
+            {
+                await SendAsync(new NbdRequest(NbdCommandFlags.None, NbdCommand.Disconnect, 0, 0, 0), default);
+                await _replyLoop.WaitAsync(DisconnectGrace);
+            }
+            catch (Exception e) when (e is IOException or TimeoutException or ObjectDisposedException)
+            {
+                // Closing anyway.
+            }
+        }
+        _transport.Input.CancelPendingRead();
+        await _replyLoop;
+        await _transport.DisposeAsync();
+        _sendLock.Dispose();
+    }
+
+    private static async Task<SocketDuplexPipe> OpenTransportAsync(NbdEndpoint endpoint, CancellationToken cancellationToken)
+    {
+        var socket = await endpoint.ConnectAsync(cancellationToken);
+        return new SocketDuplexPipe(socket);
+    }
+
+    private static async ValueTask ForEachPiece(long offset, long length, uint pieceSize, Func<long, uint, Task<PendingRequest>> request)
+    {
+        if (length <= pieceSize)
+        {
+            await request(offset, (uint)length);
+            return;
+        }
+        var pieces = new List<Task>();
+        for (long at = offset; at < offset + length; at += pieceSize)
+            pieces.Add(request(at, (uint)Math.Min(pieceSize, offset + length - at)));
+        await Task.WhenAll(pieces);
+    }
+
+    private async Task<PendingRequest> RequestAsync(NbdCommand command, NbdCommandFlags flags, long offset, uint length,
+        Memory<byte> readBuffer, ReadOnlyMemory<byte> writeData, CancellationToken cancellationToken)
+    {
+        var request = new NbdRequest(flags, command, (ulong)Interlocked.Increment(ref _lastCookie), (ulong)offset, length);
+        var pending = new PendingRequest(request, readBuffer);
+        _pending[request.Cookie] = pending;
+        // The reply loop publishes its failure before failing what is pending, so one of the two sees this request.
+        if (Volatile.Read(ref _failure) is { } failure)
+        {
+            _pending.TryRemove(request.Cookie, out _);
+            throw failure is ObjectDisposedException ? new ObjectDisposedException(nameof(NbdClient))
+                : new IOException($"NBD connection to '{Export.Name}' is closed", failure);
+        }
+        try
+        {
+            await SendAsync(request, writeData, cancellationToken);
+        }
+        catch
+        {
+            _pending.TryRemove(request.Cookie, out _);
+            throw;
+        }
+        using (cancellationToken.Register(static (p, token) => ((PendingRequest)p!).Abandon(token), pending))
+            await pending.Completion.ConfigureAwait(false);
+        return pending;
+    }
+
+    /// <summary>Write one whole request; once started it is never cancelled, or the stream would lose step.</summary>
+    private async Task SendAsync(NbdRequest request, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default)
+    {
+        await _sendLock.WaitAsync(cancellationToken);
+        try
+        {
+            var output = _transport.Output;
+            NbdTransmissionCodec.WriteRequest(output.GetSpan(NbdTransmissionCodec.RequestSize), request);
+            output.Advance(NbdTransmissionCodec.RequestSize);
+            output.Write(payload.Span);
+            await output.FlushAsync(CancellationToken.None);
+        }
+        finally
+        {
+            _sendLock.Release();
+        }
+    }
+
+    private async Task ReadRepliesAsync()
+    {
+        var input = _transport.Input;
+        Exception failure;
+        try
+        {
+            while (true)
+            {
+                var result = await input.ReadAsync();
+                var buffer = result.Buffer;
+                try
+                {
+                    while (TryHandleReply(ref buffer))
+                    {
+                    }
+                }
+                finally
+                {
+                    input.AdvanceTo(buffer.Start, buffer.End);
+                }
+                if (result.IsCanceled)
+                {
+                    failure = new ObjectDisposedException(nameof(NbdClient), $"NBD client for '{Export.Name}' was disposed");
+                    break;
+                }
+                if (result.IsCompleted)
+                {
+                    failure = new IOException($"NBD server closed the connection to '{Export.Name}'");
+                    break;
+                }
+            }
+        }
+        catch (Exception e)
+        {
+            failure = e is IOException ? e : new IOException($"NBD connection to '{Export.Name}' failed: {e.Message}", e);
+        }
+        Volatile.Write(ref _failure, failure);
+        foreach (var cookie in _pending.Keys)
+            if (_pending.TryRemove(cookie, out var pending))
+                pending.Fail(failure);
+    }
+
+    /// <summary>Handle one simple reply or structured chunk if it is complete in <paramref name="buffer"/>.</summary>
+    private bool TryHandleReply(ref ReadOnlySequence<byte> buffer)
+    {
+        if (!NbdTransmissionCodec.TryPeekReplyHeader(buffer, out var reply))
+            return false;
+        if (!_pending.TryGetValue(reply.Cookie, out var pending))
+            throw new NbdProtocolException($"reply for unknown cookie {reply.Cookie}");
+        if (reply.IsStructured && !Export.StructuredReplies)
+            throw new NbdProtocolException("structured reply without negotiation");
+        long payloadLength = reply.IsStructured ? reply.Length
+            : pending.Request.Command == NbdCommand.Read && reply.Error == NbdError.None ? pending.Request.Length : 0;
+        if (buffer.Length < reply.Size + payloadLength)
+            return false;
+        var payload = buffer.Slice(reply.Size, payloadLength);
+        if (reply.IsStructured)
+            HandleChunk(pending, reply, payload);
+        else if (reply.Error != NbdError.None)
+            pending.ReceiveError(reply.Error, "");
+        else if (payloadLength > 0)
+            pending.Receive(pending.Request.Offset, payload);
+        buffer = buffer.Slice(payload.End);
+        if ((reply.Flags & NbdReplyFlags.Done) != 0)
+        {
+            _pending.TryRemove(reply.Cookie, out _);
+            pending.Complete();
+        }
+        return true;
+    }
+
+    private void HandleChunk(PendingRequest pending, in NbdReplyHeader chunk, in ReadOnlySequence<byte> payload)
+    {
+        var command = pending.Request.Command;
+        switch (chunk.Type)
+        {
+            case NbdReplyType.None when payload.IsEmpty:
+                return;
+            case NbdReplyType.OffsetData when command == NbdCommand.Read:
+                if (!NbdTransmissionCodec.TryParseOffsetData(payload, out ulong offset, out var data))
+                    throw new NbdProtocolException("malformed OFFSET_DATA chunk");
+                pending.Receive(offset, data);
+                return;
+            case NbdReplyType.OffsetHole when command == NbdCommand.Read:
+                if (!NbdTransmissionCodec.TryParseOffsetHole(Small(payload, stackalloc byte[NbdTransmissionCodec.OffsetHoleSize]), out ulong holeOffset, out uint holeLength))
+                    throw new NbdProtocolException("malformed OFFSET_HOLE chunk");
+                pending.ReceiveHole(holeOffset, holeLength);
+                return;
+            case NbdReplyType.BlockStatus when command == NbdCommand.BlockStatus:
+                var extents = new List<AllocationExtent>();
+                if (!NbdTransmissionCodec.TryParseBlockStatus(payload.ToArray(), out uint contextId, extents))
+                    throw new NbdProtocolException("malformed BLOCK_STATUS chunk");
+                if (contextId == _baseAllocationContextId)
+                    pending.Extents.AddRange(extents);
+                return;
+            case var type when type.IsError():
+                if (!NbdTransmissionCodec.TryParseError(payload.ToArray(), out var error, out var message))
+                    throw new NbdProtocolException($"malformed error chunk {type}");
+                pending.ReceiveError(error, message);
+                return;
+            default:
+                throw new NbdProtocolException($"unexpected {chunk.Type} chunk ({payload.Length} bytes) for {command}");
+        }
+    }
+
+    /// <summary>A small payload as one span, or an empty span when it does not fit (which its parser rejects).</summary>
+    private static ReadOnlySpan<byte> Small(in ReadOnlySequence<byte> payload, Span<byte> scratch)
+    {
+        if (payload.Length != scratch.Length)
+            return default;
+        payload.CopyTo(scratch);
+        return scratch;
+    }
+
+    private void CheckRange(long offset, long length)
+    {
+        if (offset < 0 || length < 0 || length > Export.Size - offset)
+            throw new ArgumentOutOfRangeException(nameof(offset), $"{offset}+{length} is outside the {Export.Size}-byte export '{Export.Name}'");
+    }
+
+    private void Require(NbdTransmissionFlags flag, string command)
+    {
+        if ((Export.Flags & flag) == 0)
+            throw new NotSupportedException($"{Export.Name}: the server does not offer {command}");
+    }
+
+    private NbdCommandFlags FuaFlag(bool forceUnitAccess)
+    {
+        if (!forceUnitAccess)
+            return NbdCommandFlags.None;
+        Require(NbdTransmissionFlags.SendFua, "FUA");
+        return NbdCommandFlags.Fua;
+    }
+}

@@ -1,0 +1,172 @@
+using System.Collections.Concurrent;
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Sockets;
+using Bmcast.Core.Storage;
+using Bmcast.Protocols.Transport;
+using Microsoft.Extensions.Logging;
+
+namespace Bmcast.Protocols.Nbd.Server;
+
+/// <summary>
+/// Serves the exports of an <see cref="IExportCatalog"/> over NBD (fixed newstyle) on TCP or unix sockets.
+/// The server disposes each device it opens when the connection that opened it ends.
+/// </summary>
+public sealed class NbdServer : IAsyncDisposable
+{
+    private readonly IExportCatalog _catalog;
+    private readonly ILogger<NbdServer> _logger;
+    private readonly NbdServerOptions _options;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly List<Listener> _listeners = [];
+    private readonly ConcurrentDictionary<long, Task> _connections = new();
+    private long _nextConnectionId;
+
+    public NbdServer(IExportCatalog catalog, ILogger<NbdServer> logger, NbdServerOptions? options = null)
+    {
+        _catalog = catalog;
+        _logger = logger;
+        _options = options ?? new NbdServerOptions();
+    }
+
+    /// <summary>Listen on <paramref name="endpoint"/> until <paramref name="cancellationToken"/> is cancelled, then stop.</summary>
+    public async Task RunAsync(NbdEndpoint endpoint, CancellationToken cancellationToken)
+    {
+        await StartAsync(endpoint, cancellationToken);
+        try
+        {
+            await Task.Delay(Timeout.Infinite, cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        finally
+        {
+            await StopAsync();
+        }
+    }
+
+    /// <summary>
+    /// Start listening and return the bound address (with the actual port when <see cref="NbdEndpoint.Port"/> is 0).
+    /// A stale unix socket file is replaced; one that a live server answers on is an error.
+    /// </summary>
+    public async Task<EndPoint> StartAsync(NbdEndpoint endpoint, CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(_stopping.IsCancellationRequested, this);
+        var address = await endpoint.ResolveAsync(cancellationToken);
+        if (endpoint.UnixSocketPath is { } path)
+            await RemoveStaleSocketAsync(path, cancellationToken);
+        var socket = NbdEndpoint.CreateSocket(address);
+        try
+        {
+            socket.Bind(address);
+            socket.Listen(512);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+        var listener = new Listener(socket, endpoint.UnixSocketPath);
+        lock (_listeners)
+            _listeners.Add(listener);
+        listener.AcceptLoop = AcceptAsync(listener);
+        _logger.LogInformation("NBD server listening on {Endpoint}", socket.LocalEndPoint);
+        return socket.LocalEndPoint!;
+    }
+
+    /// <summary>Stop accepting, close every connection (cancelling its in-flight requests), remove unix socket files.</summary>
+    public async Task StopAsync()
+    {
+        if (!_stopping.IsCancellationRequested)
+            await _stopping.CancelAsync();
+        Listener[] listeners;
+        lock (_listeners)
+        {
+            listeners = [.. _listeners];
+            _listeners.Clear();
+        }
+        foreach (var listener in listeners)
+        {
+            listener.Socket.Dispose();
+            await listener.AcceptLoop!;
+            if (listener.UnixSocketPath is not null)
+                File.Delete(listener.UnixSocketPath);
+        }
+        await Task.WhenAll(_connections.Values);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync();
+        _stopping.Dispose();
+    }
+
+    /// <summary>Serve one already-connected transport; the seam for in-memory protocol tests.</summary>
+    internal Task ServeAsync(IDuplexPipe transport, string peer, CancellationToken cancellationToken) =>
+        new NbdServerConnection(_catalog, _options, _logger, transport, peer).RunAsync(cancellationToken);
+
+    private async Task AcceptAsync(Listener listener)
+    {
+        while (!_stopping.IsCancellationRequested)
+        {
+            Socket client;
+            try
+            {
+                client = await listener.Socket.AcceptAsync(_stopping.Token);
+            }
+            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException && _stopping.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (SocketException e)
+            {
+                _logger.LogWarning("NBD accept failed: {Reason}", e.Message);
+                continue;
+            }
+            if (_connections.Count >= _options.MaxConnections)
+            {
+                _logger.LogWarning("NBD: refusing {Peer}: {Max} connections already open", client.RemoteEndPoint, _options.MaxConnections);
+                client.Dispose();
+                continue;
+            }
+            long id = Interlocked.Increment(ref _nextConnectionId);
+            _connections[id] = RunConnectionAsync(id, client);
+        }
+    }
+
+    private async Task RunConnectionAsync(long id, Socket socket)
+    {
+        await Task.Yield(); // Let the accept loop go on while this connection starts.
+        string peer = socket.RemoteEndPoint is IPEndPoint ip ? ip.ToString() : $"unix#{id}";
+        if (socket.AddressFamily != AddressFamily.Unix)
+            socket.NoDelay = true;
+        await using (var transport = new SocketDuplexPipe(socket))
+            await ServeAsync(transport, peer, _stopping.Token);
+        _connections.TryRemove(id, out _);
+    }
+
+    private static async Task RemoveStaleSocketAsync(string path, CancellationToken cancellationToken)
+    {
+        if (!File.Exists(path))
+            return;
+        using var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            await probe.ConnectAsync(new UnixDomainSocketEndPoint(path), cancellationToken);
+        }
+        catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionRefused)
+        {
+            File.Delete(path); // Nobody listens: left over from a server that died.
+            return;
+        }
+        throw new IOException($"{path} is in use by a running server");
+    }
+
+    private sealed class Listener(Socket socket, string? unixSocketPath)
+    {
+        public Socket Socket { get; } = socket;
+        public string? UnixSocketPath { get; } = unixSocketPath;
+        public Task? AcceptLoop { get; set; }
+    }
+}

@@ -1,0 +1,246 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.IO.Pipelines;
+using Bmcast.Core.Storage;
+using Microsoft.Extensions.Logging;
+
+namespace Bmcast.Protocols.Nbd.Server;
+
+/// <summary>
+/// The server's side of fixed newstyle option haggling: answers options until the client picks an export
+/// (OPT_GO or OPT_EXPORT_NAME), aborts, or breaks the protocol.
+/// </summary>
+internal sealed class NbdServerHandshake(
+    IExportCatalog catalog, NbdServerOptions options, ILogger logger, IDuplexPipe transport, string peer)
+{
+    public const string BaseAllocation = "base:allocation";
+    public const uint BaseAllocationContextId = 1;
+    private const string BaseNamespace = "base:";
+    private const int MaxMetaContextQueries = 16;
+    private const NbdHandshakeFlags ServerFlags = NbdHandshakeFlags.FixedNewstyle | NbdHandshakeFlags.NoZeroes;
+
+    private delegate int PayloadWriter<T>(Span<byte> destination, T state);
+
+    private readonly PipeWriter _output = transport.Output;
+    private bool _noZeroes;
+    private bool _structuredReplies;
+    /// <summary>The export named by the last successful SET_META_CONTEXT that selected base:allocation.</summary>
+    private string? _metaContextExport;
+
+    /// <summary>The negotiated session, or null when the client aborted or asked for an export that does not exist.</summary>
+    public async Task<NbdExportSession?> NegotiateAsync(CancellationToken cancellationToken)
+    {
+        NbdHandshakeCodec.WriteGreeting(_output.GetSpan(NbdHandshakeCodec.GreetingSize), ServerFlags);
+        _output.Advance(NbdHandshakeCodec.GreetingSize);
+        await _output.FlushAsync(cancellationToken);
+
+        var clientFlags = await transport.Input.ReadMessageAsync<NbdClientFlags>(NbdHandshakeCodec.TryReadClientFlags, cancellationToken);
+        if ((clientFlags & ~(NbdClientFlags.FixedNewstyle | NbdClientFlags.NoZeroes)) != 0)
+            throw new NbdProtocolException($"unknown client flags 0x{(uint)clientFlags:x}");
+        _noZeroes = (clientFlags & NbdClientFlags.NoZeroes) != 0;
+
+        for (int count = 0; count < options.MaxOptions; count++)
+        {
+            var (option, payload) = await transport.Input.ReadMessageAsync<(NbdOption, byte[])>(ReadOption, cancellationToken);
+            switch (option)
+            {
+                case NbdOption.ExportName:
+                    return await ExportNameAsync(payload, cancellationToken);
+                case NbdOption.Abort:
+                    Reply(option, NbdOptionReply.Ack);
+                    await _output.FlushAsync(cancellationToken);
+                    return null;
+                case NbdOption.Info:
+                case NbdOption.Go:
+                    var session = await InfoOrGoAsync(option, payload, cancellationToken);
+                    if (session is not null)
+                        return session;
+                    break;
+                case NbdOption.List:
+                    ListExports(payload);
+                    break;
+                case NbdOption.StructuredReply:
+                    NegotiateStructuredReplies(payload);
+                    break;
+                case NbdOption.ListMetaContext:
+                case NbdOption.SetMetaContext:
+                    MetaContext(option, payload);
+                    break;
+                default:
+                    ReplyError(option, NbdOptionReply.ErrUnsup, $"option {(uint)option} is not supported");
+                    break;
+            }
+            await _output.FlushAsync(cancellationToken);
+        }
+        throw new NbdProtocolException($"client sent more than {options.MaxOptions} options");
+    }
+
+    private static bool ReadOption(ref ReadOnlySequence<byte> buffer, out (NbdOption, byte[]) message)
+    {
+        message = default;
+        if (!NbdHandshakeCodec.TryReadOption(ref buffer, out var option, out var payload))
+            return false;
+        message = (option, payload.ToArray());
+        return true;
+    }
+
+    private async Task<NbdExportSession?> ExportNameAsync(byte[] payload, CancellationToken cancellationToken)
+    {
+        if (!NbdStrings.TryDecode(payload, out var name))
+            throw new NbdProtocolException("NBD_OPT_EXPORT_NAME with an invalid name");
+        var device = await OpenAsync(name, cancellationToken);
+        if (device is null)
+        {
+            // This option cannot answer with an error: the spec's only way out is hanging up.
+            logger.LogInformation("NBD {Peer}: unknown export '{Export}' requested with NBD_OPT_EXPORT_NAME", peer, name);
+            return null;
+        }
+        var flags = NbdExportSession.FlagsFor(device.Capabilities, _structuredReplies);
+        var span = _output.GetSpan(NbdHandshakeCodec.ExportNameReplySize + NbdProtocol.ExportNameReplyPadding);
+        _output.Advance(NbdHandshakeCodec.WriteExportNameReply(span, (ulong)device.Size, flags, _noZeroes));
+        await _output.FlushAsync(cancellationToken);
+        return Session(name, device, flags);
+    }
+
+    private async Task<NbdExportSession?> InfoOrGoAsync(NbdOption option, byte[] payload, CancellationToken cancellationToken)
+    {
+        if (!NbdHandshakeCodec.TryParseExportRequest(payload, out var name, out _))
+        {
+            ReplyError(option, NbdOptionReply.ErrInvalid, "malformed export request");
+            return null;
+        }
+        var (wantName, wantDescription) = RequestedInformation(payload);
+        var device = await OpenAsync(name, cancellationToken);
+        if (device is null)
+        {
+            ReplyError(option, NbdOptionReply.ErrUnknown, $"no export named '{name}'");
+            return null;
+        }
+        var flags = NbdExportSession.FlagsFor(device.Capabilities, _structuredReplies);
+        Reply(option, NbdOptionReply.Info, NbdHandshakeCodec.InfoExportSize, (device.Size, flags),
+            static (span, state) => { NbdHandshakeCodec.WriteInfoExport(span, (ulong)state.Size, state.flags); return NbdHandshakeCodec.InfoExportSize; });
+        // Always sent, requested or not: these are the spec's defaults, so no client is surprised by them.
+        Reply(option, NbdOptionReply.Info, NbdHandshakeCodec.InfoBlockSizeSize, 0, static (span, _) =>
+        {
+            NbdHandshakeCodec.WriteInfoBlockSize(span, 1, NbdProtocol.PreferredBlockSize, NbdProtocol.MaxPayload);
+            return NbdHandshakeCodec.InfoBlockSizeSize;
+        });
+        if (wantName)
+            ReplyInfoString(option, NbdInfo.Name, name);
+        string? description = wantDescription ? catalog.List().FirstOrDefault(e => e.Name == name)?.Description : null;
+        if (!string.IsNullOrEmpty(description))
+            ReplyInfoString(option, NbdInfo.Description, NbdStrings.Truncate(description));
+        Reply(option, NbdOptionReply.Ack);
+        if (option == NbdOption.Go)
+            return Session(name, device, flags);
+        await device.DisposeAsync();
+        return null;
+    }
+
+    private static (bool Name, bool Description) RequestedInformation(byte[] payload)
+    {
+        NbdHandshakeCodec.TryParseExportRequest(payload, out _, out var requests);
+        bool name = false, description = false;
+        for (int i = 0; i < requests.Length; i += 2)
+        {
+            var info = (NbdInfo)BinaryPrimitives.ReadUInt16BigEndian(requests[i..]);
+            name |= info == NbdInfo.Name;
+            description |= info == NbdInfo.Description;
+        }
+        return (name, description);
+    }
+
+    private async Task<IBlockDevice?> OpenAsync(string name, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await catalog.OpenAsync(name, cancellationToken);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            logger.LogWarning(e, "NBD {Peer}: opening export '{Export}' failed", peer, name);
+            return null;
+        }
+    }
+
+    private NbdExportSession Session(string name, IBlockDevice device, NbdTransmissionFlags flags) =>
+        new(name, device, flags, _structuredReplies, _metaContextExport == name ? BaseAllocationContextId : 0);
+
+    private void ListExports(byte[] payload)
+    {
+        if (payload.Length != 0)
+        {
+            ReplyError(NbdOption.List, NbdOptionReply.ErrInvalid, "NBD_OPT_LIST takes no data");
+            return;
+        }
+        foreach (var export in catalog.List())
+        {
+            var entry = (export.Name, Description: NbdStrings.Truncate(export.Description));
+            Reply(NbdOption.List, NbdOptionReply.Server, NbdHandshakeCodec.ServerReplyLength(entry.Name, entry.Description), entry,
+                static (span, e) => NbdHandshakeCodec.WriteServerReply(span, e.Name, e.Description));
+        }
+        Reply(NbdOption.List, NbdOptionReply.Ack);
+    }
+
+    private void NegotiateStructuredReplies(byte[] payload)
+    {
+        if (payload.Length != 0)
+        {
+            ReplyError(NbdOption.StructuredReply, NbdOptionReply.ErrInvalid, "NBD_OPT_STRUCTURED_REPLY takes no data");
+            return;
+        }
+        _structuredReplies = true;
+        Reply(NbdOption.StructuredReply, NbdOptionReply.Ack);
+    }
+
+    /// <summary>We know one context, base:allocation; LIST also answers the "base:" wildcard and an empty query list.</summary>
+    private void MetaContext(NbdOption option, byte[] payload)
+    {
+        bool select = option == NbdOption.SetMetaContext;
+        if (select)
+            _metaContextExport = null; // SET replaces the selection even when it fails.
+        if (!_structuredReplies)
+        {
+            ReplyError(option, NbdOptionReply.ErrInvalid, "negotiate NBD_OPT_STRUCTURED_REPLY first");
+            return;
+        }
+        var queries = new List<string>();
+        if (!NbdHandshakeCodec.TryParseMetaContextRequest(payload, MaxMetaContextQueries, out var exportName, queries))
+        {
+            ReplyError(option, NbdOptionReply.ErrInvalid, "malformed meta context request");
+            return;
+        }
+        bool matches = queries.Count == 0
+            ? !select
+            : queries.Any(q => q == BaseAllocation || (!select && q == BaseNamespace));
+        if (matches)
+        {
+            uint id = select ? BaseAllocationContextId : 0;
+            Reply(option, NbdOptionReply.MetaContext, 4 + BaseAllocation.Length, id,
+                static (span, contextId) => NbdHandshakeCodec.WriteMetaContextReply(span, contextId, BaseAllocation));
+            if (select)
+                _metaContextExport = exportName;
+        }
+        Reply(option, NbdOptionReply.Ack);
+    }
+
+    private void ReplyInfoString(NbdOption option, NbdInfo type, string value) =>
+        Reply(option, NbdOptionReply.Info, 2 + NbdStrings.ByteCount(value), (type, value),
+            static (span, s) => NbdHandshakeCodec.WriteInfoString(span, s.type, s.value));
+
+    private void ReplyError(NbdOption option, NbdOptionReply error, string message)
+    {
+        logger.LogDebug("NBD {Peer}: option {Option} answered {Reply}: {Message}", peer, option, error, message);
+        Reply(option, error, NbdStrings.ByteCount(message), message, static (span, m) => NbdStrings.Encode(m, span));
+    }
+
+    private void Reply(NbdOption option, NbdOptionReply type) => Reply(option, type, 0, 0, static (_, _) => 0);
+
+    private void Reply<T>(NbdOption option, NbdOptionReply type, int maxLength, T state, PayloadWriter<T> writePayload)
+    {
+        var span = _output.GetSpan(NbdHandshakeCodec.OptionReplyHeaderSize + maxLength);
+        int length = writePayload(span[NbdHandshakeCodec.OptionReplyHeaderSize..], state);
+        NbdHandshakeCodec.WriteOptionReplyHeader(span, option, type, length);
+        _output.Advance(NbdHandshakeCodec.OptionReplyHeaderSize + length);
+    }
+}

@@ -1,0 +1,258 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using Bmcast.Core.Storage;
+using Microsoft.Extensions.Logging;
+
+namespace Bmcast.Protocols.Nbd.Server;
+
+/// <summary>
+/// The transmission phase of one connection. One loop parses every complete request in each read,
+/// validates it, and dispatches it; requests run concurrently (a read may wait on a network fetch while
+/// later ones are served) and reply in any order through <see cref="NbdReplySender"/>.
+/// </summary>
+internal sealed class NbdServerTransmission : IDisposable
+{
+    /// <summary>Most extents in one BLOCK_STATUS reply: far below the spec's 2^20, enough to map a sparse image quickly.</summary>
+    private const int MaxExtentsPerReply = 4096;
+    private const int ZeroBufferSize = 1 << 20;
+    private static readonly ReadOnlyMemory<byte> Zeroes = new byte[ZeroBufferSize];
+
+    private readonly NbdExportSession _session;
+    private readonly IBlockDevice _device;
+    private readonly PipeReader _input;
+    private readonly NbdReplySender _replies;
+    private readonly InflightRequests _inflight;
+    private readonly ILogger _logger;
+    private readonly string _peer;
+    private CancellationToken _cancellation;
+
+    public NbdServerTransmission(NbdExportSession session, IDuplexPipe transport, NbdServerOptions options, ILogger logger, string peer)
+    {
+        _session = session;
+        _device = session.Device;
+        _input = transport.Input;
+        _replies = new NbdReplySender(transport.Output, session.StructuredReplies);
+        _inflight = new InflightRequests(options.MaxInflightRequests);
+        _logger = logger;
+        _peer = peer;
+    }
+
+    /// <summary>Serve requests until NBD_CMD_DISC, end of input, or a malformed request (which throws).</summary>
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        _cancellation = cancellationToken;
+        try
+        {
+            bool disconnect = false;
+            while (!disconnect)
+            {
+                var result = await _input.ReadAsync(cancellationToken);
+                var buffer = result.Buffer;
+                try
+                {
+                    while (!disconnect && NbdTransmissionCodec.TryReadRequest(ref buffer, out var request, out var payload))
+                    {
+                        if (request.Command == NbdCommand.Disconnect)
+                            disconnect = true;
+                        else
+                        {
+                            await _inflight.EnterAsync(cancellationToken);
+                            Dispatch(request, payload);
+                        }
+                    }
+                }
+                finally
+                {
+                    _input.AdvanceTo(buffer.Start, buffer.End);
+                }
+                disconnect |= result.IsCompleted;
+            }
+        }
+        finally
+        {
+            // DISC means "finish what is outstanding, then close"; on errors this also keeps buffers alive until handlers end.
+            await _inflight.DrainAsync();
+        }
+    }
+
+    /// <summary>Start one request. Runs synchronously as far as the device allows; the payload is copied before the pipe moves on.</summary>
+    private void Dispatch(in NbdRequest request, in ReadOnlySequence<byte> payload)
+    {
+        var error = NbdRequestValidator.Validate(request, _session);
+        if (error != NbdError.None)
+        {
+            _ = RejectAsync(request, error);
+            return;
+        }
+        byte[]? data = null;
+        if (request.Command == NbdCommand.Write)
+        {
+            data = ArrayPool<byte>.Shared.Rent((int)request.Length);
+            payload.CopyTo(data);
+        }
+        _ = ExecuteAsync(request, data);
+    }
+
+    private async Task RejectAsync(NbdRequest request, NbdError error)
+    {
+        try
+        {
+            _logger.LogDebug("NBD {Peer}: rejected {Command} flags {Flags} offset {Offset} length {Length}: {Error}",
+                _peer, request.Command, request.Flags, request.Offset, request.Length, NbdErrors.Name(error));
+            await _replies.SendErrorAsync(request.Cookie, error, $"invalid {request.Command} request");
+        }
+        catch (Exception e) when (IsConnectionGone(e))
+        {
+        }
+        finally
+        {
+            _inflight.Exit();
+        }
+    }
+
+    /// <summary>Never throws: failures become error replies, or are dropped when the connection is gone.</summary>
+    private async Task ExecuteAsync(NbdRequest request, byte[]? data)
+    {
+        try
+        {
+            switch (request.Command)
+            {
+                case NbdCommand.Read:
+                    await ReadAsync(request);
+                    break;
+                case NbdCommand.Write:
+                    await CompleteAsync(request, request.Length == 0 ? ValueTask.CompletedTask
+                        : _device.WriteAsync((long)request.Offset, data.AsMemory(0, (int)request.Length), IsFua(request), _cancellation));
+                    break;
+                case NbdCommand.Flush:
+                    await CompleteAsync(request, _device.FlushAsync(_cancellation));
+                    break;
+                case NbdCommand.WriteZeroes:
+                    await CompleteAsync(request, request.Length == 0 ? ValueTask.CompletedTask : WriteZeroesAsync(request));
+                    break;
+                case NbdCommand.BlockStatus:
+                    await BlockStatusAsync(request);
+                    break;
+            }
+        }
+        catch (Exception e) when (IsConnectionGone(e))
+        {
+        }
+        finally
+        {
+            if (data is not null)
+                ArrayPool<byte>.Shared.Return(data);
+            _inflight.Exit();
+        }
+    }
+
+    private async Task ReadAsync(NbdRequest request)
+    {
+        int length = (int)request.Length;
+        var buffer = ArrayPool<byte>.Shared.Rent(length);
+        try
+        {
+            var memory = buffer.AsMemory(0, length);
+            try
+            {
+                await _device.ReadAsync((long)request.Offset, memory, _cancellation);
+            }
+            catch (Exception e) when (!IsShutdown(e))
+            {
+                await FailAsync(request, e);
+                return;
+            }
+            await _replies.SendReadAsync(request.Cookie, request.Offset, memory);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>Await a device call that answers with no payload, then reply success or the mapped error.</summary>
+    private async Task CompleteAsync(NbdRequest request, ValueTask operation)
+    {
+        try
+        {
+            await operation;
+        }
+        catch (Exception e) when (!IsShutdown(e))
+        {
+            await FailAsync(request, e);
+            return;
+        }
+        await _replies.SendDoneAsync(request.Cookie);
+    }
+
+    /// <summary>NO_HOLE asks for allocated zeroes; the device's own zeroing may punch holes, so write real zeroes instead.</summary>
+    private async ValueTask WriteZeroesAsync(NbdRequest request)
+    {
+        bool fua = IsFua(request);
+        if ((request.Flags & NbdCommandFlags.NoHole) == 0)
+        {
+            await _device.WriteZeroesAsync((long)request.Offset, request.Length, fua, _cancellation);
+            return;
+        }
+        long end = (long)request.Offset + request.Length;
+        for (long at = (long)request.Offset; at < end; at += ZeroBufferSize)
+            await _device.WriteAsync(at, Zeroes[..(int)Math.Min(ZeroBufferSize, end - at)], fua, _cancellation);
+    }
+
+    private async Task BlockStatusAsync(NbdRequest request)
+    {
+        bool one = (request.Flags & NbdCommandFlags.ReqOne) != 0;
+        var extents = ArrayPool<AllocationExtent>.Shared.Rent(one ? 1 : MaxExtentsPerReply);
+        try
+        {
+            int count;
+            try
+            {
+                count = DescribeAllocation(request, extents.AsSpan(0, one ? 1 : MaxExtentsPerReply));
+            }
+            catch (Exception e)
+            {
+                await FailAsync(request, e);
+                return;
+            }
+            await _replies.SendBlockStatusAsync(request.Cookie, _session.BaseAllocationContextId, extents.AsMemory(0, count));
+        }
+        finally
+        {
+            ArrayPool<AllocationExtent>.Shared.Return(extents);
+        }
+    }
+
+    /// <summary>Ask the device and check its answer: the wire needs nonzero extents that stay within the request.</summary>
+    private int DescribeAllocation(in NbdRequest request, Span<AllocationExtent> extents)
+    {
+        int count = _device.DescribeAllocation((long)request.Offset, request.Length, extents);
+        long total = 0;
+        for (int i = 0; i < count; i++)
+            total += extents[i].Length > 0 ? extents[i].Length : long.MinValue;
+        if (count < 1 || count > extents.Length || total <= 0 || total > request.Length)
+            throw new IOException($"{_session.ExportName}: device described allocation at {request.Offset}+{request.Length} with invalid extents");
+        return count;
+    }
+
+    private Task FailAsync(NbdRequest request, Exception exception)
+    {
+        var error = NbdErrors.FromException(exception);
+        _logger.LogWarning(exception, "NBD {Peer}: {Command} at {Offset}+{Length} on '{Export}' failed ({Error})",
+            _peer, request.Command, request.Offset, request.Length, _session.ExportName, NbdErrors.Name(error));
+        return _replies.SendErrorAsync(request.Cookie, error, $"{request.Command} failed: {exception.Message}");
+    }
+
+    private static bool IsFua(in NbdRequest request) => (request.Flags & NbdCommandFlags.Fua) != 0;
+
+    private bool IsShutdown(Exception e) => e is OperationCanceledException && _cancellation.IsCancellationRequested;
+
+    /// <summary>Failures of the reply path itself: the connection is closing and the read loop will notice.</summary>
+    private bool IsConnectionGone(Exception e) => e is IOException or ObjectDisposedException or InvalidOperationException || IsShutdown(e);
+
+    public void Dispose()
+    {
+        _replies.Dispose();
+        _inflight.Dispose();
+    }
+}

@@ -1,0 +1,30 @@
+using Microsoft.Extensions.Logging;
+using Xunit;
+
+namespace Bmcast.Tests.Nbd;
+
+/// <summary>Sends log lines to the running test's output, and counts warnings so tests can assert on them.</summary>
+internal sealed class TestLogger<T> : ILogger<T>
+{
+    private int _warnings;
+
+    public int Warnings => _warnings;
+
+    public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+    public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Debug;
+
+    public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+    {
+        if (logLevel >= LogLevel.Warning)
+            Interlocked.Increment(ref _warnings);
+        try
+        {
+            TestContext.Current.TestOutputHelper?.WriteLine($"[{logLevel}] {formatter(state, exception)}{(exception is null ? "" : " " + exception.GetType().Name)}");
+        }
+        catch (InvalidOperationException)
+        {
+            // Logged after the test finished.
+        }
+    }
+}
