@@ -8,8 +8,7 @@ internal static class CommandCatalog
     public static IEnumerable<Command> All()
     {
         yield return ImageCommand.Create();
-#if NBD_SERVER
         yield return ServeCommand.Create();
-#endif
+        yield return StreamCommand.Create();
     }
 }

@@ -1,9 +1,7 @@
-#if NBD_SERVER
-// Compiled only once the NBD server (branch nbd) is merged: define NBD_SERVER, or delete this
-// guard and the one in CommandCatalog.cs.
 using System.CommandLine;
 using Bmcast.Images;
 using Bmcast.Protocols.Nbd;
+using Bmcast.Protocols.Nbd.Server;
 using Microsoft.Extensions.Logging;
 
 namespace Bmcast.Cli.Commands;
@@ -55,4 +53,3 @@ internal static class ServeCommand
         return command;
     }
 }
-#endif

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Bmcast.Engine;
 using Bmcast.Engine.Verification;
 using Bmcast.Protocols.Nbd;
+using Bmcast.Protocols.Nbd.Server;
 using Microsoft.Extensions.Logging;
 
 namespace Bmcast.Cli.Streaming;
