@@ -53,9 +53,10 @@ internal sealed class NbdServerHandshake(
                 case NbdOption.Info:
                 case NbdOption.Go:
                     var session = await InfoOrGoAsync(option, payload, cancellationToken);
+                    await _output.FlushAsync(cancellationToken);
                     if (session is not null)
                         return session;
-                    break;
+                    continue;
                 case NbdOption.List:
                     ListExports(payload);
                     break;
