@@ -40,14 +40,20 @@ public sealed class ChunkStore
         try
         {
             DurableFile.WriteNew(temporary, data);
-            File.Move(temporary, path, overwrite: true);
+            // No overwrite: when two workers race to add the same chunk, exactly one counts it as new.
+            File.Move(temporary, path, overwrite: false);
+            return true;
+        }
+        catch (IOException) when (File.Exists(path))
+        {
+            File.Delete(temporary);
+            return false;
         }
         catch
         {
             File.Delete(temporary);
             throw;
         }
-        return true;
     }
 
     /// <summary>Make every chunk name created so far durable: one fsync per prefix directory.</summary>
