@@ -5,8 +5,8 @@ namespace Bmcast.Images;
 /// <summary>
 /// Content-addressed chunk files, <c>chunks/ab/abcdef…</c> named by the SHA-256 of their bytes and
 /// shared by every image that contains them. A chunk's name appears only after its bytes are
-/// durable, so a name that exists always holds the right content (barring later corruption, which
-/// <see cref="ImageVerifier"/> detects).
+/// durable (<see cref="ChunkBatch"/>), so a name that exists always holds the right content (barring
+/// later corruption, which <see cref="ImageVerifier"/> detects).
 /// </summary>
 public sealed class ChunkStore
 {
@@ -25,36 +25,8 @@ public sealed class ChunkStore
         return Path.Combine(_directory, hex[..2], hex);
     }
 
-    /// <summary>
-    /// Store a chunk unless one with the same hash exists. Returns true when bytes were written. The
-    /// new entry's directory is only made durable by <see cref="SyncDirectories"/>, which a caller
-    /// runs once per import instead of once per chunk.
-    /// </summary>
-    public bool Add(ReadOnlySpan<byte> hash, ReadOnlySpan<byte> data)
-    {
-        string path = PathOf(hash);
-        if (File.Exists(path))
-            return false;
-        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        string temporary = Path.Combine(_temporaryDirectory, "chunk-" + Guid.NewGuid().ToString("N"));
-        try
-        {
-            DurableFile.WriteNew(temporary, data);
-            // No overwrite: when two workers race to add the same chunk, exactly one counts it as new.
-            File.Move(temporary, path, overwrite: false);
-            return true;
-        }
-        catch (IOException) when (File.Exists(path))
-        {
-            File.Delete(temporary);
-            return false;
-        }
-        catch
-        {
-            File.Delete(temporary);
-            throw;
-        }
-    }
+    /// <summary>Start adding chunks; see <see cref="ChunkBatch"/>.</summary>
+    internal ChunkBatch BeginBatch() => new(this, _temporaryDirectory);
 
     /// <summary>Make every chunk name created so far durable: one fsync per prefix directory.</summary>
     public void SyncDirectories()

@@ -79,10 +79,11 @@ public sealed class ImageImporter(ImageStore store)
         if (size > Manifest.MaxImageSize)
             throw new ImageStoreException($"{sourcePath} is larger than {ByteSize.Format(Manifest.MaxImageSize)}");
 
-        var chunks = await ChunkIngest.RunAsync(source, size, options.ChunkSize, store.Chunks,
-            done => progress?.Invoke(new ImportProgress(ImportPhase.Chunking, done, size)), cancellationToken);
-        // Chunk files are durable; their names must be too before a manifest may refer to them.
-        store.Chunks.SyncDirectories();
+        using var batch = store.Chunks.BeginBatch();
+        var chunks = await Task.Run(() => ChunkIngest.Run(source, size, options.ChunkSize, batch,
+            done => progress?.Invoke(new ImportProgress(ImportPhase.Chunking, done, size)), cancellationToken), cancellationToken);
+        // Every chunk, and its name, must be durable before a manifest may refer to it.
+        batch.Commit();
 
         using var key = store.SigningKey();
         var manifest = Manifest.Create(size, options.ChunkSize, chunks.Zero, chunks.Hashes, key);
@@ -99,6 +100,6 @@ public sealed class ImageImporter(ImageStore store)
             RootHash: manifest.RootHashHex,
             KeyFingerprint: manifest.KeyFingerprint);
         bool replaced = store.Publish(options.Name, manifest, info, options.Force);
-        return new ImportResult(info, chunks.NewChunks, chunks.NewBytes, chunks.DataBytesRead, TimeSpan.Zero, replaced);
+        return new ImportResult(info, batch.NewChunks, batch.NewBytes, chunks.DataBytesRead, TimeSpan.Zero, replaced);
     }
 }

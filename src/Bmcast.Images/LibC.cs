@@ -29,6 +29,9 @@ internal static class LibC
     public static extern int fsync(int fd);
 
     [DllImport("libc", SetLastError = true)]
+    public static extern int syncfs(int fd);
+
+    [DllImport("libc", SetLastError = true)]
     public static extern int flock(SafeFileHandle fd, int operation);
 
     [DllImport("libc", SetLastError = true)]
