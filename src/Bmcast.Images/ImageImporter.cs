@@ -35,7 +35,7 @@ public sealed class ImageImporter(ImageStore store)
         {
             store.TryCollectGarbage();
             if (e is IOException { HResult: LibC.ENOSPC })
-                throw new DiskFullException(e.Message, e);
+                throw new DiskFullException(store.Root, e);
             throw;
         }
         if (result.Replaced)
