@@ -78,6 +78,9 @@ public sealed class ImageImporter(ImageStore store)
             throw new ImageStoreException($"{sourcePath} is empty");
         if (size > Manifest.MaxImageSize)
             throw new ImageStoreException($"{sourcePath} is larger than {ByteSize.Format(Manifest.MaxImageSize)}");
+        // The manifest keeps one hash per chunk in a single array.
+        if (Manifest.ChunkCountFor(size, options.ChunkSize) > Array.MaxLength / Manifest.HashSize)
+            throw new ImageStoreException($"{sourcePath} has too many chunks of {ByteSize.Format(options.ChunkSize)}: use a larger --chunk-size");
 
         using var batch = store.Chunks.BeginBatch();
         var chunks = await Task.Run(() => ChunkIngest.Run(source, size, options.ChunkSize, batch,

@@ -100,8 +100,9 @@ public sealed class ImageStore
 
     /// <summary>
     /// Publish a manifest and its info as image <paramref name="name"/>: both are written to a durable
-    /// staging directory, which is then renamed into place. With <paramref name="replace"/> an existing image of that name is swapped out; it disappears
-    /// for the moment between two renames. Returns true when an image was replaced.
+    /// staging directory, which is then renamed into place. With <paramref name="replace"/> an existing
+    /// image of that name is swapped out; the name is absent for the moment between the two renames.
+    /// Returns true when an image was replaced.
     /// </summary>
     internal bool Publish(string name, Manifest manifest, ImageInfo info, bool replace)
     {
