@@ -26,17 +26,14 @@ internal static class DurableFile
         Sync(file.SafeFileHandle, path);
     }
 
-    /// <summary>Rename a durable file or directory into place and make the new name durable.</summary>
-    public static void Publish(string temporaryPath, string finalPath)
+    /// <summary>Rename a durable directory into place and make the new name durable.</summary>
+    public static void PublishDirectory(string temporaryPath, string finalPath)
     {
-        if (Directory.Exists(temporaryPath))
-            Directory.Move(temporaryPath, finalPath);
-        else
-            File.Move(temporaryPath, finalPath, overwrite: true);
+        Directory.Move(temporaryPath, finalPath);
         SyncDirectory(Path.GetDirectoryName(finalPath)!);
     }
 
-    public static void Sync(SafeFileHandle handle, string path)
+    private static void Sync(SafeFileHandle handle, string path)
     {
         if (LibC.fsync(handle) != 0)
             throw LibC.Failure("fsync", path);

@@ -122,7 +122,7 @@ public sealed class ImageStore
                 Discard(final);
                 replaced = true;
             }
-            DurableFile.Publish(staging, final);
+            DurableFile.PublishDirectory(staging, final);
             return replaced;
         }
         finally
@@ -198,7 +198,7 @@ public sealed class ImageStore
     private void Discard(string directory)
     {
         string trash = Path.Combine(TemporaryDirectory, "removed-" + Guid.NewGuid().ToString("N"));
-        DurableFile.Publish(directory, trash);
+        DurableFile.PublishDirectory(directory, trash);
         DurableFile.SyncDirectory(_imagesDirectory);
         Directory.Delete(trash, recursive: true);
     }
