@@ -10,7 +10,9 @@ namespace Bmcast.Images;
 /// </summary>
 internal sealed class ChunkBatch : IDisposable
 {
+    // Commit at whichever comes first: bounds the memory of dirty pages and the temporary files alive.
     private const long MaxPendingBytes = 128L << 20;
+    private const int MaxPendingChunks = 4096;
 
     private readonly ChunkStore _store;
     private readonly string _temporaryDirectory;
@@ -56,7 +58,7 @@ internal sealed class ChunkBatch : IDisposable
                 return;
             }
             _pendingBytes += data.Length;
-            if (_pendingBytes >= MaxPendingBytes)
+            if (_pendingBytes >= MaxPendingBytes || _pending.Count >= MaxPendingChunks)
                 CommitLocked();
         }
     }

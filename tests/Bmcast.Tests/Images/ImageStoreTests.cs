@@ -85,15 +85,29 @@ public sealed class ImageStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task Concurrent_imports_of_the_same_content_store_it_once()
+    {
+        var image = Dense("a.raw", 6000, seed: 5); // more chunks than one batch commits at once
+
+        var results = await Task.WhenAll(_temp.ImportAsync(image.Path, "one", Chunk), _temp.ImportAsync(image.Path, "two", Chunk));
+
+        Assert.Equal(6000, results.Sum(r => r.NewChunks));
+        Assert.Equal(6000, _temp.ChunkFileCount());
+        Assert.Equal(results[0].Image.RootHash, results[1].Image.RootHash);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(Path.Combine(_temp.Store.Root, "tmp")));
+    }
+
+    [Fact]
     public async Task An_interrupted_import_leaves_nothing_behind()
     {
-        var image = Dense("big.raw", 2048, seed: 4);
+        // Past the first batch commit, so committed but unreferenced chunks must be collected too.
+        var image = Dense("big.raw", 8192, seed: 4);
         using var cancel = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
         var importer = new ImageImporter(_temp.Store);
 
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => importer.ImportAsync(image.Path,
             new ImportOptions("big", Chunk, DiskImageFormat.Raw),
-            progress => { if (progress.Done > progress.Total / 4) cancel.Cancel(); },
+            progress => { if (progress.Done > progress.Total * 3 / 4) cancel.Cancel(); },
             cancel.Token));
 
         Assert.Empty(_temp.Store.List());
