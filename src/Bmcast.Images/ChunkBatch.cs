@@ -10,21 +10,23 @@ namespace Bmcast.Images;
 /// </summary>
 internal sealed class ChunkBatch : IDisposable
 {
-    // Commit at whichever comes first: bounds the memory of dirty pages and the temporary files alive.
-    private const long MaxPendingBytes = 128L << 20;
-    private const int MaxPendingChunks = 4096;
+    /// <summary>Commit at whichever limit comes first: bounds dirty page cache and the temporary files alive.</summary>
+    public const long DefaultMaxPendingBytes = 128L << 20;
+    public const int DefaultMaxPendingChunks = 4096;
 
     private readonly ChunkStore _store;
     private readonly string _temporaryDirectory;
+    private readonly int _maxPendingChunks;
     private readonly Lock _gate = new();
     private readonly Dictionary<string, (string Temporary, int Length)> _pending = new(StringComparer.Ordinal);
     private readonly HashSet<string> _prefixDirectories = new(StringComparer.Ordinal);
     private long _pendingBytes;
 
-    public ChunkBatch(ChunkStore store, string temporaryDirectory)
+    public ChunkBatch(ChunkStore store, string temporaryDirectory, int maxPendingChunks)
     {
         _store = store;
         _temporaryDirectory = temporaryDirectory;
+        _maxPendingChunks = maxPendingChunks;
     }
 
     /// <summary>Chunks and bytes that were not in the store before, counted as batches commit.</summary>
@@ -58,7 +60,7 @@ internal sealed class ChunkBatch : IDisposable
                 return;
             }
             _pendingBytes += data.Length;
-            if (_pendingBytes >= MaxPendingBytes || _pending.Count >= MaxPendingChunks)
+            if (_pendingBytes >= DefaultMaxPendingBytes || _pending.Count >= _maxPendingChunks)
                 CommitLocked();
         }
     }
@@ -97,14 +99,13 @@ internal sealed class ChunkBatch : IDisposable
         {
             if (_prefixDirectories.Add(Path.GetDirectoryName(path)!))
                 Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-            try
+            // No overwrite: a concurrent import may have published the same content first.
+            if (DurableFile.RenameNoReplace(temporary, path))
             {
-                // No overwrite: a concurrent import may have published the same content first.
-                File.Move(temporary, path, overwrite: false);
                 NewChunks++;
                 NewBytes += length;
             }
-            catch (IOException) when (File.Exists(path))
+            else
             {
                 File.Delete(temporary);
             }

@@ -26,7 +26,7 @@ public sealed class ChunkStore
     }
 
     /// <summary>Start adding chunks; see <see cref="ChunkBatch"/>.</summary>
-    internal ChunkBatch BeginBatch() => new(this, _temporaryDirectory);
+    internal ChunkBatch BeginBatch(int maxPendingChunks) => new(this, _temporaryDirectory, maxPendingChunks);
 
     /// <summary>Make every chunk name created so far durable: one fsync per prefix directory.</summary>
     public void SyncDirectories()

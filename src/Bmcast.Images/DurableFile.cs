@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
 
 namespace Bmcast.Images;
@@ -24,6 +25,20 @@ internal static class DurableFile
         using var file = new FileStream(path, options);
         file.Write(data);
         Sync(file.SafeFileHandle, path);
+    }
+
+    /// <summary>
+    /// Rename unless <paramref name="finalPath"/> exists, atomically (renameat2 RENAME_NOREPLACE):
+    /// File.Move without overwrite checks and renames in two steps, so two racing writers could both
+    /// succeed. Returns false when the target already existed. The new name is not yet durable.
+    /// </summary>
+    public static bool RenameNoReplace(string temporaryPath, string finalPath)
+    {
+        if (LibC.renameat2(LibC.AT_FDCWD, temporaryPath, LibC.AT_FDCWD, finalPath, LibC.RENAME_NOREPLACE) == 0)
+            return true;
+        if (Marshal.GetLastPInvokeError() == LibC.EEXIST)
+            return false;
+        throw LibC.Failure("rename", finalPath);
     }
 
     /// <summary>Rename a durable directory into place and make the new name durable.</summary>

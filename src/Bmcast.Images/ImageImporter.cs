@@ -12,6 +12,11 @@ namespace Bmcast.Images;
 /// </summary>
 public sealed class ImageImporter(ImageStore store)
 {
+    private readonly int _chunksPerBatch = ChunkBatch.DefaultMaxPendingChunks;
+
+    /// <summary>For tests: commit chunk batches more often, so small imports cross batch boundaries.</summary>
+    internal ImageImporter(ImageStore store, int chunksPerBatch) : this(store) => _chunksPerBatch = chunksPerBatch;
+
     public async Task<ImportResult> ImportAsync(string sourcePath, ImportOptions options,
         Action<ImportProgress>? progress = null, CancellationToken cancellationToken = default)
     {
@@ -82,7 +87,7 @@ public sealed class ImageImporter(ImageStore store)
         if (Manifest.ChunkCountFor(size, options.ChunkSize) > Array.MaxLength / Manifest.HashSize)
             throw new ImageStoreException($"{sourcePath} has too many chunks of {ByteSize.Format(options.ChunkSize)}: use a larger --chunk-size");
 
-        using var batch = store.Chunks.BeginBatch();
+        using var batch = store.Chunks.BeginBatch(_chunksPerBatch);
         var chunks = await Task.Run(() => ChunkIngest.Run(source, size, options.ChunkSize, batch,
             done => progress?.Invoke(new ImportProgress(ImportPhase.Chunking, done, size)), cancellationToken), cancellationToken);
         // Every chunk, and its name, must be durable before a manifest may refer to it.

@@ -6,6 +6,7 @@ namespace Bmcast.Tests.Images;
 public sealed class ImageStoreTests : IDisposable
 {
     private const int Chunk = 4096;
+    private const int SmallBatch = 64; // chunks per durable batch, so small imports cross batch boundaries
     private readonly TempStore _temp = new();
 
     public void Dispose() => _temp.Dispose();
@@ -87,12 +88,15 @@ public sealed class ImageStoreTests : IDisposable
     [Fact]
     public async Task Concurrent_imports_of_the_same_content_store_it_once()
     {
-        var image = Dense("a.raw", 6000, seed: 5); // more chunks than one batch commits at once
+        var image = Dense("a.raw", 600, seed: 5);
+        var importer = new ImageImporter(_temp.Store, SmallBatch);
+        Task<ImportResult> ImportAs(string name) => importer.ImportAsync(image.Path,
+            new ImportOptions(name, Chunk, DiskImageFormat.Raw), cancellationToken: TestContext.Current.CancellationToken);
 
-        var results = await Task.WhenAll(_temp.ImportAsync(image.Path, "one", Chunk), _temp.ImportAsync(image.Path, "two", Chunk));
+        var results = await Task.WhenAll(ImportAs("one"), ImportAs("two"));
 
-        Assert.Equal(6000, results.Sum(r => r.NewChunks));
-        Assert.Equal(6000, _temp.ChunkFileCount());
+        Assert.Equal(600, results.Sum(r => r.NewChunks));
+        Assert.Equal(600, _temp.ChunkFileCount());
         Assert.Equal(results[0].Image.RootHash, results[1].Image.RootHash);
         Assert.Empty(Directory.EnumerateFileSystemEntries(Path.Combine(_temp.Store.Root, "tmp")));
     }
@@ -100,10 +104,10 @@ public sealed class ImageStoreTests : IDisposable
     [Fact]
     public async Task An_interrupted_import_leaves_nothing_behind()
     {
-        // Past the first batch commit, so committed but unreferenced chunks must be collected too.
-        var image = Dense("big.raw", 8192, seed: 4);
+        // Past several batch commits, so committed but unreferenced chunks must be collected too.
+        var image = Dense("big.raw", 800, seed: 4);
         using var cancel = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
-        var importer = new ImageImporter(_temp.Store);
+        var importer = new ImageImporter(_temp.Store, SmallBatch);
 
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => importer.ImportAsync(image.Path,
             new ImportOptions("big", Chunk, DiskImageFormat.Raw),
