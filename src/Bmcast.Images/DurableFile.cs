@@ -4,9 +4,9 @@ using Microsoft.Win32.SafeHandles;
 namespace Bmcast.Images;
 
 /// <summary>
-/// Crash-safe publication: a file is written under a temporary name, made durable, then renamed
-/// into place and its directory entry made durable, so after a power cut a reader sees either
-/// nothing or the complete file, never a prefix.
+/// The pieces of crash-safe publication: write under a temporary name and make it durable, rename
+/// into place without clobbering, then make the directory entry durable; after a power cut a reader
+/// sees either nothing or the complete file or directory, never a prefix.
 /// </summary>
 internal static class DurableFile
 {
@@ -39,13 +39,6 @@ internal static class DurableFile
         if (Marshal.GetLastPInvokeError() == LibC.EEXIST)
             return false;
         throw LibC.Failure("rename", finalPath);
-    }
-
-    /// <summary>Rename a durable directory into place and make the new name durable.</summary>
-    public static void PublishDirectory(string temporaryPath, string finalPath)
-    {
-        Directory.Move(temporaryPath, finalPath);
-        SyncDirectory(Path.GetDirectoryName(finalPath)!);
     }
 
     private static void Sync(SafeFileHandle handle, string path)

@@ -115,14 +115,15 @@ public sealed class ImageStore
             DurableFile.SyncDirectory(staging);
             string final = ImageDirectory(name);
             bool replaced = false;
-            if (Directory.Exists(final))
+            // No-clobber rename: of two imports racing for one name, exactly one wins.
+            while (!DurableFile.RenameNoReplace(staging, final))
             {
                 if (!replace)
                     throw new ImageExistsException(name);
                 Discard(final);
                 replaced = true;
             }
-            DurableFile.PublishDirectory(staging, final);
+            DurableFile.SyncDirectory(_imagesDirectory);
             return replaced;
         }
         finally
@@ -198,7 +199,7 @@ public sealed class ImageStore
     private void Discard(string directory)
     {
         string trash = Path.Combine(TemporaryDirectory, "removed-" + Guid.NewGuid().ToString("N"));
-        DurableFile.PublishDirectory(directory, trash);
+        Directory.Move(directory, trash);
         DurableFile.SyncDirectory(_imagesDirectory);
         Directory.Delete(trash, recursive: true);
     }

@@ -102,6 +102,20 @@ public sealed class ImageStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task Of_two_imports_racing_for_one_name_exactly_one_wins()
+    {
+        var first = Dense("a.raw", 64, seed: 1);
+        var second = Dense("b.raw", 64, seed: 2);
+
+        var imports = new[] { _temp.ImportAsync(first.Path, "disk", Chunk), _temp.ImportAsync(second.Path, "disk", Chunk) };
+        await Assert.ThrowsAsync<ImageExistsException>(() => Task.WhenAll(imports));
+
+        var winner = Assert.Single(imports, t => t.IsCompletedSuccessfully);
+        Assert.Equal((await winner).Image.RootHash, _temp.Store.GetInfo("disk").RootHash);
+        Assert.True((await new ImageVerifier(_temp.Store).VerifyAsync("disk", cancellationToken: TestContext.Current.CancellationToken)).IsValid);
+    }
+
+    [Fact]
     public async Task An_interrupted_import_leaves_nothing_behind()
     {
         // Past several batch commits, so committed but unreferenced chunks must be collected too.
