@@ -11,7 +11,7 @@ namespace Bmcast.Images;
 internal sealed class ChunkBatch : IDisposable
 {
     /// <summary>Commit at whichever limit comes first: bounds dirty page cache and the temporary files alive.</summary>
-    public const long DefaultMaxPendingBytes = 128L << 20;
+    public const long MaxPendingBytes = 128L << 20;
     public const int DefaultMaxPendingChunks = 4096;
 
     private readonly ChunkStore _store;
@@ -60,7 +60,7 @@ internal sealed class ChunkBatch : IDisposable
                 return;
             }
             _pendingBytes += data.Length;
-            if (_pendingBytes >= DefaultMaxPendingBytes || _pending.Count >= _maxPendingChunks)
+            if (_pendingBytes >= MaxPendingBytes || _pending.Count >= _maxPendingChunks)
                 CommitLocked();
         }
     }

@@ -29,7 +29,7 @@ public sealed class ChunkStore
     internal ChunkBatch BeginBatch(int maxPendingChunks) => new(this, _temporaryDirectory, maxPendingChunks);
 
     /// <summary>Make every chunk name created so far durable: one fsync per prefix directory.</summary>
-    public void SyncDirectories()
+    internal void SyncDirectories()
     {
         foreach (string prefix in Directory.EnumerateDirectories(_directory))
             DurableFile.SyncDirectory(prefix);
