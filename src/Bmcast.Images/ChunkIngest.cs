@@ -1,16 +1,18 @@
 using System.Buffers;
+using System.Collections.Concurrent;
 using System.Runtime.ExceptionServices;
 using System.Security.Cryptography;
-using System.Threading.Channels;
 using Bmcast.Core.Manifests;
 using Microsoft.Win32.SafeHandles;
 
 namespace Bmcast.Images;
 
 /// <summary>
-/// Cuts a raw file into chunks: one reader walks the file in order, reading only its allocated ranges
-/// (holes are zeros without I/O), and a worker per core hashes each chunk and stores it unless it is
-/// all zero or already present. Chunks are independent, so workers finish in any order.
+/// Cuts a raw file into chunks: the file is read in order, only its allocated ranges (holes are zeros
+/// without I/O), and a worker per core hashes each chunk and adds it to the batch unless it is all
+/// zero. Workers pull chunks straight from the reading enumerator (Parallel.ForEach without
+/// buffering) rather than through an async channel: per-chunk thread-pool hops made the runtime spin
+/// in sched_yield for more time than hashing took.
 /// </summary>
 internal static class ChunkIngest
 {
@@ -18,89 +20,60 @@ internal static class ChunkIngest
     {
         public bool[] Zero { get; } = new bool[chunkCount];
         public byte[] Hashes { get; } = new byte[checked((int)(chunkCount * Manifest.HashSize))];
-        public long NewChunks;
-        public long NewBytes;
         public long StoredBytes;
         public long DataBytesRead;
     }
 
     private readonly record struct Job(long Chunk, byte[] Buffer, int Length);
 
-    public static async Task<Result> RunAsync(SafeFileHandle source, long size, int chunkSize, ChunkStore chunks,
+    public static Result Run(SafeFileHandle source, long size, int chunkSize, ChunkBatch chunks,
         Action<long>? progress, CancellationToken cancellationToken)
     {
         var result = new Result(Manifest.ChunkCountFor(size, chunkSize));
-        int workers = Math.Max(1, Environment.ProcessorCount);
-        var channel = Channel.CreateBounded<Job>(new BoundedChannelOptions(workers * 2) { SingleWriter = true });
-        // Whichever side fails first stops the others, so a full disk does not leave the reader
-        // blocked on a channel nobody drains.
-        using var failure = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-
-        async Task Guard(Func<Task> body)
-        {
-            try
-            {
-                await body();
-            }
-            catch
-            {
-                await failure.CancelAsync();
-                throw;
-            }
-        }
-
-        var tasks = new List<Task>
-        {
-            Task.Run(() => Guard(() => ReadAsync(source, size, chunkSize, result, channel.Writer, progress, failure.Token))),
-        };
-        for (int i = 0; i < workers; i++)
-            tasks.Add(Task.Run(() => Guard(() => StoreAsync(channel.Reader, chunks, result, failure.Token))));
+        var jobs = Partitioner.Create(Read(source, size, chunkSize, result, progress), EnumerablePartitionerOptions.NoBuffering);
+        var options = new ParallelOptions { CancellationToken = cancellationToken, MaxDegreeOfParallelism = Environment.ProcessorCount };
         try
         {
-            await Task.WhenAll(tasks);
+            Parallel.ForEach(jobs, options, job =>
+            {
+                try
+                {
+                    Store(job, chunks, result);
+                }
+                finally
+                {
+                    ArrayPool<byte>.Shared.Return(job.Buffer);
+                }
+            });
         }
-        catch
+        catch (AggregateException e)
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            var cause = tasks.Where(t => t.IsFaulted).Select(t => t.Exception!.InnerException!)
-                .FirstOrDefault(e => e is not OperationCanceledException);
-            if (cause is not null)
-                ExceptionDispatchInfo.Throw(cause);
-            throw;
+            ExceptionDispatchInfo.Throw(e.InnerExceptions[0]);
         }
         return result;
     }
 
-    private static async Task ReadAsync(SafeFileHandle source, long size, int chunkSize, Result result,
-        ChannelWriter<Job> output, Action<long>? progress, CancellationToken cancellationToken)
+    /// <summary>The chunks holding allocated data, in order; chunks entirely in holes are marked zero on the way.</summary>
+    private static IEnumerable<Job> Read(SafeFileHandle source, long size, int chunkSize, Result result, Action<long>? progress)
     {
-        try
+        var data = SparseFile.DataRanges(source, size);
+        int next = 0; // first data range that may overlap the current chunk
+        for (long chunk = 0; chunk < result.Zero.Length; chunk++)
         {
-            var data = SparseFile.DataRanges(source, size);
-            int next = 0; // first data range that may overlap the current chunk
-            for (long chunk = 0; chunk < result.Zero.Length; chunk++)
+            long start = chunk * chunkSize;
+            int length = (int)Math.Min(chunkSize, size - start);
+            long end = start + length;
+            while (next < data.Count && data[next].End <= start)
+                next++;
+            progress?.Invoke(end);
+            if (next == data.Count || data[next].Start >= end)
             {
-                long start = chunk * chunkSize;
-                int length = (int)Math.Min(chunkSize, size - start);
-                long end = start + length;
-                while (next < data.Count && data[next].End <= start)
-                    next++;
-                if (next == data.Count || data[next].Start >= end)
-                {
-                    result.Zero[chunk] = true;
-                }
-                else
-                {
-                    byte[] buffer = ArrayPool<byte>.Shared.Rent(chunkSize);
-                    result.DataBytesRead += ReadAllocated(source, data, next, start, buffer.AsSpan(0, length));
-                    await output.WriteAsync(new Job(chunk, buffer, length), cancellationToken);
-                }
-                progress?.Invoke(end);
+                result.Zero[chunk] = true;
+                continue;
             }
-        }
-        finally
-        {
-            output.Complete();
+            byte[] buffer = ArrayPool<byte>.Shared.Rent(chunkSize);
+            result.DataBytesRead += ReadAllocated(source, data, next, start, buffer.AsSpan(0, length));
+            yield return new Job(chunk, buffer, length);
         }
     }
 
@@ -128,22 +101,7 @@ internal static class ChunkIngest
         return read;
     }
 
-    private static async Task StoreAsync(ChannelReader<Job> input, ChunkStore chunks, Result result, CancellationToken cancellationToken)
-    {
-        await foreach (var job in input.ReadAllAsync(cancellationToken))
-        {
-            try
-            {
-                Store(job, chunks, result);
-            }
-            finally
-            {
-                ArrayPool<byte>.Shared.Return(job.Buffer);
-            }
-        }
-    }
-
-    private static void Store(Job job, ChunkStore chunks, Result result)
+    private static void Store(Job job, ChunkBatch chunks, Result result)
     {
         var data = job.Buffer.AsSpan(0, job.Length);
         if (!data.ContainsAnyExcept((byte)0))
@@ -154,10 +112,6 @@ internal static class ChunkIngest
         var hash = result.Hashes.AsSpan((int)(job.Chunk * Manifest.HashSize), Manifest.HashSize);
         SHA256.HashData(data, hash);
         Interlocked.Add(ref result.StoredBytes, job.Length);
-        if (chunks.Add(hash, data))
-        {
-            Interlocked.Increment(ref result.NewChunks);
-            Interlocked.Add(ref result.NewBytes, job.Length);
-        }
+        chunks.Add(hash, data);
     }
 }

@@ -5,8 +5,8 @@ namespace Bmcast.Images;
 /// <summary>
 /// Content-addressed chunk files, <c>chunks/ab/abcdef…</c> named by the SHA-256 of their bytes and
 /// shared by every image that contains them. A chunk's name appears only after its bytes are
-/// durable, so a name that exists always holds the right content (barring later corruption, which
-/// <see cref="ImageVerifier"/> detects).
+/// durable (<see cref="ChunkBatch"/>), so a name that exists always holds the right content (barring
+/// later corruption, which <see cref="ImageVerifier"/> detects).
 /// </summary>
 public sealed class ChunkStore
 {
@@ -25,33 +25,11 @@ public sealed class ChunkStore
         return Path.Combine(_directory, hex[..2], hex);
     }
 
-    /// <summary>
-    /// Store a chunk unless one with the same hash exists. Returns true when bytes were written. The
-    /// new entry's directory is only made durable by <see cref="SyncDirectories"/>, which a caller
-    /// runs once per import instead of once per chunk.
-    /// </summary>
-    public bool Add(ReadOnlySpan<byte> hash, ReadOnlySpan<byte> data)
-    {
-        string path = PathOf(hash);
-        if (File.Exists(path))
-            return false;
-        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        string temporary = Path.Combine(_temporaryDirectory, "chunk-" + Guid.NewGuid().ToString("N"));
-        try
-        {
-            DurableFile.WriteNew(temporary, data);
-            File.Move(temporary, path, overwrite: true);
-        }
-        catch
-        {
-            File.Delete(temporary);
-            throw;
-        }
-        return true;
-    }
+    /// <summary>Start adding chunks; see <see cref="ChunkBatch"/>.</summary>
+    internal ChunkBatch BeginBatch(int maxPendingChunks) => new(this, _temporaryDirectory, maxPendingChunks);
 
     /// <summary>Make every chunk name created so far durable: one fsync per prefix directory.</summary>
-    public void SyncDirectories()
+    internal void SyncDirectories()
     {
         foreach (string prefix in Directory.EnumerateDirectories(_directory))
             DurableFile.SyncDirectory(prefix);

@@ -1,11 +1,12 @@
+using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
 
 namespace Bmcast.Images;
 
 /// <summary>
-/// Crash-safe publication: a file is written under a temporary name, made durable, then renamed
-/// into place and its directory entry made durable, so after a power cut a reader sees either
-/// nothing or the complete file, never a prefix.
+/// The pieces of crash-safe publication: write under a temporary name and make it durable, rename
+/// into place without clobbering, then make the directory entry durable; after a power cut a reader
+/// sees either nothing or the complete file or directory, never a prefix.
 /// </summary>
 internal static class DurableFile
 {
@@ -26,31 +27,40 @@ internal static class DurableFile
         Sync(file.SafeFileHandle, path);
     }
 
-    /// <summary>Rename a durable file or directory into place and make the new name durable.</summary>
-    public static void Publish(string temporaryPath, string finalPath)
+    /// <summary>
+    /// Rename unless <paramref name="finalPath"/> exists, atomically (renameat2 RENAME_NOREPLACE):
+    /// File.Move without overwrite checks and renames in two steps, so two racing writers could both
+    /// succeed. Returns false when the target already existed. The new name is not yet durable.
+    /// </summary>
+    public static bool RenameNoReplace(string temporaryPath, string finalPath)
     {
-        if (Directory.Exists(temporaryPath))
-            Directory.Move(temporaryPath, finalPath);
-        else
-            File.Move(temporaryPath, finalPath, overwrite: true);
-        SyncDirectory(Path.GetDirectoryName(finalPath)!);
+        if (LibC.renameat2(LibC.AT_FDCWD, temporaryPath, LibC.AT_FDCWD, finalPath, LibC.RENAME_NOREPLACE) == 0)
+            return true;
+        if (Marshal.GetLastPInvokeError() == LibC.EEXIST)
+            return false;
+        throw LibC.Failure("rename", finalPath);
     }
 
-    public static void Sync(SafeFileHandle handle, string path)
+    private static void Sync(SafeFileHandle handle, string path)
     {
         if (LibC.fsync(handle) != 0)
             throw LibC.Failure("fsync", path);
     }
 
-    public static void SyncDirectory(string directory)
+    public static void SyncDirectory(string directory) => WithDirectory(directory, "fsync", LibC.fsync);
+
+    /// <summary>Write back everything dirty on the file system holding <paramref name="directory"/>, and wait.</summary>
+    public static void SyncFileSystem(string directory) => WithDirectory(directory, "syncfs", LibC.syncfs);
+
+    private static void WithDirectory(string directory, string what, Func<int, int> call)
     {
         int fd = LibC.open(directory, LibC.O_RDONLY | LibC.O_DIRECTORY | LibC.O_CLOEXEC);
         if (fd < 0)
             throw LibC.Failure("open", directory);
         try
         {
-            if (LibC.fsync(fd) != 0)
-                throw LibC.Failure("fsync", directory);
+            if (call(fd) != 0)
+                throw LibC.Failure(what, directory);
         }
         finally
         {

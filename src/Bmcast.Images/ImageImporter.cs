@@ -12,6 +12,11 @@ namespace Bmcast.Images;
 /// </summary>
 public sealed class ImageImporter(ImageStore store)
 {
+    private readonly int _chunksPerBatch = ChunkBatch.DefaultMaxPendingChunks;
+
+    /// <summary>For tests: commit chunk batches more often, so small imports cross batch boundaries.</summary>
+    internal ImageImporter(ImageStore store, int chunksPerBatch) : this(store) => _chunksPerBatch = chunksPerBatch;
+
     public async Task<ImportResult> ImportAsync(string sourcePath, ImportOptions options,
         Action<ImportProgress>? progress = null, CancellationToken cancellationToken = default)
     {
@@ -35,7 +40,7 @@ public sealed class ImageImporter(ImageStore store)
         {
             store.TryCollectGarbage();
             if (e is IOException { HResult: LibC.ENOSPC })
-                throw new DiskFullException(e.Message, e);
+                throw new DiskFullException(store.Root, e);
             throw;
         }
         if (result.Replaced)
@@ -78,11 +83,15 @@ public sealed class ImageImporter(ImageStore store)
             throw new ImageStoreException($"{sourcePath} is empty");
         if (size > Manifest.MaxImageSize)
             throw new ImageStoreException($"{sourcePath} is larger than {ByteSize.Format(Manifest.MaxImageSize)}");
+        // The manifest keeps one hash per chunk in a single array.
+        if (Manifest.ChunkCountFor(size, options.ChunkSize) > Array.MaxLength / Manifest.HashSize)
+            throw new ImageStoreException($"{sourcePath} has too many chunks of {ByteSize.Format(options.ChunkSize)}: use a larger --chunk-size");
 
-        var chunks = await ChunkIngest.RunAsync(source, size, options.ChunkSize, store.Chunks,
-            done => progress?.Invoke(new ImportProgress(ImportPhase.Chunking, done, size)), cancellationToken);
-        // Chunk files are durable; their names must be too before a manifest may refer to them.
-        store.Chunks.SyncDirectories();
+        using var batch = store.Chunks.BeginBatch(_chunksPerBatch);
+        var chunks = await Task.Run(() => ChunkIngest.Run(source, size, options.ChunkSize, batch,
+            done => progress?.Invoke(new ImportProgress(ImportPhase.Chunking, done, size)), cancellationToken), cancellationToken);
+        // Every chunk, and its name, must be durable before a manifest may refer to it.
+        batch.Commit();
 
         using var key = store.SigningKey();
         var manifest = Manifest.Create(size, options.ChunkSize, chunks.Zero, chunks.Hashes, key);
@@ -99,6 +108,6 @@ public sealed class ImageImporter(ImageStore store)
             RootHash: manifest.RootHashHex,
             KeyFingerprint: manifest.KeyFingerprint);
         bool replaced = store.Publish(options.Name, manifest, info, options.Force);
-        return new ImportResult(info, chunks.NewChunks, chunks.NewBytes, chunks.DataBytesRead, TimeSpan.Zero, replaced);
+        return new ImportResult(info, batch.NewChunks, batch.NewBytes, chunks.DataBytesRead, TimeSpan.Zero, replaced);
     }
 }

@@ -100,8 +100,9 @@ public sealed class ImageStore
 
     /// <summary>
     /// Publish a manifest and its info as image <paramref name="name"/>: both are written to a durable
-    /// staging directory, which is then renamed into place. With <paramref name="replace"/> an existing image of that name is swapped out; it disappears
-    /// for the moment between two renames. Returns true when an image was replaced.
+    /// staging directory, which is then renamed into place. With <paramref name="replace"/> an existing
+    /// image of that name is swapped out; the name is absent for the moment between the two renames.
+    /// Returns true when an image was replaced.
     /// </summary>
     internal bool Publish(string name, Manifest manifest, ImageInfo info, bool replace)
     {
@@ -114,14 +115,15 @@ public sealed class ImageStore
             DurableFile.SyncDirectory(staging);
             string final = ImageDirectory(name);
             bool replaced = false;
-            if (Directory.Exists(final))
+            // No-clobber rename: of two imports racing for one name, exactly one wins.
+            while (!DurableFile.RenameNoReplace(staging, final))
             {
                 if (!replace)
                     throw new ImageExistsException(name);
                 Discard(final);
                 replaced = true;
             }
-            DurableFile.Publish(staging, final);
+            DurableFile.SyncDirectory(_imagesDirectory);
             return replaced;
         }
         finally
@@ -197,7 +199,7 @@ public sealed class ImageStore
     private void Discard(string directory)
     {
         string trash = Path.Combine(TemporaryDirectory, "removed-" + Guid.NewGuid().ToString("N"));
-        DurableFile.Publish(directory, trash);
+        Directory.Move(directory, trash);
         DurableFile.SyncDirectory(_imagesDirectory);
         Directory.Delete(trash, recursive: true);
     }

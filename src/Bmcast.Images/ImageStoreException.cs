@@ -18,6 +18,9 @@ public sealed class ImageExistsException(string name)
     public string Name { get; } = name;
 }
 
-/// <summary>The store's file system filled up during an import; the partial import has been cleaned away.</summary>
-public sealed class DiskFullException(string detail, Exception? inner = null)
-    : ImageStoreException($"the image store's disk is full: {detail}", inner);
+/// <summary>
+/// The store's file system filled up during an import. Temporary files are gone; chunks the import
+/// already committed are collected at once unless another import is running (then by the next gc).
+/// </summary>
+public sealed class DiskFullException(string storeRoot, Exception inner)
+    : ImageStoreException($"the disk holding the image store {storeRoot} is full ({inner.Message}); nothing was imported", inner);

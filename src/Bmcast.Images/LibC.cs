@@ -18,6 +18,9 @@ internal static class LibC
     public const int LOCK_EX = 2;
     public const int LOCK_NB = 4;
     public const int EWOULDBLOCK = 11;
+    public const int EEXIST = 17;
+    public const int AT_FDCWD = -100;
+    public const uint RENAME_NOREPLACE = 1;
 
     [DllImport("libc", SetLastError = true)]
     public static extern long lseek(SafeFileHandle fd, long offset, int whence);
@@ -27,6 +30,13 @@ internal static class LibC
 
     [DllImport("libc", SetLastError = true)]
     public static extern int fsync(int fd);
+
+    [DllImport("libc", SetLastError = true)]
+    public static extern int syncfs(int fd);
+
+    [DllImport("libc", SetLastError = true)]
+    public static extern int renameat2(int olddirfd, [MarshalAs(UnmanagedType.LPUTF8Str)] string oldpath,
+        int newdirfd, [MarshalAs(UnmanagedType.LPUTF8Str)] string newpath, uint flags);
 
     [DllImport("libc", SetLastError = true)]
     public static extern int flock(SafeFileHandle fd, int operation);

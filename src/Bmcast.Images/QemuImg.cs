@@ -68,7 +68,7 @@ public static class QemuImg
             if (process.ExitCode == 0)
                 return await output;
             if (errorText.Contains("No space left on device", StringComparison.Ordinal))
-                throw new DiskFullException(errorText);
+                throw new IOException(errorText, LibC.ENOSPC); // reported like our own writes running out
             throw new ImageStoreException($"{Executable} {arguments[0]} failed: {errorText}");
         }
     }

@@ -40,15 +40,10 @@ internal sealed class StoreKey(string path, string temporaryDirectory)
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         string temporary = Path.Combine(temporaryDirectory, "key-" + Guid.NewGuid().ToString("N"));
         DurableFile.WriteNew(temporary, System.Text.Encoding.ASCII.GetBytes(key.ExportPkcs8PrivateKeyPem()), OwnerOnly);
-        try
-        {
-            // No overwrite: when two imports race to create the key, the first one's key wins.
-            File.Move(temporary, path, overwrite: false);
+        // No overwrite: when two imports race to create the key, the first one's key wins.
+        if (DurableFile.RenameNoReplace(temporary, path))
             DurableFile.SyncDirectory(Path.GetDirectoryName(path)!);
-        }
-        catch (IOException) when (File.Exists(path))
-        {
+        else
             File.Delete(temporary);
-        }
     }
 }

@@ -9,7 +9,7 @@ internal static class ImageImportCommand
     public static Command Create(ImageCommandOptions options)
     {
         var file = new Argument<FileInfo>("FILE") { Description = "Disk image to import (raw, qcow2, vmdk, vhdx or vdi)" };
-        var name = new Option<string>("--name") { Description = "Name of the new image", Required = true };
+        var name = new Option<string>("--name") { Description = "Name of the new image", HelpName = "NAME", Required = true };
         var chunkSize = new Option<int>("--chunk-size")
         {
             Description = "Chunk size: a power of two from 4K to 16M",
@@ -26,6 +26,7 @@ internal static class ImageImportCommand
         var format = new Option<DiskImageFormat>("--format")
         {
             Description = "Source format; auto asks qemu-img",
+            HelpName = "auto|raw|qcow2|vmdk|vhdx|vdi",
             DefaultValueFactory = _ => DiskImageFormat.Auto,
         };
         var force = new Option<bool>("--force") { Description = "Replace an existing image of the same name" };

@@ -14,10 +14,12 @@ internal static class ImageVerifyCommand
         CommandContext.Bind(command, options, async (context, cancellationToken) =>
         {
             string image = context.GetValue(name);
-            long chunks = context.Store.GetInfo(image).ChunkCount;
+            var info = context.Store.GetInfo(image);
             var verifier = new ImageVerifier(context.Store);
+            // Shown in bytes so the bar's speed column reads as a rate of data checked.
             var report = await TerminalProgress.RunAsync(context, progress =>
-                verifier.VerifyAsync(image, done => progress("verifying", done, chunks), cancellationToken));
+                verifier.VerifyAsync(image, done => progress("verifying", Math.Min(done * info.ChunkSize, info.Size), info.Size),
+                    cancellationToken));
             if (context.Json)
                 context.WriteJson(report, CliJson.Default.VerifyReport);
             else
