@@ -31,7 +31,9 @@ public sealed class BackgroundCopier(StreamingDisk disk, BackgroundModerator mod
         {
             if (disk.IsChunkPresent(chunk))
                 continue;
-            await moderator.WaitForTurnAsync(disk.Geometry.ChunkLength(chunk), ct);
+            // Zero chunks cost no transfer, so they spend none of the guest's share of the link.
+            if (!disk.IsKnownZeroChunk(chunk))
+                await moderator.WaitForTurnAsync(disk.Geometry.ChunkLength(chunk), ct);
             await slots.WaitAsync(ct);
             running.Add(CopyChunkAsync(chunk, slots, ct));
             running.RemoveAll(t => t.IsCompleted);

@@ -62,6 +62,9 @@ public sealed class StreamingDisk : IBlockDevice
     /// <summary>Completes when every block is present (not yet necessarily committed: see <see cref="CommitAsync"/>).</summary>
     public Task AllPresent => _allPresent.Task;
 
+    /// <summary>True when filling the chunk needs no transfer: the manifest says it is all zero.</summary>
+    public bool IsKnownZeroChunk(long chunk) => _manifest is not null && _manifest.IsZeroChunk(chunk);
+
     public bool IsChunkPresent(long chunk) =>
         Presence.AllPresent(_geometry.FirstBlockOfChunk(chunk), _geometry.BlockCountOfChunk(chunk));
 
@@ -165,7 +168,7 @@ public sealed class StreamingDisk : IBlockDevice
         byte[]? buffer = null;
         try
         {
-            if (_manifest is not null && _manifest.IsZeroChunk(chunk))
+            if (IsKnownZeroChunk(chunk))
             {
                 Statistics.AddZeroChunk();
             }

@@ -10,5 +10,6 @@ internal static class CommandCatalog
         yield return ImageCommand.Create();
         yield return ServeCommand.Create();
         yield return StreamCommand.Create();
+        yield return DemoCommand.Create();
     }
 }

@@ -65,7 +65,7 @@ internal sealed class ConsoleStreamReporter : IStreamReporter
     {
         Progress(progress);
         EndDisplay();
-        var table = new Table().AddColumns("", "");
+        var table = new Table().AddColumns("", "").HideHeaders();
         table.AddRow("time to complete", $"{progress.Elapsed.TotalSeconds:0.0} s");
         table.AddRow("disk size", ByteSize.Format(progress.TotalBytes));
         table.AddRow("fetched on demand", ByteSize.Format(progress.BytesOnDemand));

@@ -14,6 +14,14 @@ namespace Bmcast.Cli.Streaming;
 internal sealed class StreamAgent(StreamRequest request, IStreamReporter reporter, ILoggerFactory logging)
 {
     private static readonly TimeSpan ProgressInterval = TimeSpan.FromSeconds(1);
+    private readonly TaskCompletionSource _exported = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _complete = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Completes once the disk is exported and clients may connect.</summary>
+    public Task Exported => _exported.Task;
+
+    /// <summary>Completes once every block is present and committed.</summary>
+    public Task Complete => _complete.Task;
 
     public async Task RunAsync(CancellationToken ct)
     {
@@ -31,6 +39,7 @@ internal sealed class StreamAgent(StreamRequest request, IStreamReporter reporte
             session.Resumed ? "resuming" : "streaming", source.Description, request.TargetPath, request.Export,
             manifest is null ? "unverified" : $"verified, root {manifest.RootHashHex[..16]}");
         reporter.Started(request, session, manifest is not null, StreamingProgress.Of(disk, clock.Elapsed));
+        _exported.TrySetResult();
 
         try
         {
@@ -43,11 +52,14 @@ internal sealed class StreamAgent(StreamRequest request, IStreamReporter reporte
             }
             await copy;
             reporter.Complete(StreamingProgress.Of(disk, clock.Elapsed));
+            _complete.TrySetResult();
             log.LogInformation("deployment complete: every block present and committed; still exporting until stopped");
             await Task.Delay(Timeout.Infinite, ct);
         }
         finally
         {
+            _exported.TrySetCanceled(ct);
+            _complete.TrySetCanceled(ct);
             await server.StopAsync();
             reporter.Stopped(StreamingProgress.Of(disk, clock.Elapsed));
         }
