@@ -20,7 +20,8 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 
 trap cleanup EXIT
 export BMCAST_STORE="$work/store"
 export XDG_CONFIG_HOME="$work/config"
-bmcast() { dotnet "$root/.build/cli/bmcast.dll" "$@"; }
+# An array, not a function: a background "${bmcast[@]}" ... & leaves $! = the dotnet process itself.
+bmcast=(dotnet "$root/.build/cli/bmcast.dll")
 
 wait_socket() { for _ in $(seq 200); do [ -S "$1" ] && return 0; sleep 0.05; done; echo "bench: no socket $1"; exit 1; }
 # median of N timings (seconds) of a command
@@ -40,10 +41,10 @@ truncate -s $((sparse_gib << 30)) "$work/sparse.raw"
 for i in $(seq 0 63); do
   dd if=/dev/urandom of="$work/sparse.raw" bs=1M count=1 seek=$((i * (sparse_gib * 1024 / 64))) conv=notrunc status=none
 done
-bmcast image import "$work/dense.raw" --name dense >/dev/null
-bmcast image import "$work/sparse.raw" --name sparse >/dev/null
+"${bmcast[@]}" image import "$work/dense.raw" --name dense >/dev/null
+"${bmcast[@]}" image import "$work/sparse.raw" --name sparse >/dev/null
 
-bmcast serve --nbd "unix:$work/serve.sock" 2>"$work/serve.log" & pids+=($!)
+"${bmcast[@]}" serve --nbd "unix:$work/serve.sock" 2>"$work/serve.log" & pids+=($!)
 wait_socket "$work/serve.sock"
 
 rows=()
@@ -57,7 +58,7 @@ for image in dense sparse; do
 done
 
 # Streaming export with every block present vs the target file served directly by nbdkit.
-bmcast stream --source "nbd+unix:///dense?socket=$work/serve.sock" --target "$work/target.raw" \
+"${bmcast[@]}" stream --source "nbd+unix:///dense?socket=$work/serve.sock" --target "$work/target.raw" \
   --export "unix:$work/agent.sock" --idle-gap-ms 0 --json > "$work/agent.events" 2>"$work/agent.log" & agent=$!; pids+=($agent)
 for _ in $(seq 1200); do grep -q '"event":"complete"' "$work/agent.events" && break; sleep 0.1; done
 grep -q '"event":"complete"' "$work/agent.events" || { echo "bench: agent did not complete"; cat "$work/agent.log"; exit 1; }
@@ -70,14 +71,19 @@ kill $agent; wait $agent 2>/dev/null || true
 
 # Agent memory on a 1 TiB sparse target: peak RSS while it streams a 1 TiB all-hole image.
 truncate -s 1T "$work/huge.raw"
-bmcast image import "$work/huge.raw" --name huge >/dev/null
-bmcast stream --source "nbd+unix:///huge?socket=$work/serve.sock" --target "$work/huge-target.raw" \
+"${bmcast[@]}" image import "$work/huge.raw" --name huge >/dev/null
+"${bmcast[@]}" stream --source "nbd+unix:///huge?socket=$work/serve.sock" --target "$work/huge-target.raw" \
   --export "unix:$work/huge.sock" --idle-gap-ms 0 --json > "$work/huge.events" 2>"$work/huge.log" & huge=$!; pids+=($huge)
 sleep $([ $quick = 1 ] && echo 10 || echo 30)
 peak_kib=$(awk '/VmHWM/ {print $2}' /proc/$huge/status)
 present=$(grep -o '"present_bytes":[0-9]*' "$work/huge.events" | tail -1 | cut -d: -f2)
 rows+=("| agent peak RSS, 1 TiB sparse target (after $([ $quick = 1 ] && echo 10 || echo 30) s, $(( ${present:-0} >> 30 )) GiB present) | $((peak_kib / 1024)) MiB | | | <= 100 MiB |")
 kill $huge; wait $huge 2>/dev/null || true
+
+# The streaming layer's own cost, without any protocol: BenchmarkDotNet, reads through the
+# streaming disk (all present) vs the same reads from the target file, with allocations.
+dotnet run -c Release --project "$root/bench/Bmcast.Benchmarks" -- --filter '*StreamingRead*' --job short \
+  --exporters github --artifacts "$work/bdn" > "$work/bdn.log" 2>&1 || { tail -30 "$work/bdn.log"; exit 1; }
 
 mkdir -p "$root/bench/results"
 {
@@ -88,5 +94,9 @@ mkdir -p "$root/bench/results"
   echo "| measure | bmcast | baseline | ratio | goal |"
   echo "|---|---|---|---|---|"
   printf '%s\n' "${rows[@]}"
+  echo
+  echo "## Streaming disk vs target file, in process (BenchmarkDotNet, short job)"
+  echo
+  sed -n '/^|/p' "$work"/bdn/results/*StreamingReadBenchmarks*-report-github.md
 } > "$root/bench/results/data-plane.md"
 cat "$root/bench/results/data-plane.md"
