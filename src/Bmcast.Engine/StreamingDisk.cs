@@ -120,12 +120,6 @@ public sealed class StreamingDisk : IBlockDevice
     /// <summary>Make all data durable and persist the presence map (DESIGN §4 rules 2 and 4).</summary>
     public Task CommitAsync(CancellationToken ct) => _state.CommitAsync(_target, ct);
 
-    public int DescribeAllocation(long offset, long length, Span<AllocationExtent> extents)
-    {
-        extents[0] = new AllocationExtent(length, AllocationFlags.Allocated);
-        return 1;
-    }
-
     /// <summary>
     /// Bring a chunk's absent blocks to their image content. Concurrent callers for the same chunk
     /// share one fetch, so an on-demand read of a chunk the background copier is already fetching

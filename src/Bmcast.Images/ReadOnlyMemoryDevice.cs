@@ -23,12 +23,6 @@ public sealed class ReadOnlyMemoryDevice(ReadOnlyMemory<byte> content) : IBlockD
 
     public ValueTask FlushAsync(CancellationToken cancellationToken) => ValueTask.CompletedTask;
 
-    public int DescribeAllocation(long offset, long length, Span<AllocationExtent> extents)
-    {
-        extents[0] = new AllocationExtent(length, AllocationFlags.Allocated);
-        return 1;
-    }
-
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 
     private static BlockDeviceException ReadOnly() => new(BlockDeviceException.EPERM, "manifests are read-only");

@@ -52,12 +52,6 @@ public sealed class CrashableDevice(long size, PowerRail? power = null) : IBlock
         return ValueTask.CompletedTask;
     }
 
-    public int DescribeAllocation(long offset, long length, Span<AllocationExtent> extents)
-    {
-        extents[0] = new AllocationExtent(length, AllocationFlags.Allocated);
-        return 1;
-    }
-
     /// <summary>Power cut: keep each unflushed write with probability one half, then lose the cache.</summary>
     public void Crash(Random random)
     {
