@@ -313,10 +313,23 @@ RhpReversePInvoke:
 RhpReversePInvokeReturn:
     ret
 
+; Calls into UEFI are SuppressGCTransition: ILC polls RhpTrapThreads after
+; them, which never asks for anything here.
+global RhpGcPoll
+RhpGcPoll:
+    ret
+
+; A smashed stack cookie: stop where a debugger can see it.
+global RhpFallbackFailFast
+RhpFallbackFailFast:
+    jmp cpu_halt_forever
+
 global __chkstk
 __chkstk:                       ; no guard pages here: nothing to probe
     ret
 
 section .data
+global RhpTrapThreads
+RhpTrapThreads: dd 0
 global __security_cookie
 __security_cookie: dq 0x2B992DDFA232

@@ -1,14 +1,69 @@
 using System.Runtime;
+using Bmcast.Vmm.Boot;
+using Bmcast.Vmm.Efi;
 using Bmcast.Vmm.Platform;
+using Bmcast.Vmm.Svm;
 
 namespace Bmcast.Vmm;
 
 internal static unsafe class Program
 {
+    // Runs in the image the firmware loaded: checks, reserves memory, and
+    // continues in the relocated copy there.
     [RuntimeExport("EfiMain")]
-    private static ulong EfiMain(void* imageHandle, void* systemTable)
+    private static ulong EfiMain(void* imageHandle, SystemTable* st)
     {
-        Serial.WriteLine("bmcast-vmm: hello from C#");
-        return 0;
+        string why = SvmSupport.WhyUnusable();
+        if (why != null)
+            return Refuse(why, EfiStatus.Unsupported);
+        ushort pm1aControl = Acpi.FindPm1aControlPort(st);
+        if (pm1aControl == 0)
+            return Refuse("no ACPI FADT PM1a control port", EfiStatus.NotFound);
+        LoadedImage* image = LoadedImage.Of(st, imageHandle);
+        if (image == null)
+            return Refuse("no loaded-image protocol", EfiStatus.NotFound);
+
+        ulong imagePages = ReservedMemory.PagesFor(image->ImageSize);
+        ulong pages = imagePages + Launcher.PagesNeeded(SvmSupport.PhysicalAddressBits());
+        if (!ReservedMemory.TryReserve(st->BootServices, pages, out ReservedMemory memory))
+            return Refuse("cannot reserve memory", EfiStatus.OutOfResources);
+
+        long delta = SelfRelocation.CopyTo(image->ImageBase, image->ImageSize, memory.TakePages(imagePages));
+        delegate*<SystemTable*, void*, ReservedMemory*, ushort, ulong> main = &Main;
+        main = (delegate*<SystemTable*, void*, ReservedMemory*, ushort, ulong>)((byte*)main + delta);
+        return main(st, imageHandle, &memory, pm1aControl);
+    }
+
+    // Runs in the reserved copy: virtualizes the CPU, then, as the guest,
+    // boots the OS from the next disk.
+    private static ulong Main(SystemTable* st, void* imageHandle, ReservedMemory* memory, ushort pm1aControl)
+    {
+        Serial.Write("bmcast-vmm: reserved ");
+        Serial.WriteHex(memory->Base);
+        Serial.Write(", PM1a control port ");
+        Serial.WriteHex(pm1aControl);
+        Serial.WriteLine();
+
+        Launcher.Launch(ref *memory, pm1aControl);
+
+        if (!HypervisorAnswers())
+            Panic.Halt("launched, but CPUID 0x40000000 does not name bmcast");
+        Serial.WriteLine("bmcast-vmm: guest running under SVM");
+        return ChainLoader.BootNextDisk(st, imageHandle);
+    }
+
+    // Asked from guest mode: only our CPUID intercept answers this way.
+    private static bool HypervisorAnswers()
+    {
+        uint* r = stackalloc uint[4];
+        Cpu.CpuId(0x40000000, 0, r);
+        return r[1] == 0x61636D62 && r[2] == 0x6D627473 && r[3] == 0x74736163;
+    }
+
+    private static ulong Refuse(string why, ulong status)
+    {
+        Serial.Write("bmcast-vmm: cannot virtualize: ");
+        Serial.WriteLine(why);
+        return status;
     }
 }

@@ -26,6 +26,7 @@ namespace System
     public struct RuntimeMethodHandle { }
     public struct RuntimeFieldHandle { }
     public abstract class Type { }
+    internal sealed class RuntimeType : Type { }
 
     public struct Nullable<T> where T : struct
     {

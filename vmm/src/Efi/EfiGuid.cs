@@ -1,0 +1,30 @@
+using System.Runtime.InteropServices;
+
+namespace Bmcast.Vmm.Efi;
+
+[StructLayout(LayoutKind.Sequential)]
+internal struct EfiGuid
+{
+    public uint A;
+    public ushort B, C;
+    public byte D0, D1, D2, D3, D4, D5, D6, D7;
+
+    private EfiGuid(uint a, ushort b, ushort c, byte d0, byte d1, byte d2, byte d3, byte d4, byte d5, byte d6, byte d7)
+    {
+        A = a; B = b; C = c;
+        D0 = d0; D1 = d1; D2 = d2; D3 = d3; D4 = d4; D5 = d5; D6 = d6; D7 = d7;
+    }
+
+    // Properties, not static readonly fields: no class constructors here.
+    public static EfiGuid LoadedImageProtocol => new(0x5B1B31A1, 0x9562, 0x11D2, 0x8E, 0x3F, 0x00, 0xA0, 0xC9, 0x69, 0x72, 0x3B);
+    public static EfiGuid SimpleFileSystemProtocol => new(0x964E5B22, 0x6459, 0x11D2, 0x8E, 0x39, 0x00, 0xA0, 0xC9, 0x69, 0x72, 0x3B);
+    public static EfiGuid DevicePathProtocol => new(0x09576E91, 0x6D3F, 0x11D2, 0x8E, 0x39, 0x00, 0xA0, 0xC9, 0x69, 0x72, 0x3B);
+    public static EfiGuid Acpi20Table => new(0x8868E871, 0xE4F1, 0x11D3, 0xBC, 0x22, 0x00, 0x80, 0xC7, 0x3C, 0x88, 0x81);
+
+    public static unsafe bool Equal(EfiGuid* a, EfiGuid* b)
+    {
+        var x = (ulong*)a;
+        var y = (ulong*)b;
+        return x[0] == y[0] && x[1] == y[1];
+    }
+}

@@ -1,0 +1,48 @@
+using Bmcast.Vmm.Platform;
+
+namespace Bmcast.Vmm.Svm;
+
+// One flat switch over the exit code; anything we did not ask for stops the
+// machine with the code on the console (BitVisor's svm_exit_code does the same).
+internal static unsafe class ExitHandler
+{
+    public static void Handle(Vcpu* vcpu)
+    {
+        Vmcb* vmcb = vcpu->Vmcb;
+        vcpu->Exits.Total++;
+        // An event we injected was delivered by the VMRUN that led here.
+        vmcb->EventInjection = 0;
+        switch (vmcb->ExitCode)
+        {
+            case ExitCode.Cpuid:
+                vcpu->Exits.Cpuid++;
+                CpuidExit.Handle(vcpu);
+                break;
+            case ExitCode.Msr:
+                vcpu->Exits.Msr++;
+                EferExit.Handle(vcpu);
+                break;
+            case ExitCode.Ioio:
+                vcpu->Exits.Io++;
+                IoExit.Handle(vcpu);
+                break;
+            case ExitCode.Vmrun:
+                // SVM is hidden from the guest, so VMRUN is an invalid opcode to it.
+                vcpu->Exits.Vmrun++;
+                EventInjection.InvalidOpcode(vmcb);
+                break;
+            case ExitCode.Shutdown:
+                Panic.Halt("guest shutdown (triple fault) at rip", vmcb->Rip);
+                break;
+            case ExitCode.NestedPageFault:
+                Panic.Halt("nested page fault at guest physical", vmcb->ExitInfo2);
+                break;
+            case ExitCode.Invalid:
+                Panic.Halt("VMRUN refused the guest state (VMEXIT_INVALID)");
+                break;
+            default:
+                Panic.Halt("unexpected #VMEXIT code", vmcb->ExitCode);
+                break;
+        }
+    }
+}

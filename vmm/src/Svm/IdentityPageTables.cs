@@ -1,0 +1,40 @@
+using Bmcast.Vmm.Boot;
+
+namespace Bmcast.Vmm.Svm;
+
+// 4-level tables mapping every physical address to itself with 1 GiB pages,
+// up to the CPU's physical address width: RAM, MMIO and the 64-bit PCI
+// window alike. Built twice: as the nested page table (guest physical = host
+// physical, so the guest sees the machine unchanged) and as the host's own
+// CR3, because the firmware's tables live in memory the OS will reuse.
+internal static unsafe class IdentityPageTables
+{
+    private const ulong Present = 1, Writable = 2, User = 4, LargePage = 0x80;
+    private const ulong OneGiB = 1ul << 30;
+
+    public static ulong PdptPagesFor(uint physicalAddressBits)
+    {
+        ulong bytes = physicalAddressBits >= 48 ? 1ul << 48 : 1ul << (int)physicalAddressBits;
+        ulong pdpts = bytes >> 39;
+        return pdpts == 0 ? 1 : pdpts;
+    }
+
+    public static ulong PagesFor(uint physicalAddressBits) => 1 + PdptPagesFor(physicalAddressBits);
+
+    // Nested page walks are user accesses (APM vol. 2 §15.25.5): nested
+    // entries need U=1. Host entries leave it clear so SMEP cannot object.
+    public static ulong Build(ref ReservedMemory memory, uint physicalAddressBits, bool nested)
+    {
+        ulong rights = Present | Writable | (nested ? User : 0);
+        var pml4 = (ulong*)memory.TakePages(1);
+        ulong pdpts = PdptPagesFor(physicalAddressBits);
+        for (ulong i = 0; i < pdpts; i++)
+        {
+            var pdpt = (ulong*)memory.TakePages(1);
+            for (ulong j = 0; j < 512; j++)
+                pdpt[j] = ((i * 512 + j) * OneGiB) | rights | LargePage;
+            pml4[i] = (ulong)pdpt | rights;
+        }
+        return (ulong)pml4;
+    }
+}
