@@ -17,7 +17,7 @@ if ((${#missing[@]})); then
 fi
 
 # Restore pulls the ILCompiler pack the SDK chose (PublishAot); build makes the IL.
-dotnet build "$here/src/Bmcast.Vmm.csproj" -c Release -v q -nologo -clp:ErrorsOnly >&2
+dotnet build "$here/src/Bmcast.Vmm.csproj" -c Release -v q -nologo "-clp:ErrorsOnly;NoSummary" >&2
 il="$cache/bin/Release/net10.0/linux-x64/Bmcast.Vmm.dll"
 ilc="$(ls -d "${NUGET_PACKAGES:-$HOME/.nuget/packages}"/runtime.linux-x64.microsoft.dotnet.ilcompiler/*/tools/ilc | sort -V | tail -1)"
 
