@@ -17,7 +17,10 @@ if ((${#missing[@]})); then
 fi
 
 # Restore pulls the ILCompiler pack the SDK chose (PublishAot); build makes the IL.
-dotnet build "$here/src/Bmcast.Vmm.csproj" -c Release -v q -nologo "-clp:ErrorsOnly;NoSummary" >&2
+if ! log=$(dotnet build "$here/src/Bmcast.Vmm.csproj" -c Release -v q -nologo 2>&1); then
+  echo "$log" >&2
+  exit 1
+fi
 il="$cache/bin/Release/net10.0/linux-x64/Bmcast.Vmm.dll"
 ilc="$(ls -d "${NUGET_PACKAGES:-$HOME/.nuget/packages}"/runtime.linux-x64.microsoft.dotnet.ilcompiler/*/tools/ilc | sort -V | tail -1)"
 
