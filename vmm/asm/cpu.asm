@@ -139,6 +139,14 @@ cpu_lsl:
 .ok:
     ret
 
+global cpu_lgdt, cpu_lidt
+cpu_lgdt:
+    lgdt [rcx]
+    ret
+cpu_lidt:
+    lidt [rcx]
+    ret
+
 global cpu_halt_forever
 cpu_halt_forever:
     cli
@@ -305,6 +313,48 @@ svm_run_guest:
     ret
 
 ; ---------------------------------------------------------------------------
+; Host exception entry points, one per vector 0-31, 16 bytes apart, so the
+; host IDT can point at them (Svm/HostDescriptorTables.cs). Each pushes a
+; zero where the CPU pushes no error code, then its vector, and calls the C#
+; reporter set by cpu_set_fault_handler(vector, errorCode, rip).
+%macro FAULT_STUB 1
+    align 16
+  %if %1 == 8 || (%1 >= 10 && %1 <= 14) || %1 == 17 || %1 == 21 || %1 == 29 || %1 == 30
+    nop
+    nop
+  %else
+    push 0
+  %endif
+    push %1
+    jmp host_fault_common
+%endmacro
+
+global cpu_fault_stubs, cpu_set_fault_handler
+cpu_fault_stubs:
+    lea rax, [host_fault_stub_0]
+    ret
+cpu_set_fault_handler:
+    mov [host_fault_handler], rcx
+    ret
+
+    align 16
+host_fault_stub_0:
+%assign v 0
+%rep 32
+    FAULT_STUB v
+%assign v v + 1
+%endrep
+
+host_fault_common:
+    mov rcx, [rsp]              ; vector
+    mov rdx, [rsp + 8]          ; error code
+    mov r8, [rsp + 16]          ; faulting rip
+    and rsp, -16
+    sub rsp, 32
+    call [host_fault_handler]
+    jmp cpu_halt_forever
+
+; ---------------------------------------------------------------------------
 ; What ILC-generated code expects from a Windows C runtime.
 ; --nativelib emits a __managed__Startup that nothing here calls; its
 ; reverse-P/Invoke transitions have no runtime to talk to.
@@ -329,6 +379,7 @@ __chkstk:                       ; no guard pages here: nothing to probe
     ret
 
 section .data
+host_fault_handler: dq cpu_halt_forever
 global RhpTrapThreads
 RhpTrapThreads: dd 0
 global __security_cookie

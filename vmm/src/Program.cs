@@ -39,7 +39,11 @@ internal static unsafe class Program
     private static ulong Main(SystemTable* st, void* imageHandle, ReservedMemory* memory, ushort pm1aControl)
     {
         Serial.Write("bmcast-vmm: reserved ");
+        Serial.WriteDecimal(memory->Size / 1024);
+        Serial.Write(" KiB at ");
         Serial.WriteHex(memory->Base);
+        Serial.Write(", physical address bits ");
+        Serial.WriteDecimal(SvmSupport.PhysicalAddressBits());
         Serial.Write(", PM1a control port ");
         Serial.WriteHex(pm1aControl);
         Serial.WriteLine();

@@ -14,6 +14,7 @@ internal unsafe struct ReservedMemory
     private ulong _end;
 
     public ulong Base { get; private set; }
+    public ulong Size => _end - Base;
 
     public static bool TryReserve(BootServices* bs, ulong pages, out ReservedMemory memory)
     {

@@ -1,4 +1,3 @@
-using Bmcast.Vmm.Platform;
 using Bmcast.Vmm.Svm;
 
 namespace Bmcast.Vmm.Devices;
@@ -14,17 +13,6 @@ internal static unsafe class AcpiPowerControl
     {
         if (port != vcpu->Pm1aControlPort || (value & SleepEnable) == 0)
             return;
-        ExitCounters* e = &vcpu->Exits;
-        Serial.Write("bmcast-vmm: exits total=");
-        Serial.WriteDecimal(e->Total);
-        Serial.Write(" cpuid=");
-        Serial.WriteDecimal(e->Cpuid);
-        Serial.Write(" msr=");
-        Serial.WriteDecimal(e->Msr);
-        Serial.Write(" io=");
-        Serial.WriteDecimal(e->Io);
-        Serial.Write(" vmrun=");
-        Serial.WriteDecimal(e->Vmrun);
-        Serial.WriteLine();
+        vcpu->Exits.Report();
     }
 }

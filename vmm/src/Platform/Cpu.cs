@@ -57,6 +57,17 @@ internal static unsafe class Cpu
     [RuntimeImport("*", "cpu_lsl")] [MethodImpl(MethodImplOptions.InternalCall)]
     public static extern uint SegmentLimit(ushort selector);
 
+    [RuntimeImport("*", "cpu_lgdt")] [MethodImpl(MethodImplOptions.InternalCall)]
+    public static extern void LoadGdtr(byte* descriptor);
+    [RuntimeImport("*", "cpu_lidt")] [MethodImpl(MethodImplOptions.InternalCall)]
+    public static extern void LoadIdtr(byte* descriptor);
+
+    // Vector v's host exception entry is at FaultStubs() + 16 * v (vectors 0-31).
+    [RuntimeImport("*", "cpu_fault_stubs")] [MethodImpl(MethodImplOptions.InternalCall)]
+    public static extern byte* FaultStubs();
+    [RuntimeImport("*", "cpu_set_fault_handler")] [MethodImpl(MethodImplOptions.InternalCall)]
+    public static extern void SetFaultHandler(delegate*<ulong, ulong, ulong, void> handler);
+
     [RuntimeImport("*", "cpu_halt_forever")] [MethodImpl(MethodImplOptions.InternalCall)]
     public static extern void HaltForever();
 }

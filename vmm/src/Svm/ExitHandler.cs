@@ -32,7 +32,12 @@ internal static unsafe class ExitHandler
                 EventInjection.InvalidOpcode(vmcb);
                 break;
             case ExitCode.Shutdown:
-                Panic.Halt("guest shutdown (triple fault) at rip", vmcb->Rip);
+                // Bare metal would reset; so do we, after saying so.
+                Serial.Write("bmcast-vmm: guest shutdown (triple fault) at rip ");
+                Serial.WriteHex(vmcb->Rip);
+                Serial.WriteLine(", resetting");
+                vcpu->Exits.Report();
+                MachineReset.Now();
                 break;
             case ExitCode.NestedPageFault:
                 Panic.Halt("nested page fault at guest physical", vmcb->ExitInfo2);

@@ -1,3 +1,5 @@
+using Bmcast.Vmm.Platform;
+
 namespace Bmcast.Vmm.Svm;
 
 internal static unsafe class HostLoop
@@ -6,9 +8,13 @@ internal static unsafe class HostLoop
     [System.Runtime.RuntimeImport("*", "svm_run_guest")]
     private static extern void RunGuest(GuestRegisters* registers, ulong vmcbPhysical);
 
-    // The host's whole life: run the guest, handle the exit, repeat.
+    // The host's whole life: take its own descriptor tables (interrupts are
+    // off since svm_launch), then run the guest, handle the exit, repeat.
     public static void Run(Vcpu* vcpu)
     {
+        Cpu.SetFaultHandler(&HostFault.Report);
+        Cpu.LoadGdtr(&vcpu->Host.Gdtr);
+        Cpu.LoadIdtr(&vcpu->Host.Idtr);
         for (;;)
         {
             RunGuest(&vcpu->Registers, vcpu->VmcbPhysical);

@@ -14,7 +14,7 @@ internal static unsafe class Launcher
     // Pages Launch takes from reserved memory, besides the image copy.
     public static ulong PagesNeeded(uint physicalAddressBits) =>
         HostStackPages + 1 /*VMCB*/ + 1 /*host save*/ + 2 /*MSRPM*/ + 3 /*IOPM*/ + 2 /*FX areas*/ + 1 /*Vcpu*/
-        + 2 * IdentityPageTables.PagesFor(physicalAddressBits);
+        + HostDescriptorTables.PagesNeeded + 2 * IdentityPageTables.PagesFor(physicalAddressBits);
 
     [RuntimeImport("*", "svm_launch")] [MethodImpl(MethodImplOptions.InternalCall)]
     private static extern int SvmLaunch(Vmcb* vmcb, byte* hostStackTop, delegate*<Vcpu*, void> hostEntry, Vcpu* vcpu);
@@ -31,6 +31,7 @@ internal static unsafe class Launcher
         vcpu->Vmcb = vmcb;
         vcpu->VmcbPhysical = (ulong)vmcb;   // identity: reserved memory is addressed physically
         vcpu->Pm1aControlPort = pm1aControlPort;
+        HostDescriptorTables.Build(ref memory, &vcpu->Host.Gdtr, &vcpu->Host.Idtr);
 
         vmcb->InterceptMisc1 = Intercept.Cpuid | Intercept.IoPorts | Intercept.Msrs | Intercept.Shutdown;
         vmcb->InterceptMisc2 = Intercept.Vmrun;

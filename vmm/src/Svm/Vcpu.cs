@@ -10,11 +10,14 @@ internal unsafe struct Vcpu
     public Vmcb* Vmcb;
     public ulong VmcbPhysical;
     public ushort Pm1aControlPort;
+    // Pseudo-descriptors of the host's own tables, loaded on the host's first entry.
+    public HostTables Host;
     public ExitCounters Exits;
 }
 
-[StructLayout(LayoutKind.Sequential)]
-internal struct ExitCounters
+[StructLayout(LayoutKind.Explicit, Size = 32)]
+internal struct HostTables
 {
-    public ulong Total, Cpuid, Msr, Io, Vmrun;
+    [FieldOffset(0)] public byte Gdtr;
+    [FieldOffset(16)] public byte Idtr;
 }
