@@ -1,5 +1,6 @@
 using System.Runtime;
 using Bmcast.Vmm.Boot;
+using Bmcast.Vmm.Devices;
 using Bmcast.Vmm.Efi;
 using Bmcast.Vmm.Platform;
 using Bmcast.Vmm.Svm;
@@ -48,7 +49,7 @@ internal static unsafe class Program
         Serial.WriteHex(pm1aControl);
         Serial.WriteLine();
 
-        Launcher.Launch(ref *memory, pm1aControl);
+        Launcher.Launch(ref *memory, AcpiPowerControl.Trap(pm1aControl));
 
         if (!HypervisorAnswers())
             Panic.Halt("launched, but CPUID 0x40000000 does not name bmcast");

@@ -9,10 +9,13 @@ internal static unsafe class AcpiPowerControl
 {
     private const uint SleepEnable = 1 << 13;
 
-    public static void BeforeWrite(Vcpu* vcpu, ushort port, uint value)
+    // PM1a_CNT is 16 bits wide: both of its ports are trapped.
+    public static IoTrap Trap(ushort pm1aControlPort) =>
+        new IoTrap { FirstPort = pm1aControlPort, PortCount = 2, BeforeWrite = &BeforeWrite };
+
+    private static void BeforeWrite(Vcpu* vcpu, ushort offset, uint value)
     {
-        if (port != vcpu->Pm1aControlPort || (value & SleepEnable) == 0)
-            return;
-        vcpu->Exits.Report();
+        if (((value << (8 * offset)) & SleepEnable) != 0)
+            vcpu->Exits.Report();
     }
 }

@@ -1,4 +1,3 @@
-using Bmcast.Vmm.Devices;
 using Bmcast.Vmm.Platform;
 
 namespace Bmcast.Vmm.Svm;
@@ -6,7 +5,8 @@ namespace Bmcast.Vmm.Svm;
 // IN/OUT on a port in the I/O permission map. EXITINFO1 (APM vol. 2
 // §15.10.2): bit 0 = IN, bit 2 = string, bits 4-6 = 8/16/32-bit, bits 16-31
 // = port; EXITINFO2 = the next RIP, the one length SVM always gives us.
-// The device sees the access, then it is carried out on the real port.
+// A write is shown to the trap's device first; then every access is
+// carried out on the real port.
 internal static unsafe class IoExit
 {
     public static void Handle(Vcpu* vcpu)
@@ -28,7 +28,7 @@ internal static unsafe class IoExit
         else
         {
             uint value = (uint)vmcb->Rax;
-            AcpiPowerControl.BeforeWrite(vcpu, port, value);
+            vcpu->Trap.BeforeWrite(vcpu, (ushort)(port - vcpu->Trap.FirstPort), value);
             if (size == 1)
                 Cpu.Out8(port, (byte)value);
             else if (size == 2)

@@ -19,7 +19,7 @@ internal static unsafe class Launcher
     [RuntimeImport("*", "svm_launch")] [MethodImpl(MethodImplOptions.InternalCall)]
     private static extern int SvmLaunch(Vmcb* vmcb, byte* hostStackTop, delegate*<Vcpu*, void> hostEntry, Vcpu* vcpu);
 
-    public static void Launch(ref ReservedMemory memory, ushort pm1aControlPort)
+    public static void Launch(ref ReservedMemory memory, IoTrap trap)
     {
         uint physicalBits = SvmSupport.PhysicalAddressBits();
         byte* stackTop = memory.TakePages(HostStackPages) + HostStackPages * ReservedMemory.PageSize;
@@ -30,14 +30,13 @@ internal static unsafe class Launcher
         vcpu->Registers.HostFxArea = memory.TakePages(1);
         vcpu->Vmcb = vmcb;
         vcpu->VmcbPhysical = (ulong)vmcb;   // identity: reserved memory is addressed physically
-        vcpu->Pm1aControlPort = pm1aControlPort;
+        vcpu->Trap = trap;
         HostDescriptorTables.Build(ref memory, &vcpu->Host.Gdtr, &vcpu->Host.Idtr);
 
         vmcb->InterceptMisc1 = Intercept.Cpuid | Intercept.IoPorts | Intercept.Msrs | Intercept.Shutdown;
         vmcb->InterceptMisc2 = Intercept.Vmrun;
         vmcb->MsrpmBase = MsrPermissionMap.Build(ref memory);
-        // PM1a_CNT is a 16-bit register: both of its ports exit.
-        vmcb->IopmBase = IoPermissionMap.Build(ref memory, pm1aControlPort, 2);
+        vmcb->IopmBase = IoPermissionMap.Build(ref memory, trap.FirstPort, trap.PortCount);
         vmcb->Asid = 1;
         vmcb->NestedPagingEnable = 1;
         vmcb->NestedCr3 = IdentityPageTables.Build(ref memory, physicalBits, nested: true);

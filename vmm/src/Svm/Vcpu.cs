@@ -9,7 +9,7 @@ internal unsafe struct Vcpu
     public GuestRegisters Registers;
     public Vmcb* Vmcb;
     public ulong VmcbPhysical;
-    public ushort Pm1aControlPort;
+    public IoTrap Trap;
     // Pseudo-descriptors of the host's own tables, loaded on the host's first entry.
     public HostTables Host;
     public ExitCounters Exits;
