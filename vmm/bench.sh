@@ -40,15 +40,20 @@ for ((i = 0; i < rounds; i++)); do
 done
 
 median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+fastest() { printf '%s\n' "$@" | sort -n | head -1; }
 m_with=$(median "${with[@]}")
 m_without=$(median "${without[@]}")
 ratio=$(awk -v a="$m_with" -v b="$m_without" 'BEGIN { printf "%.2f", a / b }')
 
-echo "| boot to BMCAST-READY (QEMU TCG, OVMF, median of $rounds) | seconds | runs |"
-echo "| --- | ---: | --- |"
-echo "| without hypervisor | $m_without | ${without[*]} |"
-echo "| under bmcast-vmm | $m_with | ${with[*]} |"
-echo "| **ratio** | **${ratio}x** | goal <= 1.3x |"
+f_with=$(fastest "${with[@]}")
+f_without=$(fastest "${without[@]}")
+f_ratio=$(awk -v a="$f_with" -v b="$f_without" 'BEGIN { printf "%.2f", a / b }')
+
+echo "| boot to BMCAST-READY (QEMU TCG, OVMF, $rounds rounds) | median s | fastest s | all runs |"
+echo "| --- | ---: | ---: | --- |"
+echo "| without hypervisor | $m_without | $f_without | ${without[*]} |"
+echo "| under bmcast-vmm | $m_with | $f_with | ${with[*]} |"
+echo "| **ratio** (goal <= 1.3x) | **${ratio}x** | ${f_ratio}x | |"
 echo
 echo "exits (last run): $exits"
 awk -v r="$ratio" 'BEGIN { exit !(r <= 1.3) }' && echo "PASS: vmm bench ratio ${ratio}x <= 1.3x" || echo "MISS: vmm bench ratio ${ratio}x > 1.3x"
