@@ -5,6 +5,7 @@ namespace Bmcast.Vmm.Svm;
 internal static unsafe class EventInjection
 {
     private const ulong TypeException = 3ul << 8, ErrorCodeValid = 1ul << 11, Valid = 1ul << 31;
+    public const ulong ValidBit = Valid;   // same layout in EXITINTINFO
 
     public static void InvalidOpcode(Vmcb* vmcb) => vmcb->EventInjection = 6 | TypeException | Valid;
 

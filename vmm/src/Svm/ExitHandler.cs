@@ -10,8 +10,9 @@ internal static unsafe class ExitHandler
     {
         Vmcb* vmcb = vcpu->Vmcb;
         vcpu->Exits.Total++;
-        // An event we injected was delivered by the VMRUN that led here.
-        vmcb->EventInjection = 0;
+        // An event we injected was delivered by the VMRUN that led here,
+        // unless this exit interrupted its delivery: then deliver it again.
+        vmcb->EventInjection = (vmcb->ExitIntInfo & EventInjection.ValidBit) != 0 ? vmcb->ExitIntInfo : 0;
         switch (vmcb->ExitCode)
         {
             case ExitCode.Cpuid:

@@ -22,7 +22,14 @@ internal static unsafe class GuestInstruction
             b = ReadByte(vmcb, rip + ++length);
         if (b != 0x0F || ReadByte(vmcb, rip + length + 1) != secondOpcodeByte)
             Panic.Halt("unexpected instruction at guest rip", rip);
-        vmcb->Rip = rip + length + 2;
+        Retire(vmcb, rip + length + 2);
+    }
+
+    // The guest continues after an instruction we carried out for it.
+    public static void Retire(Vmcb* vmcb, ulong nextRip)
+    {
+        vmcb->Rip = nextRip;
+        vmcb->InterruptShadow = 0;   // a STI/MOV SS shadow ends with that instruction
     }
 
     private static bool IsPrefix(byte b) =>

@@ -36,6 +36,6 @@ internal static unsafe class IoExit
             else
                 Cpu.Out32(port, value);
         }
-        vmcb->Rip = vmcb->ExitInfo2;
+        GuestInstruction.Retire(vmcb, vmcb->ExitInfo2);
     }
 }

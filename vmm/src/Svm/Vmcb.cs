@@ -13,6 +13,7 @@ internal struct Vmcb
     [FieldOffset(0x040)] public ulong IopmBase;
     [FieldOffset(0x048)] public ulong MsrpmBase;
     [FieldOffset(0x058)] public uint Asid;
+    [FieldOffset(0x068)] public ulong InterruptShadow;
     [FieldOffset(0x070)] public ulong ExitCode;
     [FieldOffset(0x078)] public ulong ExitInfo1;
     [FieldOffset(0x080)] public ulong ExitInfo2;
