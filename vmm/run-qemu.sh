@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Boots OVMF -> bmcast-vmm -> the OS disk in QEMU (TCG), serial console on
 # stdout. Builds whatever is missing first.
-#   vmm/run-qemu.sh [--disk IMG] [--no-vmm]
+#   vmm/run-qemu.sh [--disk IMG] [--no-vmm] [--guest-mode MODE]
 #   --disk IMG  a UEFI-bootable raw disk (default: the stand-in from guest/make-disk.sh)
+#   --guest-mode MODE  passed to the guest as SMBIOS type 11 "bmcast.mode=MODE"
+#               (the stand-in knows "devirt": it asks the hypervisor to leave)
 #   --no-vmm    boot the same disk without the hypervisor (the benchmark
 #               baseline): the same machine, hypervisor drive still attached,
 #               but the firmware boots the OS disk first
@@ -11,12 +13,13 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 cache="$here/.cache"
-disk="" vmm=1
+disk="" vmm=1 mode=""
 while (($#)); do
   case "$1" in
     --disk) disk="$2"; shift 2 ;;
     --no-vmm) vmm=0; shift ;;
-    *) echo "usage: $0 [--disk IMG] [--no-vmm]" >&2; exit 2 ;;
+    --guest-mode) mode="$2"; shift 2 ;;
+    *) echo "usage: $0 [--disk IMG] [--no-vmm] [--guest-mode MODE]" >&2; exit 2 ;;
   esac
 done
 
@@ -43,7 +46,9 @@ if [[ ! -f "$boot" || "$efi" -nt "$boot" ]]; then
   mv "$boot.tmp" "$boot"
 fi
 
-exec qemu-system-x86_64 -accel tcg -cpu max -smp 1 -m 1024 -M q35 -bios "$ovmf" \
+smbios=()
+[[ -z $mode ]] || smbios=(-smbios "type=11,value=bmcast.mode=$mode")
+exec qemu-system-x86_64 "${smbios[@]}" -accel tcg -cpu max -smp 1 -m 1024 -M q35 -bios "$ovmf" \
   -display none -serial stdio -monitor none -no-reboot -net none \
   -drive if=none,id=vmm,format=raw,file="$boot" -device ide-hd,drive=vmm,bus=ide.0,bootindex=$((vmm ? 0 : 1)) \
   -drive if=none,id=os,format=raw,file="$disk" -device nvme,drive=os,serial=bmcast-os,bootindex=$((vmm ? 1 : 0))

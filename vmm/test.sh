@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Integration test of the hypervisor, stage 1: OVMF -> bmcast-vmm -> the
-# stand-in OS disk (a real Debian kernel) in QEMU/TCG. The guest must reach
-# its marker in guest mode, see SVM hidden, and power off through the
-# hypervisor's PM1a intercept, which prints the exit counts.
-#   vmm/test.sh [--disk IMG]   (IMG must print BMCAST-READY and power off)
+# Integration test of the hypervisor: OVMF -> bmcast-vmm -> the stand-in OS
+# disk (a real Debian kernel) in QEMU/TCG, two boots.
+#   launch: the guest reaches its marker in guest mode, sees SVM hidden, and
+#           powers off through the PM1a intercept, which prints the exit counts.
+#   devirt: the guest asks the hypervisor to leave; afterwards CPUID is
+#           answered by the bare CPU and no exit ever happens again.
+#   vmm/test.sh [--disk IMG]   (IMG, used for the launch boot instead of the
+#                              stand-in, must print BMCAST-READY and power off)
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 . "$here/lib.sh"
@@ -17,40 +20,48 @@ if ! boot_prepare; then
   echo "vmm: 0 passed, 1 failed"
   exit 1
 fi
+
+passed=0 failed=0 scenario=""
+result() {   # result NAME OK
+  if (($2)); then echo "ok - $scenario: $1"; passed=$((passed + 1)); else echo "not ok - $scenario: $1"; failed=$((failed + 1)); fi
+}
+has() { grep -aEq -- "$1" "$log"; }
+count() { grep -acE -- "$1" "$log"; }
+show() {
+  grep -aE '^bmcast-vmm: |BMCAST-READY|bmcast-guest:' "$log" | sed "s/^/  $scenario | /"
+  ((failed == failed_before)) || { echo "  --- $scenario: last serial lines ---"; tail -n 25 "$log" | cut -c1-160; }
+}
+
+scenario=launch failed_before=$failed
 boot_start "$log" --disk "${disk:-$standin_disk}"
 boot_wait 300 BMCAST-READY
+result "hypervisor launched: guest running under SVM" "$(has '^bmcast-vmm: guest running under SVM' && echo 1 || echo 0)"
+result "OS boot loader chain-loaded in guest mode" "$(has '^bmcast-vmm: starting .*BOOTX64.EFI' && echo 1 || echo 0)"
+result "Linux booted" "$(has 'Linux version' && echo 1 || echo 0)"
+[[ -n $disk ]] || result "guest sees SVM hidden by the CPUID intercept" "$(has 'bmcast-guest: cpu hypervisor=yes svm=no' && echo 1 || echo 0)"
+result "guest reached its marker" "$(has 'BMCAST-READY' && echo 1 || echo 0)"
+result "exit counts printed at power-off" "$(has '^bmcast-vmm: exits total=[1-9][0-9]* cpuid=[1-9][0-9]* msr=[0-9]+ io=[1-9][0-9]* vmrun=[0-9]+' && echo 1 || echo 0)"
+result "no hypervisor panic" "$(has 'bmcast-vmm: PANIC' && echo 0 || echo 1)"
+result "guest powered the machine off" "$boot_exited"
+launch_marker=${boot_marker_s:-never}
+show
 
-passed=0 failed=0
-check() {   # check NAME REGEX
-  if grep -aEq -- "$2" "$log"; then
-    echo "ok - $1"; passed=$((passed + 1))
-  else
-    echo "not ok - $1"; failed=$((failed + 1))
-  fi
-}
-check "hypervisor launched: guest running under SVM" '^bmcast-vmm: guest running under SVM'
-check "OS boot loader chain-loaded in guest mode" '^bmcast-vmm: starting .*BOOTX64.EFI'
-check "Linux booted" 'Linux version'
-[[ -z $disk ]] && check "guest sees SVM hidden by the CPUID intercept" 'bmcast-guest: cpu hypervisor=yes svm=no'
-check "guest reached its marker" 'BMCAST-READY'
-check "exit counts printed at power-off" '^bmcast-vmm: exits total=[1-9][0-9]* cpuid=[1-9][0-9]* msr=[0-9]+ io=[1-9][0-9]* vmrun=[0-9]+'
-if grep -aq 'bmcast-vmm: PANIC' "$log"; then
-  echo "not ok - no hypervisor panic"; failed=$((failed + 1))
-else
-  echo "ok - no hypervisor panic"; passed=$((passed + 1))
-fi
-if ((boot_exited)); then
-  echo "ok - guest powered the machine off"; passed=$((passed + 1))
-else
-  echo "not ok - guest powered the machine off (timed out)"; failed=$((failed + 1))
-fi
+scenario=devirt failed_before=$failed
+boot_start "$log" --disk "$standin_disk" --guest-mode devirt
+boot_wait 300 BMCAST-READY
+result "CPUID answered by the hypervisor before" "$(has 'vendor before: bmcastbmcast' && echo 1 || echo 0)"
+result "hypervisor de-virtualized" "$(has '^bmcast-vmm: de-virtualized at guest rip 0x[0-9a-f]+: SVM off' && echo 1 || echo 0)"
+result "CPUID answered by the bare CPU after" "$(has 'vendor after: [A-Za-z0-9.]{12}' && ! has 'vendor after: bmcastbmcast' && echo 1 || echo 0)"
+result "guest reached its marker after de-virtualization" "$(has 'BMCAST-READY' && echo 1 || echo 0)"
+result "no exit after de-virtualization (one exit report, none at power-off)" "$( (($(count '^bmcast-vmm: exits') == 1)) && echo 1 || echo 0)"
+result "no hypervisor panic" "$(has 'bmcast-vmm: PANIC' && echo 0 || echo 1)"
+result "guest powered the machine off on bare hardware" "$boot_exited"
+show
 
-grep -aE '^bmcast-vmm: |BMCAST-READY|bmcast-guest:' "$log" | sed 's/^/  | /'
 if ((failed)); then
-  echo "--- last serial lines ---"; tail -n 25 "$log" | cut -c1-160
-  echo "FAIL: vmm integration test (marker after ${boot_marker_s:-never} s)"
+  echo "FAIL: vmm integration test (launch marker after $launch_marker s)"
 else
-  echo "PASS: vmm integration test (marker after $boot_marker_s s)"
+  echo "PASS: vmm integration test (launch marker after $launch_marker s; de-virtualized guest powered off)"
 fi
 echo "vmm: $passed passed, $failed failed"
 ((failed == 0))

@@ -313,6 +313,152 @@ svm_run_guest:
     ret
 
 ; ---------------------------------------------------------------------------
+; void cpu_set_paging(ulong cr3, ulong cr4, ushort code32Selector)
+; Loads new paging roots even when CR4.LA57 changes, which long mode
+; forbids: drop to 32-bit compatibility mode, turn paging off (long mode
+; goes inactive), load CR4 and CR3, turn paging on again (EFER.LME is still
+; set), far-jump back to 64-bit code. Code, stack and both sets of tables
+; must be below 4 GiB and identity-mapped in both; interrupts must be off.
+global cpu_set_paging
+cpu_set_paging:
+    push rbx
+    push rbp
+    mov rbp, rsp
+    sub rsp, 16
+    lea rax, [.long64]          ; [rsp]: far pointer back to 64-bit code
+    mov [rsp], eax
+    mov ax, cs
+    mov [rsp + 4], ax
+    lea rax, [.compat32]        ; [rsp + 8]: far pointer to the 32-bit code
+    mov [rsp + 8], eax
+    mov [rsp + 12], r8w
+    mov rbx, rsp
+    jmp far dword [rsp + 8]
+bits 32
+.compat32:
+    mov eax, cr0
+    and eax, 0x7FFFFFFF
+    mov cr0, eax
+    mov cr4, edx
+    mov cr3, ecx
+    or eax, 0x80000000
+    mov cr0, eax
+    jmp far dword [ebx]
+bits 64
+.long64:
+    mov rsp, rbp
+    pop rbp
+    pop rbx
+    ret
+
+; LeaveFrame (Svm/LeaveFrame.cs): the guest state to load into the real CPU
+; when the hypervisor leaves. Pointers in it are already valid in both the
+; host's and the guest's address space (see Svm/Devirtualizer.cs).
+L_RAX equ 0
+L_RCX equ 8
+L_RDX equ 16
+L_RBX equ 24
+L_RBP equ 40
+L_RSI equ 48
+L_RDI equ 56
+L_R8  equ 64
+L_R9  equ 72
+L_R10 equ 80
+L_R11 equ 88
+L_R12 equ 96
+L_R13 equ 104
+L_R14 equ 112
+L_R15 equ 120
+L_RIP equ 128
+L_CS  equ 136
+L_RFLAGS equ 144
+L_RSP equ 152
+L_SS  equ 160
+L_DS  equ 168
+L_ES  equ 176
+L_CR0 equ 184
+L_CR2 equ 192
+L_CR3 equ 200
+L_CR4 equ 208
+L_DR7 equ 216
+L_EFER equ 224
+L_PAT equ 232
+L_GDTR equ 240                  ; 10-byte pseudo-descriptor
+L_IDTR equ 256
+L_FX_AREA equ 272               ; pointer
+L_STACK_TOP equ 280             ; pointer
+L_SLOT_ENTRY equ 288            ; pointer to the guest's top-level entry mapping us
+
+; void svm_leave(LeaveFrame* frame, ulong slotBase)
+; De-virtualization: continues at .trampoline's alias in the shared slot
+; (its identity address + slotBase; frame is already such an alias), moves
+; into the guest's address space, loads the guest state into the real CPU,
+; turns SVM off, removes the slot from the guest's page table and IRETQs
+; into the guest, which from then on runs on bare hardware.
+global svm_leave
+svm_leave:
+    lea rax, [.trampoline]
+    add rax, rdx
+    jmp rax
+.trampoline:
+    mov rsp, [rcx + L_STACK_TOP]
+    mov rax, [rcx + L_FX_AREA]
+    o64 fxrstor [rax]           ; before CR0: the guest's CR0.TS may be set
+    mov rax, [rcx + L_CR4]
+    mov cr4, rax
+    mov rax, [rcx + L_CR3]
+    mov cr3, rax                ; the guest's address space: the slot maps us here too
+    lgdt [rcx + L_GDTR]
+    lidt [rcx + L_IDTR]
+    mov rax, [rcx + L_CR0]
+    mov cr0, rax
+    mov rax, [rcx + L_CR2]
+    mov cr2, rax
+    mov rax, [rcx + L_DR7]
+    mov dr7, rax
+    mov ax, [rcx + L_DS]
+    mov ds, ax
+    mov ax, [rcx + L_ES]
+    mov es, ax
+    mov r8, rcx
+    mov ecx, 0x277              ; PAT
+    mov eax, [r8 + L_PAT]
+    mov edx, [r8 + L_PAT + 4]
+    wrmsr
+    stgi                        ; GIF back to 1 while EFER.SVME still allows it
+    mov ecx, 0xC0000080         ; EFER, without SVME: SVM is off
+    mov eax, [r8 + L_EFER]
+    mov edx, [r8 + L_EFER + 4]
+    wrmsr
+    push qword [r8 + L_SS]      ; IRETQ frame
+    push qword [r8 + L_RSP]
+    push qword [r8 + L_RFLAGS]
+    push qword [r8 + L_CS]
+    push qword [r8 + L_RIP]
+    push qword [r8 + L_RAX]
+    mov rbx, [r8 + L_RBX]
+    mov rcx, [r8 + L_RCX]
+    mov rdx, [r8 + L_RDX]
+    mov rbp, [r8 + L_RBP]
+    mov rsi, [r8 + L_RSI]
+    mov rdi, [r8 + L_RDI]
+    mov r9,  [r8 + L_R9]
+    mov r10, [r8 + L_R10]
+    mov r11, [r8 + L_R11]
+    mov r12, [r8 + L_R12]
+    mov r13, [r8 + L_R13]
+    mov r14, [r8 + L_R14]
+    mov r15, [r8 + L_R15]
+    mov rax, [r8 + L_SLOT_ENTRY]
+    mov r8,  [r8 + L_R8]
+    ; Unmap ourselves. The two instructions after this still come from
+    ; this page and its stack through translations the TLB already holds;
+    ; nothing invalidates them until the guest's next CR3 switch.
+    mov qword [rax], 0
+    pop rax
+    iretq
+
+; ---------------------------------------------------------------------------
 ; Host exception entry points, one per vector 0-31, 16 bytes apart, so the
 ; host IDT can point at them (Svm/HostDescriptorTables.cs). Each pushes a
 ; zero where the CPU pushes no error code, then its vector, and calls the C#

@@ -28,11 +28,14 @@ done
 rm -rf "$work/root" && mkdir -p "$work/root"
 for deb in "$kernel_pkg"_*.deb systemd-boot-efi_*.deb busybox-static_*.deb; do dpkg -x "$deb" "$work/root"; done
 
-# initramfs: busybox and our init, nothing else (the kernel needs no modules
-# to reach init, and the guest never mounts a disk).
+# initramfs: busybox, our init and the cpuid driver (the kernel needs no
+# modules to reach init, and the guest never mounts a disk).
 ird="$work/initrd"
 rm -rf "$ird" && mkdir -p "$ird/bin" "$ird/dev"
+mkdir -p "$ird/lib"
 cp "$work/root/bin/busybox" "$ird/bin/busybox"
+# Linux's /dev/cpu/N/cpuid driver (a module in the cloud kernel), for the devirt mode.
+cp "$(find "$work/root/lib/modules" -name cpuid.ko | head -1)" "$ird/lib/cpuid.ko"
 install -m 755 "$here/init" "$ird/init"
 (cd "$ird" && find . | cpio -o -H newc --quiet | gzip -9) > "$work/initrd.img"
 

@@ -19,8 +19,9 @@ internal unsafe struct ReservedMemory
     public static bool TryReserve(BootServices* bs, ulong pages, out ReservedMemory memory)
     {
         memory = default;
-        ulong address;
-        if (EfiStatus.IsError(bs->AllocatePages(AllocateType.AnyPages, MemoryType.Reserved, (nuint)pages, &address)))
+        // Below 4 GiB: Cpu.SetPaging passes through 32-bit code and stack.
+        ulong address = 0xFFFFFFFF;
+        if (EfiStatus.IsError(bs->AllocatePages(AllocateType.MaxAddress, MemoryType.Reserved, (nuint)pages, &address)))
             return false;
         Memory.Zero((byte*)address, (nuint)(pages * PageSize));
         memory.Base = address;

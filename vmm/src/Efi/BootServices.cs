@@ -26,7 +26,7 @@ internal unsafe struct BootServices
 
 internal enum AllocateType : uint
 {
-    AnyPages = 0,
+    MaxAddress = 1,
 }
 
 internal enum MemoryType : uint

@@ -68,6 +68,10 @@ internal static unsafe class Cpu
     [RuntimeImport("*", "cpu_set_fault_handler")] [MethodImpl(MethodImplOptions.InternalCall)]
     public static extern void SetFaultHandler(delegate*<ulong, ulong, ulong, void> handler);
 
+    // Switches paging roots, CR4.LA57 included (asm/cpu.asm explains how).
+    [RuntimeImport("*", "cpu_set_paging")] [MethodImpl(MethodImplOptions.InternalCall)]
+    public static extern void SetPaging(ulong cr3, ulong cr4, ushort code32Selector);
+
     [RuntimeImport("*", "cpu_halt_forever")] [MethodImpl(MethodImplOptions.InternalCall)]
     public static extern void HaltForever();
 }

@@ -4,10 +4,14 @@ namespace Bmcast.Vmm.Svm;
 
 // CPUID as the guest sees it: the real answer, except that SVM is hidden (the
 // guest must not try to nest), the hypervisor-present bit is set, and the
-// hypervisor leaves name us.
+// hypervisor leaves name us. Leaf 0x40000001 with ECX = "devt" asks the
+// hypervisor to de-virtualize: the stage-3 mechanism, triggered by the guest
+// until stage 2's completion can trigger it (tests use it through Linux's
+// /dev/cpu/N/cpuid). EAX = 1 acknowledges.
 internal static unsafe class CpuidExit
 {
-    private const uint HypervisorBase = 0x40000000, HypervisorLast = 0x400000FF;
+    private const uint HypervisorBase = 0x40000000, HypervisorControl = 0x40000001, HypervisorLast = 0x400000FF;
+    private const uint DevirtualizeRequest = 0x74766564;   // "devt"
     // "bmcastbmcast" as the three little-endian registers EBX, ECX, EDX.
     private const uint VendorEbx = 0x61636D62, VendorEcx = 0x6D627473, VendorEdx = 0x74736163;
 
@@ -20,9 +24,14 @@ internal static unsafe class CpuidExit
 
         if (leaf >= HypervisorBase && leaf <= HypervisorLast)
         {
-            if (leaf == HypervisorBase)
+            if (leaf == HypervisorControl && subleaf == DevirtualizeRequest)
             {
-                r[0] = HypervisorBase;   // highest hypervisor leaf
+                r[0] = 1;
+                vcpu->LeaveRequested = true;
+            }
+            else if (leaf == HypervisorBase)
+            {
+                r[0] = HypervisorControl;   // highest hypervisor leaf
                 r[1] = VendorEbx;
                 r[2] = VendorEcx;
                 r[3] = VendorEdx;

@@ -19,6 +19,8 @@ internal static unsafe class HostLoop
         {
             RunGuest(&vcpu->Registers, vcpu->VmcbPhysical);
             ExitHandler.Handle(vcpu);
+            if (vcpu->LeaveRequested)
+                Devirtualizer.Leave(vcpu);
         }
     }
 }

@@ -21,6 +21,14 @@ internal static unsafe class IdentityPageTables
 
     public static ulong PagesFor(uint physicalAddressBits) => 1 + PdptPagesFor(physicalAddressBits);
 
+    // A 5-level root over a 4-level identity table: its entry 0 covers 256 TiB.
+    public static ulong FiveLevelRoot(ref ReservedMemory memory, ulong pml4)
+    {
+        var pml5 = (ulong*)memory.TakePages(1);
+        pml5[0] = pml4 | Present | Writable;
+        return (ulong)pml5;
+    }
+
     // Nested page walks are user accesses (APM vol. 2 §15.25.5): nested
     // entries need U=1. Host entries leave it clear so SMEP cannot object.
     public static ulong Build(ref ReservedMemory memory, uint physicalAddressBits, bool nested)

@@ -14,7 +14,7 @@ internal static unsafe class Launcher
     // Pages Launch takes from reserved memory, besides the image copy.
     public static ulong PagesNeeded(uint physicalAddressBits) =>
         HostStackPages + 1 /*VMCB*/ + 1 /*host save*/ + 2 /*MSRPM*/ + 3 /*IOPM*/ + 2 /*FX areas*/ + 1 /*Vcpu*/
-        + HostDescriptorTables.PagesNeeded + 2 * IdentityPageTables.PagesFor(physicalAddressBits);
+        + HostDescriptorTables.PagesNeeded + Devirtualizer.PagesNeeded + 2 * IdentityPageTables.PagesFor(physicalAddressBits);
 
     [RuntimeImport("*", "svm_launch")] [MethodImpl(MethodImplOptions.InternalCall)]
     private static extern int SvmLaunch(Vmcb* vmcb, byte* hostStackTop, delegate*<Vcpu*, void> hostEntry, Vcpu* vcpu);
@@ -31,7 +31,8 @@ internal static unsafe class Launcher
         vcpu->Vmcb = vmcb;
         vcpu->VmcbPhysical = (ulong)vmcb;   // identity: reserved memory is addressed physically
         vcpu->Trap = trap;
-        HostDescriptorTables.Build(ref memory, &vcpu->Host.Gdtr, &vcpu->Host.Idtr);
+        vcpu->Host.Code32Selector = HostDescriptorTables.Build(ref memory, &vcpu->Host.Gdtr, &vcpu->Host.Idtr);
+        vcpu->LeaveFrame = (LeaveFrame*)memory.TakePages(1);
 
         vmcb->InterceptMisc1 = Intercept.Cpuid | Intercept.IoPorts | Intercept.Msrs | Intercept.Shutdown;
         vmcb->InterceptMisc2 = Intercept.Vmrun;
@@ -41,6 +42,9 @@ internal static unsafe class Launcher
         vmcb->NestedPagingEnable = 1;
         vmcb->NestedCr3 = IdentityPageTables.Build(ref memory, physicalBits, nested: true);
         ulong hostCr3 = IdentityPageTables.Build(ref memory, physicalBits, nested: false);
+        vcpu->Host.Pml4 = hostCr3;
+        if (SvmSupport.HasFiveLevelPaging())
+            vcpu->Host.Pml5 = IdentityPageTables.FiveLevelRoot(ref memory, hostCr3);
 
         // Guest state first (the firmware's CR3 and EFER with SVME set, which
         // VMRUN requires), then the host moves to its own page tables.

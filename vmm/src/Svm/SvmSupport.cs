@@ -29,6 +29,13 @@ internal static unsafe class SvmSupport
         return null;
     }
 
+    public static bool HasFiveLevelPaging()
+    {
+        uint* r = stackalloc uint[4];
+        Cpu.CpuId(7, 0, r);
+        return (r[2] & (1 << 16)) != 0;
+    }
+
     public static uint PhysicalAddressBits()
     {
         uint* r = stackalloc uint[4];
