@@ -8,6 +8,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 . "$here/lib.sh"
 log="$(mktemp)"
 trap 'boot_stop; rm -f "$log"' EXIT
+trap 'exit 130' INT TERM
 
 rounds=3 disk=""
 while (($#)); do

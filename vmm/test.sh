@@ -12,6 +12,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 . "$here/lib.sh"
 log="$(mktemp)"
 trap 'boot_stop; rm -f "$log"' EXIT
+trap 'exit 130' INT TERM
 
 disk=""
 [[ "${1:-}" == --disk ]] && disk="$2"
