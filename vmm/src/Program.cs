@@ -61,8 +61,8 @@ internal static unsafe class Program
     private static bool HypervisorAnswers()
     {
         uint* r = stackalloc uint[4];
-        Cpu.CpuId(0x40000000, 0, r);
-        return r[1] == 0x61636D62 && r[2] == 0x6D627473 && r[3] == 0x74736163;
+        Cpu.CpuId(CpuidExit.HypervisorBase, 0, r);
+        return r[1] == CpuidExit.VendorEbx && r[2] == CpuidExit.VendorEcx && r[3] == CpuidExit.VendorEdx;
     }
 
     private static ulong Refuse(string why, ulong status)

@@ -10,10 +10,11 @@ namespace Bmcast.Vmm.Svm;
 // /dev/cpu/N/cpuid). EAX = 1 acknowledges.
 internal static unsafe class CpuidExit
 {
-    private const uint HypervisorBase = 0x40000000, HypervisorControl = 0x40000001, HypervisorLast = 0x400000FF;
+    public const uint HypervisorBase = 0x40000000;
+    private const uint HypervisorControl = 0x40000001, HypervisorLast = 0x400000FF;
     private const uint DevirtualizeRequest = 0x74766564;   // "devt"
     // "bmcastbmcast" as the three little-endian registers EBX, ECX, EDX.
-    private const uint VendorEbx = 0x61636D62, VendorEcx = 0x6D627473, VendorEdx = 0x74736163;
+    public const uint VendorEbx = 0x61636D62, VendorEcx = 0x6D627473, VendorEdx = 0x74736163;
 
     public static void Handle(Vcpu* vcpu)
     {

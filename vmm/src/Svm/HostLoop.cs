@@ -1,11 +1,12 @@
+using System.Runtime;
+using System.Runtime.CompilerServices;
 using Bmcast.Vmm.Platform;
 
 namespace Bmcast.Vmm.Svm;
 
 internal static unsafe class HostLoop
 {
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.InternalCall)]
-    [System.Runtime.RuntimeImport("*", "svm_run_guest")]
+    [RuntimeImport("*", "svm_run_guest")] [MethodImpl(MethodImplOptions.InternalCall)]
     private static extern void RunGuest(GuestRegisters* registers, ulong vmcbPhysical);
 
     // The host's whole life: take its own descriptor tables (interrupts are
