@@ -2,7 +2,7 @@
 # Boot time to the guest's marker with and without the hypervisor, same
 # machine, same disk, same run; QEMU under TCG. Rounds alternate the two
 # modes so that load from other work on the host hits both alike.
-#   vmm/bench.sh [--rounds N] [--disk IMG]     (goal: ratio <= 1.3)
+#   vmm/bench.sh [--rounds N] [--disk IMG] [--vmm-option OPT]   (goal: ratio <= 1.3)
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 . "$here/lib.sh"
@@ -10,12 +10,13 @@ log="$(mktemp)"
 trap 'boot_stop; rm -f "$log"' EXIT
 trap 'exit 130' INT TERM
 
-rounds=3 disk=""
+rounds=3 disk="" vmm_args=()
 while (($#)); do
   case "$1" in
     --rounds) rounds="$2"; shift 2 ;;
     --disk) disk="$2"; shift 2 ;;
-    *) echo "usage: $0 [--rounds N] [--disk IMG]" >&2; exit 2 ;;
+    --vmm-option) vmm_args+=(--vmm-option "$2"); shift 2 ;;
+    *) echo "usage: $0 [--rounds N] [--disk IMG] [--vmm-option OPT]" >&2; exit 2 ;;
   esac
 done
 boot_prepare || { echo "FAIL: vmm bench: build or stand-in disk failed"; exit 1; }
@@ -25,7 +26,7 @@ declare -a with without
 exits=""
 for ((i = 0; i < rounds; i++)); do
   for mode in vmm bare; do
-    if [[ $mode == vmm ]]; then boot_start "$log" --disk "$disk"; else boot_start "$log" --disk "$disk" --no-vmm; fi
+    if [[ $mode == vmm ]]; then boot_start "$log" --disk "$disk" "${vmm_args[@]}"; else boot_start "$log" --disk "$disk" --no-vmm; fi
     boot_wait 300 BMCAST-READY
     if [[ -z $boot_marker_s ]]; then
       echo "FAIL: vmm bench: no marker booting $mode"; tail -n 20 "$log"; exit 1

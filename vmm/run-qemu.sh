@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Boots OVMF -> bmcast-vmm -> the OS disk in QEMU (TCG), serial console on
 # stdout. Builds whatever is missing first.
-#   vmm/run-qemu.sh [--disk IMG] [--no-vmm] [--guest-mode MODE]
+#   vmm/run-qemu.sh [--disk IMG] [--no-vmm] [--guest-mode MODE] [--vmm-option OPT]
 #   --disk IMG  a UEFI-bootable raw disk (default: the stand-in from guest/make-disk.sh)
 #   --guest-mode MODE  passed to the guest as SMBIOS type 11 "bmcast.mode=MODE"
 #               (the stand-in knows "devirt": it asks the hypervisor to leave)
+#   --vmm-option OPT  passed to the hypervisor as an SMBIOS type 11 string
+#               (it knows "bmcast.vmm.nvme=trap": trap the NVMe doorbells)
 #   --no-vmm    boot the same disk without the hypervisor (the benchmark
 #               baseline): the same machine, hypervisor drive still attached,
 #               but the firmware boots the OS disk first
@@ -13,13 +15,14 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 cache="$here/.cache"
-disk="" vmm=1 mode=""
+disk="" vmm=1 oem=()
 while (($#)); do
   case "$1" in
     --disk) disk="$2"; shift 2 ;;
     --no-vmm) vmm=0; shift ;;
-    --guest-mode) mode="$2"; shift 2 ;;
-    *) echo "usage: $0 [--disk IMG] [--no-vmm] [--guest-mode MODE]" >&2; exit 2 ;;
+    --guest-mode) oem+=("value=bmcast.mode=$2"); shift 2 ;;
+    --vmm-option) oem+=("value=$2"); shift 2 ;;
+    *) echo "usage: $0 [--disk IMG] [--no-vmm] [--guest-mode MODE] [--vmm-option OPT]" >&2; exit 2 ;;
   esac
 done
 
@@ -47,7 +50,7 @@ if [[ ! -f "$boot" || "$efi" -nt "$boot" ]]; then
 fi
 
 smbios=()
-[[ -z $mode ]] || smbios=(-smbios "type=11,value=bmcast.mode=$mode")
+((${#oem[@]} == 0)) || smbios=(-smbios "type=11,$(IFS=,; echo "${oem[*]}")")
 exec qemu-system-x86_64 "${smbios[@]}" -accel tcg -cpu max -smp 1 -m 1024 -M q35 -bios "$ovmf" \
   -display none -serial stdio -monitor none -no-reboot -net none \
   -drive if=none,id=vmm,format=raw,file="$boot" -device ide-hd,drive=vmm,bus=ide.0,bootindex=$((vmm ? 0 : 1)) \

@@ -49,12 +49,31 @@ internal static unsafe class Program
         Serial.WriteHex(pm1aControl);
         Serial.WriteLine();
 
-        Launcher.Launch(ref *memory, AcpiPowerControl.Trap(pm1aControl));
+        Launcher.Launch(ref *memory, AcpiPowerControl.Trap(pm1aControl), NvmeTrap(st));
 
         if (!HypervisorAnswers())
             Panic.Halt("launched, but CPUID 0x40000000 does not name bmcast");
         Serial.WriteLine("bmcast-vmm: guest running under SVM");
         return ChainLoader.BootNextDisk(st, imageHandle);
+    }
+
+    // Stage 2's mediation point, on request only (SMBIOS OEM string
+    // "bmcast.vmm.nvme=trap"): stage 1 keeps to the intercepts correctness needs.
+    private static MmioTrap NvmeTrap(SystemTable* st)
+    {
+        if (!Smbios.HasOemString(st, "bmcast.vmm.nvme=trap"))
+            return default;
+        long nvme = Pci.Find(0x01, 0x08, 0x02);   // mass storage, NVM, NVMe
+        if (nvme < 0)
+        {
+            Serial.WriteLine("bmcast-vmm: nvme: no controller to trap");
+            return default;
+        }
+        ulong bar0 = Pci.MemoryBar(nvme, 0);
+        Serial.Write("bmcast-vmm: nvme: trapping the doorbells of the controller at BAR0 ");
+        Serial.WriteHex(bar0);
+        Serial.WriteLine();
+        return NvmeDoorbells.Trap(bar0);
     }
 
     // Asked from guest mode: only our CPUID intercept answers this way.

@@ -6,7 +6,7 @@ namespace Bmcast.Vmm.Svm;
 [StructLayout(LayoutKind.Sequential)]
 internal struct ExitCounters
 {
-    public ulong Total, Cpuid, Msr, Io, Vmrun;
+    public ulong Total, Cpuid, Msr, Io, Mmio, Vmrun;
 
     public void Report()
     {
@@ -18,6 +18,8 @@ internal struct ExitCounters
         Serial.WriteDecimal(Msr);
         Serial.Write(" io=");
         Serial.WriteDecimal(Io);
+        Serial.Write(" mmio=");
+        Serial.WriteDecimal(Mmio);
         Serial.Write(" vmrun=");
         Serial.WriteDecimal(Vmrun);
         Serial.WriteLine();

@@ -41,7 +41,8 @@ internal static unsafe class ExitHandler
                 MachineReset.Now();
                 break;
             case ExitCode.NestedPageFault:
-                Panic.Halt("nested page fault at guest physical", vmcb->ExitInfo2);
+                vcpu->Exits.Mmio++;
+                MmioExit.Handle(vcpu);
                 break;
             case ExitCode.Invalid:
                 Panic.Halt("VMRUN refused the guest state (VMEXIT_INVALID)");

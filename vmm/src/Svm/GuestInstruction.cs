@@ -36,7 +36,7 @@ internal static unsafe class GuestInstruction
         b == 0x66 || b == 0x67 || b == 0xF2 || b == 0xF3 || b == 0x2E || b == 0x3E ||
         b == 0x26 || b == 0x36 || b == 0x64 || b == 0x65 || (b & 0xF0) == 0x40;
 
-    private static byte ReadByte(Vmcb* vmcb, ulong linear) => *(byte*)Translate(vmcb, linear);
+    public static byte ReadByte(Vmcb* vmcb, ulong linear) => *(byte*)Translate(vmcb, linear);
 
     private static ulong Translate(Vmcb* vmcb, ulong linear)
     {

@@ -11,6 +11,7 @@ internal static unsafe class IdentityPageTables
 {
     private const ulong Present = 1, Writable = 2, User = 4, LargePage = 0x80;
     private const ulong OneGiB = 1ul << 30;
+    private const ulong FrameMask = 0x000FFFFFFFFFF000;
 
     public static ulong PdptPagesFor(uint physicalAddressBits)
     {
@@ -20,6 +21,29 @@ internal static unsafe class IdentityPageTables
     }
 
     public static ulong PagesFor(uint physicalAddressBits) => 1 + PdptPagesFor(physicalAddressBits);
+
+    // Makes one 4 KiB page of a nested identity table not present, so guest
+    // accesses to it exit as #NPF: splits its 1 GiB page into 2 MiB pages and
+    // that 2 MiB page into 4 KiB pages, all with unchanged rights.
+    public static void UnmapPage(ref ReservedMemory memory, ulong pml4, ulong address)
+    {
+        var pdpt = (ulong*)(((ulong*)pml4)[(address >> 39) & 511] & FrameMask);
+        ulong* pd = Split(ref memory, &pdpt[(address >> 30) & 511], OneGiB >> 9, LargePage);
+        ulong* pt = Split(ref memory, &pd[(address >> 21) & 511], 4096, 0);
+        pt[(address >> 12) & 511] = 0;
+    }
+
+    // Replaces a large-page entry by a table of 512 entries of the next size down.
+    private static ulong* Split(ref ReservedMemory memory, ulong* entry, ulong childSize, ulong childLargePage)
+    {
+        ulong rights = *entry & (Present | Writable | User);
+        ulong start = *entry & FrameMask;
+        var table = (ulong*)memory.TakePages(1);
+        for (ulong i = 0; i < 512; i++)
+            table[i] = (start + i * childSize) | rights | childLargePage;
+        *entry = (ulong)table | rights;
+        return table;
+    }
 
     // A 5-level root over a 4-level identity table: its entry 0 covers 256 TiB.
     public static ulong FiveLevelRoot(ref ReservedMemory memory, ulong pml4)

@@ -14,12 +14,13 @@ internal static unsafe class Launcher
     // Pages Launch takes from reserved memory, besides the image copy.
     public static ulong PagesNeeded(uint physicalAddressBits) =>
         HostStackPages + 1 /*VMCB*/ + 1 /*host save*/ + 2 /*MSRPM*/ + 3 /*IOPM*/ + 2 /*FX areas*/ + 1 /*Vcpu*/
+        + 2 /*splitting the nested 1 GiB page around an MMIO trap*/
         + HostDescriptorTables.PagesNeeded + Devirtualizer.PagesNeeded + 2 * IdentityPageTables.PagesFor(physicalAddressBits);
 
     [RuntimeImport("*", "svm_launch")] [MethodImpl(MethodImplOptions.InternalCall)]
     private static extern int SvmLaunch(Vmcb* vmcb, byte* hostStackTop, delegate*<Vcpu*, void> hostEntry, Vcpu* vcpu);
 
-    public static void Launch(ref ReservedMemory memory, IoTrap trap)
+    public static void Launch(ref ReservedMemory memory, IoTrap trap, MmioTrap mmio)
     {
         uint physicalBits = SvmSupport.PhysicalAddressBits();
         byte* stackTop = memory.TakePages(HostStackPages) + HostStackPages * ReservedMemory.PageSize;
@@ -31,6 +32,7 @@ internal static unsafe class Launcher
         vcpu->Vmcb = vmcb;
         vcpu->VmcbPhysical = (ulong)vmcb;   // identity: reserved memory is addressed physically
         vcpu->Trap = trap;
+        vcpu->Mmio = mmio;
         vcpu->Host.Code32Selector = HostDescriptorTables.Build(ref memory, &vcpu->Host.Gdtr, &vcpu->Host.Idtr);
         vcpu->LeaveFrame = (LeaveFrame*)memory.TakePages(1);
 
@@ -41,6 +43,8 @@ internal static unsafe class Launcher
         vmcb->Asid = 1;
         vmcb->NestedPagingEnable = 1;
         vmcb->NestedCr3 = IdentityPageTables.Build(ref memory, physicalBits, nested: true);
+        if (mmio.Page != 0)
+            IdentityPageTables.UnmapPage(ref memory, vmcb->NestedCr3, mmio.Page);
         ulong hostCr3 = IdentityPageTables.Build(ref memory, physicalBits, nested: false);
         vcpu->Host.Pml4 = hostCr3;
         if (SvmSupport.HasFiveLevelPaging())

@@ -10,6 +10,7 @@ internal unsafe struct Vcpu
     public Vmcb* Vmcb;
     public ulong VmcbPhysical;
     public IoTrap Trap;
+    public MmioTrap Mmio;
     public HostTables Host;
     public LeaveFrame* LeaveFrame;
     // Set by an exit handler: leave instead of resuming the guest.
