@@ -25,7 +25,7 @@ internal static unsafe class Program
             return Refuse("no loaded-image protocol", EfiStatus.NotFound);
 
         ulong imagePages = ReservedMemory.PagesFor(image->ImageSize);
-        ulong pages = imagePages + Launcher.PagesNeeded(SvmSupport.PhysicalAddressBits());
+        ulong pages = imagePages + 1 /*trap table*/ + Launcher.PagesNeeded(SvmSupport.PhysicalAddressBits());
         if (!ReservedMemory.TryReserve(st->BootServices, pages, out ReservedMemory memory))
             return Refuse("cannot reserve memory", EfiStatus.OutOfResources);
 
@@ -49,7 +49,10 @@ internal static unsafe class Program
         Serial.WriteHex(pm1aControl);
         Serial.WriteLine();
 
-        Launcher.Launch(ref *memory, AcpiPowerControl.Trap(pm1aControl), NvmeTrap(st));
+        TrapTable traps = TrapTable.In(memory->TakePages(1));
+        traps.Add(AcpiPowerControl.Trap(pm1aControl));
+        AddRequestedDevices(st, ref traps);
+        Launcher.Launch(ref *memory, traps);
 
         if (!HypervisorAnswers())
             Panic.Halt("launched, but CPUID 0x40000000 does not name bmcast");
@@ -57,23 +60,42 @@ internal static unsafe class Program
         return ChainLoader.BootNextDisk(st, imageHandle);
     }
 
-    // Stage 2's mediation point, on request only (SMBIOS OEM string
-    // "bmcast.vmm.nvme=trap"): stage 1 keeps to the intercepts correctness needs.
-    private static MmioTrap NvmeTrap(SystemTable* st)
+    // Stage 2's devices, on request only (SMBIOS OEM strings): stage 1 keeps
+    // to the intercepts correctness needs.
+    private static void AddRequestedDevices(SystemTable* st, ref TrapTable traps)
     {
-        if (!Smbios.HasOemString(st, "bmcast.vmm.nvme=trap"))
-            return default;
-        long nvme = Pci.Find(0x01, 0x08, 0x02);   // mass storage, NVM, NVMe
-        if (nvme < 0)
+        if (Smbios.HasOemString(st, "bmcast.vmm.nvme=trap"))
         {
-            Serial.WriteLine("bmcast-vmm: nvme: no controller to trap");
-            return default;
+            long nvme = Pci.Find(0x01, 0x08, 0x02);   // mass storage, NVM, NVMe
+            if (nvme < 0)
+            {
+                Serial.WriteLine("bmcast-vmm: nvme: no controller to trap");
+            }
+            else
+            {
+                ulong bar0 = Pci.MemoryBar(nvme, 0);
+                Serial.Write("bmcast-vmm: nvme: trapping the doorbells of the controller at BAR0 ");
+                Serial.WriteHex(bar0);
+                Serial.WriteLine();
+                traps.Add(NvmeDoorbells.Trap(bar0));
+            }
         }
-        ulong bar0 = Pci.MemoryBar(nvme, 0);
-        Serial.Write("bmcast-vmm: nvme: trapping the doorbells of the controller at BAR0 ");
-        Serial.WriteHex(bar0);
-        Serial.WriteLine();
-        return NvmeDoorbells.Trap(bar0);
+        if (Smbios.HasOemString(st, "bmcast.vmm.nic=hide"))
+        {
+            long nic = Pci.Find(0x02, 0x00, 0x00);    // network, Ethernet
+            if (nic < 0)
+            {
+                Serial.WriteLine("bmcast-vmm: nic: no Ethernet controller to hide");
+            }
+            else
+            {
+                ulong ecam = Acpi.FindEcamBase(st, out byte firstBus);
+                Serial.Write("bmcast-vmm: nic: hiding PCI function ");
+                Serial.WriteHex((ulong)nic >> 8);
+                Serial.WriteLine(" from the guest");
+                PciConceal.Hide(ref traps, nic, ecam, firstBus);
+            }
+        }
     }
 
     // Asked from guest mode: only our CPUID intercept answers this way.

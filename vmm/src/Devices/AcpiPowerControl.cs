@@ -7,15 +7,17 @@ namespace Bmcast.Vmm.Devices;
 // hypervisor runs, so it reports its exit counts there.
 internal static unsafe class AcpiPowerControl
 {
-    private const uint SleepEnable = 1 << 13;
+    private const ulong SleepEnable = 1 << 13;
 
     // PM1a_CNT is 16 bits wide: both of its ports are trapped.
     public static IoTrap Trap(ushort pm1aControlPort) =>
-        new IoTrap { FirstPort = pm1aControlPort, PortCount = 2, BeforeWrite = &BeforeWrite };
+        new IoTrap { FirstPort = pm1aControlPort, PortCount = 2, Access = &Access };
 
-    private static void BeforeWrite(Vcpu* vcpu, ushort offset, uint value)
+    private static TrapResult Access(Vcpu* vcpu, ushort port, int size, bool write, ulong* value)
     {
-        if (((value << (8 * offset)) & SleepEnable) != 0)
+        int offset = port - vcpu->Traps.FindIo(port)->FirstPort;
+        if (write && ((*value << (8 * offset)) & SleepEnable) != 0)
             vcpu->Exits.Report();
+        return TrapResult.Passthrough;
     }
 }

@@ -18,21 +18,23 @@ internal static unsafe class NvmeDoorbells
     {
         ulong capabilities = *(ulong*)bar0;   // read before launch, on the firmware's identity map
         s_strideShift = 2 + (int)((capabilities >> 32) & 0xF);
-        return new MmioTrap { Page = bar0 + DoorbellPage, BeforeWrite = &BeforeWrite };
+        return new MmioTrap { Page = bar0 + DoorbellPage, Access = &Access };
     }
 
-    private static void BeforeWrite(Vcpu* vcpu, uint offset, int size, ulong value)
+    private static TrapResult Access(Vcpu* vcpu, uint offset, int size, bool write, ulong* value)
     {
         uint doorbell = offset >> s_strideShift;
         uint queue = doorbell / 2;
         bool submission = doorbell % 2 == 0;   // even: SQ tail, odd: CQ head
-        if (!submission || queue >= 64 || (s_queuesSeen & (1ul << (int)queue)) != 0)
-            return;
-        s_queuesSeen |= 1ul << (int)queue;
-        Serial.Write("bmcast-vmm: nvme: first submission on queue ");
-        Serial.WriteDecimal(queue);
-        Serial.Write(", tail ");
-        Serial.WriteDecimal(value);
-        Serial.WriteLine();
+        if (write && submission && queue < 64 && (s_queuesSeen & (1ul << (int)queue)) == 0)
+        {
+            s_queuesSeen |= 1ul << (int)queue;
+            Serial.Write("bmcast-vmm: nvme: first submission on queue ");
+            Serial.WriteDecimal(queue);
+            Serial.Write(", tail ");
+            Serial.WriteDecimal(*value);
+            Serial.WriteLine();
+        }
+        return TrapResult.Passthrough;
     }
 }

@@ -22,9 +22,13 @@ internal static unsafe class IdentityPageTables
 
     public static ulong PagesFor(uint physicalAddressBits) => 1 + PdptPagesFor(physicalAddressBits);
 
+    // Pages UnmapPage may take: a page directory and a page table.
+    public const ulong PagesPerUnmap = 2;
+
     // Makes one 4 KiB page of a nested identity table not present, so guest
     // accesses to it exit as #NPF: splits its 1 GiB page into 2 MiB pages and
-    // that 2 MiB page into 4 KiB pages, all with unchanged rights.
+    // that 2 MiB page into 4 KiB pages (unless an earlier call did), all with
+    // unchanged rights.
     public static void UnmapPage(ref ReservedMemory memory, ulong pml4, ulong address)
     {
         var pdpt = (ulong*)(((ulong*)pml4)[(address >> 39) & 511] & FrameMask);
@@ -33,9 +37,12 @@ internal static unsafe class IdentityPageTables
         pt[(address >> 12) & 511] = 0;
     }
 
-    // Replaces a large-page entry by a table of 512 entries of the next size down.
+    // Replaces a large-page entry by a table of 512 entries of the next size
+    // down; an entry that already points to a table is just followed.
     private static ulong* Split(ref ReservedMemory memory, ulong* entry, ulong childSize, ulong childLargePage)
     {
+        if ((*entry & LargePage) == 0)
+            return (ulong*)(*entry & FrameMask);
         ulong rights = *entry & (Present | Writable | User);
         ulong start = *entry & FrameMask;
         var table = (ulong*)memory.TakePages(1);

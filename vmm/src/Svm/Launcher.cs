@@ -14,13 +14,13 @@ internal static unsafe class Launcher
     // Pages Launch takes from reserved memory, besides the image copy.
     public static ulong PagesNeeded(uint physicalAddressBits) =>
         HostStackPages + 1 /*VMCB*/ + 1 /*host save*/ + 2 /*MSRPM*/ + 3 /*IOPM*/ + 2 /*FX areas*/ + 1 /*Vcpu*/
-        + 2 /*splitting the nested 1 GiB page around an MMIO trap*/
+        + TrapTable.MaxMmioTraps * IdentityPageTables.PagesPerUnmap
         + HostDescriptorTables.PagesNeeded + Devirtualizer.PagesNeeded + 2 * IdentityPageTables.PagesFor(physicalAddressBits);
 
     [RuntimeImport("*", "svm_launch")] [MethodImpl(MethodImplOptions.InternalCall)]
     private static extern int SvmLaunch(Vmcb* vmcb, byte* hostStackTop, delegate*<Vcpu*, void> hostEntry, Vcpu* vcpu);
 
-    public static void Launch(ref ReservedMemory memory, IoTrap trap, MmioTrap mmio)
+    public static void Launch(ref ReservedMemory memory, TrapTable traps)
     {
         uint physicalBits = SvmSupport.PhysicalAddressBits();
         byte* stackTop = memory.TakePages(HostStackPages) + HostStackPages * ReservedMemory.PageSize;
@@ -31,20 +31,19 @@ internal static unsafe class Launcher
         vcpu->Registers.HostFxArea = memory.TakePages(1);
         vcpu->Vmcb = vmcb;
         vcpu->VmcbPhysical = (ulong)vmcb;   // identity: reserved memory is addressed physically
-        vcpu->Trap = trap;
-        vcpu->Mmio = mmio;
+        vcpu->Traps = traps;
         vcpu->Host.Code32Selector = HostDescriptorTables.Build(ref memory, &vcpu->Host.Gdtr, &vcpu->Host.Idtr);
         vcpu->LeaveFrame = (LeaveFrame*)memory.TakePages(1);
 
         vmcb->InterceptMisc1 = Intercept.Cpuid | Intercept.IoPorts | Intercept.Msrs | Intercept.Shutdown;
         vmcb->InterceptMisc2 = Intercept.Vmrun;
         vmcb->MsrpmBase = MsrPermissionMap.Build(ref memory);
-        vmcb->IopmBase = IoPermissionMap.Build(ref memory, trap.FirstPort, trap.PortCount);
+        vmcb->IopmBase = IoPermissionMap.Build(ref memory, &traps);
         vmcb->Asid = 1;
         vmcb->NestedPagingEnable = 1;
         vmcb->NestedCr3 = IdentityPageTables.Build(ref memory, physicalBits, nested: true);
-        if (mmio.Page != 0)
-            IdentityPageTables.UnmapPage(ref memory, vmcb->NestedCr3, mmio.Page);
+        for (int i = 0; i < traps.MmioCount; i++)
+            IdentityPageTables.UnmapPage(ref memory, vmcb->NestedCr3, traps.Mmio[i].Page);
         ulong hostCr3 = IdentityPageTables.Build(ref memory, physicalBits, nested: false);
         vcpu->Host.Pml4 = hostCr3;
         if (SvmSupport.HasFiveLevelPaging())

@@ -2,10 +2,9 @@ using Bmcast.Vmm.Platform;
 
 namespace Bmcast.Vmm.Svm;
 
-// #NPF on the trapped MMIO page (EXITINFO1 bit 1 = write, EXITINFO2 = guest
-// physical address): decode the MOV, show a write to the device, carry the
-// access out on the real page through the host's identity mapping, and
-// retire the instruction.
+// #NPF on a trapped MMIO page (EXITINFO2 = guest physical address): decode
+// the MOV, let the trap's device answer or carry the access out on the real
+// page through the host's identity mapping, and retire the instruction.
 internal static unsafe class MmioExit
 {
     private const ulong PageMask = ~0xFFFul;
@@ -14,21 +13,22 @@ internal static unsafe class MmioExit
     {
         Vmcb* vmcb = vcpu->Vmcb;
         ulong address = vmcb->ExitInfo2;
-        if ((address & PageMask) != vcpu->Mmio.Page || vcpu->Mmio.Page == 0)
+        MmioTrap* trap = vcpu->Traps.FindMmio(address & PageMask);
+        if (trap == null)
             Panic.Halt("nested page fault at guest physical", address);
 
         MmioInstruction insn = MmioInstruction.Decode(vmcb);
         var gprs = (ulong*)&vcpu->Registers;
-        if (insn.IsWrite)
+        ulong value = !insn.IsWrite ? 0 : insn.Register < 0 ? insn.Immediate : ReadRegister(vcpu, gprs, insn.Register);
+        if (trap->Access(vcpu, (uint)(address & 0xFFF), insn.Size, insn.IsWrite, &value) == TrapResult.Passthrough)
         {
-            ulong value = insn.Register < 0 ? insn.Immediate : ReadRegister(vcpu, gprs, insn.Register);
-            vcpu->Mmio.BeforeWrite(vcpu, (uint)(address & 0xFFF), insn.Size, value);
-            Write(address, insn.Size, value);
+            if (insn.IsWrite)
+                Write(address, insn.Size, value);
+            else
+                value = Read(address, insn.Size);
         }
-        else
-        {
-            WriteRegister(vcpu, gprs, insn.Register, insn.Size, Read(address, insn.Size));
-        }
+        if (!insn.IsWrite)
+            WriteRegister(vcpu, gprs, insn.Register, insn.Size, value & SizeMask(insn.Size));
         GuestInstruction.Retire(vmcb, vmcb->Rip + (ulong)insn.Length);
     }
 
@@ -42,6 +42,8 @@ internal static unsafe class MmioExit
         // 32-bit results zero-extend; 8- and 16-bit ones keep the upper bits.
         *target = size >= 4 ? value : (*target & ~((1ul << (8 * size)) - 1)) | value;
     }
+
+    private static ulong SizeMask(int size) => size == 8 ? ~0ul : (1ul << (8 * size)) - 1;
 
     private static void Write(ulong address, int size, ulong value)
     {

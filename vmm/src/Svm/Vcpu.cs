@@ -9,8 +9,7 @@ internal unsafe struct Vcpu
     public GuestRegisters Registers;
     public Vmcb* Vmcb;
     public ulong VmcbPhysical;
-    public IoTrap Trap;
-    public MmioTrap Mmio;
+    public TrapTable Traps;
     public HostTables Host;
     public LeaveFrame* LeaveFrame;
     // Set by an exit handler: leave instead of resuming the guest.
