@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Boots OVMF -> bmcast-vmm -> the OS disk in QEMU (TCG), serial console on
 # stdout. Builds whatever is missing first.
-#   vmm/run-qemu.sh [--disk IMG] [--no-vmm] [--guest-mode MODE] [--vmm-option OPT]
+#   vmm/run-qemu.sh [--disk IMG] [--no-vmm] [--guest-mode MODE] [--vmm-option OPT] [--nic]
 #   --disk IMG  a UEFI-bootable raw disk (default: the stand-in from guest/make-disk.sh)
 #   --guest-mode MODE  passed to the guest as SMBIOS type 11 "bmcast.mode=MODE"
 #               (the stand-in knows "devirt": it asks the hypervisor to leave)
 #   --vmm-option OPT  passed to the hypervisor as an SMBIOS type 11 string
-#               (it knows "bmcast.vmm.nvme=trap": trap the NVMe doorbells)
+#               ("bmcast.vmm.nvme=trap": trap the NVMe doorbells;
+#               "bmcast.vmm.nic=hide": hide the first Ethernet function)
+#   --nic       add a virtio-net NIC (user networking, no option ROM)
 #   --no-vmm    boot the same disk without the hypervisor (the benchmark
 #               baseline): the same machine, hypervisor drive still attached,
 #               but the firmware boots the OS disk first
@@ -15,14 +17,15 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 cache="$here/.cache"
-disk="" vmm=1 oem=()
+disk="" vmm=1 oem=() nic=()
 while (($#)); do
   case "$1" in
     --disk) disk="$2"; shift 2 ;;
     --no-vmm) vmm=0; shift ;;
     --guest-mode) oem+=("value=bmcast.mode=$2"); shift 2 ;;
     --vmm-option) oem+=("value=$2"); shift 2 ;;
-    *) echo "usage: $0 [--disk IMG] [--no-vmm] [--guest-mode MODE] [--vmm-option OPT]" >&2; exit 2 ;;
+    --nic) nic=(-netdev user,id=nic0 -device virtio-net-pci,netdev=nic0,romfile=); shift ;;
+    *) echo "usage: $0 [--disk IMG] [--no-vmm] [--guest-mode MODE] [--vmm-option OPT] [--nic]" >&2; exit 2 ;;
   esac
 done
 
@@ -51,7 +54,7 @@ fi
 
 smbios=()
 ((${#oem[@]} == 0)) || smbios=(-smbios "type=11,$(IFS=,; echo "${oem[*]}")")
-exec qemu-system-x86_64 "${smbios[@]}" -accel tcg -cpu max -smp 1 -m 1024 -M q35 -bios "$ovmf" \
+exec qemu-system-x86_64 "${smbios[@]}" "${nic[@]}" -accel tcg -cpu max -smp 1 -m 1024 -M q35 -bios "$ovmf" \
   -display none -serial stdio -monitor none -no-reboot -net none \
   -drive if=none,id=vmm,format=raw,file="$boot" -device ide-hd,drive=vmm,bus=ide.0,bootindex=$((vmm ? 0 : 1)) \
   -drive if=none,id=os,format=raw,file="$disk" -device nvme,drive=os,serial=bmcast-os,bootindex=$((vmm ? 1 : 0))

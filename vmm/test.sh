@@ -7,6 +7,8 @@
 #           answered by the bare CPU and no exit ever happens again.
 #   nvme:   the hypervisor traps the NVMe doorbell page (stage 2's mediation
 #           point); firmware and Linux drive the disk through the trap.
+#   nic:    the hypervisor hides a NIC (stage 2's AoE NIC) from the guest,
+#           which the launch boot, with the same NIC, does see.
 #   vmm/test.sh [--disk IMG]   (IMG, used for the launch boot instead of the
 #                              stand-in, must print BMCAST-READY and power off)
 set -uo pipefail
@@ -36,12 +38,13 @@ show() {
 }
 
 scenario=launch failed_before=$failed
-boot_start "$log" --disk "${disk:-$standin_disk}"
+boot_start "$log" --disk "${disk:-$standin_disk}" --nic
 boot_wait 300 BMCAST-READY
 result "hypervisor launched: guest running under SVM" "$(has '^bmcast-vmm: guest running under SVM' && echo 1 || echo 0)"
 result "OS boot loader chain-loaded in guest mode" "$(has '^bmcast-vmm: starting .*BOOTX64.EFI' && echo 1 || echo 0)"
 result "Linux booted" "$(has 'Linux version' && echo 1 || echo 0)"
 [[ -n $disk ]] || result "guest sees SVM hidden by the CPUID intercept" "$(has 'bmcast-guest: cpu hypervisor=yes svm=no' && echo 1 || echo 0)"
+[[ -n $disk ]] || result "guest sees the NIC (nothing hides it)" "$(has 'bmcast-guest: pci functions=[0-9]+ ethernet=1' && echo 1 || echo 0)"
 result "guest reached its marker" "$(has 'BMCAST-READY' && echo 1 || echo 0)"
 result "exit counts printed at power-off" "$(has '^bmcast-vmm: exits total=[1-9][0-9]* cpuid=[1-9][0-9]* msr=[0-9]+ io=[1-9][0-9]* mmio=0 vmrun=[0-9]+' && echo 1 || echo 0)"
 result "no hypervisor panic" "$(has 'bmcast-vmm: PANIC' && echo 0 || echo 1)"
@@ -69,6 +72,17 @@ result "firmware's and Linux's submissions seen (queues 0 and 1)" "$(has 'first 
 result "Linux found the disk through the trap" "$(has 'nvme0n1: p1' && echo 1 || echo 0)"
 result "guest reached its marker" "$(has 'BMCAST-READY' && echo 1 || echo 0)"
 result "doorbell exits counted at power-off" "$(has '^bmcast-vmm: exits total=[0-9]+ .* mmio=[1-9][0-9]* ' && echo 1 || echo 0)"
+result "no hypervisor panic" "$(has 'bmcast-vmm: PANIC' && echo 0 || echo 1)"
+result "guest powered the machine off" "$boot_exited"
+show
+
+scenario=nic failed_before=$failed
+boot_start "$log" --disk "$standin_disk" --nic --vmm-option bmcast.vmm.nic=hide
+boot_wait 300 BMCAST-READY
+result "hypervisor hides the NIC" "$(has '^bmcast-vmm: nic: hiding PCI bus' && echo 1 || echo 0)"
+result "guest finds no Ethernet function" "$(has 'bmcast-guest: pci functions=[0-9]+ ethernet=0' && echo 1 || echo 0)"
+result "guest reached its marker" "$(has 'BMCAST-READY' && echo 1 || echo 0)"
+result "config-space exits counted at power-off" "$(has '^bmcast-vmm: exits total=[0-9]+ .* io=[0-9]{3,} ' && echo 1 || echo 0)"
 result "no hypervisor panic" "$(has 'bmcast-vmm: PANIC' && echo 0 || echo 1)"
 result "guest powered the machine off" "$boot_exited"
 show

@@ -90,8 +90,12 @@ internal static unsafe class Program
             else
             {
                 ulong ecam = Acpi.FindEcamBase(st, out byte firstBus);
-                Serial.Write("bmcast-vmm: nic: hiding PCI function ");
-                Serial.WriteHex((ulong)nic >> 8);
+                Serial.Write("bmcast-vmm: nic: hiding PCI bus ");
+                Serial.WriteDecimal((ulong)nic >> 16);
+                Serial.Write(" device ");
+                Serial.WriteDecimal((ulong)(nic >> 11) & 31);
+                Serial.Write(" function ");
+                Serial.WriteDecimal((ulong)(nic >> 8) & 7);
                 Serial.WriteLine(" from the guest");
                 PciConceal.Hide(ref traps, nic, ecam, firstBus);
             }
