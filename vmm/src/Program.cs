@@ -25,7 +25,7 @@ internal static unsafe class Program
             return Refuse("no loaded-image protocol", EfiStatus.NotFound);
 
         ulong imagePages = ReservedMemory.PagesFor(image->ImageSize);
-        ulong pages = imagePages + 1 /*trap table*/ + Launcher.PagesNeeded(SvmSupport.PhysicalAddressBits());
+        ulong pages = imagePages + 1 /*trap table*/ + NvmeDoorbells.StatePages + Launcher.PagesNeeded(SvmSupport.PhysicalAddressBits());
         if (!ReservedMemory.TryReserve(st->BootServices, pages, out ReservedMemory memory))
             return Refuse("cannot reserve memory", EfiStatus.OutOfResources);
 
@@ -51,7 +51,7 @@ internal static unsafe class Program
 
         TrapTable traps = TrapTable.In(memory->TakePages(1));
         traps.Add(AcpiPowerControl.Trap(pm1aControl));
-        AddRequestedDevices(st, ref traps);
+        AddRequestedDevices(st, ref traps, memory);
         Launcher.Launch(ref *memory, traps);
 
         if (!HypervisorAnswers())
@@ -62,7 +62,7 @@ internal static unsafe class Program
 
     // Stage 2's devices, on request only (SMBIOS OEM strings): stage 1 keeps
     // to the intercepts correctness needs.
-    private static void AddRequestedDevices(SystemTable* st, ref TrapTable traps)
+    private static void AddRequestedDevices(SystemTable* st, ref TrapTable traps, ReservedMemory* memory)
     {
         if (Smbios.HasOemString(st, "bmcast.vmm.nvme=trap"))
         {
@@ -77,7 +77,8 @@ internal static unsafe class Program
                 Serial.Write("bmcast-vmm: nvme: trapping the doorbells of the controller at BAR0 ");
                 Serial.WriteHex(bar0);
                 Serial.WriteLine();
-                traps.Add(NvmeDoorbells.Trap(bar0));
+                traps.Add(NvmeDoorbells.Trap(bar0, memory->TakePages(NvmeDoorbells.StatePages)));
+                traps.AddReport(&NvmeDoorbells.Report);
             }
         }
         if (Smbios.HasOemString(st, "bmcast.vmm.nic=hide"))

@@ -4,7 +4,7 @@ namespace Bmcast.Vmm.Devices;
 
 // Watches the ACPI PM1a control register: a write with SLP_EN set is the
 // guest entering a sleep state (S5 = power off), the last moment the
-// hypervisor runs, so it reports its exit counts there.
+// hypervisor runs, so it reports its exit counts (and the devices theirs) there.
 internal static unsafe class AcpiPowerControl
 {
     private const ulong SleepEnable = 1 << 13;
@@ -17,7 +17,10 @@ internal static unsafe class AcpiPowerControl
     {
         int offset = port - vcpu->Traps.FindIo(port)->FirstPort;
         if (write && ((*value << (8 * offset)) & SleepEnable) != 0)
+        {
             vcpu->Exits.Report();
+            vcpu->Traps.ReportAll();
+        }
         return TrapResult.Passthrough;
     }
 }

@@ -28,18 +28,39 @@ internal unsafe struct MmioTrap
 }
 
 // The registered traps, in one reserved page: I/O traps in its first half,
-// MMIO traps in its second.
+// MMIO traps and the devices' power-off reports in its second.
 internal unsafe struct TrapTable
 {
     public const int MaxMmioTraps = 4;
-    private const int MaxIoTraps = 2048 / 16;
+    private const int MaxIoTraps = 2048 / 16, MaxReports = 8;
 
     public IoTrap* Io;
     public int IoCount;
     public MmioTrap* Mmio;
     public int MmioCount;
+    private delegate*<void>* _reports;
+    private int _reportCount;
 
-    public static TrapTable In(byte* page) => new TrapTable { Io = (IoTrap*)page, Mmio = (MmioTrap*)(page + 2048) };
+    public static TrapTable In(byte* page) => new TrapTable
+    {
+        Io = (IoTrap*)page,
+        Mmio = (MmioTrap*)(page + 2048),
+        _reports = (delegate*<void>*)(page + 2048 + MaxMmioTraps * 16),
+    };
+
+    // A device's summary, printed when the guest powers off.
+    public void AddReport(delegate*<void> report)
+    {
+        if (_reportCount == MaxReports)
+            Platform.Panic.Halt("too many device reports");
+        _reports[_reportCount++] = report;
+    }
+
+    public void ReportAll()
+    {
+        for (int i = 0; i < _reportCount; i++)
+            _reports[i]();
+    }
 
     public void Add(IoTrap trap)
     {
