@@ -57,6 +57,8 @@ internal static unsafe class Program
         if (!HypervisorAnswers())
             Panic.Halt("launched, but CPUID 0x40000000 does not name bmcast");
         Serial.WriteLine("bmcast-vmm: guest running under SVM");
+        if (traps.MmioCount > 0 && NvmeRequested(st))
+            FirmwareNvmeRestart.Run(st);
         return ChainLoader.BootNextDisk(st, imageHandle);
     }
 
@@ -64,7 +66,7 @@ internal static unsafe class Program
     // to the intercepts correctness needs.
     private static void AddRequestedDevices(SystemTable* st, ref TrapTable traps, ReservedMemory* memory)
     {
-        if (Smbios.HasOemString(st, "bmcast.vmm.nvme=trap"))
+        if (NvmeRequested(st))
         {
             long nvme = Pci.Find(0x01, 0x08, 0x02);   // mass storage, NVM, NVMe
             if (nvme < 0)
@@ -102,6 +104,8 @@ internal static unsafe class Program
             }
         }
     }
+
+    private static bool NvmeRequested(SystemTable* st) => Smbios.HasOemString(st, "bmcast.vmm.nvme=trap");
 
     // Asked from guest mode: only our CPUID intercept answers this way.
     private static bool HypervisorAnswers()

@@ -20,6 +20,10 @@ internal unsafe struct BootServices
     public delegate* unmanaged[SuppressGCTransition]<byte, void*, void*, void*, nuint, void**, ulong> LoadImage;
     [FieldOffset(24 + 23 * 8)]
     public delegate* unmanaged[SuppressGCTransition]<void*, nuint*, char**, ulong> StartImage;
+    [FieldOffset(24 + 30 * 8)]
+    public delegate* unmanaged[SuppressGCTransition]<void*, void**, void*, byte, ulong> ConnectController;
+    [FieldOffset(24 + 31 * 8)]
+    public delegate* unmanaged[SuppressGCTransition]<void*, void*, void*, ulong> DisconnectController;
     [FieldOffset(24 + 36 * 8)]
     public delegate* unmanaged[SuppressGCTransition]<LocateSearchType, EfiGuid*, void*, nuint*, void***, ulong> LocateHandleBuffer;
 }
