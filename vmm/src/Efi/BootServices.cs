@@ -48,7 +48,6 @@ internal enum LocateSearchType : uint
 
 internal static class EfiStatus
 {
-    public const ulong Success = 0;
     public const ulong Unsupported = 0x8000000000000003;
     public const ulong OutOfResources = 0x8000000000000009;
     public const ulong NotFound = 0x800000000000000E;

@@ -6,14 +6,16 @@ namespace Bmcast.Vmm.Svm;
 // up to the CPU's physical address width: RAM, MMIO and the 64-bit PCI
 // window alike. Built twice: as the nested page table (guest physical = host
 // physical, so the guest sees the machine unchanged) and as the host's own
-// CR3, because the firmware's tables live in memory the OS will reuse.
+// CR3, because the firmware's tables live in memory the OS will reuse. The
+// nested one gets holes for trapped MMIO pages; the host's a 5-level root
+// for de-virtualizing a 5-level guest.
 internal static unsafe class IdentityPageTables
 {
     private const ulong Present = 1, Writable = 2, User = 4, LargePage = 0x80;
     private const ulong OneGiB = 1ul << 30;
     private const ulong FrameMask = 0x000FFFFFFFFFF000;
 
-    public static ulong PdptPagesFor(uint physicalAddressBits)
+    private static ulong PdptPagesFor(uint physicalAddressBits)
     {
         ulong bytes = physicalAddressBits >= 48 ? 1ul << 48 : 1ul << (int)physicalAddressBits;
         ulong pdpts = bytes >> 39;
