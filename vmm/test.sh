@@ -7,7 +7,8 @@
 #           answered by the bare CPU and no exit ever happens again.
 #   nvme:   the hypervisor traps the NVMe doorbell page (stage 2's mediation
 #           point) and reads every submitted command; firmware (restarted in
-#           front of it) and Linux drive the disk through the trap.
+#           front of it) and Linux drive the disk through the trap, and the
+#           guest's read of the whole disk is seen command by command.
 #   nic:    the hypervisor hides a NIC (stage 2's AoE NIC) from the guest,
 #           which the launch boot, with the same NIC, does see.
 #   vmm/test.sh [--disk IMG]   (IMG, used for the launch boot instead of the
@@ -66,11 +67,13 @@ result "guest powered the machine off on bare hardware" "$boot_exited"
 show
 
 scenario=nvme failed_before=$failed
-boot_start "$log" --disk "$standin_disk" --vmm-option bmcast.vmm.nvme=trap
+boot_start "$log" --disk "$standin_disk" --vmm-option bmcast.vmm.nvme=trap --guest-mode read-disk
 boot_wait 300 BMCAST-READY
 result "doorbell page of the NVMe controller trapped" "$(has '^bmcast-vmm: nvme: trapping the doorbells' && echo 1 || echo 0)"
 result "firmware's NVMe driver restarted in front of the hypervisor" "$(has '^bmcast-vmm: nvme: firmware driver restarted under the hypervisor \(0x0, 0x0\)' && echo 1 || echo 0)"
-result "reads of boot loader, kernel and initrd seen at the doorbell (>= 8 MiB)" "$(grep -aoE 'read-lbas=[0-9]+' "$log" | awk -F= '{ exit !($2 >= 16384) }' && echo 1 || echo 0)"
+disk_bytes=$(stat -c %s "$standin_disk")
+result "guest read the whole disk through the trap" "$(has "read the whole disk: $disk_bytes bytes" && echo 1 || echo 0)"
+result "every read seen at the doorbell: the whole disk plus the firmware's >= 8 MiB" "$(grep -aoE 'read-lbas=[0-9]+' "$log" | awk -F= -v d="$disk_bytes" '{ exit !($2 >= d / 512 + 16384) }' && echo 1 || echo 0)"
 result "Linux found the disk through the trap" "$(has 'nvme0n1: p1' && echo 1 || echo 0)"
 result "guest reached its marker" "$(has 'BMCAST-READY' && echo 1 || echo 0)"
 result "doorbell exits counted at power-off" "$(has '^bmcast-vmm: exits total=[0-9]+ .* mmio=[1-9][0-9]* ' && echo 1 || echo 0)"
