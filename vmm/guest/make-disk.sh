@@ -23,7 +23,8 @@ mkdir -p "$work/debs" "$work/root"
 cd "$work/debs"
 kernel_pkg=$(apt-cache depends linux-image-cloud-amd64 | awk '/Depends: linux-image-/{print $2; exit}')
 for pkg in "$kernel_pkg" systemd-boot-efi busybox-static; do
-  ls "${pkg}"_*.deb >/dev/null 2>&1 || apt-get download "$pkg" >&2
+  ls "${pkg}"_*.deb >/dev/null 2>&1 && continue
+  if ! out=$(apt-get -q download "$pkg" 2>&1); then echo "$out" >&2; exit 1; fi
 done
 rm -rf "$work/root" && mkdir -p "$work/root"
 for deb in "$kernel_pkg"_*.deb systemd-boot-efi_*.deb busybox-static_*.deb; do dpkg -x "$deb" "$work/root"; done
