@@ -21,7 +21,12 @@ fi
 
 mkdir -p "$work/debs" "$work/root"
 cd "$work/debs"
-kernel_pkg=$(apt-cache depends linux-image-cloud-amd64 | awk '/Depends: linux-image-/{print $2; exit}')
+kernel() { apt-cache depends linux-image-cloud-amd64 2>/dev/null | awk '/Depends: linux-image-/{print $2; exit}'; }
+kernel_pkg=$(kernel)
+if [[ -z $kernel_pkg ]]; then   # no package lists yet on a fresh machine
+  apt-get update -qq >&2
+  kernel_pkg=$(kernel)
+fi
 for pkg in "$kernel_pkg" systemd-boot-efi busybox-static; do
   ls "${pkg}"_*.deb >/dev/null 2>&1 && continue
   if ! out=$(apt-get -q download "$pkg" 2>&1); then echo "$out" >&2; exit 1; fi
