@@ -227,15 +227,17 @@ public sealed class StreamingDiskModelTests
             _power.CutAfter(op.C % 12);
             var (offset, length) = inner.Kind == Kind.WriteRacingFill ? RangeInChunk(inner) : RangeOf(inner);
             var data = PatternData(length, Pattern(inner));
+            // Everything the old machine started must be over before power returns: a fill still
+            // running after the restart would be a ghost writing into the new machine's disk.
+            var fill = Task.CompletedTask;
             try
             {
                 switch (inner.Kind)
                 {
                     case Kind.WriteFua:
                     case Kind.WriteRacingFill:
-                        var fill = TryAsync(_disk.EnsureChunkAsync(_geometry.ChunkOf(offset), FetchPriority.Background, default));
+                        fill = TryAsync(_disk.EnsureChunkAsync(_geometry.ChunkOf(offset), FetchPriority.Background, default));
                         await _disk.WriteAsync(offset, data, inner.Kind == Kind.WriteFua, default);
-                        await fill;
                         break;
                     case Kind.Flush:
                         await _disk.FlushAsync(default);
@@ -265,6 +267,7 @@ public sealed class StreamingDiskModelTests
                 if (inner.Kind is Kind.WriteFua or Kind.WriteRacingFill)
                     _model.Write((int)offset, data);
             }
+            await fill;
             _power.Restore();
             await CrashAndRestartAsync();
         }
