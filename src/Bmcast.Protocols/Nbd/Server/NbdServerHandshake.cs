@@ -105,12 +105,11 @@ internal sealed class NbdServerHandshake(
 
     private async Task<NbdExportSession?> InfoOrGoAsync(NbdOption option, byte[] payload, CancellationToken cancellationToken)
     {
-        if (!NbdHandshakeCodec.TryParseExportRequest(payload, out var name, out _))
+        if (!TryParseExportRequest(payload, out var name, out bool wantName, out bool wantDescription))
         {
             ReplyError(option, NbdOptionReply.ErrInvalid, "malformed export request");
             return null;
         }
-        var (wantName, wantDescription) = RequestedInformation(payload);
         var device = await OpenAsync(name, cancellationToken);
         if (device is null)
         {
@@ -138,17 +137,19 @@ internal sealed class NbdServerHandshake(
         return null;
     }
 
-    private static (bool Name, bool Description) RequestedInformation(byte[] payload)
+    /// <summary>The export name and which optional information items (of those we offer) the client asked for.</summary>
+    private static bool TryParseExportRequest(byte[] payload, out string name, out bool wantName, out bool wantDescription)
     {
-        NbdHandshakeCodec.TryParseExportRequest(payload, out _, out var requests);
-        bool name = false, description = false;
+        wantName = wantDescription = false;
+        if (!NbdHandshakeCodec.TryParseExportRequest(payload, out name, out var requests))
+            return false;
         for (int i = 0; i < requests.Length; i += 2)
         {
             var info = (NbdInfo)BinaryPrimitives.ReadUInt16BigEndian(requests[i..]);
-            name |= info == NbdInfo.Name;
-            description |= info == NbdInfo.Description;
+            wantName |= info == NbdInfo.Name;
+            wantDescription |= info == NbdInfo.Description;
         }
-        return (name, description);
+        return true;
     }
 
     private async Task<IBlockDevice?> OpenAsync(string name, CancellationToken cancellationToken)
