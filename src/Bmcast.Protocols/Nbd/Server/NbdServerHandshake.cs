@@ -53,7 +53,7 @@ internal sealed class NbdServerHandshake(
                 case NbdOption.Info:
                 case NbdOption.Go:
                     var session = await InfoOrGoAsync(option, payload, cancellationToken);
-                    await _output.FlushAsync(cancellationToken);
+                    await FlushOrReleaseAsync(session, cancellationToken);
                     if (session is not null)
                         return session;
                     continue;
@@ -99,8 +99,23 @@ internal sealed class NbdServerHandshake(
         var flags = NbdExportSession.FlagsFor(device.Capabilities, _structuredReplies);
         var span = _output.GetSpan(NbdHandshakeCodec.ExportNameReplySize + NbdProtocol.ExportNameReplyPadding);
         _output.Advance(NbdHandshakeCodec.WriteExportNameReply(span, (ulong)device.Size, flags, _noZeroes));
-        await _output.FlushAsync(cancellationToken);
-        return Session(name, device, flags);
+        var session = Session(name, device, flags);
+        await FlushOrReleaseAsync(session, cancellationToken);
+        return session;
+    }
+
+    /// <summary>Send what is buffered; if that fails, close the device a successful negotiation had opened.</summary>
+    private async Task FlushOrReleaseAsync(NbdExportSession? session, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _output.FlushAsync(cancellationToken);
+        }
+        catch when (session is not null)
+        {
+            await session.Device.DisposeAsync();
+            throw;
+        }
     }
 
     private async Task<NbdExportSession?> InfoOrGoAsync(NbdOption option, byte[] payload, CancellationToken cancellationToken)
