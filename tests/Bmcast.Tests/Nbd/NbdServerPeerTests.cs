@@ -7,7 +7,7 @@ public sealed class NbdServerPeerTests
 {
     public static TheoryData<bool> Transports => new() { false, true };
 
-    [Theory]
+    [Theory(Timeout = 30_000)]
     [MemberData(nameof(Transports))]
     public async Task Nbdinfo_describes_the_export(bool unixSocket)
     {
@@ -23,7 +23,7 @@ public sealed class NbdServerPeerTests
         Assert.Contains("description: the source image", output);
     }
 
-    [Theory]
+    [Theory(Timeout = 30_000)]
     [MemberData(nameof(Transports))]
     public async Task Nbdinfo_lists_exports_but_not_hidden_ones(bool unixSocket)
     {
@@ -37,7 +37,7 @@ public sealed class NbdServerPeerTests
         Assert.DoesNotContain("manifest:", output);
     }
 
-    [Fact]
+    [Fact(Timeout = 30_000)]
     public async Task Nbdinfo_maps_holes_and_zeroes()
     {
         ExternalTool.Require("nbdinfo");
@@ -52,7 +52,7 @@ public sealed class NbdServerPeerTests
         Assert.Equal([(0L, 1L << 20, 0), (1L << 20, 1L << 20, 3), (2L << 20, 512L << 10, 0), (5L << 19, 3L << 19, 3)], lines);
     }
 
-    [Theory]
+    [Theory(Timeout = 30_000)]
     [MemberData(nameof(Transports))]
     public async Task Nbdcopy_copies_byte_identically_both_ways(bool unixSocket)
     {
@@ -67,7 +67,7 @@ public sealed class NbdServerPeerTests
         Assert.Equal(env.Image, File.ReadAllBytes(env.ScratchPath));
     }
 
-    [Theory]
+    [Theory(Timeout = 30_000)]
     [MemberData(nameof(Transports))]
     public async Task Qemu_img_converts_byte_identically(bool unixSocket)
     {
@@ -80,7 +80,7 @@ public sealed class NbdServerPeerTests
         Assert.Equal(env.Image, File.ReadAllBytes(copy));
     }
 
-    [Theory]
+    [Theory(Timeout = 30_000)]
     [MemberData(nameof(Transports))]
     public async Task Qemu_io_writes_zeroes_flushes_and_reads_back(bool unixSocket)
     {
@@ -106,7 +106,7 @@ public sealed class NbdServerPeerTests
         Assert.Equal(expected, (File.ReadAllBytes(env.ScratchPath))[..expected.Length]);
     }
 
-    [Fact]
+    [Fact(Timeout = 30_000)]
     public async Task Qemu_io_sees_a_read_only_export()
     {
         ExternalTool.Require("qemu-io");

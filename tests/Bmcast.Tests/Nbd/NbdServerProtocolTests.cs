@@ -16,7 +16,7 @@ public sealed class NbdServerProtocolTests
 
     public NbdServerProtocolTests() => _server = new NbdServer(InMemoryServer.SmallCatalog(out _readOnlyData), _logger);
 
-    [Fact]
+    [Fact(Timeout = 30_000)]
     public async Task Unknown_options_are_unsupported_and_their_payload_skipped()
     {
         var connection = InMemoryServer.Start(_server);
@@ -32,7 +32,7 @@ public sealed class NbdServerProtocolTests
         Assert.Equal(NbdOptionReply.Ack, await peer.GoAsync("ro"));
     }
 
-    [Fact]
+    [Fact(Timeout = 30_000)]
     public async Task List_skips_hidden_exports_and_rejects_data()
     {
         var peer = InMemoryServer.Start(_server).Peer;
@@ -51,7 +51,7 @@ public sealed class NbdServerProtocolTests
         Assert.Equal(NbdOptionReply.ErrInvalid, (await peer.ReadOptionReplyAsync()).Type);
     }
 
-    [Fact]
+    [Fact(Timeout = 30_000)]
     public async Task Meta_contexts_need_structured_replies_first()
     {
         var peer = InMemoryServer.Start(_server).Peer;
@@ -73,7 +73,7 @@ public sealed class NbdServerProtocolTests
         Assert.Equal(NbdOptionReply.Ack, (await peer.ReadOptionReplyAsync()).Type);
     }
 
-    [Fact]
+    [Fact(Timeout = 30_000)]
     public async Task Export_name_with_simple_replies_validates_every_request()
     {
         var connection = InMemoryServer.Start(_server);
@@ -116,7 +116,7 @@ public sealed class NbdServerProtocolTests
         Assert.Equal(0, _logger.Warnings);
     }
 
-    [Fact]
+    [Fact(Timeout = 30_000)]
     public async Task Writes_beyond_the_end_are_no_space_and_reads_are_structured()
     {
         var peer = InMemoryServer.Start(_server).Peer;
@@ -140,7 +140,7 @@ public sealed class NbdServerProtocolTests
         Assert.Equal(new byte[] { 0, 0, 1, 2, 3, 4, 0, 0 }, payload[8..]);
     }
 
-    [Fact]
+    [Fact(Timeout = 30_000)]
     public async Task Malformed_requests_close_only_that_connection_with_one_warning()
     {
         var broken = InMemoryServer.Start(_server);
@@ -160,7 +160,7 @@ public sealed class NbdServerProtocolTests
         Assert.Equal(_readOnlyData[..16], await healthy.Peer.ReadExactlyAsync(16));
     }
 
-    [Fact]
+    [Fact(Timeout = 30_000)]
     public async Task Unknown_client_flags_and_endless_options_end_the_handshake()
     {
         var badFlags = InMemoryServer.Start(_server);

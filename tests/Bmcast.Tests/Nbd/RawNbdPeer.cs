@@ -85,6 +85,21 @@ internal sealed class RawNbdPeer(IDuplexPipe pipe)
         }
     }
 
+    /// <summary>Signal end of input to the server.</summary>
+    public ValueTask EndInputAsync() => pipe.Output.CompleteAsync();
+
+    /// <summary>Discard whatever the server sends until it closes its side.</summary>
+    public async Task DrainAsync()
+    {
+        while (true)
+        {
+            var result = await pipe.Input.ReadAsync();
+            pipe.Input.AdvanceTo(result.Buffer.End);
+            if (result.IsCompleted)
+                return;
+        }
+    }
+
     /// <summary>True once the server has closed its side (nothing more will arrive).</summary>
     public async Task<bool> IsClosedAsync()
     {

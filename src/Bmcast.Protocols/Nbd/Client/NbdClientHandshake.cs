@@ -126,7 +126,9 @@ internal sealed class NbdClientHandshake(IDuplexPipe transport)
         }
         if (export is not { } e)
             throw new NbdProtocolException("server acknowledged NBD_OPT_GO without NBD_INFO_EXPORT");
-        return Info(exportName, e.Size, e.Flags, structured, contextId, sizes.Min, sizes.Preferred, Math.Min(sizes.Max, NbdProtocol.MaxPayload));
+        // Never ask for more than the spec's default maximum, and never split requests into nothing.
+        uint maxPayload = sizes.Max == 0 ? NbdProtocol.MaxPayload : Math.Min(sizes.Max, NbdProtocol.MaxPayload);
+        return Info(exportName, e.Size, e.Flags, structured, contextId, sizes.Min, sizes.Preferred, maxPayload);
     }
 
     private async Task<NbdExportInfo> ExportNameAsync(string exportName, bool structuredReplies, CancellationToken cancellationToken)

@@ -11,6 +11,7 @@ namespace Bmcast.Protocols.Nbd.Client;
 internal sealed class PendingRequest(NbdRequest request, Memory<byte> readBuffer)
 {
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Lock _bufferGate = new();
     private bool _abandoned;
     private long _bytesReceived;
     private NbdError _error;
@@ -26,7 +27,7 @@ internal sealed class PendingRequest(NbdRequest request, Memory<byte> readBuffer
     public void Receive(ulong offset, in ReadOnlySequence<byte> data)
     {
         var target = Target(offset, data.Length);
-        lock (this)
+        lock (_bufferGate)
         {
             if (!_abandoned)
                 data.CopyTo(readBuffer.Span.Slice(target.Start, target.Length));
@@ -38,7 +39,7 @@ internal sealed class PendingRequest(NbdRequest request, Memory<byte> readBuffer
     public void ReceiveHole(ulong offset, uint length)
     {
         var target = Target(offset, length);
-        lock (this)
+        lock (_bufferGate)
         {
             if (!_abandoned)
                 readBuffer.Span.Slice(target.Start, target.Length).Clear();
@@ -69,7 +70,7 @@ internal sealed class PendingRequest(NbdRequest request, Memory<byte> readBuffer
 
     public void Abandon(CancellationToken cancellationToken)
     {
-        lock (this)
+        lock (_bufferGate)
             _abandoned = true;
         _completion.TrySetCanceled(cancellationToken);
     }

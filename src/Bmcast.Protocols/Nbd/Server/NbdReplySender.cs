@@ -47,8 +47,7 @@ internal sealed class NbdReplySender(PipeWriter output, bool structuredReplies) 
                 NbdTransmissionCodec.WriteOffsetDataHeader(output.GetSpan(size), NbdReplyFlags.Done, cookie, offset, data.Length);
                 output.Advance(size);
             }
-            output.Write(data.Span);
-            await output.FlushAsync().ConfigureAwait(false);
+            await output.WriteAsync(data).ConfigureAwait(false);
         }
         finally
         {

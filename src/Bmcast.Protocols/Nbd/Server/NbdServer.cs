@@ -141,9 +141,15 @@ public sealed class NbdServer : IAsyncDisposable
         string peer = socket.RemoteEndPoint is IPEndPoint ip ? ip.ToString() : $"unix#{id}";
         if (socket.AddressFamily != AddressFamily.Unix)
             socket.NoDelay = true;
-        await using (var transport = new SocketDuplexPipe(socket))
+        try
+        {
+            await using var transport = new SocketDuplexPipe(socket);
             await ServeAsync(transport, peer, _stopping.Token);
-        _connections.TryRemove(id, out _);
+        }
+        finally
+        {
+            _connections.TryRemove(id, out _);
+        }
     }
 
     private static async Task RemoveStaleSocketAsync(string path, CancellationToken cancellationToken)

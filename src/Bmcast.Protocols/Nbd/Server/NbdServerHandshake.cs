@@ -53,7 +53,7 @@ internal sealed class NbdServerHandshake(
                 case NbdOption.Info:
                 case NbdOption.Go:
                     var session = await InfoOrGoAsync(option, payload, cancellationToken);
-                    await _output.FlushAsync(cancellationToken);
+                    await FlushOrReleaseAsync(session, cancellationToken);
                     if (session is not null)
                         return session;
                     continue;
@@ -99,18 +99,32 @@ internal sealed class NbdServerHandshake(
         var flags = NbdExportSession.FlagsFor(device.Capabilities, _structuredReplies);
         var span = _output.GetSpan(NbdHandshakeCodec.ExportNameReplySize + NbdProtocol.ExportNameReplyPadding);
         _output.Advance(NbdHandshakeCodec.WriteExportNameReply(span, (ulong)device.Size, flags, _noZeroes));
-        await _output.FlushAsync(cancellationToken);
-        return Session(name, device, flags);
+        var session = Session(name, device, flags);
+        await FlushOrReleaseAsync(session, cancellationToken);
+        return session;
+    }
+
+    /// <summary>Send what is buffered; if that fails, close the device a successful negotiation had opened.</summary>
+    private async Task FlushOrReleaseAsync(NbdExportSession? session, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _output.FlushAsync(cancellationToken);
+        }
+        catch when (session is not null)
+        {
+            await session.Device.DisposeAsync();
+            throw;
+        }
     }
 
     private async Task<NbdExportSession?> InfoOrGoAsync(NbdOption option, byte[] payload, CancellationToken cancellationToken)
     {
-        if (!NbdHandshakeCodec.TryParseExportRequest(payload, out var name, out _))
+        if (!TryParseExportRequest(payload, out var name, out bool wantName, out bool wantDescription))
         {
             ReplyError(option, NbdOptionReply.ErrInvalid, "malformed export request");
             return null;
         }
-        var (wantName, wantDescription) = RequestedInformation(payload);
         var device = await OpenAsync(name, cancellationToken);
         if (device is null)
         {
@@ -138,17 +152,19 @@ internal sealed class NbdServerHandshake(
         return null;
     }
 
-    private static (bool Name, bool Description) RequestedInformation(byte[] payload)
+    /// <summary>The export name and which optional information items (of those we offer) the client asked for.</summary>
+    private static bool TryParseExportRequest(byte[] payload, out string name, out bool wantName, out bool wantDescription)
     {
-        NbdHandshakeCodec.TryParseExportRequest(payload, out _, out var requests);
-        bool name = false, description = false;
+        wantName = wantDescription = false;
+        if (!NbdHandshakeCodec.TryParseExportRequest(payload, out name, out var requests))
+            return false;
         for (int i = 0; i < requests.Length; i += 2)
         {
             var info = (NbdInfo)BinaryPrimitives.ReadUInt16BigEndian(requests[i..]);
-            name |= info == NbdInfo.Name;
-            description |= info == NbdInfo.Description;
+            wantName |= info == NbdInfo.Name;
+            wantDescription |= info == NbdInfo.Description;
         }
-        return (name, description);
+        return true;
     }
 
     private async Task<IBlockDevice?> OpenAsync(string name, CancellationToken cancellationToken)

@@ -70,7 +70,7 @@ internal sealed class NbdServerTransmission : IDisposable
         }
         finally
         {
-            // DISC means "finish what is outstanding, then close"; on errors this also keeps buffers alive until handlers end.
+            // DISC means "finish what is outstanding, then close"; on errors, waiting keeps handlers from writing to a closed pipe.
             await _inflight.DrainAsync();
         }
     }

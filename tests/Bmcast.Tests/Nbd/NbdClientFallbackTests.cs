@@ -1,0 +1,88 @@
+using System.Buffers.Binary;
+using System.Net;
+using System.Net.Sockets;
+using Bmcast.Protocols.Nbd;
+using Bmcast.Protocols.Nbd.Client;
+using Xunit;
+
+namespace Bmcast.Tests.Nbd;
+
+/// <summary>
+/// Our client against a scripted old-fashioned server that knows neither OPT_GO nor structured replies:
+/// the client must fall back to OPT_EXPORT_NAME and read simple replies.
+/// </summary>
+public sealed class NbdClientFallbackTests
+{
+    [Fact(Timeout = 30_000)]
+    public async Task Falls_back_to_export_name_and_simple_replies()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listener.Listen(1);
+        int port = ((IPEndPoint)listener.LocalEndPoint!).Port;
+        var data = Enumerable.Range(0, 8192).Select(i => (byte)i).ToArray();
+        var server = Task.Run(async () =>
+        {
+            using var socket = await listener.AcceptAsync(ct);
+            await using var stream = new NetworkStream(socket);
+            await ServeOldStyleAsync(stream, data, ct);
+        }, ct);
+
+        await using (var client = await NbdClient.ConnectAsync(NbdUri.Parse($"nbd://127.0.0.1:{port}/old"), ct))
+        {
+            Assert.False(client.Export.StructuredReplies);
+            Assert.Equal(data.Length, client.Size);
+            var buffer = new byte[100];
+            await client.ReadAsync(1000, buffer, ct);
+            Assert.Equal(data.AsSpan(1000, 100).ToArray(), buffer);
+            var error = await Assert.ThrowsAsync<Bmcast.Core.Storage.BlockDeviceException>(() => client.ReadAsync(0, buffer, ct).AsTask());
+            Assert.Equal(5, error.Errno);
+        }
+        await server;
+    }
+
+    /// <summary>Answer every option but EXPORT_NAME with ERR_UNSUP, then serve reads: the first from data, the next with EIO.</summary>
+    private static async Task ServeOldStyleAsync(NetworkStream stream, byte[] data, CancellationToken ct)
+    {
+        var greeting = new byte[NbdHandshakeCodec.GreetingSize];
+        NbdHandshakeCodec.WriteGreeting(greeting, NbdHandshakeFlags.FixedNewstyle);
+        await stream.WriteAsync(greeting, ct);
+        await stream.ReadExactlyAsync(new byte[NbdHandshakeCodec.ClientFlagsSize], ct);
+        while (true)
+        {
+            var header = new byte[NbdHandshakeCodec.OptionHeaderSize];
+            await stream.ReadExactlyAsync(header, ct);
+            var option = (NbdOption)BinaryPrimitives.ReadUInt32BigEndian(header.AsSpan(8));
+            var payload = new byte[BinaryPrimitives.ReadUInt32BigEndian(header.AsSpan(12))];
+            await stream.ReadExactlyAsync(payload, ct);
+            if (option == NbdOption.ExportName)
+            {
+                Assert.Equal("old"u8.ToArray(), payload);
+                var reply = new byte[NbdHandshakeCodec.ExportNameReplySize + NbdProtocol.ExportNameReplyPadding];
+                NbdHandshakeCodec.WriteExportNameReply(reply, (ulong)data.Length, NbdTransmissionFlags.HasFlags | NbdTransmissionFlags.ReadOnly, noZeroes: false);
+                await stream.WriteAsync(reply, ct);
+                break;
+            }
+            var unsupported = new byte[NbdHandshakeCodec.OptionReplyHeaderSize];
+            NbdHandshakeCodec.WriteOptionReplyHeader(unsupported, option, NbdOptionReply.ErrUnsup, 0);
+            await stream.WriteAsync(unsupported, ct);
+        }
+        for (int served = 0; ; served++)
+        {
+            var request = new byte[NbdTransmissionCodec.RequestSize];
+            await stream.ReadExactlyAsync(request, ct);
+            var command = (NbdCommand)BinaryPrimitives.ReadUInt16BigEndian(request.AsSpan(6));
+            if (command == NbdCommand.Disconnect)
+                return;
+            ulong cookie = BinaryPrimitives.ReadUInt64BigEndian(request.AsSpan(8));
+            int offset = (int)BinaryPrimitives.ReadUInt64BigEndian(request.AsSpan(16));
+            int length = (int)BinaryPrimitives.ReadUInt32BigEndian(request.AsSpan(24));
+            var reply = new byte[NbdTransmissionCodec.SimpleReplySize];
+            NbdTransmissionCodec.WriteSimpleReply(reply, served == 0 ? NbdError.None : NbdError.Io, cookie);
+            await stream.WriteAsync(reply, ct);
+            if (served == 0)
+                await stream.WriteAsync(data.AsMemory(offset, length), ct);
+        }
+    }
+}
