@@ -1,5 +1,7 @@
 using System.CommandLine;
+using Bmcast.Core.Aoe;
 using Bmcast.Images;
+using Bmcast.Protocols.Aoe;
 using Bmcast.Protocols.Nbd;
 using Bmcast.Protocols.Nbd.Server;
 using Microsoft.Extensions.Logging;
@@ -7,8 +9,9 @@ using Microsoft.Extensions.Logging;
 namespace Bmcast.Cli.Commands;
 
 /// <summary>
-/// <c>bmcast serve --nbd ENDPOINT</c>: export every image in the store over NBD, each image's signed
-/// manifest as <c>manifest:NAME</c>. Logs go to stderr; Ctrl-C or SIGTERM stops the server cleanly.
+/// <c>bmcast serve --nbd ENDPOINT --aoe IFACE</c>: export every image in the store over NBD, each image's
+/// signed manifest as <c>manifest:NAME</c>, and/or over AoE as shelf.slot (slot = the image's index in
+/// name order). Logs go to stderr; Ctrl-C or SIGTERM stops the server cleanly.
 /// </summary>
 internal static class ServeCommand
 {
@@ -19,23 +22,42 @@ internal static class ServeCommand
         {
             Description = "Where to listen: HOST:PORT or unix:PATH",
             HelpName = "ENDPOINT",
-            Required = true,
         };
-        var command = new Command("serve", "Serve the store's images over NBD");
-        command.Options.Add(store);
-        command.Options.Add(nbd);
+        var aoe = new Option<string?>("--aoe") { Description = "Serve over AoE on this interface (needs CAP_NET_RAW)", HelpName = "IFACE" };
+        var aoeShelf = new Option<ushort>("--aoe-shelf") { Description = "AoE shelf (major) of every image; slots follow image name order", DefaultValueFactory = _ => 0 };
+        var aoeAllow = new Option<string?>("--aoe-allow") { Description = "Answer only these initiators' MAC addresses", HelpName = "MAC,..." };
+        var command = new Command("serve", "Serve the store's images over NBD and/or AoE");
+        foreach (var option in new Option[] { store, nbd, aoe, aoeShelf, aoeAllow })
+            command.Options.Add(option);
         command.SetAction(async (parseResult, cancellationToken) =>
         {
             using var logging = CliLogging.Create();
             var log = logging.CreateLogger("bmcast.serve");
             try
             {
-                var endpoint = NbdEndpoint.Parse(parseResult.GetValue(nbd)!);
+                string? nbdEndpoint = parseResult.GetValue(nbd);
+                string? aoeInterface = parseResult.GetValue(aoe);
+                if (nbdEndpoint is null && aoeInterface is null)
+                    throw new ArgumentException("give --nbd ENDPOINT, --aoe IFACE or both");
                 var imageStore = ImageStore.Open(parseResult.GetValue(store));
-                log.LogInformation("serving {Count} images from {Store} on {Endpoint}",
-                    imageStore.List().Count, imageStore.Root, endpoint);
-                var server = new NbdServer(new StoreExportCatalog(imageStore), logging.CreateLogger<NbdServer>());
-                await server.RunAsync(endpoint, cancellationToken);
+                var catalog = new StoreExportCatalog(imageStore);
+                var servers = new List<Task>();
+                if (nbdEndpoint is not null)
+                {
+                    var endpoint = NbdEndpoint.Parse(nbdEndpoint);
+                    log.LogInformation("serving {Count} images from {Store} on {Endpoint}",
+                        imageStore.List().Count, imageStore.Root, endpoint);
+                    servers.Add(new NbdServer(catalog, logging.CreateLogger<NbdServer>()).RunAsync(endpoint, cancellationToken));
+                }
+                if (aoeInterface is not null)
+                {
+                    var options = new AoeTargetOptions { Shelf = parseResult.GetValue(aoeShelf), AllowedInitiators = ParseMacs(parseResult.GetValue(aoeAllow)) };
+                    servers.Add(ServeAoeAsync(aoeInterface, catalog, options, logging.CreateLogger<AoeTarget>(), cancellationToken));
+                }
+                // A server that fails (say, the AoE interface vanished) ends the command rather than leaving the other serving.
+                await await Task.WhenAny(servers);
+                await Task.WhenAll(servers);
+                cancellationToken.ThrowIfCancellationRequested();
                 return ExitCodes.Success;
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -51,5 +73,22 @@ internal static class ServeCommand
             }
         });
         return command;
+    }
+
+    private static async Task ServeAoeAsync(string interfaceName, StoreExportCatalog catalog, AoeTargetOptions options, ILogger logger, CancellationToken cancellationToken)
+    {
+        using var channel = PacketSocketChannel.Open(interfaceName);
+        await using var target = await AoeTarget.CreateAsync(channel, catalog, options, logger, cancellationToken);
+        await target.RunAsync(cancellationToken);
+    }
+
+    private static HashSet<MacAddress>? ParseMacs(string? list)
+    {
+        if (list is null)
+            return null;
+        var macs = new HashSet<MacAddress>();
+        foreach (string text in list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            macs.Add(MacAddress.TryParse(text, out var mac) ? mac : throw new FormatException($"'{text}' is not a MAC address (aa:bb:cc:dd:ee:ff)"));
+        return macs;
     }
 }

@@ -20,7 +20,7 @@ internal static class StreamCommand
 {
     public static Command Create()
     {
-        var source = new Option<string>("--source") { Description = "Image to stream: nbd://HOST[:PORT]/NAME, nbd+unix:///NAME?socket=PATH or file:///PATH", HelpName = "URI", Required = true };
+        var source = new Option<string>("--source") { Description = "Image to stream: nbd://HOST[:PORT]/NAME, nbd+unix:///NAME?socket=PATH, aoe:IFACE/eSHELF.SLOT or file:///PATH", HelpName = "URI", Required = true };
         var target = new Option<string>("--target") { Description = "Local target file (created sparse when missing)", HelpName = "PATH", Required = true };
         var state = new Option<string?>("--state") { Description = "Presence map file (default: TARGET.bmcast-state)", HelpName = "PATH" };
         var export = new Option<string>("--export") { Description = "Where to export the disk over NBD: HOST:PORT or unix:PATH", HelpName = "ENDPOINT", Required = true };

@@ -1,6 +1,7 @@
 using Bmcast.Core.Manifests;
 using Bmcast.Core.Storage;
 using Bmcast.Engine.Verification;
+using Bmcast.Protocols.Aoe;
 using Bmcast.Protocols.Nbd;
 using Bmcast.Protocols.Nbd.Client;
 using Microsoft.Extensions.Logging;
@@ -11,7 +12,8 @@ namespace Bmcast.Cli.Streaming;
 /// Turns a <c>--source</c> URI into an image source and the manifest that verifies it. Sources from
 /// <c>bmcast serve</c> publish their signed manifest as the hidden export <c>manifest:NAME</c>;
 /// foreign servers (nbdkit, qemu-nbd, nbd-server) have none and stream unverified unless the
-/// operator gives <c>--manifest</c>.
+/// operator gives <c>--manifest</c>. AoE sources (<c>aoe:IFACE/eSHELF.SLOT</c>) have no way to fetch the
+/// manifest yet, so they too need <c>--manifest</c> to be verified.
 /// </summary>
 internal sealed class SourceConnector(ManifestTrust trust, ILogger logger)
 {
@@ -69,7 +71,13 @@ internal sealed class SourceConnector(ManifestTrust trust, ILogger logger)
             var source = await NbdImageSource.OpenAsync(nbd, ct);
             return (source, nbd.Endpoint.ToString(), token => FetchNbdManifestAsync(nbd, token));
         }
-        throw new ArgumentException($"unsupported source '{uri}': expected nbd://HOST[:PORT]/NAME, nbd+unix:///NAME?socket=PATH or file:///PATH");
+        if (uri.StartsWith(AoeAddress.Scheme, StringComparison.Ordinal))
+        {
+            var aoe = AoeAddress.Parse(uri);
+            var source = await AoeImageSource.OpenAsync(aoe, cancellationToken: ct);
+            return (source, source.Initiator.Target.ToString(), _ => Task.FromResult<byte[]?>(null));
+        }
+        throw new ArgumentException($"unsupported source '{uri}': expected nbd://HOST[:PORT]/NAME, nbd+unix:///NAME?socket=PATH, aoe:IFACE/eSHELF.SLOT or file:///PATH");
     }
 
     private static async Task<byte[]?> FetchNbdManifestAsync(NbdUri image, CancellationToken ct)

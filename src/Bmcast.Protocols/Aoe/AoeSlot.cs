@@ -1,0 +1,36 @@
+using Bmcast.Core.Storage;
+
+namespace Bmcast.Protocols.Aoe;
+
+/// <summary>One exported device at shelf.slot, with the config string initiators may set (kept in memory only).</summary>
+public sealed class AoeSlot(byte number, string name, IBlockDevice device)
+{
+    private readonly Lock _lock = new();
+    private byte[] _configString = [];
+
+    public byte Number { get; } = number;
+
+    public string Name { get; } = name;
+
+    public IBlockDevice Device { get; } = device;
+
+    /// <summary>Whole sectors; a size that is not a multiple of 512 reads as zero-padded to the next sector.</summary>
+    public ulong Sectors => (ulong)((Device.Size + 511) / 512);
+
+    public byte[] ConfigString
+    {
+        get { lock (_lock) return _configString; }
+    }
+
+    /// <summary>Apply a config command's side effect; false when <see cref="Core.Aoe.ConfigCommand.Set"/> meets a different string.</summary>
+    public bool TrySet(ReadOnlySpan<byte> value, bool force)
+    {
+        lock (_lock)
+        {
+            if (!force && _configString.Length != 0 && !value.SequenceEqual(_configString))
+                return false;
+            _configString = value.ToArray();
+            return true;
+        }
+    }
+}

@@ -1,0 +1,92 @@
+using Bmcast.Core.Aoe;
+using Bmcast.Core.Storage;
+using Microsoft.Extensions.Logging;
+
+namespace Bmcast.Protocols.Aoe;
+
+/// <summary>
+/// Exports a catalog's devices read-only over AoE: the listed exports, sorted by name, become slots
+/// 0, 1, 2... of one shelf. The set is fixed when the target starts (restart to export new images).
+/// Several receive loops share the socket so replies are built on every core.
+/// </summary>
+public sealed class AoeTarget : IAsyncDisposable
+{
+    private readonly IFrameChannel _channel;
+    private readonly AoeTargetOptions _options;
+    private readonly ILogger _logger;
+
+    private AoeTarget(IFrameChannel channel, IReadOnlyList<AoeSlot> slots, AoeTargetOptions options, ILogger logger)
+    {
+        _channel = channel;
+        _options = options;
+        _logger = logger;
+        Slots = slots;
+        Handler = new AoeTargetHandler(channel.Address, channel.Mtu, slots, options, logger);
+    }
+
+    public IReadOnlyList<AoeSlot> Slots { get; }
+
+    public AoeTargetHandler Handler { get; }
+
+    /// <summary>Open every listed export of <paramref name="catalog"/> as a slot (at most 255: slot 0xFF is the broadcast address).</summary>
+    public static async Task<AoeTarget> CreateAsync(IFrameChannel channel, IExportCatalog catalog, AoeTargetOptions options, ILogger logger, CancellationToken cancellationToken)
+    {
+        if (AoeProtocol.SectorsPerFrame(channel.Mtu) < 1)
+            throw new ArgumentException($"MTU {channel.Mtu} cannot carry one sector per frame");
+        var names = catalog.List().Select(e => e.Name).Order(StringComparer.Ordinal).ToList();
+        if (names.Count > AoeProtocol.BroadcastMinor)
+            throw new ArgumentException($"{names.Count} images do not fit one shelf's {AoeProtocol.BroadcastMinor} slots");
+        var slots = new List<AoeSlot>();
+        try
+        {
+            foreach (string name in names)
+            {
+                var device = await catalog.OpenAsync(name, cancellationToken);
+                if (device is not null)
+                    slots.Add(new AoeSlot((byte)names.IndexOf(name), name, device));
+            }
+        }
+        catch
+        {
+            foreach (var slot in slots)
+                await slot.Device.DisposeAsync();
+            throw;
+        }
+        return new AoeTarget(channel, slots, options, logger);
+    }
+
+    /// <summary>Serve until cancelled.</summary>
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        foreach (var slot in Slots)
+            _logger.LogInformation("AoE e{Shelf}.{Slot}: {Name} ({Sectors} sectors)", _options.Shelf, slot.Number, slot.Name, slot.Sectors);
+        _logger.LogInformation("AoE target on {Address}, MTU {Mtu}, {Sectors} sectors per frame",
+            _channel.Address, _channel.Mtu, Handler.SectorsPerFrame);
+        var loops = Enumerable.Range(0, _options.Workers).Select(_ => Task.Run(() => ReceiveLoopAsync(cancellationToken), cancellationToken));
+        try
+        {
+            await Task.WhenAll(loops);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    private async Task ReceiveLoopAsync(CancellationToken cancellationToken)
+    {
+        // A little slack beyond the MTU so an oversized frame is seen as such rather than silently cut to fit.
+        var request = new byte[AoeProtocol.EthernetHeaderLength + _channel.Mtu + 64];
+        var reply = new byte[Handler.MaxReplyLength];
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            int length = await _channel.ReceiveAsync(request, cancellationToken);
+            await Handler.HandleAsync(request.AsMemory(0, length), reply, _channel, cancellationToken);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var slot in Slots)
+            await slot.Device.DisposeAsync();
+    }
+}

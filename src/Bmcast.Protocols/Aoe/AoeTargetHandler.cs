@@ -1,0 +1,153 @@
+using Bmcast.Core.Aoe;
+using Microsoft.Extensions.Logging;
+
+namespace Bmcast.Protocols.Aoe;
+
+/// <summary>
+/// The target's whole protocol: one request frame in, zero or more reply frames out. Validation
+/// happens here, at the edge: anything unparsable, a response, or a frame from a MAC outside the
+/// allow-list is dropped without a word (AoE initiators resend); well-formed requests we cannot
+/// honour get an AoE or ATA error. Exports are read-only, so nothing a frame says can write.
+/// </summary>
+public sealed class AoeTargetHandler(MacAddress address, int mtu, IReadOnlyList<AoeSlot> slots, AoeTargetOptions options, ILogger logger)
+{
+    private const ushort FirmwareVersion = 0x0001;
+    private readonly int _sectorsPerFrame = Math.Min(byte.MaxValue, AoeProtocol.SectorsPerFrame(mtu));
+
+    /// <summary>Reply frames need this many bytes: a full frame at the MTU, or an IDENTIFY block if larger.</summary>
+    public int MaxReplyLength => Math.Max(AoeProtocol.EthernetHeaderLength + mtu, AoeProtocol.AtaDataOffset + AtaIdentify.Length);
+
+    public int SectorsPerFrame => _sectorsPerFrame;
+
+    /// <summary>Frames dropped because they were malformed or not for us; for tests and logs.</summary>
+    public long Dropped => Interlocked.Read(ref _dropped);
+
+    private long _dropped;
+
+    public async ValueTask HandleAsync(ReadOnlyMemory<byte> request, Memory<byte> reply, IFrameSender sender, CancellationToken cancellationToken)
+    {
+        if (!Accept(request.Span, out var header))
+        {
+            Interlocked.Increment(ref _dropped);
+            return;
+        }
+        foreach (var slot in slots)
+        {
+            if (!AoeProtocol.Addresses(header.Major, header.Minor, options.Shelf, slot.Number))
+                continue;
+            int length = header.Command switch
+            {
+                AoeCommand.Ata => await HandleAtaAsync(header, request, reply, slot, cancellationToken),
+                AoeCommand.QueryConfig => HandleConfig(header, request.Span, reply.Span, slot),
+                _ => WriteError(header, reply.Span, slot, AoeError.UnrecognizedCommand),
+            };
+            if (length > 0)
+                sender.Send(reply.Span[..Pad(reply.Span, length)]);
+        }
+    }
+
+    private bool Accept(ReadOnlySpan<byte> frame, out AoeHeader header)
+    {
+        if (AoeHeader.TryRead(frame, out header) != AoeFrameStatus.Valid || header.IsResponse || header.Source.IsGroup)
+            return false;
+        if (header.Destination != address && !header.Destination.IsBroadcast)
+            return false;
+        return options.AllowedInitiators is null || options.AllowedInitiators.Contains(header.Source);
+    }
+
+    private int HandleConfig(in AoeHeader header, ReadOnlySpan<byte> request, Span<byte> reply, AoeSlot slot)
+    {
+        var status = ConfigHeader.TryRead(request, out var config);
+        if (status != AoeFrameStatus.Valid)
+            return WriteError(header, reply, slot, AoeError.BadArgument);
+        var value = config.StringOf(request);
+        byte[] current = slot.ConfigString;
+        switch (config.Command)
+        {
+            case ConfigCommand.Read:
+                break;
+            case ConfigCommand.Test when !value.SequenceEqual(current):
+            case ConfigCommand.TestPrefix when !current.AsSpan().StartsWith(value):
+                return 0; // the spec: a failed test is not answered at all
+            case ConfigCommand.Test or ConfigCommand.TestPrefix:
+                break;
+            case ConfigCommand.Set or ConfigCommand.ForceSet:
+                if (!slot.TrySet(value, config.Command == ConfigCommand.ForceSet))
+                    return WriteError(header, reply, slot, AoeError.ConfigStringPresent);
+                current = slot.ConfigString;
+                break;
+            default:
+                return WriteError(header, reply, slot, AoeError.BadArgument);
+        }
+        header.ReplyFrom(address, options.Shelf, slot.Number).Write(reply);
+        return new ConfigHeader(options.BufferCount, FirmwareVersion, (byte)_sectorsPerFrame, config.Command, (ushort)current.Length)
+            .Write(reply, current);
+    }
+
+    private async ValueTask<int> HandleAtaAsync(AoeHeader header, ReadOnlyMemory<byte> request, Memory<byte> reply, AoeSlot slot, CancellationToken cancellationToken)
+    {
+        if (AtaHeader.TryRead(request.Span, out var ata) != AoeFrameStatus.Valid)
+            return WriteError(header, reply.Span, slot, AoeError.BadArgument);
+        byte command = ata.CommandOrStatus;
+        if (ata.IsWrite || Ata.IsWrite(command))
+            return WriteAta(header, ata, reply.Span, slot, Ata.StatusReady | Ata.StatusError, Ata.ErrorAborted, 0);
+        if (command == Ata.IdentifyDevice)
+        {
+            AtaIdentify.Write(reply.Span[AoeProtocol.AtaDataOffset..], slot.Sectors, "bmcast " + slot.Name,
+                $"bmcast-{options.Shelf}.{slot.Number}", "1.0");
+            return WriteAta(header, ata, reply.Span, slot, Ata.StatusReady, 0, AtaIdentify.Length);
+        }
+        if (command is Ata.FlushCache or Ata.FlushCacheExt or Ata.CheckPowerMode)
+            return WriteAta(header, ata with { SectorCount = command == Ata.CheckPowerMode ? (byte)0xFF : ata.SectorCount },
+                reply.Span, slot, Ata.StatusReady, 0, 0);
+        if (!Ata.IsRead(command))
+            return WriteAta(header, ata, reply.Span, slot, Ata.StatusReady | Ata.StatusError, Ata.ErrorAborted, 0);
+        if (ata.SectorCount > _sectorsPerFrame)
+            return WriteError(header, reply.Span, slot, AoeError.BadArgument);
+        ulong lba = ata.EffectiveLba;
+        if (lba + ata.SectorCount > slot.Sectors)
+            return WriteAta(header, ata, reply.Span, slot, Ata.StatusReady | Ata.StatusError, Ata.ErrorIdNotFound | Ata.ErrorAborted, 0);
+        int length = ata.SectorCount * AoeProtocol.SectorSize;
+        try
+        {
+            await ReadAsync(slot, (long)lba * AoeProtocol.SectorSize, reply.Slice(AoeProtocol.AtaDataOffset, length), cancellationToken);
+        }
+        catch (IOException e)
+        {
+            logger.LogWarning("e{Shelf}.{Slot} ({Name}): read of {Count} sectors at {Lba} failed: {Message}",
+                options.Shelf, slot.Number, slot.Name, ata.SectorCount, lba, e.Message);
+            return WriteAta(header, ata, reply.Span, slot, Ata.StatusReady | Ata.StatusError | Ata.StatusDeviceFault, Ata.ErrorAborted, 0);
+        }
+        return WriteAta(header, ata, reply.Span, slot, Ata.StatusReady, 0, length);
+    }
+
+    /// <summary>Read, zero-filling the part of the last sector beyond the device's end.</summary>
+    private static async ValueTask ReadAsync(AoeSlot slot, long offset, Memory<byte> buffer, CancellationToken cancellationToken)
+    {
+        int inside = (int)Math.Clamp(slot.Device.Size - offset, 0, buffer.Length);
+        if (inside > 0)
+            await slot.Device.ReadAsync(offset, buffer[..inside], cancellationToken);
+        buffer.Span[inside..].Clear();
+    }
+
+    private int WriteAta(in AoeHeader header, in AtaHeader request, Span<byte> reply, AoeSlot slot, byte status, byte error, int dataLength)
+    {
+        header.ReplyFrom(address, options.Shelf, slot.Number).Write(reply);
+        (request with { ErrorOrFeature = error, CommandOrStatus = status }).Write(reply);
+        return AoeProtocol.AtaDataOffset + dataLength;
+    }
+
+    private int WriteError(in AoeHeader header, Span<byte> reply, AoeSlot slot, AoeError error)
+    {
+        (header.ReplyFrom(address, options.Shelf, slot.Number) with { Flags = AoeFlags.Response | AoeFlags.Error, Error = error }).Write(reply);
+        return AoeProtocol.HeaderLength;
+    }
+
+    private static int Pad(Span<byte> reply, int length)
+    {
+        if (length >= AoeProtocol.MinimumFrameLength)
+            return length;
+        reply[length..AoeProtocol.MinimumFrameLength].Clear();
+        return AoeProtocol.MinimumFrameLength;
+    }
+}

@@ -1,0 +1,18 @@
+using Bmcast.Core.Aoe;
+
+namespace Bmcast.Protocols.Aoe;
+
+public sealed record AoeTargetOptions
+{
+    /// <summary>The shelf (AoE major) every slot lives on.</summary>
+    public ushort Shelf { get; init; }
+
+    /// <summary>Initiators allowed to talk to us; null allows everyone. Others' frames are dropped silently, like vblade's -m.</summary>
+    public IReadOnlySet<MacAddress>? AllowedInitiators { get; init; }
+
+    /// <summary>Requests an initiator may keep outstanding (Query Config's buffer count).</summary>
+    public ushort BufferCount { get; init; } = 64;
+
+    /// <summary>Receive loops over the socket; each handles its frames start to finish.</summary>
+    public int Workers { get; init; } = Math.Max(2, Environment.ProcessorCount);
+}

@@ -1,0 +1,32 @@
+namespace Bmcast.Protocols.Aoe;
+
+/// <summary>
+/// How many requests may be outstanding: additive increase (about one per window of replies),
+/// multiplicative decrease on a timeout, at most once per round trip so one burst of loss halves it once.
+/// </summary>
+internal sealed class CongestionWindow(int initial, int max)
+{
+    private double _size = Math.Clamp(initial, 1, max);
+    private long _lastDecrease = long.MinValue / 2;
+
+    public int Max { get; private set; } = max;
+
+    public int Current => (int)_size;
+
+    /// <summary>Lower the ceiling, e.g. to the target's advertised buffer count.</summary>
+    public void Limit(int max)
+    {
+        Max = Math.Max(1, Math.Min(Max, max));
+        _size = Math.Min(_size, Max);
+    }
+
+    public void OnReply() => _size = Math.Min(Max, _size + 1 / _size);
+
+    public void OnLoss(long now, long roundTrip)
+    {
+        if (now - _lastDecrease < roundTrip)
+            return;
+        _size = Math.Max(1, _size / 2);
+        _lastDecrease = now;
+    }
+}
