@@ -1,0 +1,116 @@
+using Bmcast.Core.Aoe;
+using Bmcast.Protocols.Aoe;
+using Bmcast.Tests.Nbd;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Bmcast.Tests.Aoe;
+
+/// <summary>Our initiator against our target over an in-memory link, clean and lossy.</summary>
+public sealed class AoeInitiatorTests
+{
+    private static readonly AoeInitiatorOptions Fast = new() { InitialTimeout = TimeSpan.FromMilliseconds(50) };
+
+    /// <summary>A target serving <paramref name="images"/> as slots 0, 1, ... of shelf 1 on one end of a link; runs until disposed.</summary>
+    private sealed class Rig : IAsyncDisposable
+    {
+        private readonly CancellationTokenSource _stop = new();
+        private readonly Task _serving;
+        private readonly AoeTarget _target;
+
+        private Rig(AoeTarget target, InMemoryLink.Endpoint targetEnd, InMemoryLink.Endpoint initiatorEnd)
+        {
+            _target = target;
+            TargetEnd = targetEnd;
+            InitiatorEnd = initiatorEnd;
+            _serving = target.RunAsync(_stop.Token);
+        }
+
+        public InMemoryLink.Endpoint TargetEnd { get; }
+
+        public InMemoryLink.Endpoint InitiatorEnd { get; }
+
+        public static Task<Rig> StartAsync(double loss, int mtu, params byte[][] images) => StartAsync(loss, mtu, false, images);
+
+        public static async Task<Rig> StartAsync(double loss, int mtu, bool failReads, params byte[][] images)
+        {
+            var (a, b) = InMemoryLink.Create(mtu, loss, seed: 42);
+            var catalog = new TestCatalog();
+            for (int i = 0; i < images.Length; i++)
+            {
+                byte[] image = images[i];
+                catalog.Add($"image{i}", () => new ReadOnlyTestDevice(image, failReads));
+            }
+            var target = await AoeTarget.CreateAsync(a, catalog, new AoeTargetOptions { Shelf = 1, BufferCount = 48, Workers = 2 },
+                NullLogger.Instance, CancellationToken.None);
+            return new Rig(target, a, b);
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            _stop.Cancel();
+            TargetEnd.Dispose();
+            try
+            {
+                await _serving;
+            }
+            catch (ObjectDisposedException)
+            {
+            }
+            await _target.DisposeAsync();
+        }
+    }
+
+    [Theory]
+    [InlineData(1500, 0.0)]
+    [InlineData(9000, 0.0)]
+    [InlineData(1500, 0.05)]
+    [InlineData(9000, 0.2)]
+    public async Task ReadsAWholeImage(int mtu, double loss)
+    {
+        byte[] image = ReadOnlyTestDevice.RandomData(3 << 20, seed: mtu);
+        await using var rig = await Rig.StartAsync(loss, mtu, new byte[4096], image);
+        await using var source = new AoeImageSource(
+            await AoeInitiator.ConnectAsync(rig.InitiatorEnd, 1, 1, Fast, TestContext.Current.CancellationToken), "test");
+
+        Assert.Equal(image.Length, source.Size);
+        Assert.Equal(AoeProtocol.SectorsPerFrame(mtu), source.Initiator.SectorsPerFrame);
+        var copy = new byte[image.Length];
+        await Task.WhenAll(Enumerable.Range(0, 48).Select(i =>
+            source.ReadAsync(i * 65536L, copy.AsMemory(i * 65536, 65536), TestContext.Current.CancellationToken).AsTask()));
+        Assert.Equal(image, copy);
+        if (loss > 0)
+            Assert.True(source.Initiator.Retransmissions > 0);
+    }
+
+    [Fact]
+    public async Task UnalignedReadsGoThroughABounceBuffer()
+    {
+        byte[] image = ReadOnlyTestDevice.RandomData(1 << 20, seed: 3);
+        await using var rig = await Rig.StartAsync(0, 1500, image);
+        await using var source = new AoeImageSource(await AoeInitiator.ConnectAsync(rig.InitiatorEnd, 1, 0, Fast, TestContext.Current.CancellationToken), "test");
+        var part = new byte[3000];
+        await source.ReadAsync(12345, part, TestContext.Current.CancellationToken);
+        Assert.Equal(image.AsSpan(12345, 3000).ToArray(), part);
+    }
+
+    [Fact]
+    public async Task AnAbsentTargetFailsWithAClearError()
+    {
+        await using var rig = await Rig.StartAsync(0, 1500, new byte[4096]);
+        var options = Fast with { InitialTimeout = TimeSpan.FromMilliseconds(5), MaxTransmissions = 3 };
+        var error = await Assert.ThrowsAsync<IOException>(() => AoeInitiator.ConnectAsync(rig.InitiatorEnd, 1, 7, options, TestContext.Current.CancellationToken));
+        Assert.Contains("e1.7", error.Message);
+    }
+
+    [Fact]
+    public async Task TargetErrorsBecomeIOExceptions()
+    {
+        await using var rig = await Rig.StartAsync(0, 1500, failReads: true, new byte[4096]);
+        await using var initiator = await AoeInitiator.ConnectAsync(rig.InitiatorEnd, 1, 0, Fast, TestContext.Current.CancellationToken);
+        var buffer = new byte[1024];
+        var error = await Assert.ThrowsAsync<IOException>(() => initiator.ReadSectorsAsync(2, buffer, TestContext.Current.CancellationToken));
+        Assert.Contains("ATA", error.Message);
+        Assert.True(buffer.AsSpan().IndexOfAnyExcept((byte)0) < 0);
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => initiator.ReadSectorsAsync(8, new byte[512], TestContext.Current.CancellationToken));
+    }
+}
