@@ -39,7 +39,7 @@ public sealed class AoeInitiator : IAsyncDisposable
         _rtt = new RttEstimator(Ticks(options.InitialTimeout), Ticks(options.MinTimeout), Ticks(options.MaxTimeout));
         _window = new CongestionWindow(options.InitialWindow, options.MaxWindow);
         SectorsPerFrame = Math.Min(byte.MaxValue, AoeProtocol.SectorsPerFrame(channel.Mtu));
-        _receiver = Task.Run(ReceiveLoopAsync);
+        _receiver = StartReceiver();
         _timer = Task.Run(TimerLoopAsync);
     }
 
@@ -271,24 +271,31 @@ public sealed class AoeInitiator : IAsyncDisposable
         return AoeReplyOutcome.Failed;
     }
 
-    private async Task ReceiveLoopAsync()
+    /// <summary>One dedicated thread blocks in receive; disposing the channel ends it.</summary>
+    private Task StartReceiver()
+    {
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        new Thread(() => ReceiveLoop(done)) { IsBackground = true, Name = $"aoe-initiator-e{Shelf}.{Slot}" }.Start();
+        return done.Task;
+    }
+
+    private void ReceiveLoop(TaskCompletionSource done)
     {
         var buffer = new byte[AoeProtocol.EthernetHeaderLength + Math.Max(_channel.Mtu, AtaIdentify.Length + AoeProtocol.HeaderLength) + 64];
         try
         {
             while (true)
             {
-                int length = await _channel.ReceiveAsync(buffer, _stop.Token);
+                int length = _channel.Receive(buffer);
                 HandleReply(buffer.AsSpan(0, length));
             }
         }
-        catch (Exception e) when (_stop.IsCancellationRequested && e is OperationCanceledException or ObjectDisposedException or SocketException)
+        catch (Exception e) when (e is ObjectDisposedException or SocketException or IOException)
         {
+            if (!_stop.IsCancellationRequested)
+                Break(e);
         }
-        catch (Exception e) when (e is SocketException or IOException)
-        {
-            Break(e);
-        }
+        done.SetResult();
     }
 
     private async Task TimerLoopAsync()

@@ -6,6 +6,7 @@ namespace Bmcast.Protocols.Aoe;
 public sealed class AoeSlot(byte number, string name, IBlockDevice device)
 {
     private readonly Lock _lock = new();
+    private readonly BlockReadCache _cache = new(device);
     private byte[] _configString = [];
 
     public byte Number { get; } = number;
@@ -13,6 +14,10 @@ public sealed class AoeSlot(byte number, string name, IBlockDevice device)
     public string Name { get; } = name;
 
     public IBlockDevice Device { get; } = device;
+
+    /// <summary>Read through a small cache of chunk-sized blocks (frames are far smaller than chunks).</summary>
+    internal ValueTask ReadAsync(long offset, Memory<byte> buffer, CancellationToken cancellationToken) =>
+        _cache.ReadAsync(offset, buffer, cancellationToken);
 
     /// <summary>Whole sectors; a size that is not a multiple of 512 reads as zero-padded to the next sector.</summary>
     public ulong Sectors => (ulong)((Device.Size + 511) / 512);

@@ -7,7 +7,7 @@ namespace Bmcast.Protocols.Aoe;
 /// <summary>
 /// Exports a catalog's devices read-only over AoE: the listed exports, sorted by name, become slots
 /// 0, 1, 2... of one shelf. The set is fixed when the target starts (restart to export new images).
-/// Several receive loops share the socket so replies are built on every core.
+/// Several receive threads share the socket so replies are built on every core.
 /// </summary>
 public sealed class AoeTarget : IAsyncDisposable
 {
@@ -55,32 +55,48 @@ public sealed class AoeTarget : IAsyncDisposable
         return new AoeTarget(channel, slots, options, logger);
     }
 
-    /// <summary>Serve until cancelled.</summary>
+    /// <summary>Serve until cancelled; cancelling disposes the channel, which is what unblocks the receive threads.</summary>
     public async Task RunAsync(CancellationToken cancellationToken)
     {
         foreach (var slot in Slots)
             _logger.LogInformation("AoE e{Shelf}.{Slot}: {Name} ({Sectors} sectors)", _options.Shelf, slot.Number, slot.Name, slot.Sectors);
         _logger.LogInformation("AoE target on {Address}, MTU {Mtu}, {Sectors} sectors per frame",
             _channel.Address, _channel.Mtu, Handler.SectorsPerFrame);
-        var loops = Enumerable.Range(0, _options.Workers).Select(_ => Task.Run(() => ReceiveLoopAsync(cancellationToken), cancellationToken));
-        try
+        var loops = new Task[_options.Workers];
+        for (int i = 0; i < loops.Length; i++)
         {
+            var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            loops[i] = done.Task;
+            new Thread(() => ReceiveLoop(done, cancellationToken)) { IsBackground = true, Name = $"aoe-target-{i}" }.Start();
+        }
+        await using (cancellationToken.Register(_channel.Dispose))
             await Task.WhenAll(loops);
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-        }
     }
 
-    private async Task ReceiveLoopAsync(CancellationToken cancellationToken)
+    private void ReceiveLoop(TaskCompletionSource done, CancellationToken cancellationToken)
     {
         // A little slack beyond the MTU so an oversized frame is seen as such rather than silently cut to fit.
         var request = new byte[AoeProtocol.EthernetHeaderLength + _channel.Mtu + 64];
         var reply = new byte[Handler.MaxReplyLength];
-        while (!cancellationToken.IsCancellationRequested)
+        try
         {
-            int length = await _channel.ReceiveAsync(request, cancellationToken);
-            await Handler.HandleAsync(request.AsMemory(0, length), reply, _channel, cancellationToken);
+            while (true)
+            {
+                int length = _channel.Receive(request);
+                // Reads are served from memory or a synchronous file read, so this rarely blocks on a task.
+                var handled = Handler.HandleAsync(request.AsMemory(0, length), reply, _channel, cancellationToken);
+                if (!handled.IsCompletedSuccessfully)
+                    handled.AsTask().GetAwaiter().GetResult();
+            }
+        }
+        catch (Exception e) when (cancellationToken.IsCancellationRequested
+                                  && e is ObjectDisposedException or System.Net.Sockets.SocketException or OperationCanceledException)
+        {
+            done.SetResult();
+        }
+        catch (Exception e)
+        {
+            done.SetException(e);
         }
     }
 

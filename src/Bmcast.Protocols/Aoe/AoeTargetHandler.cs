@@ -126,7 +126,7 @@ public sealed class AoeTargetHandler(MacAddress address, int mtu, IReadOnlyList<
     {
         int inside = (int)Math.Clamp(slot.Device.Size - offset, 0, buffer.Length);
         if (inside > 0)
-            await slot.Device.ReadAsync(offset, buffer[..inside], cancellationToken);
+            await slot.ReadAsync(offset, buffer[..inside], cancellationToken);
         buffer.Span[inside..].Clear();
     }
 

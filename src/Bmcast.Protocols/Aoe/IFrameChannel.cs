@@ -14,6 +14,11 @@ public interface IFrameChannel : IFrameSender, IDisposable
     /// <summary>The link MTU: the largest Ethernet payload, headers excluded.</summary>
     int Mtu { get; }
 
-    /// <summary>Receive the next frame into <paramref name="buffer"/>; returns its length (truncated to the buffer).</summary>
-    ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken);
+    /// <summary>
+    /// Block until the next frame arrives and copy it into <paramref name="buffer"/>; returns its length
+    /// (truncated to the buffer). Blocking on purpose: receivers are dedicated threads, which the kernel wakes
+    /// directly, cheaper per frame than an async receive's hop through epoll and the thread pool. Disposing the
+    /// channel ends a blocked call with <see cref="ObjectDisposedException"/> or a <see cref="System.Net.Sockets.SocketException"/>.
+    /// </summary>
+    int Receive(Span<byte> buffer);
 }

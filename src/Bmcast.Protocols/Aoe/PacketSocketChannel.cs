@@ -11,7 +11,13 @@ namespace Bmcast.Protocols.Aoe;
 public sealed class PacketSocketChannel : IFrameChannel
 {
     private const int SocketBufferBytes = 8 << 20;
+    /// <summary>
+    /// Closing a packet socket does not wake a thread blocked in recv(2), so receives time out now and then
+    /// to notice disposal; an idle receiver wakes five times a second, a busy one never times out.
+    /// </summary>
+    private const int ReceiveTimeoutMilliseconds = 200;
     private readonly Socket _socket;
+    private volatile bool _disposed;
 
     private PacketSocketChannel(Socket socket, NetworkInterfaceInfo info)
     {
@@ -35,6 +41,7 @@ public sealed class PacketSocketChannel : IFrameChannel
         {
             socket.ReceiveBufferSize = SocketBufferBytes;
             socket.SendBufferSize = SocketBufferBytes;
+            socket.ReceiveTimeout = ReceiveTimeoutMilliseconds;
             socket.Bind(new PacketEndPoint(info.Index));
             return new PacketSocketChannel(socket, info);
         }
@@ -47,8 +54,24 @@ public sealed class PacketSocketChannel : IFrameChannel
 
     public void Send(ReadOnlySpan<byte> frame) => _socket.Send(frame);
 
-    public ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken) =>
-        _socket.ReceiveAsync(buffer, SocketFlags.None, cancellationToken);
+    public int Receive(Span<byte> buffer)
+    {
+        while (true)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            try
+            {
+                return _socket.Receive(buffer);
+            }
+            catch (SocketException e) when (e.SocketErrorCode == SocketError.TimedOut)
+            {
+            }
+        }
+    }
 
-    public void Dispose() => _socket.Dispose();
+    public void Dispose()
+    {
+        _disposed = true;
+        _socket.Dispose();
+    }
 }

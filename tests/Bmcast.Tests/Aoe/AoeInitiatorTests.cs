@@ -48,14 +48,7 @@ public sealed class AoeInitiatorTests
         public async ValueTask DisposeAsync()
         {
             _stop.Cancel();
-            TargetEnd.Dispose();
-            try
-            {
-                await _serving;
-            }
-            catch (ObjectDisposedException)
-            {
-            }
+            await _serving;
             await _target.DisposeAsync();
         }
     }

@@ -40,20 +40,19 @@ internal static class InMemoryLink
                 peer.TryWrite(frame.ToArray());
         }
 
-        public async ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken)
+        public int Receive(Span<byte> buffer)
         {
-            using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _closed.Token);
             byte[] frame;
             try
             {
-                frame = await inbox.ReadAsync(linked.Token);
+                frame = inbox.ReadAsync(_closed.Token).AsTask().GetAwaiter().GetResult();
             }
-            catch (OperationCanceledException) when (_closed.IsCancellationRequested)
+            catch (OperationCanceledException)
             {
                 throw new ObjectDisposedException(nameof(Endpoint));
             }
             int length = Math.Min(frame.Length, buffer.Length);
-            frame.AsSpan(0, length).CopyTo(buffer.Span);
+            frame.AsSpan(0, length).CopyTo(buffer);
             return length;
         }
 

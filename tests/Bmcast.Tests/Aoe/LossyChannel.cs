@@ -20,11 +20,11 @@ internal sealed class LossyChannel(IFrameChannel inner, double loss, int seed) :
             inner.Send(frame);
     }
 
-    public async ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken)
+    public int Receive(Span<byte> buffer)
     {
         while (true)
         {
-            int length = await inner.ReceiveAsync(buffer, cancellationToken);
+            int length = inner.Receive(buffer);
             if (!Drop())
                 return length;
         }
