@@ -325,7 +325,8 @@ public sealed class AoeInitiator : IAsyncDisposable
                 expired.Add(request);
         if (expired.Count == 0)
             return;
-        _window.OnLoss(now, _rtt.Smoothed);
+        // At most one halving per timeout period: the losses it reveals all date from one window.
+        _window.OnLoss(now, _rtt.Timeout);
         foreach (var request in expired)
         {
             _inflight.Remove(request.Tag);

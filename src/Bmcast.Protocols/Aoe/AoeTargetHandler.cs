@@ -13,6 +13,7 @@ public sealed class AoeTargetHandler(MacAddress address, int mtu, IReadOnlyList<
 {
     private const ushort FirmwareVersion = 0x0001;
     private readonly int _sectorsPerFrame = Math.Min(byte.MaxValue, AoeProtocol.SectorsPerFrame(mtu));
+    private long _dropped;
 
     /// <summary>Reply frames need this many bytes: a full frame at the MTU, or an IDENTIFY block if larger.</summary>
     public int MaxReplyLength => Math.Max(AoeProtocol.EthernetHeaderLength + mtu, AoeProtocol.AtaDataOffset + AtaIdentify.Length);
@@ -21,8 +22,6 @@ public sealed class AoeTargetHandler(MacAddress address, int mtu, IReadOnlyList<
 
     /// <summary>Frames dropped because they were malformed or not for us; for tests and logs.</summary>
     public long Dropped => Interlocked.Read(ref _dropped);
-
-    private long _dropped;
 
     public async ValueTask HandleAsync(ReadOnlyMemory<byte> request, Memory<byte> reply, IFrameSender sender, CancellationToken cancellationToken)
     {

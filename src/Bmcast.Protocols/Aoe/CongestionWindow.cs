@@ -2,7 +2,8 @@ namespace Bmcast.Protocols.Aoe;
 
 /// <summary>
 /// How many requests may be outstanding: additive increase (about one per window of replies),
-/// multiplicative decrease on a timeout, at most once per round trip so one burst of loss halves it once.
+/// multiplicative decrease on a timeout, at most once per <c>hold</c> (the caller's timeout period) so one
+/// burst of loss halves it once.
 /// </summary>
 internal sealed class CongestionWindow(int initial, int max)
 {
@@ -22,9 +23,9 @@ internal sealed class CongestionWindow(int initial, int max)
 
     public void OnReply() => _size = Math.Min(Max, _size + 1 / _size);
 
-    public void OnLoss(long now, long roundTrip)
+    public void OnLoss(long now, long hold)
     {
-        if (now - _lastDecrease < roundTrip)
+        if (now - _lastDecrease < hold)
             return;
         _size = Math.Max(1, _size / 2);
         _lastDecrease = now;

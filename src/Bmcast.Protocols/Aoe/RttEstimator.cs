@@ -15,8 +15,6 @@ internal sealed class RttEstimator(long initialTimeout, long minTimeout, long ma
         ? Math.Clamp((long)(_smoothed + 4 * _variation), minTimeout, maxTimeout)
         : initialTimeout;
 
-    public long Smoothed => _sampled ? (long)_smoothed : initialTimeout;
-
     public void Sample(long rtt)
     {
         if (!_sampled)
