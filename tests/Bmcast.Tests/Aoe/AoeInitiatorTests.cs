@@ -57,7 +57,7 @@ public sealed class AoeInitiatorTests
     [InlineData(1500, 0.0)]
     [InlineData(9000, 0.0)]
     [InlineData(1500, 0.05)]
-    [InlineData(9000, 0.2)]
+    [InlineData(9000, 0.1)]
     public async Task ReadsAWholeImage(int mtu, double loss)
     {
         byte[] image = ReadOnlyTestDevice.RandomData(3 << 20, seed: mtu);
