@@ -39,11 +39,12 @@ public sealed class AoeTarget : IAsyncDisposable
         var slots = new List<AoeSlot>();
         try
         {
-            foreach (string name in names)
+            for (int slot = 0; slot < names.Count; slot++)
             {
-                var device = await catalog.OpenAsync(name, cancellationToken);
+                // An image removed since List() leaves its slot number unused rather than renumbering the rest.
+                var device = await catalog.OpenAsync(names[slot], cancellationToken);
                 if (device is not null)
-                    slots.Add(new AoeSlot((byte)names.IndexOf(name), name, device));
+                    slots.Add(new AoeSlot((byte)slot, names[slot], device));
             }
         }
         catch

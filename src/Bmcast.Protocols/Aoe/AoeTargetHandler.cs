@@ -30,8 +30,9 @@ public sealed class AoeTargetHandler(MacAddress address, int mtu, IReadOnlyList<
             Interlocked.Increment(ref _dropped);
             return;
         }
-        foreach (var slot in slots)
+        for (int i = 0; i < slots.Count; i++) // an index, not an enumerator: this runs for every frame
         {
+            var slot = slots[i];
             if (!AoeProtocol.Addresses(header.Major, header.Minor, options.Shelf, slot.Number))
                 continue;
             int length = header.Command switch
