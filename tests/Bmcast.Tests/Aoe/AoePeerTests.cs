@@ -8,8 +8,8 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace Bmcast.Tests.Aoe;
 
 /// <summary>
-/// Real peers over a veth pair into a network namespace: vblade serving our initiator, aoeping and
-/// aoecfg asking our target, and our initiator against <c>bmcast serve --aoe</c> with frames dropped.
+/// Real peers over a veth pair into a network namespace: vblade serving our initiator, aoeping,
+/// aoecfg and aoe-sancheck asking our target, and our initiator against <c>bmcast serve --aoe</c> with frames dropped.
 /// </summary>
 public sealed class AoePeerTests
 {
@@ -46,10 +46,11 @@ public sealed class AoePeerTests
     }
 
     [Fact]
-    public async Task AoepingAndAoecfgTalkToOurTarget()
+    public async Task AoepingAoecfgAndSancheckTalkToOurTarget()
     {
         string aoeping = RequireAoeTool("aoeping");
         string aoecfg = RequireAoeTool("aoecfg");
+        string sancheck = RequireAoeTool("aoe-sancheck");
         await using var veth = await VethNamespace.CreateAsync();
         byte[] image = ReadOnlyTestDevice.RandomData(1 << 20, seed: 9);
         var catalog = new TestCatalog().Add("zeta", () => new ReadOnlyTestDevice(new byte[4096])).Add("alpha", () => new ReadOnlyTestDevice(image));
@@ -69,6 +70,11 @@ public sealed class AoePeerTests
             Assert.Equal("owner", (await ExternalTool.RunCheckedAsync("ip", veth.Exec([.. cfg, "-c", "prefix", "-s", "own", "7", "1", veth.FarInterface]))).Trim());
             Assert.Equal("owner", (await ExternalTool.RunCheckedAsync("ip", veth.Exec([.. cfg, "7", "1", veth.FarInterface]))).Trim());
             Assert.Equal("", (await ExternalTool.RunCheckedAsync("ip", veth.Exec([.. cfg, "7", "0", veth.FarInterface]))).Trim());
+
+            // aoe-sancheck probes every interface it sees: inside the namespace that is only the far end of our pair.
+            string report = await ExternalTool.RunCheckedAsync("ip", veth.Exec(sancheck));
+            Assert.Matches($@"e7\.0\s+1\s+1024\s+{veth.FarInterface}", report);
+            Assert.Matches($@"e7\.1\s+1\s+1024\s+{veth.FarInterface}", report);
         }
         finally
         {
