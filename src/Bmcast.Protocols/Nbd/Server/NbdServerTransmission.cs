@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.IO.Pipelines;
+using System.Runtime.CompilerServices;
 using Bmcast.Core.Storage;
 using Microsoft.Extensions.Logging;
 
@@ -146,7 +147,8 @@ internal sealed class NbdServerTransmission : IDisposable
         }
     }
 
-    private async Task ReadAsync(NbdRequest request)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask ReadAsync(NbdRequest request)
     {
         int length = (int)request.Length;
         var buffer = ArrayPool<byte>.Shared.Rent(length);
@@ -171,7 +173,8 @@ internal sealed class NbdServerTransmission : IDisposable
     }
 
     /// <summary>Await a device call that answers with no payload, then reply success or the mapped error.</summary>
-    private async Task CompleteAsync(NbdRequest request, ValueTask operation)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask CompleteAsync(NbdRequest request, ValueTask operation)
     {
         try
         {
@@ -186,6 +189,7 @@ internal sealed class NbdServerTransmission : IDisposable
     }
 
     /// <summary>NO_HOLE asks for allocated zeroes; the device's own zeroing may punch holes, so write real zeroes instead.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask WriteZeroesAsync(NbdRequest request)
     {
         bool fua = IsFua(request);
@@ -199,7 +203,8 @@ internal sealed class NbdServerTransmission : IDisposable
             await _device.WriteAsync(at, Zeroes[..(int)Math.Min(ZeroBufferSize, end - at)], fua, _cancellation);
     }
 
-    private async Task BlockStatusAsync(NbdRequest request)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask BlockStatusAsync(NbdRequest request)
     {
         bool one = (request.Flags & NbdCommandFlags.ReqOne) != 0;
         var extents = ArrayPool<AllocationExtent>.Shared.Rent(one ? 1 : MaxExtentsPerReply);
@@ -235,7 +240,7 @@ internal sealed class NbdServerTransmission : IDisposable
         return count;
     }
 
-    private Task FailAsync(NbdRequest request, Exception exception)
+    private ValueTask FailAsync(NbdRequest request, Exception exception)
     {
         var error = NbdErrors.FromException(exception);
         _logger.LogWarning(exception, "NBD {Peer}: {Command} at {Offset}+{Length} on '{Export}' failed ({Error})",
