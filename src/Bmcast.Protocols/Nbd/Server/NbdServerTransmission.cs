@@ -122,14 +122,9 @@ internal sealed class NbdServerTransmission : IDisposable
                     await ReadAsync(request);
                     break;
                 case NbdCommand.Write:
-                    await CompleteAsync(request, request.Length == 0 ? ValueTask.CompletedTask
-                        : _device.WriteAsync((long)request.Offset, data.AsMemory(0, (int)request.Length), IsFua(request), _cancellation));
-                    break;
                 case NbdCommand.Flush:
-                    await CompleteAsync(request, _device.FlushAsync(_cancellation));
-                    break;
                 case NbdCommand.WriteZeroes:
-                    await CompleteAsync(request, request.Length == 0 ? ValueTask.CompletedTask : WriteZeroesAsync(request));
+                    await CompleteAsync(request, StartWithoutPayload(request, data));
                     break;
                 case NbdCommand.BlockStatus:
                     await BlockStatusAsync(request);
@@ -138,6 +133,10 @@ internal sealed class NbdServerTransmission : IDisposable
         }
         catch (Exception e) when (IsConnectionGone(e))
         {
+        }
+        catch (Exception e)
+        {
+            _logger.LogError(e, "NBD {Peer}: {Command} at {Offset}+{Length} was left unanswered", _peer, request.Command, request.Offset, request.Length);
         }
         finally
         {
@@ -169,6 +168,28 @@ internal sealed class NbdServerTransmission : IDisposable
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>
+    /// Start the device call of a request whose reply has no payload. A device that throws instead of returning a
+    /// faulted task is answered the same way, with an error reply.
+    /// </summary>
+    private ValueTask StartWithoutPayload(in NbdRequest request, byte[]? data)
+    {
+        try
+        {
+            return request.Command switch
+            {
+                _ when request.Length == 0 && request.Command != NbdCommand.Flush => ValueTask.CompletedTask,
+                NbdCommand.Write => _device.WriteAsync((long)request.Offset, data.AsMemory(0, (int)request.Length), IsFua(request), _cancellation),
+                NbdCommand.WriteZeroes => WriteZeroesAsync(request),
+                _ => _device.FlushAsync(_cancellation),
+            };
+        }
+        catch (Exception e)
+        {
+            return ValueTask.FromException(e);
         }
     }
 
@@ -252,7 +273,10 @@ internal sealed class NbdServerTransmission : IDisposable
 
     private bool IsShutdown(Exception e) => e is OperationCanceledException && _cancellation.IsCancellationRequested;
 
-    /// <summary>Failures of the reply path itself: the connection is closing and the read loop will notice.</summary>
+    /// <summary>
+    /// Failures of the reply path itself (device failures never get here): the connection is closing and the
+    /// read loop will notice.
+    /// </summary>
     private bool IsConnectionGone(Exception e) => e is IOException or ObjectDisposedException or InvalidOperationException || IsShutdown(e);
 
     public void Dispose()
