@@ -7,6 +7,9 @@ internal static class CommandCatalog
 {
     public static IEnumerable<Command> All()
     {
-        yield break;
+        yield return ImageCommand.Create();
+        yield return ServeCommand.Create();
+        yield return StreamCommand.Create();
+        yield return DemoCommand.Create();
     }
 }

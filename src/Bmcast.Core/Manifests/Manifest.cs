@@ -104,7 +104,8 @@ public sealed class Manifest
             key.ImportSubjectPublicKeyInfo(PublicKey, out _);
             return key.VerifyHash(RootHash, Signature);
         }
-        catch (CryptographicException)
+        // OpenSSL reports a well-formed key whose point is not on the curve as PlatformNotSupported.
+        catch (Exception e) when (e is CryptographicException or PlatformNotSupportedException)
         {
             return false;
         }
@@ -183,11 +184,13 @@ public sealed class Manifest
         if (chunkCount != (ulong)ChunkCountFor((long)imageSize, (int)chunkSize))
             throw new ManifestFormatException("chunk count does not match image size");
 
+        // Compare in 64 bits before narrowing: a declared size of up to 2^50 bytes would overflow an
+        // int here and must be rejected as truncated, not allocated.
+        var rest = encoded[HeaderSize..];
+        if ((ulong)rest.Length < (chunkCount + 7) / 8)
+            throw new ManifestFormatException("truncated zero-chunk bitmap");
         int words = (int)((chunkCount + 63) / 64);
         int bitmapBytes = (int)((chunkCount + 7) / 8);
-        var rest = encoded[HeaderSize..];
-        if (rest.Length < bitmapBytes)
-            throw new ManifestFormatException("truncated zero-chunk bitmap");
         var bitmap = new ulong[words];
         var bitmapBytesSpan = System.Runtime.InteropServices.MemoryMarshal.AsBytes(bitmap.AsSpan());
         rest[..bitmapBytes].CopyTo(bitmapBytesSpan);

@@ -91,12 +91,6 @@ public sealed class FileBlockDevice : IBlockDevice
         return ValueTask.CompletedTask;
     }
 
-    public int DescribeAllocation(long offset, long length, Span<AllocationExtent> extents)
-    {
-        extents[0] = new AllocationExtent(length, AllocationFlags.Allocated);
-        return 1;
-    }
-
     public ValueTask DisposeAsync()
     {
         _handle.Dispose();

@@ -31,9 +31,13 @@ public interface IBlockDevice : IAsyncDisposable
     /// Describe allocation starting at <paramref name="offset"/> for NBD's <c>base:allocation</c> context:
     /// fills <paramref name="extents"/> with consecutive extents that start at <paramref name="offset"/>
     /// and cover at most <paramref name="length"/> bytes; returns how many were written (at least one).
-    /// Devices without allocation knowledge report one allocated extent.
+    /// Devices without allocation knowledge keep this default: one allocated extent.
     /// </summary>
-    int DescribeAllocation(long offset, long length, Span<AllocationExtent> extents);
+    int DescribeAllocation(long offset, long length, Span<AllocationExtent> extents)
+    {
+        extents[0] = new AllocationExtent(length, AllocationFlags.Allocated);
+        return 1;
+    }
 }
 
 [Flags]

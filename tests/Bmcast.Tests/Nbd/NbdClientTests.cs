@@ -63,7 +63,8 @@ public sealed class NbdClientTests
         await client.ReadAsync(0, bytes, Ct);
         Assert.Equal(env.Image[..512], bytes);
 
-        var unknown = await Assert.ThrowsAsync<IOException>(() => NbdClient.ConnectAsync(NbdUri.Parse(env.Server.Uri("missing")), Ct));
+        var unknown = await Assert.ThrowsAsync<NbdOptionRefusedException>(() => NbdClient.ConnectAsync(NbdUri.Parse(env.Server.Uri("missing")), Ct));
+        Assert.Equal(NbdOptionReply.ErrUnknown, unknown.Reply);
         Assert.Contains("ErrUnknown", unknown.Message);
     }
 

@@ -198,10 +198,10 @@ internal sealed class NbdClientHandshake(IDuplexPipe transport)
         return reply;
     }
 
-    private static IOException Refused(string what, OptionReply reply)
+    private static NbdOptionRefusedException Refused(string what, OptionReply reply)
     {
         NbdStrings.TryDecode(reply.Payload, out var message);
         string detail = message.Length > 0 ? $": {message}" : "";
-        return new IOException($"NBD server refused {what} with {reply.Type}{detail}");
+        return new NbdOptionRefusedException(reply.Type, $"NBD server refused {what} with {reply.Type}{detail}");
     }
 }

@@ -1,0 +1,3 @@
+using BenchmarkDotNet.Running;
+
+BenchmarkSwitcher.FromAssembly(typeof(Bmcast.Benchmarks.StreamingReadBenchmarks).Assembly).Run(args);

@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Data-plane benchmarks, one command: ./bench/run.sh [--quick]
+# Every ratio compares against a baseline measured in the same run on the same data.
+# Writes bench/results/data-plane.md (markdown table) and prints it.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+quick=0; [ "${1:-}" = "--quick" ] && quick=1
+reps=$([ $quick = 1 ] && echo 3 || echo 5)
+dense_mib=$([ $quick = 1 ] && echo 256 || echo 1024)
+sparse_gib=$([ $quick = 1 ] && echo 2 || echo 8)
+
+for tool in nbdcopy nbdkit qemu-img; do
+  command -v $tool >/dev/null || { echo "bench: $tool missing (apt-get install libnbd-bin nbdkit qemu-utils)"; exit 1; }
+done
+"$root/bmcast" --help >/dev/null   # build once, outside the timings
+
+work=$(mktemp -d /tmp/bmcast-bench.XXXXXX)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+export BMCAST_STORE="$work/store"
+export XDG_CONFIG_HOME="$work/config"
+# An array, not a function: a background "${bmcast[@]}" ... & leaves $! = the dotnet process itself.
+bmcast=(dotnet "$root/.build/cli/bmcast.dll")
+
+wait_socket() { for _ in $(seq 200); do [ -S "$1" ] && return 0; sleep 0.05; done; echo "bench: no socket $1"; exit 1; }
+# median of N timings (seconds) of a command
+time_median() {
+  local times=()
+  for _ in $(seq $reps); do
+    local t0=$(date +%s.%N); "$@" >/dev/null; local t1=$(date +%s.%N)
+    times+=("$(echo "$t1 - $t0" | bc -l)")
+  done
+  printf '%s\n' "${times[@]}" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
+}
+
+echo "bench: preparing images in $work"
+head -c $((dense_mib << 20)) /dev/urandom > "$work/dense.raw"
+truncate -s $((sparse_gib << 30)) "$work/sparse.raw"
+# sparse: 64 MiB of data scattered in 1 MiB extents
+for i in $(seq 0 63); do
+  dd if=/dev/urandom of="$work/sparse.raw" bs=1M count=1 seek=$((i * (sparse_gib * 1024 / 64))) conv=notrunc status=none
+done
+"${bmcast[@]}" image import "$work/dense.raw" --name dense >/dev/null
+"${bmcast[@]}" image import "$work/sparse.raw" --name sparse >/dev/null
+
+"${bmcast[@]}" serve --nbd "unix:$work/serve.sock" 2>"$work/serve.log" & pids+=($!)
+wait_socket "$work/serve.sock"
+
+rows=()
+for image in dense sparse; do
+  nbdkit --exit-with-parent -U "$work/nbdkit-$image.sock" file "$work/$image.raw" & pids+=($!)
+  wait_socket "$work/nbdkit-$image.sock"
+  ours=$(time_median nbdcopy "nbd+unix:///$image?socket=$work/serve.sock" null:)
+  theirs=$(time_median nbdcopy "nbd+unix:///?socket=$work/nbdkit-$image.sock" null:)
+  size=$(stat -c %s "$work/$image.raw")
+  rows+=("| nbdcopy from \`bmcast serve\` vs \`nbdkit file\`, $image ($((size >> 20)) MiB) | $(printf '%.3f' "$ours") s | $(printf '%.3f' "$theirs") s | $(echo "$theirs / $ours" | bc -l | xargs printf '%.2f')x throughput | >= 1.00x |")
+done
+
+# Streaming export with every block present vs the target file served directly by nbdkit.
+"${bmcast[@]}" stream --source "nbd+unix:///dense?socket=$work/serve.sock" --target "$work/target.raw" \
+  --export "unix:$work/agent.sock" --idle-gap-ms 0 --json > "$work/agent.events" 2>"$work/agent.log" & agent=$!; pids+=($agent)
+for _ in $(seq 1200); do grep -q '"event":"complete"' "$work/agent.events" && break; sleep 0.1; done
+grep -q '"event":"complete"' "$work/agent.events" || { echo "bench: agent did not complete"; cat "$work/agent.log"; exit 1; }
+nbdkit --exit-with-parent -U "$work/nbdkit-target.sock" file "$work/target.raw" & pids+=($!)
+wait_socket "$work/nbdkit-target.sock"
+agent_t=$(time_median nbdcopy "nbd+unix:///?socket=$work/agent.sock" null:)
+direct_t=$(time_median nbdcopy "nbd+unix:///?socket=$work/nbdkit-target.sock" null:)
+rows+=("| nbdcopy from the streaming export (all present) vs the target file via \`nbdkit file\` | $(printf '%.3f' "$agent_t") s | $(printf '%.3f' "$direct_t") s | $(echo "($agent_t / $direct_t - 1) * 100" | bc -l | xargs printf '%+.1f')% time | <= +5% |")
+kill $agent; wait $agent 2>/dev/null || true
+
+# Agent memory on a 1 TiB sparse target: peak RSS while it streams a 1 TiB all-hole image.
+truncate -s 1T "$work/huge.raw"
+"${bmcast[@]}" image import "$work/huge.raw" --name huge >/dev/null
+"${bmcast[@]}" stream --source "nbd+unix:///huge?socket=$work/serve.sock" --target "$work/huge-target.raw" \
+  --export "unix:$work/huge.sock" --idle-gap-ms 0 --json > "$work/huge.events" 2>"$work/huge.log" & huge=$!; pids+=($huge)
+sleep $([ $quick = 1 ] && echo 10 || echo 30)
+peak_kib=$(awk '/VmHWM/ {print $2}' /proc/$huge/status)
+present=$(grep -o '"present_bytes":[0-9]*' "$work/huge.events" | tail -1 | cut -d: -f2)
+rows+=("| agent peak RSS, 1 TiB sparse target (after $([ $quick = 1 ] && echo 10 || echo 30) s, $(( ${present:-0} >> 30 )) GiB present) | $((peak_kib / 1024)) MiB | | | <= 100 MiB |")
+kill $huge; wait $huge 2>/dev/null || true
+
+# The streaming layer's own cost, without any protocol: BenchmarkDotNet, reads through the
+# streaming disk (all present) vs the same reads from the target file, with allocations.
+dotnet run -c Release --project "$root/bench/Bmcast.Benchmarks" -- --filter '*StreamingRead*' --job short \
+  --exporters github --artifacts "$work/bdn" > "$work/bdn.log" 2>&1 || { tail -30 "$work/bdn.log"; exit 1; }
+
+mkdir -p "$root/bench/results"
+{
+  echo "# Data-plane benchmarks"
+  echo
+  echo "$(date -u +%Y-%m-%d), $(nproc) cores, $(uname -r), medians of $reps runs$([ $quick = 1 ] && echo ', quick mode')."
+  echo
+  echo "| measure | bmcast | baseline | ratio | goal |"
+  echo "|---|---|---|---|---|"
+  printf '%s\n' "${rows[@]}"
+  echo
+  echo "## Streaming disk vs target file, in process (BenchmarkDotNet, short job)"
+  echo
+  sed -n '/^|/p' "$work"/bdn/results/*StreamingReadBenchmarks*-report-github.md
+} > "$root/bench/results/data-plane.md"
+cat "$root/bench/results/data-plane.md"

@@ -1,0 +1,67 @@
+using System.Diagnostics;
+using Bmcast.Engine;
+using Bmcast.Engine.Verification;
+using Bmcast.Protocols.Nbd;
+using Bmcast.Protocols.Nbd.Server;
+using Microsoft.Extensions.Logging;
+
+namespace Bmcast.Cli.Streaming;
+
+/// <summary>
+/// The streaming agent's lifetime: connect to the source, open or resume the deployment, export the
+/// disk, report progress until complete, keep serving until stopped, then commit and close.
+/// </summary>
+internal sealed class StreamAgent(StreamRequest request, IStreamReporter reporter, ILoggerFactory logging)
+{
+    private static readonly TimeSpan ProgressInterval = TimeSpan.FromSeconds(1);
+    private readonly TaskCompletionSource _exported = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _complete = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Completes once the disk is exported and clients may connect.</summary>
+    public Task Exported => _exported.Task;
+
+    /// <summary>Completes once every block is present and committed.</summary>
+    public Task Complete => _complete.Task;
+
+    public async Task RunAsync(CancellationToken ct)
+    {
+        var clock = Stopwatch.StartNew();
+        var log = logging.CreateLogger("bmcast.stream");
+        var connector = new SourceConnector(new ManifestTrust(request.KnownKeysPath, log), log);
+        var (source, manifest) = await connector.OpenAsync(request.SourceUri, request.ManifestPath, request.TrustedKey, ct);
+        await using var sourceLifetime = source;
+        await using var session = await StreamingSession.OpenAsync(source, manifest, request.TargetPath, request.StatePath, request.Options, log, ct);
+        var disk = session.Disk;
+        var catalog = new SingleExportCatalog(Path.GetFileName(request.TargetPath), $"streaming {source.Description}", disk);
+        await using var server = new NbdServer(catalog, logging.CreateLogger<NbdServer>());
+        await server.StartAsync(request.Export, ct);
+        log.LogInformation("{Mode} {Source} -> {Target}, exported on {Export} ({Verified})",
+            session.Resumed ? "resuming" : "streaming", source.Description, request.TargetPath, request.Export,
+            manifest is null ? "unverified" : $"verified, root {manifest.RootHashHex[..16]}");
+        reporter.Started(request, session, manifest is not null, StreamingProgress.Of(disk, clock.Elapsed));
+        _exported.TrySetResult();
+
+        try
+        {
+            var copy = session.RunToCompletionAsync(ct);
+            while (!copy.IsCompleted)
+            {
+                await Task.WhenAny(copy, Task.Delay(ProgressInterval, ct));
+                ct.ThrowIfCancellationRequested();
+                reporter.Progress(StreamingProgress.Of(disk, clock.Elapsed));
+            }
+            await copy;
+            reporter.Complete(StreamingProgress.Of(disk, clock.Elapsed));
+            _complete.TrySetResult();
+            log.LogInformation("deployment complete: every block present and committed; still exporting until stopped");
+            await Task.Delay(Timeout.Infinite, ct);
+        }
+        finally
+        {
+            _exported.TrySetCanceled(ct);
+            _complete.TrySetCanceled(ct);
+            await server.StopAsync();
+            reporter.Stopped(StreamingProgress.Of(disk, clock.Elapsed));
+        }
+    }
+}

@@ -1,0 +1,15 @@
+using Bmcast.Engine;
+using Bmcast.Protocols.Nbd;
+
+namespace Bmcast.Cli.Streaming;
+
+/// <summary>Everything <c>bmcast stream</c> was asked to do, parsed and defaulted.</summary>
+internal sealed record StreamRequest(
+    string SourceUri,
+    string TargetPath,
+    string StatePath,
+    NbdEndpoint Export,
+    string? ManifestPath,
+    string? TrustedKey,
+    string KnownKeysPath,
+    StreamingOptions Options);

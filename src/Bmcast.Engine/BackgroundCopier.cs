@@ -1,0 +1,71 @@
+using Microsoft.Extensions.Logging;
+
+namespace Bmcast.Engine;
+
+/// <summary>
+/// Fills every chunk that is still absent, in the given order (a boot profile first, then the rest
+/// of the disk), keeping several fetches in flight and yielding to the guest through the moderator.
+/// A chunk that fails is retried on the next pass; the copier ends when every block is present.
+/// </summary>
+public sealed class BackgroundCopier(StreamingDisk disk, BackgroundModerator moderator, StreamingOptions options, ILogger logger)
+{
+    /// <summary>Chunk indexes in the order they should be fetched; chunks not listed follow in disk order.</summary>
+    public IReadOnlyList<long> PreferredOrder { get; init; } = [];
+
+    public async Task RunAsync(CancellationToken ct)
+    {
+        int pass = 0;
+        while (!disk.Presence.IsComplete)
+        {
+            if (pass++ > 0)
+                await Task.Delay(options.MaxRetryDelay, ct);
+            await CopyPassAsync(ct);
+        }
+    }
+
+    private async Task CopyPassAsync(CancellationToken ct)
+    {
+        using var slots = new SemaphoreSlim(options.BackgroundParallelism);
+        var running = new List<Task>();
+        foreach (long chunk in Order())
+        {
+            if (disk.IsChunkPresent(chunk))
+                continue;
+            // Zero chunks cost no transfer, so they spend none of the guest's share of the link.
+            if (!disk.IsKnownZeroChunk(chunk))
+                await moderator.WaitForTurnAsync(disk.Geometry.ChunkLength(chunk), ct);
+            await slots.WaitAsync(ct);
+            running.Add(CopyChunkAsync(chunk, slots, ct));
+            running.RemoveAll(t => t.IsCompleted);
+        }
+        await Task.WhenAll(running);
+    }
+
+    private async Task CopyChunkAsync(long chunk, SemaphoreSlim slots, CancellationToken ct)
+    {
+        try
+        {
+            await disk.EnsureChunkAsync(chunk, FetchPriority.Background, ct);
+        }
+        catch (IOException e)
+        {
+            logger.LogWarning("background copy of chunk {Chunk} failed, will retry: {Error}", chunk, e.Message);
+        }
+        finally
+        {
+            slots.Release();
+        }
+    }
+
+    private IEnumerable<long> Order()
+    {
+        long count = disk.Geometry.ChunkCount;
+        var seen = new HashSet<long>();
+        foreach (long chunk in PreferredOrder)
+            if (chunk >= 0 && chunk < count && seen.Add(chunk))
+                yield return chunk;
+        for (long chunk = 0; chunk < count; chunk++)
+            if (!seen.Contains(chunk))
+                yield return chunk;
+    }
+}

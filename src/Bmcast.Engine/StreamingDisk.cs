@@ -1,0 +1,284 @@
+using System.Buffers;
+using Bmcast.Core.Blocks;
+using Bmcast.Core.Manifests;
+using Bmcast.Core.Presence;
+using Bmcast.Core.Storage;
+using Microsoft.Extensions.Logging;
+
+namespace Bmcast.Engine;
+
+/// <summary>
+/// The streaming engine as a block device: the target disk, usable at once, with every block that
+/// is not yet local fetched from the image source on first read (copy-on-read), verified, and
+/// written locally before the read completes. Guest writes go to the target and mark their blocks
+/// present; FLUSH and FUA commit the presence map after the data (DESIGN §4).
+///
+/// Invariant: a block is marked present in memory only after its final content has been written to
+/// the target; <see cref="PresenceStateFile"/> persists bits only after flushing the target.
+/// </summary>
+public sealed class StreamingDisk : IBlockDevice
+{
+    private readonly DiskGeometry _geometry;
+    private readonly IBlockDevice _target;
+    private readonly PresenceStateFile _state;
+    private readonly Manifest? _manifest;
+    private readonly ChunkFetcher _fetcher;
+    private readonly ChunkLocks _locks = new();
+    private readonly Dictionary<long, Task> _fetchesInFlight = [];
+    private readonly TaskCompletionSource _allPresent = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly ILogger _logger;
+
+    public StreamingDisk(DiskGeometry geometry, IImageSource source, Manifest? manifest, IBlockDevice target,
+        PresenceStateFile state, StreamingOptions options, ILogger logger)
+    {
+        if (source.Size != geometry.Size || target.Size < geometry.Size)
+            throw new ArgumentException($"source ({source.Size} bytes) and target ({target.Size} bytes) must match the disk size {geometry.Size}");
+        if (manifest is not null && (manifest.ImageSize != geometry.Size || manifest.ChunkSize != geometry.ChunkSize))
+            throw new ArgumentException("manifest geometry does not match the disk");
+        _geometry = geometry;
+        _target = target;
+        _state = state;
+        _manifest = manifest;
+        _logger = logger;
+        _fetcher = new ChunkFetcher(source, manifest, geometry, options, Statistics, logger);
+        if (Presence.IsComplete)
+            _allPresent.TrySetResult();
+    }
+
+    public long Size => _geometry.Size;
+
+    public DiskGeometry Geometry => _geometry;
+
+    public BlockDeviceCapabilities Capabilities =>
+        BlockDeviceCapabilities.Writable | BlockDeviceCapabilities.Flush | BlockDeviceCapabilities.ForceUnitAccess
+        | BlockDeviceCapabilities.WriteZeroes | BlockDeviceCapabilities.MultiConnection;
+
+    public PresenceMap Presence => _state.Map;
+
+    public StreamingStatistics Statistics { get; } = new();
+
+    public GuestActivity Activity { get; } = new();
+
+    /// <summary>Completes when every block is present (not yet necessarily committed: see <see cref="CommitAsync"/>).</summary>
+    public Task AllPresent => _allPresent.Task;
+
+    /// <summary>True when filling the chunk needs no transfer: the manifest says it is all zero.</summary>
+    public bool IsKnownZeroChunk(long chunk) => _manifest is not null && _manifest.IsZeroChunk(chunk);
+
+    public bool IsChunkPresent(long chunk) =>
+        Presence.AllPresent(_geometry.FirstBlockOfChunk(chunk), _geometry.BlockCountOfChunk(chunk));
+
+    public async ValueTask ReadAsync(long offset, Memory<byte> buffer, CancellationToken ct)
+    {
+        Activity.NoteIo();
+        await EnsureBlocksAsync(_geometry.BlockOf(offset), _geometry.BlockOf(offset + buffer.Length - 1), ct);
+        await _target.ReadAsync(offset, buffer, ct);
+    }
+
+    public async ValueTask WriteAsync(long offset, ReadOnlyMemory<byte> data, bool forceUnitAccess, CancellationToken ct)
+    {
+        Activity.NoteIo();
+        await WriteCoreAsync(offset, data, ct);
+        Statistics.AddGuestWrite(data.Length);
+        if (forceUnitAccess)
+            await CommitAsync(ct);
+    }
+
+    public async ValueTask WriteZeroesAsync(long offset, long length, bool forceUnitAccess, CancellationToken ct)
+    {
+        Activity.NoteIo();
+        long end = offset + length;
+        // Bring in partly covered edge blocks first, so a failed fetch leaves the disk untouched.
+        await EnsurePartialEdgeBlocksAsync(offset, length, ct);
+        long bodyStart = AlignUp(offset);
+        long bodyEnd = end == Size ? Size : AlignDown(end);
+        if (bodyStart >= bodyEnd)
+        {
+            await WriteCoreAsync(offset, new byte[length], ct);
+        }
+        else
+        {
+            // Partly covered edge blocks are ordinary writes of zeroes; whole blocks are zeroed in place.
+            if (bodyStart > offset)
+                await WriteCoreAsync(offset, new byte[bodyStart - offset], ct);
+            await ForEachChunkPieceAsync(bodyStart, bodyEnd, (start, pieceEnd) =>
+                _target.WriteZeroesAsync(start, pieceEnd - start, false, ct), ct);
+            if (end > bodyEnd)
+                await WriteCoreAsync(bodyEnd, new byte[end - bodyEnd], ct);
+        }
+        Statistics.AddGuestWrite(length);
+        if (forceUnitAccess)
+            await CommitAsync(ct);
+    }
+
+    public ValueTask FlushAsync(CancellationToken ct)
+    {
+        Activity.NoteIo();
+        return new ValueTask(CommitAsync(ct));
+    }
+
+    /// <summary>Make all data durable and persist the presence map (DESIGN §4 rules 2 and 4).</summary>
+    public Task CommitAsync(CancellationToken ct) => _state.CommitAsync(_target, ct);
+
+    /// <summary>
+    /// Bring a chunk's absent blocks to their image content. Concurrent callers for the same chunk
+    /// share one fetch, so an on-demand read of a chunk the background copier is already fetching
+    /// waits for that fetch instead of repeating it.
+    /// </summary>
+    public async Task EnsureChunkAsync(long chunk, FetchPriority priority, CancellationToken ct)
+    {
+        if (IsChunkPresent(chunk))
+            return;
+        Task fetch;
+        lock (_fetchesInFlight)
+        {
+            if (!_fetchesInFlight.TryGetValue(chunk, out fetch!))
+            {
+                fetch = FetchAndFillAsync(chunk, priority);
+                _fetchesInFlight[chunk] = fetch;
+            }
+        }
+        if (priority == FetchPriority.OnDemand)
+            Activity.BeginOnDemandFetch();
+        try
+        {
+            await fetch.WaitAsync(ct);
+        }
+        finally
+        {
+            if (priority == FetchPriority.OnDemand)
+                Activity.EndOnDemandFetch();
+        }
+    }
+
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+
+    private async Task FetchAndFillAsync(long chunk, FetchPriority priority)
+    {
+        // Never run synchronously inside the caller's lock: the entry must be in the table before
+        // this method's finally removes it.
+        await Task.Yield();
+        int length = _geometry.ChunkLength(chunk);
+        byte[]? buffer = null;
+        try
+        {
+            if (IsKnownZeroChunk(chunk))
+            {
+                Statistics.AddZeroChunk();
+            }
+            else
+            {
+                buffer = ArrayPool<byte>.Shared.Rent(length);
+                // Not cancellable: other callers may share this fetch; each stops waiting on its own token.
+                await _fetcher.FetchAsync(chunk, buffer.AsMemory(0, length), priority, CancellationToken.None);
+            }
+            await FillAbsentBlocksAsync(chunk, buffer);
+        }
+        finally
+        {
+            if (buffer is not null)
+                ArrayPool<byte>.Shared.Return(buffer);
+            lock (_fetchesInFlight)
+                _fetchesInFlight.Remove(chunk);
+        }
+    }
+
+    /// <summary>Write image content into the chunk's blocks that are still absent; null content means zeroes.</summary>
+    private async Task FillAbsentBlocksAsync(long chunk, byte[]? content)
+    {
+        long firstBlock = _geometry.FirstBlockOfChunk(chunk);
+        int blocks = _geometry.BlockCountOfChunk(chunk);
+        long chunkStart = _geometry.ChunkStart(chunk);
+        using (await _locks.AcquireAsync(chunk, CancellationToken.None))
+        {
+            for (int i = 0; i < blocks;)
+            {
+                long absentRun = Presence.RunLength(firstBlock + i, blocks - i, present: false);
+                if (absentRun == 0)
+                {
+                    i += (int)Presence.RunLength(firstBlock + i, blocks - i, present: true);
+                    continue;
+                }
+                long start = (firstBlock + i) * _geometry.BlockSize;
+                long end = _geometry.BlockEnd(firstBlock + i + absentRun - 1);
+                if (content is null)
+                    await _target.WriteZeroesAsync(start, end - start, false, CancellationToken.None);
+                else
+                    await _target.WriteAsync(start, content.AsMemory((int)(start - chunkStart), (int)(end - start)), false, CancellationToken.None);
+                MarkPresent(start, end);
+                i += (int)absentRun;
+            }
+        }
+    }
+
+    /// <summary>A write that covers only part of an absent block must first bring in the rest of it.</summary>
+    private async Task EnsurePartialEdgeBlocksAsync(long offset, long length, CancellationToken ct)
+    {
+        long end = offset + length;
+        long head = _geometry.BlockOf(offset);
+        long tail = _geometry.BlockOf(end - 1);
+        bool headPartial = offset % _geometry.BlockSize != 0 || end < _geometry.BlockEnd(head);
+        bool tailPartial = end < _geometry.BlockEnd(tail);
+        if (headPartial && !Presence.IsPresent(head))
+            await EnsureChunkAsync(_geometry.ChunkOf(offset), FetchPriority.OnDemand, ct);
+        if (tailPartial && tail != head && !Presence.IsPresent(tail))
+            await EnsureChunkAsync(_geometry.ChunkOf(end - 1), FetchPriority.OnDemand, ct);
+    }
+
+    private async Task EnsureBlocksAsync(long firstBlock, long lastBlock, CancellationToken ct)
+    {
+        if (Presence.AllPresent(firstBlock, lastBlock - firstBlock + 1))
+            return;
+        long firstChunk = firstBlock / _geometry.BlocksPerChunk;
+        long lastChunk = lastBlock / _geometry.BlocksPerChunk;
+        if (firstChunk == lastChunk)
+        {
+            await EnsureChunkAsync(firstChunk, FetchPriority.OnDemand, ct);
+            return;
+        }
+        var fetches = new List<Task>();
+        for (long chunk = firstChunk; chunk <= lastChunk; chunk++)
+            if (!IsChunkPresent(chunk))
+                fetches.Add(EnsureChunkAsync(chunk, FetchPriority.OnDemand, ct));
+        await Task.WhenAll(fetches);
+    }
+
+    /// <summary>Mark the blocks of [start, end) present; callers guarantee partial edge blocks already were.</summary>
+    private void MarkPresent(long start, long end)
+    {
+        long first = _geometry.BlockOf(start);
+        long last = _geometry.BlockOf(end - 1);
+        Presence.MarkPresent(first, last - first + 1);
+        if (Presence.IsComplete)
+            _allPresent.TrySetResult();
+    }
+
+    private async Task WriteCoreAsync(long offset, ReadOnlyMemory<byte> data, CancellationToken ct)
+    {
+        await EnsurePartialEdgeBlocksAsync(offset, data.Length, ct);
+        await ForEachChunkPieceAsync(offset, offset + data.Length, (start, pieceEnd) =>
+            _target.WriteAsync(start, data.Slice((int)(start - offset), (int)(pieceEnd - start)), false, ct), ct);
+    }
+
+    /// <summary>
+    /// Apply a guest modification chunk by chunk, each under its chunk lock so a concurrent fill
+    /// cannot see the blocks absent and then overwrite them (DESIGN §4 rule 3).
+    /// </summary>
+    private async Task ForEachChunkPieceAsync(long start, long end, Func<long, long, ValueTask> modify, CancellationToken ct)
+    {
+        for (long position = start; position < end;)
+        {
+            long chunk = _geometry.ChunkOf(position);
+            long pieceEnd = Math.Min(end, _geometry.ChunkStart(chunk) + _geometry.ChunkSize);
+            using (await _locks.AcquireAsync(chunk, ct))
+            {
+                await modify(position, pieceEnd);
+                MarkPresent(position, pieceEnd);
+            }
+            position = pieceEnd;
+        }
+    }
+
+    private long AlignUp(long offset) => (offset + _geometry.BlockSize - 1) / _geometry.BlockSize * _geometry.BlockSize;
+    private long AlignDown(long offset) => offset / _geometry.BlockSize * _geometry.BlockSize;
+}

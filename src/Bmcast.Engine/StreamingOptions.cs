@@ -1,0 +1,22 @@
+namespace Bmcast.Engine;
+
+/// <summary>Tunables of a streaming deployment; the defaults suit a 1-10 Gbit/s link to the image server.</summary>
+public sealed record StreamingOptions
+{
+    /// <summary>Source reads per chunk before a guest request fails with EIO.</summary>
+    public int FetchAttempts { get; init; } = 5;
+    public TimeSpan FirstRetryDelay { get; init; } = TimeSpan.FromMilliseconds(50);
+    public TimeSpan MaxRetryDelay { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>How often the presence map is committed even without a guest FLUSH (dm-clone does the same).</summary>
+    public TimeSpan CommitInterval { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Background fetches kept in flight while the guest is idle.</summary>
+    public int BackgroundParallelism { get; init; } = 8;
+
+    /// <summary>The background copier waits until the guest has done no I/O for this long.</summary>
+    public TimeSpan IdleGap { get; init; } = TimeSpan.FromMilliseconds(20);
+
+    /// <summary>Cap on background bytes per second; null = use the link fully.</summary>
+    public long? BackgroundBytesPerSecond { get; init; }
+}

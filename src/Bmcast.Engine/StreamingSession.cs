@@ -1,0 +1,164 @@
+using System.Security.Cryptography;
+using System.Text;
+using Bmcast.Core.Blocks;
+using Bmcast.Core.Manifests;
+using Bmcast.Core.Storage;
+using Microsoft.Extensions.Logging;
+
+namespace Bmcast.Engine;
+
+/// <summary>
+/// One deployment of an image onto a target file: opens (or resumes) the target and its persisted
+/// presence map, exposes the streaming disk, and drives it to completion: background copy under
+/// moderation, a commit every <see cref="StreamingOptions.CommitInterval"/>, and a final commit
+/// once every block is present (DESIGN §4 rule 7).
+/// </summary>
+public sealed class StreamingSession : IAsyncDisposable
+{
+    private readonly IBlockDevice _target;
+    private readonly IBlockDevice _stateDevice;
+    private readonly StreamingOptions _options;
+    private readonly ILogger _logger;
+
+    private StreamingSession(StreamingDisk disk, IBlockDevice target, IBlockDevice stateDevice, bool resumed,
+        StreamingOptions options, ILogger logger)
+    {
+        Disk = disk;
+        _target = target;
+        _stateDevice = stateDevice;
+        Resumed = resumed;
+        _options = options;
+        _logger = logger;
+    }
+
+    public StreamingDisk Disk { get; }
+
+    /// <summary>True when an existing state file was found and the deployment continues from it.</summary>
+    public bool Resumed { get; }
+
+    /// <summary>Chunk order for the background copier to take first (a boot profile).</summary>
+    public IReadOnlyList<long> PreferredOrder { get; init; } = [];
+
+    public static async Task<StreamingSession> OpenAsync(IImageSource source, Manifest? manifest, string targetPath,
+        string statePath, StreamingOptions options, ILogger logger, CancellationToken ct)
+    {
+        var geometry = new DiskGeometry(source.Size, DiskGeometry.DefaultBlockSize, manifest?.ChunkSize ?? DiskGeometry.DefaultChunkSize);
+        byte[] identity = IdentityOf(geometry, manifest);
+        bool resumed = File.Exists(statePath);
+        if (!resumed && File.Exists(targetPath) && new FileInfo(targetPath).Length > 0)
+            logger.LogWarning("target {Target} exists but has no state file {State}: every block will be fetched again", targetPath, statePath);
+
+        var target = FileBlockDevice.OpenOrCreate(targetPath, geometry.Size);
+        IBlockDevice? stateDevice = null;
+        try
+        {
+            PresenceStateFile state;
+            if (resumed)
+            {
+                stateDevice = FileBlockDevice.Open(statePath, writable: true);
+                state = await PresenceStateFile.LoadAsync(stateDevice, geometry, identity, ct);
+            }
+            else
+            {
+                (stateDevice, state) = await CreateStateAtomicallyAsync(statePath, geometry, identity, ct);
+            }
+            var disk = new StreamingDisk(geometry, source, manifest, target, state, options, logger);
+            return new StreamingSession(disk, target, stateDevice, resumed, options, logger);
+        }
+        catch
+        {
+            await target.DisposeAsync();
+            if (stateDevice is not null)
+                await stateDevice.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Copy in the background and commit periodically until every block is present, then commit a
+    /// last time. Returns when the deployment is complete; the disk stays usable afterwards.
+    /// </summary>
+    public async Task RunToCompletionAsync(CancellationToken ct)
+    {
+        var copier = new BackgroundCopier(Disk, new BackgroundModerator(Disk.Activity, _options), _options, _logger)
+        {
+            PreferredOrder = PreferredOrder,
+        };
+        using var stopCommitter = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var committer = CommitPeriodicallyAsync(stopCommitter.Token);
+        try
+        {
+            await copier.RunAsync(ct);
+            await Disk.AllPresent.WaitAsync(ct);
+            await Disk.CommitAsync(ct);
+        }
+        finally
+        {
+            await stopCommitter.CancelAsync();
+            await committer;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            await Disk.CommitAsync(CancellationToken.None);
+        }
+        catch (IOException e)
+        {
+            _logger.LogError("final commit of the presence map failed: {Error}", e.Message);
+        }
+        await _target.DisposeAsync();
+        await _stateDevice.DisposeAsync();
+    }
+
+    /// <summary>What a state file is bound to: the manifest's root hash, or for an unverified source the geometry alone.</summary>
+    public static byte[] IdentityOf(DiskGeometry geometry, Manifest? manifest) =>
+        manifest?.RootHash ?? SHA256.HashData(Encoding.UTF8.GetBytes($"unverified source size={geometry.Size} chunk={geometry.ChunkSize}"));
+
+    private async Task CommitPeriodicallyAsync(CancellationToken ct)
+    {
+        using var timer = new PeriodicTimer(_options.CommitInterval);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(ct))
+            {
+                try
+                {
+                    await Disk.CommitAsync(ct);
+                }
+                catch (IOException e)
+                {
+                    // The dirty pages stay dirty; the next tick or guest flush retries them.
+                    _logger.LogError("periodic commit failed: {Error}", e.Message);
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    /// <summary>A new state file appears complete or not at all: written beside, flushed, then renamed.</summary>
+    private static async Task<(IBlockDevice, PresenceStateFile)> CreateStateAtomicallyAsync(string statePath,
+        DiskGeometry geometry, byte[] identity, CancellationToken ct)
+    {
+        string temporary = statePath + ".new";
+        File.Delete(temporary);
+        var device = FileBlockDevice.OpenOrCreate(temporary, PresenceStateFile.SizeFor(geometry));
+        try
+        {
+            var state = await PresenceStateFile.CreateAsync(device, geometry, identity, ct);
+            File.Move(temporary, statePath);
+            DirectorySync.Sync(Path.GetDirectoryName(Path.GetFullPath(statePath))!);
+            return (device, state);
+        }
+        catch
+        {
+            await device.DisposeAsync();
+            File.Delete(temporary);
+            throw;
+        }
+    }
+}

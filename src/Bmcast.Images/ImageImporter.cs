@@ -1,0 +1,113 @@
+using System.Diagnostics;
+using System.Numerics;
+using Bmcast.Core.Manifests;
+
+namespace Bmcast.Images;
+
+/// <summary>
+/// Turns a disk image file into a stored image: converts non-raw formats with qemu-img into a sparse
+/// temporary file inside the store, chunks and deduplicates the raw bytes, signs a manifest and
+/// publishes it. Until the final rename nothing is visible; on failure temporary files are removed
+/// and chunks the import added are collected when no other import is running.
+/// </summary>
+public sealed class ImageImporter(ImageStore store)
+{
+    private readonly int _chunksPerBatch = ChunkBatch.DefaultMaxPendingChunks;
+
+    /// <summary>For tests: commit chunk batches more often, so small imports cross batch boundaries.</summary>
+    internal ImageImporter(ImageStore store, int chunksPerBatch) : this(store) => _chunksPerBatch = chunksPerBatch;
+
+    public async Task<ImportResult> ImportAsync(string sourcePath, ImportOptions options,
+        Action<ImportProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ImageName.Validate(options.Name);
+        if (options.ChunkSize is < Manifest.MinChunkSize or > Manifest.MaxChunkSize || !BitOperations.IsPow2(options.ChunkSize))
+            throw new ImageStoreException(
+                $"chunk size {options.ChunkSize} must be a power of two from {ByteSize.Format(Manifest.MinChunkSize)} to {ByteSize.Format(Manifest.MaxChunkSize)}");
+        if (!File.Exists(sourcePath))
+            throw new ImageStoreException($"no such file: {sourcePath}");
+        if (!options.Force && store.Exists(options.Name))
+            throw new ImageExistsException(options.Name);
+
+        long started = Stopwatch.GetTimestamp();
+        ImportResult result;
+        try
+        {
+            using (store.LockShared())
+                result = await ImportLockedAsync(sourcePath, options, progress, cancellationToken);
+        }
+        catch (Exception e)
+        {
+            store.TryCollectGarbage();
+            if (e is IOException { HResult: LibC.ENOSPC })
+                throw new DiskFullException(store.Root, e);
+            throw;
+        }
+        if (result.Replaced)
+            store.CollectGarbage();
+        return result with { Elapsed = Stopwatch.GetElapsedTime(started) };
+    }
+
+    private async Task<ImportResult> ImportLockedAsync(string sourcePath, ImportOptions options,
+        Action<ImportProgress>? progress, CancellationToken cancellationToken)
+    {
+        var format = options.Format == DiskImageFormat.Auto
+            ? await QemuImg.DetectAsync(sourcePath, cancellationToken)
+            : options.Format;
+        string? converted = null;
+        try
+        {
+            string rawPath = sourcePath;
+            if (format != DiskImageFormat.Raw)
+            {
+                progress?.Invoke(new ImportProgress(ImportPhase.Converting, 0, 0));
+                converted = Path.Combine(store.TemporaryDirectory, "convert-" + Guid.NewGuid().ToString("N") + ".raw");
+                await QemuImg.ConvertToRawAsync(sourcePath, format, converted, cancellationToken);
+                rawPath = converted;
+            }
+            return await ChunkAndPublishAsync(rawPath, sourcePath, format, options, progress, cancellationToken);
+        }
+        finally
+        {
+            if (converted is not null)
+                File.Delete(converted);
+        }
+    }
+
+    private async Task<ImportResult> ChunkAndPublishAsync(string rawPath, string sourcePath, DiskImageFormat format,
+        ImportOptions options, Action<ImportProgress>? progress, CancellationToken cancellationToken)
+    {
+        using var source = File.OpenHandle(rawPath, FileMode.Open, FileAccess.Read, FileShare.Read);
+        long size = RandomAccess.GetLength(source);
+        if (size == 0)
+            throw new ImageStoreException($"{sourcePath} is empty");
+        if (size > Manifest.MaxImageSize)
+            throw new ImageStoreException($"{sourcePath} is larger than {ByteSize.Format(Manifest.MaxImageSize)}");
+        // The manifest keeps one hash per chunk in a single array.
+        if (Manifest.ChunkCountFor(size, options.ChunkSize) > Array.MaxLength / Manifest.HashSize)
+            throw new ImageStoreException($"{sourcePath} has too many chunks of {ByteSize.Format(options.ChunkSize)}: use a larger --chunk-size");
+
+        using var batch = store.Chunks.BeginBatch(_chunksPerBatch);
+        var chunks = await Task.Run(() => ChunkIngest.Run(source, size, options.ChunkSize, batch,
+            done => progress?.Invoke(new ImportProgress(ImportPhase.Chunking, done, size)), cancellationToken), cancellationToken);
+        // Every chunk, and its name, must be durable before a manifest may refer to it.
+        batch.Commit();
+
+        using var key = store.SigningKey();
+        var manifest = Manifest.Create(size, options.ChunkSize, chunks.Zero, chunks.Hashes, key);
+        var info = new ImageInfo(
+            Name: options.Name,
+            Size: size,
+            ChunkSize: options.ChunkSize,
+            ChunkCount: manifest.ChunkCount,
+            ZeroChunkCount: manifest.ChunkCount - manifest.NonZeroChunkCount,
+            StoredBytes: chunks.StoredBytes,
+            SourceFormat: format.ToString().ToLowerInvariant(),
+            SourceFile: Path.GetFullPath(sourcePath),
+            Created: DateTimeOffset.UtcNow,
+            RootHash: manifest.RootHashHex,
+            KeyFingerprint: manifest.KeyFingerprint);
+        bool replaced = store.Publish(options.Name, manifest, info, options.Force);
+        return new ImportResult(info, batch.NewChunks, batch.NewBytes, chunks.DataBytesRead, TimeSpan.Zero, replaced);
+    }
+}

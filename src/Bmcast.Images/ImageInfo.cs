@@ -1,0 +1,31 @@
+using System.Text.Json.Serialization;
+
+namespace Bmcast.Images;
+
+/// <summary>
+/// An image's descriptive metadata, kept as <c>images/NAME/image.json</c> beside its manifest so
+/// listings need not decode manifests. The manifest stays the authority on content.
+/// </summary>
+/// <param name="StoredBytes">Bytes of the image's non-zero chunks: what it costs the store before deduplication.</param>
+/// <param name="SourceFormat">Format of the imported file (raw, qcow2, …) before conversion.</param>
+public sealed record ImageInfo(
+    string Name,
+    long Size,
+    int ChunkSize,
+    long ChunkCount,
+    long ZeroChunkCount,
+    long StoredBytes,
+    string SourceFormat,
+    string SourceFile,
+    DateTimeOffset Created,
+    string RootHash,
+    string KeyFingerprint)
+{
+    /// <summary>Enough of the root hash to tell images apart in listings.</summary>
+    [JsonIgnore]
+    public string RootHashPrefix => RootHash[..12];
+}
+
+[JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
+[JsonSerializable(typeof(ImageInfo))]
+internal sealed partial class ImageInfoJson : JsonSerializerContext;

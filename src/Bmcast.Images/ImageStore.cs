@@ -1,0 +1,227 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+using Bmcast.Core.Manifests;
+
+namespace Bmcast.Images;
+
+/// <summary>
+/// A directory of images: deduplicated chunks, one signed manifest per image, and the key that signs
+/// them. Layout (see docs/images.md):
+/// <code>
+///   store.lock                 flock: shared while importing, exclusive while collecting garbage
+///   keys/store.key             ECDSA P-256, PKCS#8 PEM, 0600
+///   chunks/ab/abcd…            one file per distinct non-zero chunk, named by its SHA-256
+///   images/NAME/manifest       Manifest.Encode()
+///   images/NAME/image.json     ImageInfo
+///   tmp/                       staging; anything here is garbage once no import holds the lock
+/// </code>
+/// An image exists exactly when <c>images/NAME</c> does; it is published by renaming a complete,
+/// durable staging directory, so an import that dies leaves nothing visible.
+/// </summary>
+public sealed class ImageStore
+{
+    public const string StoreEnvironmentVariable = "BMCAST_STORE";
+    private const string ManifestFile = "manifest";
+    private const string InfoFile = "image.json";
+
+    private readonly string _imagesDirectory;
+    private readonly StoreKey _key;
+
+    private ImageStore(string root)
+    {
+        Root = root;
+        _imagesDirectory = Path.Combine(root, "images");
+        TemporaryDirectory = Path.Combine(root, "tmp");
+        string keys = Path.Combine(root, "keys");
+        string chunks = Path.Combine(root, "chunks");
+        foreach (string directory in new[] { root, _imagesDirectory, TemporaryDirectory, keys, chunks })
+            Directory.CreateDirectory(directory);
+        Chunks = new ChunkStore(chunks, TemporaryDirectory);
+        _key = new StoreKey(Path.Combine(keys, "store.key"), TemporaryDirectory);
+    }
+
+    public string Root { get; }
+
+    public ChunkStore Chunks { get; }
+
+    /// <summary>Where imports stage files; on the store's file system so renames are atomic.</summary>
+    internal string TemporaryDirectory { get; }
+
+    /// <summary>
+    /// The store directory: <paramref name="explicitRoot"/> (<c>--store</c>), else <c>$BMCAST_STORE</c>,
+    /// else <c>$XDG_DATA_HOME/bmcast</c>, else <c>~/.local/share/bmcast</c>.
+    /// </summary>
+    public static string ResolveRoot(string? explicitRoot)
+    {
+        if (!string.IsNullOrEmpty(explicitRoot))
+            return Path.GetFullPath(explicitRoot);
+        string? fromEnvironment = Environment.GetEnvironmentVariable(StoreEnvironmentVariable);
+        if (!string.IsNullOrEmpty(fromEnvironment))
+            return Path.GetFullPath(fromEnvironment);
+        string? dataHome = Environment.GetEnvironmentVariable("XDG_DATA_HOME");
+        if (string.IsNullOrEmpty(dataHome))
+            dataHome = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".local", "share");
+        return Path.Combine(dataHome, "bmcast");
+    }
+
+    /// <summary>Open (creating if needed) the store at <see cref="ResolveRoot"/>(<paramref name="explicitRoot"/>).</summary>
+    public static ImageStore Open(string? explicitRoot = null) => new(ResolveRoot(explicitRoot));
+
+    public bool Exists(string name) => ImageName.IsValid(name) && Directory.Exists(ImageDirectory(name));
+
+    /// <summary>Every image, sorted by name.</summary>
+    public IReadOnlyList<ImageInfo> List() =>
+        Directory.EnumerateDirectories(_imagesDirectory)
+            .Select(Path.GetFileName)
+            .Where(name => ImageName.IsValid(name!))
+            .Order(StringComparer.Ordinal)
+            .Select(name => GetInfo(name!))
+            .ToList();
+
+    public ImageInfo GetInfo(string name)
+    {
+        byte[] json = ReadImageFile(name, InfoFile);
+        return JsonSerializer.Deserialize(json, ImageInfoJson.Default.ImageInfo)
+               ?? throw new ImageStoreException($"{InfoFile} of image '{name}' is empty");
+    }
+
+    /// <summary>The manifest exactly as stored and served (<c>manifest:NAME</c>).</summary>
+    public byte[] ReadEncodedManifest(string name) => ReadImageFile(name, ManifestFile);
+
+    /// <summary>The decoded manifest; throws <see cref="ManifestFormatException"/> when it is damaged.</summary>
+    public Manifest ReadManifest(string name) => Manifest.Decode(ReadEncodedManifest(name));
+
+    public StoredImageDevice OpenDevice(string name) => new(ReadManifest(name), Chunks);
+
+    /// <summary>Fingerprint of the store's signing key, or null before anything was imported.</summary>
+    public string? KeyFingerprint => _key.PublicKey() is { } publicKey ? Manifest.KeyFingerprintOf(publicKey) : null;
+
+    internal ECDsa SigningKey() => _key.LoadOrCreate();
+
+    /// <summary>
+    /// Publish a manifest and its info as image <paramref name="name"/>: both are written to a durable
+    /// staging directory, which is then renamed into place. With <paramref name="replace"/> an existing
+    /// image of that name is swapped out; the name is absent for the moment between the two renames.
+    /// Returns true when an image was replaced.
+    /// </summary>
+    internal bool Publish(string name, Manifest manifest, ImageInfo info, bool replace)
+    {
+        string staging = Path.Combine(TemporaryDirectory, "image-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(staging);
+        try
+        {
+            DurableFile.WriteNew(Path.Combine(staging, ManifestFile), manifest.Encode());
+            DurableFile.WriteNew(Path.Combine(staging, InfoFile), JsonSerializer.SerializeToUtf8Bytes(info, ImageInfoJson.Default.ImageInfo));
+            DurableFile.SyncDirectory(staging);
+            string final = ImageDirectory(name);
+            bool replaced = false;
+            // No-clobber rename: of two imports racing for one name, exactly one wins.
+            while (!DurableFile.RenameNoReplace(staging, final))
+            {
+                if (!replace)
+                    throw new ImageExistsException(name);
+                Discard(final);
+                replaced = true;
+            }
+            DurableFile.SyncDirectory(_imagesDirectory);
+            return replaced;
+        }
+        finally
+        {
+            if (Directory.Exists(staging))
+                Directory.Delete(staging, recursive: true);
+        }
+    }
+
+    /// <summary>Remove an image, then delete the chunks no remaining image references.</summary>
+    public GarbageReport Remove(string name)
+    {
+        ImageName.Validate(name);
+        using var exclusive = StoreLock.Exclusive(Root);
+        string directory = ImageDirectory(name);
+        if (!Directory.Exists(directory))
+            throw new ImageNotFoundException(name);
+        Discard(directory);
+        return CollectGarbageLocked();
+    }
+
+    /// <summary>Delete chunks no manifest references and leftovers of imports that died.</summary>
+    public GarbageReport CollectGarbage()
+    {
+        using var exclusive = StoreLock.Exclusive(Root);
+        return CollectGarbageLocked();
+    }
+
+    /// <summary>
+    /// Collect garbage unless an import is running (whose unreferenced chunks are not garbage); used to
+    /// reclaim what a failed import wrote without making the failure wait.
+    /// </summary>
+    internal GarbageReport? TryCollectGarbage()
+    {
+        using var exclusive = StoreLock.TryExclusive(Root);
+        return exclusive is null ? null : CollectGarbageLocked();
+    }
+
+    internal StoreLock LockShared() => StoreLock.Shared(Root);
+
+    private GarbageReport CollectGarbageLocked()
+    {
+        // Decode every manifest before deleting anything: a damaged manifest aborts the collection
+        // rather than letting its chunks be taken for garbage.
+        var referenced = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var info in List())
+        {
+            var manifest = ReadManifest(info.Name);
+            for (long chunk = 0; chunk < manifest.ChunkCount; chunk++)
+                if (!manifest.IsZeroChunk(chunk))
+                    referenced.Add(Convert.ToHexStringLower(manifest.ChunkHash(chunk)));
+        }
+        long chunksRemoved = 0, bytesFreed = 0;
+        foreach (var (hash, path) in Chunks.Enumerate())
+        {
+            if (referenced.Contains(hash))
+                continue;
+            bytesFreed += new FileInfo(path).Length;
+            File.Delete(path);
+            chunksRemoved++;
+        }
+        foreach (string leftover in Directory.EnumerateFileSystemEntries(TemporaryDirectory))
+        {
+            if (Directory.Exists(leftover))
+                Directory.Delete(leftover, recursive: true);
+            else
+                File.Delete(leftover);
+        }
+        return new GarbageReport(chunksRemoved, bytesFreed, referenced.Count);
+    }
+
+    /// <summary>Make a directory vanish atomically (rename into tmp/), then delete it at leisure.</summary>
+    private void Discard(string directory)
+    {
+        string trash = Path.Combine(TemporaryDirectory, "removed-" + Guid.NewGuid().ToString("N"));
+        Directory.Move(directory, trash);
+        DurableFile.SyncDirectory(_imagesDirectory);
+        Directory.Delete(trash, recursive: true);
+    }
+
+    private string ImageDirectory(string name)
+    {
+        ImageName.Validate(name);
+        return Path.Combine(_imagesDirectory, name);
+    }
+
+    private byte[] ReadImageFile(string name, string file)
+    {
+        string directory = ImageDirectory(name);
+        try
+        {
+            return File.ReadAllBytes(Path.Combine(directory, file));
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw Directory.Exists(directory)
+                ? new ImageStoreException($"image '{name}' is damaged: {file} is missing", e)
+                : new ImageNotFoundException(name);
+        }
+    }
+}

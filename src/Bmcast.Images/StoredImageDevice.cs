@@ -1,0 +1,96 @@
+using Bmcast.Core.Manifests;
+using Bmcast.Core.Storage;
+
+namespace Bmcast.Images;
+
+/// <summary>
+/// A stored image as a read-only block device: reads are assembled from chunk files, zero chunks
+/// read as zeros without touching the disk, and <c>base:allocation</c> reports zero chunks as holes
+/// so clients such as nbdcopy skip them. Content is not re-verified here: the streaming engine
+/// verifies every chunk against the manifest itself, and <c>bmcast image verify</c> audits the store.
+/// </summary>
+public sealed class StoredImageDevice : IBlockDevice
+{
+    private readonly ChunkStore _chunks;
+
+    public StoredImageDevice(Manifest manifest, ChunkStore chunks)
+    {
+        Manifest = manifest;
+        _chunks = chunks;
+    }
+
+    public Manifest Manifest { get; }
+
+    public long Size => Manifest.ImageSize;
+
+    public BlockDeviceCapabilities Capabilities => BlockDeviceCapabilities.MultiConnection;
+
+    public ValueTask ReadAsync(long offset, Memory<byte> buffer, CancellationToken cancellationToken)
+    {
+        int chunkSize = Manifest.ChunkSize;
+        while (!buffer.IsEmpty)
+        {
+            long chunk = offset / chunkSize;
+            int inChunk = (int)(offset - chunk * chunkSize);
+            int length = Math.Min(buffer.Length, Manifest.ChunkLength(chunk) - inChunk);
+            var part = buffer.Span[..length];
+            if (Manifest.IsZeroChunk(chunk))
+                part.Clear();
+            else
+                ReadChunk(chunk, inChunk, part);
+            offset += length;
+            buffer = buffer[length..];
+        }
+        return ValueTask.CompletedTask;
+    }
+
+    public ValueTask WriteAsync(long offset, ReadOnlyMemory<byte> data, bool forceUnitAccess, CancellationToken cancellationToken) =>
+        throw ReadOnly();
+
+    public ValueTask WriteZeroesAsync(long offset, long length, bool forceUnitAccess, CancellationToken cancellationToken) =>
+        throw ReadOnly();
+
+    // Nothing is ever dirty on a read-only device.
+    public ValueTask FlushAsync(CancellationToken cancellationToken) => ValueTask.CompletedTask;
+
+    public int DescribeAllocation(long offset, long length, Span<AllocationExtent> extents)
+    {
+        long end = Math.Min(offset + length, Size);
+        int count = 0;
+        while (offset < end && count < extents.Length)
+        {
+            long chunk = offset / Manifest.ChunkSize;
+            bool zero = Manifest.IsZeroChunk(chunk);
+            long runEnd = (chunk + 1) * Manifest.ChunkSize;
+            while (runEnd < end && Manifest.IsZeroChunk(runEnd / Manifest.ChunkSize) == zero)
+                runEnd += Manifest.ChunkSize;
+            runEnd = Math.Min(runEnd, end);
+            extents[count++] = new AllocationExtent(runEnd - offset,
+                zero ? AllocationFlags.Hole | AllocationFlags.Zero : AllocationFlags.Allocated);
+            offset = runEnd;
+        }
+        return count;
+    }
+
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+
+    private void ReadChunk(long chunk, int inChunk, Span<byte> destination)
+    {
+        var hash = Manifest.ChunkHash(chunk);
+        using var file = _chunks.TryOpen(hash)
+            ?? throw new BlockDeviceException(BlockDeviceException.EIO,
+                $"chunk {chunk} ({Convert.ToHexStringLower(hash)}) is missing from the store");
+        int done = 0;
+        while (done < destination.Length)
+        {
+            int n = RandomAccess.Read(file, destination[done..], inChunk + done);
+            if (n == 0)
+                throw new BlockDeviceException(BlockDeviceException.EIO,
+                    $"chunk {chunk} ({Convert.ToHexStringLower(hash)}) is shorter than the manifest says");
+            done += n;
+        }
+    }
+
+    private static BlockDeviceException ReadOnly() =>
+        new(BlockDeviceException.EPERM, "stored images are read-only");
+}

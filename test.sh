@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The whole test suite: installs what the tests need (Debian packages), builds, runs every test.
+# Usage: ./test.sh [extra dotnet test arguments, e.g. --filter Nbd]
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+cd "$root"
+
+packages=(qemu-utils qemu-system-x86 libnbd-bin nbdkit nbd-server e2fsprogs)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "test.sh: installing ${missing[*]}"
+  if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+results="$root/.build/test-results"
+rm -rf "$results"
+status=0
+dotnet test "$root/tests/Bmcast.Tests/Bmcast.Tests.csproj" -c Release --nologo \
+  --logger "trx;LogFileName=bmcast.trx" --results-directory "$results" "$@" || status=$?
+
+passed=0 failed=0 skipped=0
+if [ -f "$results/bmcast.trx" ]; then
+  counters=$(grep -o '<Counters [^>]*>' "$results/bmcast.trx")
+  passed=$(sed -E 's/.* passed="([0-9]+)".*/\1/' <<<"$counters")
+  failed=$(sed -E 's/.* failed="([0-9]+)".*/\1/' <<<"$counters")
+  total=$(sed -E 's/.* total="([0-9]+)".*/\1/' <<<"$counters")
+  executed=$(sed -E 's/.* executed="([0-9]+)".*/\1/' <<<"$counters")
+  skipped=$((total - executed))
+fi
+
+if [ -x "$root/vmm/test.sh" ] && [ $# -eq 0 ]; then
+  if bash "$root/vmm/test.sh"; then passed=$((passed + 1)); else failed=$((failed + 1)); status=1; fi
+fi
+
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ] || status=1
+exit $status

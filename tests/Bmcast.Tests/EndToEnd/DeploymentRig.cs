@@ -1,0 +1,79 @@
+using Bmcast.Tests.Nbd;
+using Bmcast.Tests.Support;
+
+namespace Bmcast.Tests.EndToEnd;
+
+/// <summary>
+/// A private image store with one imported image, <c>bmcast serve</c> on a unix socket, and helpers
+/// to start streaming agents from it: the real CLI processes, as an operator would run them.
+/// </summary>
+internal sealed class DeploymentRig : IAsyncDisposable
+{
+    private readonly List<BmcastProcess> _processes = [];
+
+    private DeploymentRig(Bmcast.Tests.Nbd.TempDirectory directory) => Directory = directory;
+
+    public Bmcast.Tests.Nbd.TempDirectory Directory { get; }
+
+    public string Store => Directory.File("store");
+
+    public string ServerSocket => Directory.File("serve.sock");
+
+    public string SourceUri(string image) => $"nbd+unix:///{image}?socket={ServerSocket}";
+
+    public static async Task<DeploymentRig> StartAsync(string imagePath, string imageName)
+    {
+        ExternalTool.Require("qemu-io");
+        var rig = new DeploymentRig(new Bmcast.Tests.Nbd.TempDirectory());
+        try
+        {
+            var (code, _, error) = await BmcastProcess.RunAsync(TimeSpan.FromMinutes(3), "image", "import", imagePath, "--name", imageName, "--store", rig.Store);
+            Assert.True(code == 0, $"import failed: {error}");
+            var server = rig.Track(BmcastProcess.Start("serve", "--store", rig.Store, "--nbd", "unix:" + rig.ServerSocket));
+            await WaitForSocketAsync(rig.ServerSocket, server);
+            return rig;
+        }
+        catch
+        {
+            await rig.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>Start <c>bmcast stream --json</c> exporting on <paramref name="exportSocket"/>; waits for its "started" event.</summary>
+    public async Task<BmcastProcess> StartAgentAsync(string image, string target, string exportSocket, params string[] extra)
+    {
+        string[] arguments =
+        [
+            "stream", "--source", SourceUri(image), "--target", target, "--export", "unix:" + exportSocket,
+            "--known-keys", Directory.File("known_keys"), "--json", .. extra,
+        ];
+        var agent = Track(BmcastProcess.Start(arguments));
+        await agent.WaitForEventAsync("started", TimeSpan.FromSeconds(60));
+        return agent;
+    }
+
+    public BmcastProcess Track(BmcastProcess process)
+    {
+        _processes.Add(process);
+        return process;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var process in _processes)
+            await process.DisposeAsync();
+        Directory.Dispose();
+    }
+
+    private static async Task WaitForSocketAsync(string path, BmcastProcess owner)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (!File.Exists(path))
+        {
+            if (DateTime.UtcNow > deadline)
+                throw new TimeoutException($"no socket {path} after 60 s; stderr:\n{owner.Stderr}");
+            await Task.Delay(50);
+        }
+    }
+}

@@ -1,0 +1,76 @@
+using Bmcast.Vmm.Efi;
+
+namespace Bmcast.Vmm.Platform;
+
+// The hypervisor's configuration channel: SMBIOS type 11 (OEM strings), which
+// QEMU sets with -smbios type=11,value=... and a BMC can set on a real
+// machine, read from the firmware's SMBIOS tables (SMBIOS 3.x spec §7.12).
+internal static unsafe class Smbios
+{
+    private const byte OemStrings = 11, EndOfTable = 127;
+
+    public static bool HasOemString(SystemTable* st, string wanted)
+    {
+        byte* table;
+        ulong length;
+        if (!TryFindTable(st, out table, out length))
+            return false;
+        byte* end = table + length;
+        for (byte* s = table; s + 4 <= end && s[0] != EndOfTable;)
+        {
+            byte* strings = s + s[1];
+            byte* next = strings;
+            while (next + 1 < end && !(next[0] == 0 && next[1] == 0))
+                next++;
+            if (s[0] == OemStrings)
+            {
+                for (byte* str = strings; str < next + 1 && *str != 0; str += Length(str) + 1)
+                {
+                    if (Equals(str, wanted))
+                        return true;
+                }
+            }
+            s = next + 2;
+        }
+        return false;
+    }
+
+    private static bool TryFindTable(SystemTable* st, out byte* table, out ulong length)
+    {
+        byte* entry = (byte*)st->FindConfigurationTable(EfiGuid.Smbios3Table);
+        if (entry != null)   // "_SM3_": maximum size u32 at 0x0C, address u64 at 0x10
+        {
+            table = (byte*)*(ulong*)(entry + 0x10);
+            length = *(uint*)(entry + 0x0C);
+            return true;
+        }
+        entry = (byte*)st->FindConfigurationTable(EfiGuid.SmbiosTable);
+        if (entry != null)   // "_SM_": length u16 at 0x16, address u32 at 0x18
+        {
+            table = (byte*)*(uint*)(entry + 0x18);
+            length = *(ushort*)(entry + 0x16);
+            return true;
+        }
+        table = null;
+        length = 0;
+        return false;
+    }
+
+    private static int Length(byte* s)
+    {
+        int n = 0;
+        while (s[n] != 0)
+            n++;
+        return n;
+    }
+
+    private static bool Equals(byte* s, string wanted)
+    {
+        for (int i = 0; i < wanted.Length; i++)
+        {
+            if (s[i] != wanted[i])
+                return false;
+        }
+        return s[wanted.Length] == 0;
+    }
+}
