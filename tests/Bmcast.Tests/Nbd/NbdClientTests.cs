@@ -121,6 +121,28 @@ public sealed class NbdClientTests
     }
 
     [Fact(Timeout = 30_000)]
+    public async Task A_cancelled_read_leaves_the_buffer_alone_and_the_connection_usable()
+    {
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var data = PeerEnvironment.CreateImage();
+        var catalog = new TestCatalog().Add("slow", () => new GatedBlockDevice(new MemoryBlockDevice(data, writable: false), gatedOffset: 0, release.Task));
+        await using var server = await TestServer.StartAsync(catalog);
+        await using var client = await NbdClient.ConnectAsync(NbdUri.Create(server.Endpoint, "slow"), Ct);
+
+        var abandoned = new byte[4096];
+        using var cancel = new CancellationTokenSource();
+        var read = client.ReadAsync(0, abandoned, cancel.Token).AsTask();
+        await cancel.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => read);
+
+        release.SetResult(); // The server now answers the abandoned read; the client must drop that data.
+        var next = new byte[4096];
+        await client.ReadAsync(0, next, Ct);
+        Assert.Equal(data[..4096], next);
+        Assert.All(abandoned, b => Assert.Equal(0, b));
+    }
+
+    [Fact(Timeout = 30_000)]
     public async Task Large_reads_are_split_within_the_maximum_payload()
     {
         var data = new byte[NbdProtocol.MaxPayload * 2 + 12345];
