@@ -4,6 +4,7 @@ namespace Bmcast.Machines.Qemu;
 /// <param name="NbdSocket">Unix socket of the NBD export that backs the disk.</param>
 /// <param name="WorkDirectory">Where the QMP socket and the console log go.</param>
 /// <param name="GuestMode">Passed to the guest as SMBIOS type 11 string <c>bmcast.mode=MODE</c>.</param>
+/// <param name="ConsoleLog">Where the serial console is logged (default: <c>console.log</c> in the work directory).</param>
 public sealed record MachineSpec(
     string NbdSocket,
     string WorkDirectory,
@@ -11,7 +12,8 @@ public sealed record MachineSpec(
     int Cpus = 1,
     DiskBus Disk = DiskBus.Virtio,
     Firmware Firmware = Firmware.Bios,
-    string? GuestMode = null);
+    string? GuestMode = null,
+    string? ConsoleLog = null);
 
 public enum DiskBus
 {

@@ -56,7 +56,7 @@ public sealed class QemuMachine : IAsyncDisposable
         try
         {
             var qmp = await ConnectQmpAsync(qmpSocket, process, ct);
-            var consoleLog = new StreamWriter(Path.Combine(spec.WorkDirectory, "console.log")) { AutoFlush = true };
+            var consoleLog = new StreamWriter(spec.ConsoleLog ?? Path.Combine(spec.WorkDirectory, "console.log")) { AutoFlush = true };
             return new QemuMachine(process, qmp, accelerator, consoleLog, clock);
         }
         catch
