@@ -22,21 +22,16 @@ internal static class DeployCommand
 {
     public static Command Create()
     {
-        var source = new Option<string>("--source") { Description = "Image to deploy: nbd://HOST[:PORT]/NAME, nbd+unix:///NAME?socket=PATH or file:///PATH", HelpName = "URI", Required = true };
-        var target = new Option<string>("--target") { Description = "Local target file (created sparse when missing)", HelpName = "PATH", Required = true };
-        var state = new Option<string?>("--state") { Description = "Presence map file (default: TARGET.bmcast-state)", HelpName = "PATH" };
+        var streaming = new StreamingOptionSet();
         var memory = new Option<string>("--memory") { Description = "Guest memory", DefaultValueFactory = _ => "1G" };
         var cpus = new Option<int>("--cpus") { Description = "Guest CPUs", DefaultValueFactory = _ => 1 };
         var disk = new Option<DiskBus>("--disk") { Description = "How the guest sees its disk", DefaultValueFactory = _ => DiskBus.Virtio };
         var firmware = new Option<Firmware>("--firmware") { Description = "SeaBIOS or OVMF", DefaultValueFactory = _ => Firmware.Bios };
         var guestMode = new Option<string?>("--guest-mode") { Description = "Passed to the guest as SMBIOS bmcast.mode=MODE (e.g. poweroff, stay, write-test)", HelpName = "MODE" };
-        var manifest = new Option<string?>("--manifest") { Description = "Verify against this manifest file", HelpName = "PATH" };
-        var trustKey = new Option<string?>("--trust-key") { Description = "Require manifests signed by this key (fingerprint)", HelpName = "FINGERPRINT" };
-        var bandwidth = new Option<string?>("--bandwidth") { Description = "Cap background copying, bytes per second (e.g. 50M)", HelpName = "RATE" };
-        var json = new Option<bool>("--json") { Description = "Print one JSON event per line on stdout" };
 
         var command = new Command("deploy", "Deploy an image: boot a machine from it at once while it streams onto the local target, then pivot");
-        foreach (var option in new Option[] { source, target, state, memory, cpus, disk, firmware, guestMode, manifest, trustKey, bandwidth, json })
+        streaming.AddTo(command);
+        foreach (var option in new Option[] { memory, cpus, disk, firmware, guestMode })
             command.Options.Add(option);
         command.SetAction(async (parseResult, cancellationToken) =>
         {
@@ -45,20 +40,13 @@ internal static class DeployCommand
             string work = Directory.CreateTempSubdirectory("bmcast-deploy-").FullName;
             try
             {
-                string targetPath = Path.GetFullPath(parseResult.GetValue(target)!);
                 if (!ByteSize.TryParse(parseResult.GetValue(memory)!, out long memoryBytes) || memoryBytes < 64 << 20)
                     throw new ArgumentException("--memory must be at least 64M");
-                long? rate = null;
-                if (parseResult.GetValue(bandwidth) is { } text)
-                    rate = ByteSize.TryParse(text, out long bytes) && bytes > 0 ? bytes : throw new ArgumentException($"--bandwidth '{text}' is not a rate such as 50M");
                 string agentSocket = Path.Combine(work, "agent.sock");
-                var stream = new StreamRequest(parseResult.GetValue(source)!, targetPath,
-                    parseResult.GetValue(state) ?? targetPath + ".bmcast-state", NbdEndpoint.Unix(agentSocket),
-                    parseResult.GetValue(manifest), parseResult.GetValue(trustKey), ManifestTrust.DefaultKnownKeysPath(),
-                    new StreamingOptions { BackgroundBytesPerSecond = rate });
+                var stream = streaming.ToRequest(parseResult, NbdEndpoint.Unix(agentSocket));
                 var machine = new MachineSpec(agentSocket, work, (int)(memoryBytes >> 20), parseResult.GetValue(cpus),
-                    parseResult.GetValue(disk), parseResult.GetValue(firmware), parseResult.GetValue(guestMode), targetPath + ".console.log");
-                var events = parseResult.GetValue(json) ? new JsonEventWriter(parseResult.InvocationConfiguration.Output) : null;
+                    parseResult.GetValue(disk), parseResult.GetValue(firmware), parseResult.GetValue(guestMode), stream.TargetPath + ".console.log");
+                var events = parseResult.GetValue(streaming.Json) ? new JsonEventWriter(parseResult.InvocationConfiguration.Output) : null;
                 IStreamReporter reporter = events is not null ? new JsonStreamReporter(events) : new ConsoleStreamReporter(parseResult.InvocationConfiguration.Output);
                 await new DeployRun(new DeployRequest(stream, machine), reporter, events, logging).RunAsync(cancellationToken);
                 return ExitCodes.Success;
