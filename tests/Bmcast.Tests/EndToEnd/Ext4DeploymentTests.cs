@@ -73,7 +73,8 @@ public sealed partial class Ext4DeploymentTests
 
     private static async Task AssertSameContentAsync(string expected, string actual)
     {
-        var result = await ExternalTool.RunAsync("cmp", expected, actual);
+        // Gigabytes, mostly holes: minutes only on a machine that is very busy.
+        var result = await ExternalTool.RunAsync(TimeSpan.FromMinutes(5), "cmp", expected, actual);
         Assert.True(result.ExitCode == 0, $"{actual} differs from {expected}: {result.Output}{result.Error}");
     }
 

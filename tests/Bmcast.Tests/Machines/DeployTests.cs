@@ -7,7 +7,7 @@ namespace Bmcast.Tests.Machines;
 /// <summary>
 /// <c>bmcast deploy</c> boots a real, unmodified OS (the hypervisor's stand-in disk: OVMF, systemd-boot,
 /// a Debian kernel and a busybox initramfs that prints BMCAST-READY and powers off) while its disk
-/// streams through a deliberately slow background copy: the boot must not wait for the copy, its reads
+/// streams through a deliberately slow background copy (512 KiB/s: the copy alone takes two minutes): the boot must not wait for the copy, its reads
 /// are fetched on demand, and the deployment still completes with the target equal to the image.
 /// </summary>
 public sealed class DeployTests
@@ -24,7 +24,7 @@ public sealed class DeployTests
         string target = dir.File("target.raw");
 
         await using var deploy = BmcastProcess.Start("deploy", "--source", "file://" + image, "--target", target,
-            "--firmware", "uefi", "--memory", "512M", "--bandwidth", "1M", "--json");
+            "--firmware", "uefi", "--memory", "512M", "--bandwidth", "512K", "--json");
         var ready = await deploy.WaitForEventAsync("ready", TimeSpan.FromMinutes(4));
         long onDemand = ready.GetProperty("on_demand_bytes").GetInt64();
         long background = ready.GetProperty("background_bytes").GetInt64();
@@ -33,7 +33,7 @@ public sealed class DeployTests
         Assert.True(onDemand + background < size, $"the boot waited for the whole image: {onDemand} + {background} of {size} bytes");
 
         await deploy.WaitForEventAsync("machine-exited", TimeSpan.FromMinutes(2));
-        await deploy.WaitForEventAsync("complete", TimeSpan.FromMinutes(3));
+        await deploy.WaitForEventAsync("complete", TimeSpan.FromMinutes(5));
         Assert.Equal(0, await deploy.StopAsync(TimeSpan.FromMinutes(1)));
         byte[] expected = await File.ReadAllBytesAsync(image, ct);
         byte[] actual = await File.ReadAllBytesAsync(target, ct);
