@@ -48,9 +48,11 @@ internal static class ExternalTool
     }
 
     /// <summary>Run and require success, returning standard output.</summary>
-    public static async Task<string> RunCheckedAsync(string tool, params string[] arguments)
+    public static Task<string> RunCheckedAsync(string tool, params string[] arguments) => RunCheckedAsync(DefaultTimeout, tool, arguments);
+
+    public static async Task<string> RunCheckedAsync(TimeSpan timeout, string tool, params string[] arguments)
     {
-        var result = await RunAsync(tool, arguments);
+        var result = await RunAsync(timeout, tool, arguments);
         Assert.True(result.ExitCode == 0,
             $"{tool} {string.Join(' ', arguments)} exited {result.ExitCode}\nstdout: {result.Output}\nstderr: {result.Error}");
         return result.Output;
