@@ -18,11 +18,12 @@ internal sealed class StreamingOptionSet
     public Option<string?> KnownKeys { get; } = new("--known-keys") { Description = "Pinned image-server keys (default: $XDG_CONFIG_HOME/bmcast/known_keys)", HelpName = "PATH" };
     public Option<string?> Bandwidth { get; } = new("--bandwidth") { Description = "Cap background copying, bytes per second (e.g. 50M); default: no cap", HelpName = "RATE" };
     public Option<int> IdleGap { get; } = new("--idle-gap-ms") { Description = "Background copy waits until the guest has been idle this long", DefaultValueFactory = _ => 20 };
+    public Option<int> OutageSeconds { get; } = new("--server-outage-limit") { Description = "Seconds reads wait for a lost image server to return before failing", DefaultValueFactory = _ => 60 };
     public Option<bool> Json { get; } = new("--json") { Description = "Print one JSON event per line on stdout" };
 
     public void AddTo(Command command)
     {
-        foreach (var option in new Option[] { Source, Target, State, Manifest, TrustKey, KnownKeys, Bandwidth, IdleGap, Json })
+        foreach (var option in new Option[] { Source, Target, State, Manifest, TrustKey, KnownKeys, Bandwidth, IdleGap, OutageSeconds, Json })
             command.Options.Add(option);
     }
 
@@ -41,7 +42,10 @@ internal sealed class StreamingOptionSet
             {
                 IdleGap = TimeSpan.FromMilliseconds(parseResult.GetValue(IdleGap)),
                 BackgroundBytesPerSecond = ParseRate(parseResult.GetValue(Bandwidth)),
-            });
+            })
+        {
+            OutageLimit = TimeSpan.FromSeconds(parseResult.GetValue(OutageSeconds)),
+        };
     }
 
     private static long? ParseRate(string? text)

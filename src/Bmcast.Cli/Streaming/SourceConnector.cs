@@ -1,5 +1,6 @@
 using Bmcast.Core.Manifests;
 using Bmcast.Core.Storage;
+using Bmcast.Engine.Sources;
 using Bmcast.Engine.Verification;
 using Bmcast.Protocols.Nbd;
 using Bmcast.Protocols.Nbd.Client;
@@ -13,7 +14,7 @@ namespace Bmcast.Cli.Streaming;
 /// foreign servers (nbdkit, qemu-nbd, nbd-server) have none and stream unverified unless the
 /// operator gives <c>--manifest</c>.
 /// </summary>
-internal sealed class SourceConnector(ManifestTrust trust, ILogger logger)
+internal sealed class SourceConnector(ManifestTrust trust, TimeSpan outageLimit, ILogger logger)
 {
     private const long MaxManifestBytes = 1L << 30;
 
@@ -56,7 +57,7 @@ internal sealed class SourceConnector(ManifestTrust trust, ILogger logger)
         return manifest;
     }
 
-    private static async Task<(IImageSource, string, Func<CancellationToken, Task<byte[]?>>)> ConnectAsync(string uri, CancellationToken ct)
+    private async Task<(IImageSource, string, Func<CancellationToken, Task<byte[]?>>)> ConnectAsync(string uri, CancellationToken ct)
     {
         if (uri.StartsWith("file://", StringComparison.Ordinal))
         {
@@ -66,7 +67,7 @@ internal sealed class SourceConnector(ManifestTrust trust, ILogger logger)
         if (uri.StartsWith("nbd", StringComparison.Ordinal))
         {
             var nbd = NbdUri.Parse(uri);
-            var source = await NbdImageSource.OpenAsync(nbd, ct);
+            var source = await ReconnectingImageSource.ConnectAsync(async token => await NbdImageSource.OpenAsync(nbd, token), outageLimit, logger, ct);
             return (source, nbd.Endpoint.ToString(), token => FetchNbdManifestAsync(nbd, token));
         }
         throw new ArgumentException($"unsupported source '{uri}': expected nbd://HOST[:PORT]/NAME, nbd+unix:///NAME?socket=PATH or file:///PATH");

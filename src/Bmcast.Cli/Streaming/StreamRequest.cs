@@ -12,4 +12,8 @@ internal sealed record StreamRequest(
     string? ManifestPath,
     string? TrustedKey,
     string KnownKeysPath,
-    StreamingOptions Options);
+    StreamingOptions Options)
+{
+    /// <summary>How long reads wait for a lost image server to come back before failing (default 60 s).</summary>
+    public TimeSpan OutageLimit { get; init; } = TimeSpan.FromSeconds(60);
+}

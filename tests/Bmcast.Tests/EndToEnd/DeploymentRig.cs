@@ -29,8 +29,7 @@ internal sealed class DeploymentRig : IAsyncDisposable
         {
             var (code, _, error) = await BmcastProcess.RunAsync(TimeSpan.FromMinutes(3), "image", "import", imagePath, "--name", imageName, "--store", rig.Store);
             Assert.True(code == 0, $"import failed: {error}");
-            var server = rig.Track(BmcastProcess.Start("serve", "--store", rig.Store, "--nbd", "unix:" + rig.ServerSocket));
-            await WaitForSocketAsync(rig.ServerSocket, server);
+            await rig.StartServerAsync();
             return rig;
         }
         catch
@@ -51,6 +50,17 @@ internal sealed class DeploymentRig : IAsyncDisposable
         var agent = Track(BmcastProcess.Start(arguments));
         await agent.WaitForEventAsync("started", TimeSpan.FromSeconds(60));
         return agent;
+    }
+
+    /// <summary>The running <c>bmcast serve</c>.</summary>
+    public BmcastProcess Server { get; private set; } = null!;
+
+    /// <summary>Start <c>bmcast serve</c> (again, after a kill) on the same store and socket.</summary>
+    public async Task StartServerAsync()
+    {
+        File.Delete(ServerSocket);
+        Server = Track(BmcastProcess.Start("serve", "--store", Store, "--nbd", "unix:" + ServerSocket));
+        await WaitForSocketAsync(ServerSocket, Server);
     }
 
     public BmcastProcess Track(BmcastProcess process)
