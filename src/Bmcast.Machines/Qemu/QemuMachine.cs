@@ -79,6 +79,16 @@ public sealed class QemuMachine : IAsyncDisposable
 
     public Task WaitForExitAsync(CancellationToken ct) => _process.WaitForExitAsync(ct);
 
+    /// <summary>Bytes the guest has read from its disk so far (QEMU's block statistics for the device).</summary>
+    public async Task<long> GuestBytesReadAsync(CancellationToken ct)
+    {
+        var stats = await Qmp.ExecuteAsync("query-blockstats", null, ct);
+        foreach (var entry in stats?.AsArray() ?? [])
+            if (entry?["qdev"]?.GetValue<string>() is { } qdev && qdev.Contains(QemuCommandLine.DeviceId, StringComparison.Ordinal))
+                return entry["stats"]?["rd_bytes"]?.GetValue<long>() ?? 0;
+        return 0;
+    }
+
     /// <summary>ACPI power button, then a hard stop if the guest ignores it.</summary>
     public async Task ShutdownAsync(TimeSpan grace)
     {
