@@ -59,7 +59,7 @@ for rate in $rates; do
     copy+=("$(echo "$t1 - $t0 + $b" | bc -l)")
     net+=("$(boot -drive "file=$uri,format=raw,if=virtio,snapshot=on")")
     rm -f "$work/target.raw" "$work/target.raw.bmcast-state"
-    ready=$("${bmcast[@]}" deploy --source "$uri" --target "$work/target.raw" --json 2>"$work/deploy.log" | jq -c 'select(.event=="ready")' | head -1)
+    ready=$("${bmcast[@]}" deploy --source "$uri" --target "$work/target.raw" --json 2>"$work/deploy.log" | jq -c 'select(.event=="ready")')
     ours+=("$(jq .time_to_ready <<<"$ready")")
     fetched+=("$(jq '.on_demand_bytes + .background_bytes' <<<"$ready")")
     read+=("$(jq .guest_read_bytes <<<"$ready")")
