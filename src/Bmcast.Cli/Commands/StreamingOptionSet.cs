@@ -19,11 +19,12 @@ internal sealed class StreamingOptionSet
     public Option<string?> Bandwidth { get; } = new("--bandwidth") { Description = "Cap background copying, bytes per second (e.g. 50M); default: no cap", HelpName = "RATE" };
     public Option<int> IdleGap { get; } = new("--idle-gap-ms") { Description = "Background copy waits until the guest has been idle this long", DefaultValueFactory = _ => 20 };
     public Option<int> OutageSeconds { get; } = new("--server-outage-limit") { Description = "Seconds reads wait for a lost image server to return before failing", DefaultValueFactory = _ => 60 };
+    public Option<string?> BootProfile { get; } = new("--boot-profile") { Description = "Prefetch these chunks first (default: the profile the image server publishes, if any)", HelpName = "FILE" };
     public Option<bool> Json { get; } = new("--json") { Description = "Print one JSON event per line on stdout" };
 
     public void AddTo(Command command)
     {
-        foreach (var option in new Option[] { Source, Target, State, Manifest, TrustKey, KnownKeys, Bandwidth, IdleGap, OutageSeconds, Json })
+        foreach (var option in new Option[] { Source, Target, State, Manifest, TrustKey, KnownKeys, Bandwidth, IdleGap, OutageSeconds, BootProfile, Json })
             command.Options.Add(option);
     }
 
@@ -45,6 +46,7 @@ internal sealed class StreamingOptionSet
             })
         {
             OutageLimit = TimeSpan.FromSeconds(parseResult.GetValue(OutageSeconds)),
+            BootProfilePath = parseResult.GetValue(BootProfile),
         };
     }
 

@@ -85,8 +85,10 @@ internal sealed class DeployRun(DeployRequest request, IStreamReporter reporter,
         var elapsed = clock.Elapsed;
         var progress = agent.Progress;
         long guestRead = await machine.GuestBytesReadAsync(CancellationToken.None);
-        log.LogInformation("guest ready after {Seconds:0.00} s: it read {Read} bytes, {OnDemand} bytes were fetched on demand",
-            elapsed.TotalSeconds, guestRead, progress?.BytesOnDemand);
+        string profile = request.Stream.TargetPath + ".boot-profile";
+        BootProfile.Write(profile, agent.OnDemandOrder);
+        log.LogInformation("guest ready after {Seconds:0.00} s: it read {Read} bytes, {OnDemand} bytes were fetched on demand; boot profile in {Profile}",
+            elapsed.TotalSeconds, guestRead, progress?.BytesOnDemand, profile);
         Emit("ready", clock, ("time_to_ready", Math.Round(elapsed.TotalSeconds, 3)), ("guest_read_bytes", guestRead),
             ("on_demand_bytes", progress?.BytesOnDemand ?? 0), ("background_bytes", progress?.BytesBackground ?? 0));
     }
