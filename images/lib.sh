@@ -69,6 +69,28 @@ unpack() {
   for pkg in "$@"; do dpkg -x "$(compgen -G "$debs/${pkg}_*.deb" | tail -1)" "$dir"; done
 }
 
+# make_scratch NAME: a fresh $scratch for this build, removed on exit (after
+# unmounting whatever a chroot step left mounted in it).
+make_scratch() {
+  scratch="$work_root/$1"
+  release_scratch
+  mkdir -p "$scratch"
+  trap release_scratch EXIT
+}
+
+release_scratch() {
+  local m
+  for m in $(awk -v s="$scratch/" 'index($2, s) == 1 {print $2}' /proc/mounts | sort -r); do umount "$m"; done
+  rm -rf "$scratch"
+}
+
+# systemd_boot DIR: unpacks systemd-boot into DIR and prints its EFI binary.
+systemd_boot() {
+  fetch_debs systemd-boot-efi
+  unpack "$1" systemd-boot-efi
+  echo "$1/usr/lib/systemd/boot/efi/systemd-bootx64.efi"
+}
+
 # make_boot_fat FAT SIZE_MIB VMLINUZ INITRD SYSTEMD_BOOT_EFI: the boot
 # partition's file system, in a file of its own (syslinux installs into a
 # file through mtools; no loop device, no mount).
@@ -105,6 +127,55 @@ assemble_disk() {
   dd if=/usr/lib/syslinux/mbr/mbr.bin of="$out" bs=440 count=1 conv=notrunc status=none
   dd if="$fat" of="$out" bs=1M seek=1 conv=notrunc,sparse status=none
   mkfs.ext4 -q -F -L "$root_label" -E offset=$(((1 + fat_mib) << 20)) -d "$rootdir" "$out" "${root_mib}M"
+}
+
+# The Debian mirror this machine's apt uses, for debootstrap.
+debian_mirror() {
+  local uri
+  uri=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.sources /etc/apt/sources.list.d/*.list 2>/dev/null |
+        grep -oE 'https?://[^ ]*/debian/?( |$)' | head -n 1 | tr -d ' ')
+  echo "${uri:-http://deb.debian.org/debian}"
+}
+
+# in_chroot ROOTFS COMMAND...: runs COMMAND inside ROOTFS with /proc mounted.
+in_chroot() {
+  local rootfs=$1; shift
+  mount -t proc proc "$rootfs/proc"
+  local status=0
+  chroot "$rootfs" env DEBIAN_FRONTEND=noninteractive LC_ALL=C.UTF-8 "$@" >&2 || status=$?
+  umount "$rootfs/proc"
+  return $status
+}
+
+# debian_root ROOTFS PACKAGE...: debootstrap minbase bookworm with systemd,
+# the cloud kernel (initramfs-tools builds its initrd) and PACKAGE...; the
+# guest's mode runs as a systemd unit once the system is up.
+debian_root() {
+  local rootfs=$1; shift
+  need_tools debootstrap:debootstrap
+  step "debootstrap bookworm (minbase)"
+  mkdir -p "$work_root/debootstrap-cache"
+  debootstrap --variant=minbase --include=systemd-sysv --cache-dir="$work_root/debootstrap-cache" \
+    bookworm "$rootfs" "$(debian_mirror)" >&2
+  step "installing the kernel${*:+ and $*}"
+  in_chroot "$rootfs" apt-get install -y -qq --no-install-recommends linux-image-cloud-amd64 initramfs-tools "$@"
+  in_chroot "$rootfs" apt-get clean
+  rm -rf "$rootfs"/var/lib/apt/lists/*
+  echo "LABEL=$root_label / ext4 errors=remount-ro 0 1" > "$rootfs/etc/fstab"
+  echo bmcast > "$rootfs/etc/hostname"
+  chroot "$rootfs" passwd -d root >/dev/null   # log in on the serial console in stay mode
+  install_guest "$rootfs"
+  install -D -m 644 "$images_dir/debian/bmcast-guest.service" "$rootfs/etc/systemd/system/bmcast-guest.service"
+  chroot "$rootfs" systemctl enable -q bmcast-guest.service
+}
+
+# debian_disk OUTPUT DISK_MIB ROOTFS: the disk of a debian_root, booting the
+# kernel and initrd installed in it.
+debian_disk() {
+  local out=$1 mib=$2 rootfs=$3
+  step "assembling the disk"
+  make_boot_fat "$scratch/boot.fat" 128 "$rootfs"/boot/vmlinuz-* "$rootfs"/boot/initrd.img-* "$(systemd_boot "$scratch/pkgs")"
+  assemble_disk "$out" "$mib" "$scratch/boot.fat" "$rootfs"
 }
 
 # install_guest ROOTDIR: the mode dispatcher every image runs once booted.

@@ -3,14 +3,12 @@
 # loads the virtio modules. 64 MiB disk; builds in seconds.
 . "$(dirname "$0")/lib.sh"
 out=$1
-scratch="$work_root/tiny"
-rm -rf "$scratch" && mkdir -p "$scratch"
-trap 'rm -rf "$scratch"' EXIT
+make_scratch tiny
 
 step "downloading packages"
 kernel=$(kernel_package)
-fetch_debs "$kernel" busybox-static systemd-boot-efi
-unpack "$scratch/pkgs" "$kernel" busybox-static systemd-boot-efi
+fetch_debs "$kernel" busybox-static
+unpack "$scratch/pkgs" "$kernel" busybox-static
 busybox="$scratch/pkgs/bin/busybox"
 
 step "building the initramfs"
@@ -38,5 +36,5 @@ install_guest "$rootfs"
 
 step "assembling the disk"
 make_boot_fat "$scratch/boot.fat" 24 "$scratch"/pkgs/boot/vmlinuz-* "$scratch/initrd.img" \
-  "$scratch/pkgs/usr/lib/systemd/boot/efi/systemd-bootx64.efi"
+  "$(systemd_boot "$scratch/pkgs")"
 assemble_disk "$out" 64 "$scratch/boot.fat" "$rootfs"
