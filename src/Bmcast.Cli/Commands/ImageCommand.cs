@@ -12,6 +12,7 @@ internal static class ImageCommand
         command.Options.Add(options.Store);
         command.Options.Add(options.Json);
         command.Subcommands.Add(ImageImportCommand.Create(options));
+        command.Subcommands.Add(ImageBuildCommand.Create(options));
         command.Subcommands.Add(ImageListCommand.Create(options));
         command.Subcommands.Add(ImageInspectCommand.Create(options));
         command.Subcommands.Add(ImageVerifyCommand.Create(options));
