@@ -10,6 +10,7 @@ namespace Bmcast.Tests.EndToEnd;
 internal sealed class DeploymentRig : IAsyncDisposable
 {
     private readonly List<BmcastProcess> _processes = [];
+    private string[] _serveOptions = [];
 
     private DeploymentRig(Bmcast.Tests.Nbd.TempDirectory directory) => Directory = directory;
 
@@ -21,10 +22,11 @@ internal sealed class DeploymentRig : IAsyncDisposable
 
     public string SourceUri(string image) => $"nbd+unix:///{image}?socket={ServerSocket}";
 
-    public static async Task<DeploymentRig> StartAsync(string imagePath, string imageName)
+    /// <param name="serveOptions">Extra <c>bmcast serve</c> options, e.g. <c>--rate 2M</c>.</param>
+    public static async Task<DeploymentRig> StartAsync(string imagePath, string imageName, params string[] serveOptions)
     {
         ExternalTool.Require("qemu-io");
-        var rig = new DeploymentRig(new Bmcast.Tests.Nbd.TempDirectory());
+        var rig = new DeploymentRig(new Bmcast.Tests.Nbd.TempDirectory()) { _serveOptions = serveOptions };
         try
         {
             var (code, _, error) = await BmcastProcess.RunAsync(TimeSpan.FromMinutes(3), "image", "import", imagePath, "--name", imageName, "--store", rig.Store);
@@ -59,7 +61,7 @@ internal sealed class DeploymentRig : IAsyncDisposable
     public async Task StartServerAsync()
     {
         File.Delete(ServerSocket);
-        Server = Track(BmcastProcess.Start("serve", "--store", Store, "--nbd", "unix:" + ServerSocket));
+        Server = Track(BmcastProcess.Start(["serve", "--store", Store, "--nbd", "unix:" + ServerSocket, .. _serveOptions]));
         await WaitForSocketAsync(ServerSocket, Server);
     }
 
