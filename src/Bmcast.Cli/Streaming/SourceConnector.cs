@@ -1,5 +1,6 @@
 using Bmcast.Core.Manifests;
 using Bmcast.Core.Storage;
+using Bmcast.Engine;
 using Bmcast.Engine.Sources;
 using Bmcast.Engine.Verification;
 using Bmcast.Protocols.Nbd;
@@ -52,7 +53,11 @@ internal sealed class SourceConnector(ManifestTrust trust, TimeSpan outageLimit,
         }
         byte[]? encoded = await fetchManifest(ct);
         if (encoded is null)
+        {
+            if (trust.IsPinned(authority))
+                throw new ManifestTrustException($"image server {authority} has a pinned key but published no manifest: refusing to stream unverified");
             return null;
+        }
         var manifest = Manifest.Decode(encoded);
         trust.Check(manifest, authority, trustedKey);
         return manifest;
@@ -75,12 +80,27 @@ internal sealed class SourceConnector(ManifestTrust trust, TimeSpan outageLimit,
         throw new ArgumentException($"unsupported source '{uri}': expected nbd://HOST[:PORT]/NAME, nbd+unix:///NAME?socket=PATH or file:///PATH");
     }
 
-    /// <summary>A hidden export beside the image (its manifest, its boot profile); null when the server has none.</summary>
+    /// <summary>
+    /// A hidden export beside the image (its manifest, its boot profile); null when the server has
+    /// none. Foreign servers such as nbdkit answer every export name with the image itself, so a
+    /// companion counts only if it starts with its own magic, checked before anything large is read.
+    /// </summary>
     private static async Task<byte[]?> FetchCompanionAsync(NbdUri image, Func<string, string> nameOf, CancellationToken ct)
     {
+        string name = nameOf(image.ExportName);
+        byte[] magic = name.StartsWith(ExportNames.ManifestPrefix, StringComparison.Ordinal) ? Manifest.Magic.ToArray() : BootProfile.Magic.ToArray();
         try
         {
-            return await NbdClient.ReadExportAsync(NbdUri.Create(image.Endpoint, nameOf(image.ExportName)), MaxCompanionBytes, ct);
+            await using var client = await NbdClient.ConnectAsync(NbdUri.Create(image.Endpoint, name), ct);
+            if (client.Size < magic.Length || client.Size > MaxCompanionBytes)
+                return null;
+            var head = new byte[magic.Length];
+            await client.ReadAsync(0, head, ct);
+            if (!head.AsSpan().SequenceEqual(magic))
+                return null;
+            var bytes = new byte[client.Size];
+            await client.ReadAsync(0, bytes, ct);
+            return bytes;
         }
         catch (NbdOptionRefusedException)
         {

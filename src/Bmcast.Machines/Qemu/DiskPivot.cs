@@ -16,6 +16,7 @@ public static class DiskPivot
     public const string FileNode = "local-file";
     public const string LocalNode = "local";
     private const string JobId = "bmcast-pivot";
+    private static readonly TimeSpan JobTimeout = TimeSpan.FromSeconds(60);
 
     /// <summary>Pivot; returns how long it took.</summary>
     public static async Task<TimeSpan> PivotToFileAsync(QmpClient qmp, string targetPath, CancellationToken ct)
@@ -31,10 +32,10 @@ public static class DiskPivot
         {
             ["job-id"] = JobId, ["device"] = QemuCommandLine.DiskNode, ["target"] = LocalNode, ["sync"] = "none",
         }, ct);
-        await ready;
+        await WithJobDiagnosticsAsync(qmp, ready, "BLOCK_JOB_READY", ct);
         var completed = qmp.WaitForEventAsync("BLOCK_JOB_COMPLETED", IsPivotJob, ct);
         await qmp.ExecuteAsync("block-job-complete", new JsonObject { ["device"] = JobId }, ct);
-        var done = await completed;
+        var done = await WithJobDiagnosticsAsync(qmp, completed, "BLOCK_JOB_COMPLETED", ct);
         if (done.Data?["error"] is { } error)
             throw new QmpException($"pivot mirror failed: {error}");
         await qmp.ExecuteAsync("blockdev-del", new JsonObject { ["node-name"] = QemuCommandLine.DiskNode }, ct);
@@ -50,6 +51,15 @@ public static class DiskPivot
             if (block?["qdev"]?.GetValue<string>() is { } qdev && qdev.Contains(QemuCommandLine.DeviceId, StringComparison.Ordinal))
                 return block["inserted"]?["node-name"]?.GetValue<string>();
         return null;
+    }
+
+    /// <summary>A mirror that never converges must not hang the deployment: fail with the job's state instead.</summary>
+    private static async Task<T> WithJobDiagnosticsAsync<T>(QmpClient qmp, Task<T> wait, string what, CancellationToken ct)
+    {
+        if (await Task.WhenAny(wait, Task.Delay(JobTimeout, ct)) == wait)
+            return await wait;
+        var jobs = await qmp.ExecuteAsync("query-block-jobs", null, ct);
+        throw new QmpException($"pivot: no {what} after {JobTimeout.TotalSeconds:0} s; block jobs: {jobs?.ToJsonString()}");
     }
 
     private static bool IsPivotJob(JsonNode? data) => data?["device"]?.GetValue<string>() == JobId;

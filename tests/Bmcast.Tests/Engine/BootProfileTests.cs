@@ -43,7 +43,8 @@ public sealed class BootProfileTests
         foreach (long offset in new long[] { 3 * 65536, 65536, 3 * 65536 + 100, 0 })
             await disk.ReadAsync(offset, new byte[512], ct);
         Assert.Equal([3L, 1L, 0L], disk.OnDemandOrder.Snapshot());
-        Assert.Equal([3L, 1L], BootProfile.Parse("3\n1\n", 4));
-        Assert.Throws<InvalidDataException>(() => BootProfile.Parse("3\n9\n", 4));
+        Assert.Equal([3L, 1L], BootProfile.Parse("# bmcast boot profile v1\n3\n1\n", 4));
+        Assert.Throws<InvalidDataException>(() => BootProfile.Parse("# bmcast boot profile v1\n3\n9\n", 4));
+        Assert.Throws<InvalidDataException>(() => BootProfile.Parse("3\n1\n", 4));
     }
 }
