@@ -17,6 +17,7 @@ internal static class ImageCommand
         command.Subcommands.Add(ImageInspectCommand.Create(options));
         command.Subcommands.Add(ImageVerifyCommand.Create(options));
         command.Subcommands.Add(ImageManifestCommand.Create(options));
+        command.Subcommands.Add(ImageProfileCommand.Create(options));
         command.Subcommands.Add(ImageRemoveCommand.Create(options));
         command.Subcommands.Add(ImageGarbageCommand.Create(options));
         return command;

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Bmcast.Core.Storage;
 using Bmcast.Images;
 using Bmcast.Protocols.Nbd;
 using Bmcast.Protocols.Nbd.Server;
@@ -21,9 +22,15 @@ internal static class ServeCommand
             HelpName = "ENDPOINT",
             Required = true,
         };
+        var rate = new Option<string?>("--rate")
+        {
+            Description = "Emulate a link of this many bytes per second shared by all clients (e.g. 125M for 1 Gbit/s), for benchmarks",
+            HelpName = "RATE",
+        };
         var command = new Command("serve", "Serve the store's images over NBD");
         command.Options.Add(store);
         command.Options.Add(nbd);
+        command.Options.Add(rate);
         command.SetAction(async (parseResult, cancellationToken) =>
         {
             using var logging = CliLogging.Create();
@@ -34,7 +41,15 @@ internal static class ServeCommand
                 var imageStore = ImageStore.Open(parseResult.GetValue(store));
                 log.LogInformation("serving {Count} images from {Store} on {Endpoint}",
                     imageStore.List().Count, imageStore.Root, endpoint);
-                var server = new NbdServer(new StoreExportCatalog(imageStore), logging.CreateLogger<NbdServer>());
+                IExportCatalog catalog = new StoreExportCatalog(imageStore);
+                if (parseResult.GetValue(rate) is { } text)
+                {
+                    if (!ByteSize.TryParse(text, out long bytesPerSecond) || bytesPerSecond <= 0)
+                        throw new ArgumentException($"--rate '{text}' is not a byte rate such as 125M");
+                    catalog = new LinkLimitedCatalog(catalog, new LinkEmulator(bytesPerSecond));
+                    log.LogInformation("emulating a {Rate}/s link shared by all clients", ByteSize.Format(bytesPerSecond));
+                }
+                var server = new NbdServer(catalog, logging.CreateLogger<NbdServer>());
                 await server.RunAsync(endpoint, cancellationToken);
                 return ExitCodes.Success;
             }
