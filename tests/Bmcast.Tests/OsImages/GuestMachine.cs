@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Threading.Channels;
+using Bmcast.Machines.Qemu;
 
 namespace Bmcast.Tests.OsImages;
 
@@ -12,7 +13,7 @@ public enum Firmware
 
 /// <summary>
 /// One QEMU machine booting a sample image from a raw file, its serial console read line by line.
-/// KVM when it is usable (QEMU falls back to the next <c>-accel</c> if KVM cannot start), TCG otherwise.
+/// KVM when it really works (<see cref="Accelerator"/>), TCG otherwise.
 /// Disposing kills this QEMU by its PID if it still runs.
 /// </summary>
 public sealed class GuestMachine : IAsyncDisposable
@@ -31,7 +32,7 @@ public sealed class GuestMachine : IAsyncDisposable
     }
 
     /// <summary>Start QEMU; <paramref name="disk"/> is <c>virtio</c> or <c>nvme</c>.</summary>
-    public static GuestMachine Start(string qemu, string image, Firmware firmware, string mode, string disk = "virtio")
+    public static async Task<GuestMachine> StartAsync(string qemu, string image, Firmware firmware, string mode, string disk = "virtio")
     {
         var info = new ProcessStartInfo(qemu)
         {
@@ -40,10 +41,8 @@ public sealed class GuestMachine : IAsyncDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        var args = new List<string>();
-        if (KvmUsable())
-            args.AddRange(["-accel", "kvm"]);
-        args.AddRange(["-accel", "tcg", "-m", "1G", "-nodefaults", "-no-reboot", "-display", "none", "-monitor", "none",
+        var args = new List<string> { "-accel", await Accelerator.DetectAsync() };
+        args.AddRange(["-m", "1G", "-nodefaults", "-no-reboot", "-display", "none", "-monitor", "none",
             "-serial", "stdio", "-smbios", $"type=11,value=bmcast.mode={mode}"]);
         if (firmware == Firmware.Ovmf)
             args.AddRange(["-bios", OvmfPath]);
@@ -55,15 +54,6 @@ public sealed class GuestMachine : IAsyncDisposable
             info.ArgumentList.Add(arg);
         return new GuestMachine(Process.Start(info) ?? throw new InvalidOperationException($"cannot start {qemu}"));
     }
-
-    /// <summary>
-    /// /dev/kvm and a CPU that admits virtualization extensions. Some sandboxes offer a /dev/kvm that
-    /// starts but fails on the first guest instruction ("KVM internal error"), with no vmx/svm flag.
-    /// </summary>
-    private static bool KvmUsable() =>
-        File.Exists("/dev/kvm") &&
-        File.ReadLines("/proc/cpuinfo").Any(line => line.StartsWith("flags", StringComparison.Ordinal) &&
-                                                     (line.Contains(" vmx", StringComparison.Ordinal) || line.Contains(" svm", StringComparison.Ordinal)));
 
     /// <summary>Everything the console printed so far, for failure messages.</summary>
     public string Console

@@ -1,3 +1,4 @@
+using Bmcast.Cli.Demo;
 using Bmcast.Cli.ImageBuild;
 using Bmcast.Tests.Support;
 
@@ -37,7 +38,7 @@ public sealed class TinyImageFixture : IAsyncLifetime
         _skipReason = WhyCannotBuild();
         if (_skipReason is not null)
             return;
-        Qemu = Which("qemu-system-x86_64")!;
+        Qemu = AptPackages.Which("qemu-system-x86_64")!;
         var builder = new ImageBuilder(RecipeDirectory.Locate(), new ImageCache(_cache.Path));
         try
         {
@@ -59,19 +60,13 @@ public sealed class TinyImageFixture : IAsyncLifetime
     /// <summary>The recipe installs its own tools with apt-get, which needs root; QEMU must be there to boot.</summary>
     private static string? WhyCannotBuild()
     {
-        if (Which("qemu-system-x86_64") is null)
+        if (AptPackages.Which("qemu-system-x86_64") is null)
             return "qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)";
-        if (Which("apt-get") is null || Which("dpkg") is null)
+        if (AptPackages.Which("apt-get") is null || AptPackages.Which("dpkg") is null)
             return "the image recipes need a Debian system (apt-get, dpkg)";
         string[] tools = ["syslinux", "sfdisk", "mkfs.fat", "mcopy", "mkfs.ext4", "cpio"];
-        if (Environment.UserName != "root" && tools.FirstOrDefault(tool => Which(tool) is null) is { } missing)
+        if (Environment.UserName != "root" && tools.FirstOrDefault(tool => AptPackages.Which(tool) is null) is { } missing)
             return $"{missing} is missing and only root can install it (apt-get install syslinux syslinux-common fdisk dosfstools mtools e2fsprogs cpio)";
         return null;
     }
-
-    private static string? Which(string tool) =>
-        (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries)
-            .Concat(["/usr/sbin", "/sbin", "/usr/bin"])
-            .Select(dir => Path.Combine(dir, tool))
-            .FirstOrDefault(File.Exists);
 }

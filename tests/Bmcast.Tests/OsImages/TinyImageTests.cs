@@ -33,7 +33,7 @@ public sealed class TinyImageTests(TinyImageFixture fixture, ITestOutputHelper o
             Assert.Skip($"{GuestMachine.OvmfPath} is missing (apt-get install ovmf)");
         using var scratch = new TempDirectory();
         string disk = await CopyAsync(image, scratch);
-        await using var machine = GuestMachine.Start(fixture.Qemu, disk, firmware, "poweroff");
+        await using var machine = await GuestMachine.StartAsync(fixture.Qemu, disk, firmware, "poweroff");
         var ready = await machine.WaitForAsync("BMCAST-READY mode=poweroff", BootTimeout);
         output.WriteLine($"{firmware}: BMCAST-READY after {ready.TotalSeconds:0.0} s");
         await machine.WaitForExitAsync(TimeSpan.FromMinutes(1));
@@ -45,10 +45,10 @@ public sealed class TinyImageTests(TinyImageFixture fixture, ITestOutputHelper o
         var image = fixture.Image;
         using var scratch = new TempDirectory();
         string disk = await CopyAsync(image, scratch);
-        await using (var writer = GuestMachine.Start(fixture.Qemu, disk, Firmware.SeaBios, "write-test"))
+        await using (var writer = await GuestMachine.StartAsync(fixture.Qemu, disk, Firmware.SeaBios, "write-test"))
             await writer.WaitForAsync("BMCAST-WRITES-DONE", BootTimeout);
         // The writer stays up and is killed: the guest synced, so nothing depends on a clean shutdown.
-        await using var checker = GuestMachine.Start(fixture.Qemu, disk, Firmware.SeaBios, "write-check", disk: "nvme");
+        await using var checker = await GuestMachine.StartAsync(fixture.Qemu, disk, Firmware.SeaBios, "write-check", disk: "nvme");
         await checker.WaitForAsync("BMCAST-WRITES-OK", BootTimeout);
         await checker.WaitForExitAsync(TimeSpan.FromMinutes(1));
     }
@@ -59,7 +59,7 @@ public sealed class TinyImageTests(TinyImageFixture fixture, ITestOutputHelper o
         var image = fixture.Image;
         using var scratch = new TempDirectory();
         string disk = await CopyAsync(image, scratch);
-        await using var checker = GuestMachine.Start(fixture.Qemu, disk, Firmware.SeaBios, "write-check");
+        await using var checker = await GuestMachine.StartAsync(fixture.Qemu, disk, Firmware.SeaBios, "write-check");
         await checker.WaitForAsync("BMCAST-WRITES-BAD", BootTimeout);
     }
 
