@@ -19,15 +19,17 @@ internal sealed class RecipeDirectory
 
     public string Path { get; }
 
+    public static RecipeDirectory At(string path) => new(System.IO.Path.GetFullPath(path));
+
     /// <summary>$BMCAST_IMAGES_DIR, else the first <c>images/</c> with a <c>lib.sh</c> above the CLI or the current directory.</summary>
     public static RecipeDirectory Locate()
     {
         if (Environment.GetEnvironmentVariable(EnvironmentVariable) is { Length: > 0 } configured)
-            return new RecipeDirectory(System.IO.Path.GetFullPath(configured));
+            return At(configured);
         foreach (string start in new[] { AppContext.BaseDirectory, Environment.CurrentDirectory })
             for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
                 if (File.Exists(System.IO.Path.Combine(dir.FullName, "images", "lib.sh")))
-                    return new RecipeDirectory(System.IO.Path.Combine(dir.FullName, "images"));
+                    return At(System.IO.Path.Combine(dir.FullName, "images"));
         throw new IOException($"cannot find the image recipes (images/lib.sh); set {EnvironmentVariable}");
     }
 
