@@ -6,6 +6,8 @@ namespace Bmcast.Engine;
 /// Fills every chunk that is still absent, in the given order (a boot profile first, then the rest
 /// of the disk), keeping several fetches in flight and yielding to the guest through the moderator.
 /// A chunk that fails is retried on the next pass; the copier ends when every block is present.
+/// Chunks of the preferred order (a boot profile) are predicted guest reads: they are fetched at
+/// once, without waiting for the guest to go idle, within the bandwidth cap.
 /// </summary>
 public sealed class BackgroundCopier(StreamingDisk disk, BackgroundModerator moderator, StreamingOptions options, ILogger logger)
 {
@@ -27,13 +29,14 @@ public sealed class BackgroundCopier(StreamingDisk disk, BackgroundModerator mod
     {
         using var slots = new SemaphoreSlim(options.BackgroundParallelism);
         var running = new List<Task>();
+        var predicted = new HashSet<long>(PreferredOrder);
         foreach (long chunk in Order())
         {
             if (disk.IsChunkPresent(chunk))
                 continue;
             // Zero chunks cost no transfer, so they spend none of the guest's share of the link.
             if (!disk.IsKnownZeroChunk(chunk))
-                await moderator.WaitForTurnAsync(disk.Geometry.ChunkLength(chunk), ct);
+                await moderator.WaitForTurnAsync(disk.Geometry.ChunkLength(chunk), waitForIdleGuest: !predicted.Contains(chunk), ct);
             await slots.WaitAsync(ct);
             running.Add(CopyChunkAsync(chunk, slots, ct));
             running.RemoveAll(t => t.IsCompleted);

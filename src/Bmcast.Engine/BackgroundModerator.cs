@@ -12,10 +12,13 @@ public sealed class BackgroundModerator(GuestActivity activity, StreamingOptions
     private readonly long _startTimestamp = Stopwatch.GetTimestamp();
     private long _bytesAdmitted;
 
-    /// <summary>Wait until <paramref name="bytes"/> more background bytes may be fetched.</summary>
-    public async Task WaitForTurnAsync(int bytes, CancellationToken ct)
+    /// <summary>
+    /// Wait until <paramref name="bytes"/> more background bytes may be fetched. A predicted guest
+    /// read (<paramref name="waitForIdleGuest"/> false) skips the idle wait but not the cap.
+    /// </summary>
+    public async Task WaitForTurnAsync(int bytes, bool waitForIdleGuest, CancellationToken ct)
     {
-        while (activity.IsWaitingOnFetch || activity.SinceLastIo < options.IdleGap)
+        while (waitForIdleGuest && (activity.IsWaitingOnFetch || activity.SinceLastIo < options.IdleGap))
             await Task.Delay(options.IdleGap, ct);
         if (options.BackgroundBytesPerSecond is long cap)
         {

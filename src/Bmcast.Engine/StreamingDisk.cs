@@ -59,6 +59,9 @@ public sealed class StreamingDisk : IBlockDevice
 
     public GuestActivity Activity { get; } = new();
 
+    /// <summary>Chunks the guest waited for, in the order it first needed them.</summary>
+    public BootProfile OnDemandOrder { get; } = new();
+
     /// <summary>Completes when every block is present (not yet necessarily committed: see <see cref="CommitAsync"/>).</summary>
     public Task AllPresent => _allPresent.Task;
 
@@ -139,7 +142,10 @@ public sealed class StreamingDisk : IBlockDevice
             }
         }
         if (priority == FetchPriority.OnDemand)
+        {
+            OnDemandOrder.Record(chunk);
             Activity.BeginOnDemandFetch();
+        }
         try
         {
             await fetch.WaitAsync(ct);

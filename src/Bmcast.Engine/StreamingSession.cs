@@ -37,7 +37,7 @@ public sealed class StreamingSession : IAsyncDisposable
     public bool Resumed { get; }
 
     /// <summary>Chunk order for the background copier to take first (a boot profile).</summary>
-    public IReadOnlyList<long> PreferredOrder { get; init; } = [];
+    public IReadOnlyList<long> PreferredOrder { get; set; } = [];
 
     public static async Task<StreamingSession> OpenAsync(IImageSource source, Manifest? manifest, string targetPath,
         string statePath, StreamingOptions options, ILogger logger, CancellationToken ct)

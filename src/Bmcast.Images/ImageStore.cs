@@ -23,6 +23,7 @@ public sealed class ImageStore
     public const string StoreEnvironmentVariable = "BMCAST_STORE";
     private const string ManifestFile = "manifest";
     private const string InfoFile = "image.json";
+    private const string BootProfileFile = "boot-profile";
 
     private readonly string _imagesDirectory;
     private readonly StoreKey _key;
@@ -87,6 +88,26 @@ public sealed class ImageStore
 
     /// <summary>The manifest exactly as stored and served (<c>manifest:NAME</c>).</summary>
     public byte[] ReadEncodedManifest(string name) => ReadImageFile(name, ManifestFile);
+
+    /// <summary>The image's boot profile (chunk indexes, one per line), or null when none was recorded.</summary>
+    public byte[]? ReadBootProfile(string name)
+    {
+        string path = Path.Combine(ImageDirectory(name), BootProfileFile);
+        return File.Exists(path) ? File.ReadAllBytes(path) : null;
+    }
+
+    /// <summary>Keep a boot profile with the image, replacing any earlier one atomically.</summary>
+    public void WriteBootProfile(string name, ReadOnlySpan<byte> profile)
+    {
+        if (!Exists(name))
+            throw new ImageNotFoundException(name);
+        string path = Path.Combine(ImageDirectory(name), BootProfileFile);
+        string temporary = path + ".new";
+        File.Delete(temporary);
+        DurableFile.WriteNew(temporary, profile);
+        File.Move(temporary, path, overwrite: true);
+        DurableFile.SyncDirectory(ImageDirectory(name));
+    }
 
     /// <summary>The decoded manifest; throws <see cref="ManifestFormatException"/> when it is damaged.</summary>
     public Manifest ReadManifest(string name) => Manifest.Decode(ReadEncodedManifest(name));

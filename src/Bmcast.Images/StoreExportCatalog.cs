@@ -3,8 +3,8 @@ using Bmcast.Core.Storage;
 namespace Bmcast.Images;
 
 /// <summary>
-/// The image store as NBD exports: every image under its name (listed), and each image's signed
-/// manifest as the hidden export <c>manifest:NAME</c>. The store is read on every call, so images
+/// The image store as NBD exports: every image under its name (listed), each image's signed
+/// manifest as the hidden export <c>manifest:NAME</c> and its boot profile, if any, as <c>profile:NAME</c>. The store is read on every call, so images
 /// imported or removed while a server runs appear and disappear without a restart.
 /// </summary>
 public sealed class StoreExportCatalog(ImageStore store) : IExportCatalog
@@ -12,17 +12,20 @@ public sealed class StoreExportCatalog(ImageStore store) : IExportCatalog
     public IReadOnlyList<ExportListing> List() =>
         store.List().Select(info => new ExportListing(info.Name, Describe(info))).ToList();
 
-    public ValueTask<IBlockDevice?> OpenAsync(string name, CancellationToken cancellationToken)
+    public ValueTask<IBlockDevice?> OpenAsync(string name, CancellationToken cancellationToken) =>
+        ValueTask.FromResult(Open(name));
+
+    private IBlockDevice? Open(string name)
     {
-        bool isManifest = name.StartsWith(ExportNames.ManifestPrefix, StringComparison.Ordinal);
-        string imageName = isManifest ? name[ExportNames.ManifestPrefix.Length..] : name;
-        if (!store.Exists(imageName))
-            return ValueTask.FromResult<IBlockDevice?>(null);
-        IBlockDevice device = isManifest
-            ? new ReadOnlyMemoryDevice(store.ReadEncodedManifest(imageName))
-            : store.OpenDevice(imageName);
-        return ValueTask.FromResult<IBlockDevice?>(device);
+        if (TryStripPrefix(name, ExportNames.ManifestPrefix) is { } manifestOf)
+            return store.Exists(manifestOf) ? new ReadOnlyMemoryDevice(store.ReadEncodedManifest(manifestOf)) : null;
+        if (TryStripPrefix(name, ExportNames.ProfilePrefix) is { } profileOf)
+            return store.Exists(profileOf) && store.ReadBootProfile(profileOf) is { Length: > 0 } profile ? new ReadOnlyMemoryDevice(profile) : null;
+        return store.Exists(name) ? store.OpenDevice(name) : null;
     }
+
+    private static string? TryStripPrefix(string name, string prefix) =>
+        name.StartsWith(prefix, StringComparison.Ordinal) ? name[prefix.Length..] : null;
 
     public static string Describe(ImageInfo info) =>
         $"{ByteSize.Format(info.Size)}, root {info.RootHashPrefix}";

@@ -10,6 +10,7 @@ internal static class CommandCatalog
         yield return ImageCommand.Create();
         yield return ServeCommand.Create();
         yield return StreamCommand.Create();
+        yield return DeployCommand.Create();
         yield return DemoCommand.Create();
     }
 }

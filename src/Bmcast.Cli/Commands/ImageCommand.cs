@@ -12,10 +12,12 @@ internal static class ImageCommand
         command.Options.Add(options.Store);
         command.Options.Add(options.Json);
         command.Subcommands.Add(ImageImportCommand.Create(options));
+        command.Subcommands.Add(ImageBuildCommand.Create(options));
         command.Subcommands.Add(ImageListCommand.Create(options));
         command.Subcommands.Add(ImageInspectCommand.Create(options));
         command.Subcommands.Add(ImageVerifyCommand.Create(options));
         command.Subcommands.Add(ImageManifestCommand.Create(options));
+        command.Subcommands.Add(ImageProfileCommand.Create(options));
         command.Subcommands.Add(ImageRemoveCommand.Create(options));
         command.Subcommands.Add(ImageGarbageCommand.Create(options));
         return command;

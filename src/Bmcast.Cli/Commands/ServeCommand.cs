@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Bmcast.Core.Aoe;
+using Bmcast.Core.Storage;
 using Bmcast.Images;
 using Bmcast.Protocols.Aoe;
 using Bmcast.Protocols.Nbd;
@@ -23,11 +24,16 @@ internal static class ServeCommand
             Description = "Where to listen: HOST:PORT or unix:PATH",
             HelpName = "ENDPOINT",
         };
+        var rate = new Option<string?>("--rate")
+        {
+            Description = "Emulate a link of this many bytes per second shared by all clients (e.g. 125M for 1 Gbit/s), for benchmarks",
+            HelpName = "RATE",
+        };
         var aoe = new Option<string?>("--aoe") { Description = "Serve over AoE on this interface (needs CAP_NET_RAW)", HelpName = "IFACE" };
         var aoeShelf = new Option<ushort>("--aoe-shelf") { Description = "AoE shelf (major) of every image; slots follow image name order", DefaultValueFactory = _ => 0 };
         var aoeAllow = new Option<string?>("--aoe-allow") { Description = "Answer only these initiators' MAC addresses", HelpName = "MAC,..." };
         var command = new Command("serve", "Serve the store's images over NBD and/or AoE");
-        foreach (var option in new Option[] { store, nbd, aoe, aoeShelf, aoeAllow })
+        foreach (var option in new Option[] { store, nbd, rate, aoe, aoeShelf, aoeAllow })
             command.Options.Add(option);
         command.SetAction(async (parseResult, cancellationToken) =>
         {
@@ -40,7 +46,14 @@ internal static class ServeCommand
                 if (nbdEndpoint is null && aoeInterface is null)
                     throw new ArgumentException("give --nbd ENDPOINT, --aoe IFACE or both");
                 var imageStore = ImageStore.Open(parseResult.GetValue(store));
-                var catalog = new StoreExportCatalog(imageStore);
+                IExportCatalog catalog = new StoreExportCatalog(imageStore);
+                if (parseResult.GetValue(rate) is { } text)
+                {
+                    if (!ByteSize.TryParse(text, out long bytesPerSecond) || bytesPerSecond <= 0)
+                        throw new ArgumentException($"--rate '{text}' is not a byte rate such as 125M");
+                    catalog = new LinkLimitedCatalog(catalog, new LinkEmulator(bytesPerSecond));
+                    log.LogInformation("emulating a {Rate}/s link shared by all clients", ByteSize.Format(bytesPerSecond));
+                }
                 var servers = new List<Task>();
                 if (nbdEndpoint is not null)
                 {
@@ -75,7 +88,7 @@ internal static class ServeCommand
         return command;
     }
 
-    private static async Task ServeAoeAsync(string interfaceName, StoreExportCatalog catalog, AoeTargetOptions options, ILogger logger, CancellationToken cancellationToken)
+    private static async Task ServeAoeAsync(string interfaceName, IExportCatalog catalog, AoeTargetOptions options, ILogger logger, CancellationToken cancellationToken)
     {
         using var channel = PacketSocketChannel.Open(interfaceName);
         await using var target = await AoeTarget.CreateAsync(channel, catalog, options, logger, cancellationToken);

@@ -1,5 +1,7 @@
 using Bmcast.Core.Manifests;
 using Bmcast.Core.Storage;
+using Bmcast.Engine;
+using Bmcast.Engine.Sources;
 using Bmcast.Engine.Verification;
 using Bmcast.Protocols.Aoe;
 using Bmcast.Protocols.Nbd;
@@ -15,21 +17,22 @@ namespace Bmcast.Cli.Streaming;
 /// operator gives <c>--manifest</c>. AoE sources (<c>aoe:IFACE/eSHELF.SLOT</c>) have no way to fetch the
 /// manifest yet, so they too need <c>--manifest</c> to be verified.
 /// </summary>
-internal sealed class SourceConnector(ManifestTrust trust, ILogger logger)
+internal sealed class SourceConnector(ManifestTrust trust, TimeSpan outageLimit, ILogger logger)
 {
-    private const long MaxManifestBytes = 1L << 30;
+    private const long MaxCompanionBytes = 1L << 30;
 
-    public async Task<(IImageSource Source, Manifest? Manifest)> OpenAsync(string uri, string? manifestPath, string? trustedKey, CancellationToken ct)
+    /// <summary>The source, its manifest (null: unverified) and its boot profile (empty when none is published).</summary>
+    public async Task<(IImageSource Source, Manifest? Manifest, byte[]? BootProfile)> OpenAsync(string uri, string? manifestPath, string? trustedKey, CancellationToken ct)
     {
-        var (source, authority, fetchManifest) = await ConnectAsync(uri, ct);
+        var (source, authority, fetchCompanion) = await ConnectAsync(uri, ct);
         try
         {
-            Manifest? manifest = await LoadManifestAsync(manifestPath, authority, trustedKey, fetchManifest, ct);
+            Manifest? manifest = await LoadManifestAsync(manifestPath, authority, trustedKey, token => fetchCompanion(ExportNames.ManifestOf, token), ct);
             if (manifest is not null && manifest.ImageSize != source.Size)
                 throw new ManifestTrustException($"manifest describes {manifest.ImageSize} bytes but {source.Description} has {source.Size}");
             if (manifest is null)
                 logger.LogWarning("{Source} has no manifest: streaming UNVERIFIED (give --manifest to verify)", source.Description);
-            return (source, manifest);
+            return (source, manifest, await fetchCompanion(ExportNames.ProfileOf, ct));
         }
         catch
         {
@@ -52,39 +55,60 @@ internal sealed class SourceConnector(ManifestTrust trust, ILogger logger)
         }
         byte[]? encoded = await fetchManifest(ct);
         if (encoded is null)
+        {
+            if (trust.IsPinned(authority))
+                throw new ManifestTrustException($"image server {authority} has a pinned key but published no manifest: refusing to stream unverified");
             return null;
+        }
         var manifest = Manifest.Decode(encoded);
         trust.Check(manifest, authority, trustedKey);
         return manifest;
     }
 
-    private static async Task<(IImageSource, string, Func<CancellationToken, Task<byte[]?>>)> ConnectAsync(string uri, CancellationToken ct)
+    /// <summary>Connect; also returns the server's authority (for key pinning) and how to read a companion export of the image.</summary>
+    private async Task<(IImageSource, string, Func<Func<string, string>, CancellationToken, Task<byte[]?>>)> ConnectAsync(string uri, CancellationToken ct)
     {
         if (uri.StartsWith("file://", StringComparison.Ordinal))
         {
             var file = new FileImageSource(new Uri(uri).LocalPath);
-            return (file, "localhost", _ => Task.FromResult<byte[]?>(null));
+            return (file, "localhost", (_, _) => Task.FromResult<byte[]?>(null));
         }
         if (uri.StartsWith("nbd", StringComparison.Ordinal))
         {
             var nbd = NbdUri.Parse(uri);
-            var source = await NbdImageSource.OpenAsync(nbd, ct);
-            return (source, nbd.Endpoint.ToString(), token => FetchNbdManifestAsync(nbd, token));
+            var source = await ReconnectingImageSource.ConnectAsync(async token => await NbdImageSource.OpenAsync(nbd, token), outageLimit, logger, ct);
+            return (source, nbd.Endpoint.ToString(), (nameOf, token) => FetchCompanionAsync(nbd, nameOf, token));
         }
         if (uri.StartsWith(AoeAddress.Scheme, StringComparison.Ordinal))
         {
             var aoe = AoeAddress.Parse(uri);
             var source = await AoeImageSource.OpenAsync(aoe, cancellationToken: ct);
-            return (source, source.Initiator.Target.ToString(), _ => Task.FromResult<byte[]?>(null));
+            return (source, source.Initiator.Target.ToString(), (_, _) => Task.FromResult<byte[]?>(null));
         }
         throw new ArgumentException($"unsupported source '{uri}': expected nbd://HOST[:PORT]/NAME, nbd+unix:///NAME?socket=PATH, aoe:IFACE/eSHELF.SLOT or file:///PATH");
     }
 
-    private static async Task<byte[]?> FetchNbdManifestAsync(NbdUri image, CancellationToken ct)
+    /// <summary>
+    /// A hidden export beside the image (its manifest, its boot profile); null when the server has
+    /// none. Foreign servers such as nbdkit answer every export name with the image itself, so a
+    /// companion counts only if it starts with its own magic, checked before anything large is read.
+    /// </summary>
+    private static async Task<byte[]?> FetchCompanionAsync(NbdUri image, Func<string, string> nameOf, CancellationToken ct)
     {
+        string name = nameOf(image.ExportName);
+        byte[] magic = name.StartsWith(ExportNames.ManifestPrefix, StringComparison.Ordinal) ? Manifest.Magic.ToArray() : BootProfile.Magic.ToArray();
         try
         {
-            return await NbdClient.ReadExportAsync(NbdUri.Create(image.Endpoint, ExportNames.ManifestOf(image.ExportName)), MaxManifestBytes, ct);
+            await using var client = await NbdClient.ConnectAsync(NbdUri.Create(image.Endpoint, name), ct);
+            if (client.Size < magic.Length || client.Size > MaxCompanionBytes)
+                return null;
+            var head = new byte[magic.Length];
+            await client.ReadAsync(0, head, ct);
+            if (!head.AsSpan().SequenceEqual(magic))
+                return null;
+            var bytes = new byte[client.Size];
+            await client.ReadAsync(0, bytes, ct);
+            return bytes;
         }
         catch (NbdOptionRefusedException)
         {

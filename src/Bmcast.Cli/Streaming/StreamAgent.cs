@@ -16,6 +16,8 @@ internal sealed class StreamAgent(StreamRequest request, IStreamReporter reporte
     private static readonly TimeSpan ProgressInterval = TimeSpan.FromSeconds(1);
     private readonly TaskCompletionSource _exported = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _complete = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Stopwatch _clock = new();
+    private StreamingDisk? _disk;
 
     /// <summary>Completes once the disk is exported and clients may connect.</summary>
     public Task Exported => _exported.Task;
@@ -23,15 +25,30 @@ internal sealed class StreamAgent(StreamRequest request, IStreamReporter reporte
     /// <summary>Completes once every block is present and committed.</summary>
     public Task Complete => _complete.Task;
 
+    /// <summary>Chunks the guest has waited for so far, in first-touch order: the boot profile when taken at ready.</summary>
+    public IReadOnlyList<long> OnDemandOrder => _disk?.OnDemandOrder.Snapshot() ?? [];
+
+    /// <summary>The deployment's progress now, once the disk is open.</summary>
+    public StreamingProgress? Progress => _disk is null ? null : StreamingProgress.Of(_disk, _clock.Elapsed);
+
     public async Task RunAsync(CancellationToken ct)
     {
-        var clock = Stopwatch.StartNew();
+        var clock = _clock;
+        clock.Start();
         var log = logging.CreateLogger("bmcast.stream");
-        var connector = new SourceConnector(new ManifestTrust(request.KnownKeysPath, log), log);
-        var (source, manifest) = await connector.OpenAsync(request.SourceUri, request.ManifestPath, request.TrustedKey, ct);
+        var connector = new SourceConnector(new ManifestTrust(request.KnownKeysPath, log), request.OutageLimit, log);
+        var (source, manifest, published) = await connector.OpenAsync(request.SourceUri, request.ManifestPath, request.TrustedKey, ct);
         await using var sourceLifetime = source;
         await using var session = await StreamingSession.OpenAsync(source, manifest, request.TargetPath, request.StatePath, request.Options, log, ct);
+        string? profileText = request.BootProfilePath is { } profilePath ? await File.ReadAllTextAsync(profilePath, ct)
+            : published is null ? null : System.Text.Encoding.UTF8.GetString(published);
+        if (profileText is not null)
+        {
+            session.PreferredOrder = BootProfile.Parse(profileText, session.Disk.Geometry.ChunkCount);
+            log.LogInformation("prefetching {Count} chunks of the boot profile first", session.PreferredOrder.Count);
+        }
         var disk = session.Disk;
+        _disk = disk;
         var catalog = new SingleExportCatalog(Path.GetFileName(request.TargetPath), $"streaming {source.Description}", disk);
         await using var server = new NbdServer(catalog, logging.CreateLogger<NbdServer>());
         await server.StartAsync(request.Export, ct);

@@ -12,4 +12,11 @@ internal sealed record StreamRequest(
     string? ManifestPath,
     string? TrustedKey,
     string KnownKeysPath,
-    StreamingOptions Options);
+    StreamingOptions Options)
+{
+    /// <summary>How long reads wait for a lost image server to come back before failing (default 60 s).</summary>
+    public TimeSpan OutageLimit { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>A boot profile to prefetch first, instead of the one the image server publishes.</summary>
+    public string? BootProfilePath { get; init; }
+}

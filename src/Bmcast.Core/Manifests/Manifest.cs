@@ -30,7 +30,8 @@ public sealed class Manifest
     public const long MaxImageSize = 1L << 50;
     private const int HeaderSize = 32;
     private const uint Version = 1;
-    private static ReadOnlySpan<byte> Magic => "BMCMAN01"u8;
+    /// <summary>The first bytes of every encoded manifest.</summary>
+    public static ReadOnlySpan<byte> Magic => "BMCMAN01"u8;
 
     private readonly ulong[] _zeroBitmap;
     private readonly int[] _nonZeroBeforeWord;

@@ -16,12 +16,18 @@ public interface IExportCatalog
 public sealed record ExportListing(string Name, string Description);
 
 /// <summary>
-/// Names that <c>bmcast serve</c> answers besides the images themselves. An image NAME's signed
-/// manifest is the read-only, unlisted export <c>manifest:NAME</c>; its size is the encoded length.
+/// Names that <c>bmcast serve</c> answers besides the images themselves, all read-only and unlisted:
+/// an image NAME's signed manifest is <c>manifest:NAME</c> (its size is the encoded length), its
+/// boot profile <c>profile:NAME</c>.
 /// </summary>
 public static class ExportNames
 {
     public const string ManifestPrefix = "manifest:";
 
+    /// <summary>An image's boot profile (chunk order, text), when one was recorded: <c>profile:NAME</c>.</summary>
+    public const string ProfilePrefix = "profile:";
+
     public static string ManifestOf(string imageName) => ManifestPrefix + imageName;
+
+    public static string ProfileOf(string imageName) => ProfilePrefix + imageName;
 }

@@ -45,6 +45,9 @@ public sealed class ManifestTrust(string knownKeysPath, ILogger logger)
         logger.LogWarning("trusting image server {Server} on first use: pinned key {Fingerprint} in {File}", serverAuthority, fingerprint, knownKeysPath);
     }
 
+    /// <summary>True when a key is pinned for this image server (it has served signed manifests before).</summary>
+    public bool IsPinned(string serverAuthority) => ReadPins().ContainsKey(serverAuthority);
+
     private Dictionary<string, string> ReadPins()
     {
         var pins = new Dictionary<string, string>(StringComparer.Ordinal);

@@ -10,6 +10,7 @@ namespace Bmcast.Tests.EndToEnd;
 internal sealed class DeploymentRig : IAsyncDisposable
 {
     private readonly List<BmcastProcess> _processes = [];
+    private string[] _serveOptions = [];
 
     private DeploymentRig(Bmcast.Tests.Nbd.TempDirectory directory) => Directory = directory;
 
@@ -21,16 +22,16 @@ internal sealed class DeploymentRig : IAsyncDisposable
 
     public string SourceUri(string image) => $"nbd+unix:///{image}?socket={ServerSocket}";
 
-    public static async Task<DeploymentRig> StartAsync(string imagePath, string imageName)
+    /// <param name="serveOptions">Extra <c>bmcast serve</c> options, e.g. <c>--rate 2M</c>.</param>
+    public static async Task<DeploymentRig> StartAsync(string imagePath, string imageName, params string[] serveOptions)
     {
         ExternalTool.Require("qemu-io");
-        var rig = new DeploymentRig(new Bmcast.Tests.Nbd.TempDirectory());
+        var rig = new DeploymentRig(new Bmcast.Tests.Nbd.TempDirectory()) { _serveOptions = serveOptions };
         try
         {
             var (code, _, error) = await BmcastProcess.RunAsync(TimeSpan.FromMinutes(3), "image", "import", imagePath, "--name", imageName, "--store", rig.Store);
             Assert.True(code == 0, $"import failed: {error}");
-            var server = rig.Track(BmcastProcess.Start("serve", "--store", rig.Store, "--nbd", "unix:" + rig.ServerSocket));
-            await WaitForSocketAsync(rig.ServerSocket, server);
+            await rig.StartServerAsync();
             return rig;
         }
         catch
@@ -51,6 +52,17 @@ internal sealed class DeploymentRig : IAsyncDisposable
         var agent = Track(BmcastProcess.Start(arguments));
         await agent.WaitForEventAsync("started", TimeSpan.FromSeconds(60));
         return agent;
+    }
+
+    /// <summary>The running <c>bmcast serve</c>.</summary>
+    public BmcastProcess Server { get; private set; } = null!;
+
+    /// <summary>Start <c>bmcast serve</c> (again, after a kill) on the same store and socket.</summary>
+    public async Task StartServerAsync()
+    {
+        File.Delete(ServerSocket);
+        Server = Track(BmcastProcess.Start(["serve", "--store", Store, "--nbd", "unix:" + ServerSocket, .. _serveOptions]));
+        await WaitForSocketAsync(ServerSocket, Server);
     }
 
     public BmcastProcess Track(BmcastProcess process)

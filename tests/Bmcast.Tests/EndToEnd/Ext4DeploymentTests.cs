@@ -11,6 +11,7 @@ namespace Bmcast.Tests.EndToEnd;
 public sealed partial class Ext4DeploymentTests
 {
     private const long ImageSize = 3L << 30;
+    private static readonly TimeSpan BigCopy = TimeSpan.FromMinutes(3);
 
     [Fact]
     public async Task Sparse_ext4_image_streams_to_a_clean_target_with_the_clients_writes()
@@ -42,16 +43,16 @@ public sealed partial class Ext4DeploymentTests
         string map = await ExternalTool.RunCheckedAsync("nbdinfo", "--map", rig.SourceUri("ext4"));
         Assert.Contains("hole,zero", map);
         // What the server serves is the image, byte for byte, to two independent clients.
-        await ExternalTool.RunCheckedAsync("qemu-img", "convert", "-f", "raw", "-O", "raw", rig.SourceUri("ext4"), scratch.File("qemu-img-copy.raw"));
+        await ExternalTool.RunCheckedAsync(BigCopy, "qemu-img", "convert", "-f", "raw", "-O", "raw", rig.SourceUri("ext4"), scratch.File("qemu-img-copy.raw"));
         await AssertSameContentAsync(image, scratch.File("qemu-img-copy.raw"));
-        await ExternalTool.RunCheckedAsync("nbdcopy", rig.SourceUri("ext4"), scratch.File("nbdcopy-copy.raw"));
+        await ExternalTool.RunCheckedAsync(BigCopy, "nbdcopy", rig.SourceUri("ext4"), scratch.File("nbdcopy-copy.raw"));
         await AssertSameContentAsync(image, scratch.File("nbdcopy-copy.raw"));
 
         string target = rig.Directory.File("target.raw");
         string export = rig.Directory.File("agent.sock");
         string exportUri = $"nbd+unix:///?socket={export}";
         var agent = await rig.StartAgentAsync("ext4", target, export);
-        var reader = ExternalTool.RunCheckedAsync("nbdcopy", exportUri, rig.Directory.File("read-back.raw"));
+        var reader = ExternalTool.RunCheckedAsync(BigCopy, "nbdcopy", exportUri, rig.Directory.File("read-back.raw"));
         await ExternalTool.RunCheckedAsync("qemu-io", "-f", "raw", "-c", $"write -P 0x5a {writeOffset} 4096", "-c", "flush", exportUri);
         await reader;
         await agent.WaitForEventAsync("complete", TimeSpan.FromMinutes(5));
@@ -59,7 +60,7 @@ public sealed partial class Ext4DeploymentTests
 
         await ApplyWriteAsync(image, writeOffset, 4096, 0x5a);
         await AssertSameContentAsync(image, target);
-        await ExternalTool.RunCheckedAsync("e2fsck", "-fn", target);
+        await ExternalTool.RunCheckedAsync(BigCopy, "e2fsck", "-fn", target);
         string head = await ExternalTool.RunCheckedAsync("debugfs", "-R", "cat /file07.bin", target);
         Assert.StartsWith(new string('Z', 64), head);
     }
@@ -73,7 +74,8 @@ public sealed partial class Ext4DeploymentTests
 
     private static async Task AssertSameContentAsync(string expected, string actual)
     {
-        var result = await ExternalTool.RunAsync("cmp", expected, actual);
+        // Gigabytes, mostly holes: minutes only on a machine that is very busy.
+        var result = await ExternalTool.RunAsync(TimeSpan.FromMinutes(5), "cmp", expected, actual);
         Assert.True(result.ExitCode == 0, $"{actual} differs from {expected}: {result.Output}{result.Error}");
     }
 

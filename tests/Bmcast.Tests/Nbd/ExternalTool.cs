@@ -27,28 +27,32 @@ internal static class ExternalTool
         return tool;
     }
 
-    public static async Task<Result> RunAsync(string tool, params string[] arguments)
+    public static Task<Result> RunAsync(string tool, params string[] arguments) => RunAsync(DefaultTimeout, tool, arguments);
+
+    public static async Task<Result> RunAsync(TimeSpan timeout, string tool, params string[] arguments)
     {
         using var process = Start(Require(tool), arguments);
         var output = process.StandardOutput.ReadToEndAsync();
         var error = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(DefaultTimeout);
+        using var deadline = new CancellationTokenSource(timeout);
         try
         {
-            await process.WaitForExitAsync(timeout.Token);
+            await process.WaitForExitAsync(deadline.Token);
         }
         catch (OperationCanceledException)
         {
             process.Kill();
-            throw new TimeoutException($"{tool} {string.Join(' ', arguments)} did not finish in {DefaultTimeout.TotalSeconds} s");
+            throw new TimeoutException($"{tool} {string.Join(' ', arguments)} did not finish in {timeout.TotalSeconds} s");
         }
         return new Result(process.ExitCode, await output, await error);
     }
 
     /// <summary>Run and require success, returning standard output.</summary>
-    public static async Task<string> RunCheckedAsync(string tool, params string[] arguments)
+    public static Task<string> RunCheckedAsync(string tool, params string[] arguments) => RunCheckedAsync(DefaultTimeout, tool, arguments);
+
+    public static async Task<string> RunCheckedAsync(TimeSpan timeout, string tool, params string[] arguments)
     {
-        var result = await RunAsync(tool, arguments);
+        var result = await RunAsync(timeout, tool, arguments);
         Assert.True(result.ExitCode == 0,
             $"{tool} {string.Join(' ', arguments)} exited {result.ExitCode}\nstdout: {result.Output}\nstderr: {result.Error}");
         return result.Output;

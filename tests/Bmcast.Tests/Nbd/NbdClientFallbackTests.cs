@@ -8,8 +8,8 @@ using Xunit;
 namespace Bmcast.Tests.Nbd;
 
 /// <summary>
-/// Our client against a scripted old-fashioned server that knows neither OPT_GO nor structured replies:
-/// the client must fall back to OPT_EXPORT_NAME and read simple replies.
+/// Our client against scripted servers: an old-fashioned one that knows neither OPT_GO nor structured replies
+/// (the client must fall back to OPT_EXPORT_NAME and read simple replies), and one that answers with garbage.
 /// </summary>
 public sealed class NbdClientFallbackTests
 {
@@ -42,8 +42,60 @@ public sealed class NbdClientFallbackTests
         await server;
     }
 
+    [Fact(Timeout = 30_000)]
+    public async Task Garbage_replies_fail_requests_with_io_exceptions()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listener.Listen(8);
+        int port = ((IPEndPoint)listener.LocalEndPoint!).Port;
+        for (int seed = 0; seed < 100; seed++)
+        {
+            var random = new Random(seed);
+            var server = Task.Run(async () =>
+            {
+                using var socket = await listener.AcceptAsync(ct);
+                await using var stream = new NetworkStream(socket);
+                await HandshakeAsync(stream, 1 << 20, ct);
+                await stream.ReadExactlyAsync(new byte[NbdTransmissionCodec.RequestSize], ct);
+                var garbage = new byte[random.Next(4, 200)];
+                random.NextBytes(garbage);
+                if (random.Next(2) == 0) // Sometimes a plausible header first, so deeper parsing is reached.
+                    BinaryPrimitives.WriteUInt32BigEndian(garbage, random.Next(2) == 0 ? NbdProtocol.SimpleReplyMagic : NbdProtocol.StructuredReplyMagic);
+                await stream.WriteAsync(garbage, ct);
+            }, ct);
+
+            await using var client = await NbdClient.ConnectAsync(NbdUri.Parse($"nbd://127.0.0.1:{port}/old"), ct);
+            await Assert.ThrowsAnyAsync<IOException>(() => client.ReadAsync(0, new byte[512], ct).AsTask().WaitAsync(TimeSpan.FromSeconds(5), ct));
+            await server;
+        }
+    }
+
     /// <summary>Answer every option but EXPORT_NAME with ERR_UNSUP, then serve reads: the first from data, the next with EIO.</summary>
     private static async Task ServeOldStyleAsync(NetworkStream stream, byte[] data, CancellationToken ct)
+    {
+        await HandshakeAsync(stream, data.Length, ct);
+        for (int served = 0; ; served++)
+        {
+            var request = new byte[NbdTransmissionCodec.RequestSize];
+            await stream.ReadExactlyAsync(request, ct);
+            var command = (NbdCommand)BinaryPrimitives.ReadUInt16BigEndian(request.AsSpan(6));
+            if (command == NbdCommand.Disconnect)
+                return;
+            ulong cookie = BinaryPrimitives.ReadUInt64BigEndian(request.AsSpan(8));
+            int offset = (int)BinaryPrimitives.ReadUInt64BigEndian(request.AsSpan(16));
+            int length = (int)BinaryPrimitives.ReadUInt32BigEndian(request.AsSpan(24));
+            var reply = new byte[NbdTransmissionCodec.SimpleReplySize];
+            NbdTransmissionCodec.WriteSimpleReply(reply, served == 0 ? NbdError.None : NbdError.Io, cookie);
+            await stream.WriteAsync(reply, ct);
+            if (served == 0)
+                await stream.WriteAsync(data.AsMemory(offset, length), ct);
+        }
+    }
+
+    /// <summary>Answer every option but EXPORT_NAME with ERR_UNSUP; accept EXPORT_NAME "old" as a read-only export.</summary>
+    private static async Task HandshakeAsync(NetworkStream stream, long size, CancellationToken ct)
     {
         var greeting = new byte[NbdHandshakeCodec.GreetingSize];
         NbdHandshakeCodec.WriteGreeting(greeting, NbdHandshakeFlags.FixedNewstyle);
@@ -60,29 +112,13 @@ public sealed class NbdClientFallbackTests
             {
                 Assert.Equal("old"u8.ToArray(), payload);
                 var reply = new byte[NbdHandshakeCodec.ExportNameReplySize + NbdProtocol.ExportNameReplyPadding];
-                NbdHandshakeCodec.WriteExportNameReply(reply, (ulong)data.Length, NbdTransmissionFlags.HasFlags | NbdTransmissionFlags.ReadOnly, noZeroes: false);
+                NbdHandshakeCodec.WriteExportNameReply(reply, (ulong)size, NbdTransmissionFlags.HasFlags | NbdTransmissionFlags.ReadOnly, noZeroes: false);
                 await stream.WriteAsync(reply, ct);
-                break;
+                return;
             }
             var unsupported = new byte[NbdHandshakeCodec.OptionReplyHeaderSize];
             NbdHandshakeCodec.WriteOptionReplyHeader(unsupported, option, NbdOptionReply.ErrUnsup, 0);
             await stream.WriteAsync(unsupported, ct);
-        }
-        for (int served = 0; ; served++)
-        {
-            var request = new byte[NbdTransmissionCodec.RequestSize];
-            await stream.ReadExactlyAsync(request, ct);
-            var command = (NbdCommand)BinaryPrimitives.ReadUInt16BigEndian(request.AsSpan(6));
-            if (command == NbdCommand.Disconnect)
-                return;
-            ulong cookie = BinaryPrimitives.ReadUInt64BigEndian(request.AsSpan(8));
-            int offset = (int)BinaryPrimitives.ReadUInt64BigEndian(request.AsSpan(16));
-            int length = (int)BinaryPrimitives.ReadUInt32BigEndian(request.AsSpan(24));
-            var reply = new byte[NbdTransmissionCodec.SimpleReplySize];
-            NbdTransmissionCodec.WriteSimpleReply(reply, served == 0 ? NbdError.None : NbdError.Io, cookie);
-            await stream.WriteAsync(reply, ct);
-            if (served == 0)
-                await stream.WriteAsync(data.AsMemory(offset, length), ct);
         }
     }
 }

@@ -69,6 +69,22 @@ public sealed class NbdClientTests
     }
 
     [Fact(Timeout = 30_000)]
+    public async Task Device_failures_reach_the_client_as_their_errno()
+    {
+        var catalog = new TestCatalog().Add("failing", () => new FailingBlockDevice());
+        await using var server = await TestServer.StartAsync(catalog);
+        await using var client = await NbdClient.ConnectAsync(NbdUri.Create(server.Endpoint, "failing"), Ct);
+
+        var read = await Assert.ThrowsAsync<BlockDeviceException>(() => client.ReadAsync(0, new byte[4096], Ct).AsTask());
+        var write = await Assert.ThrowsAsync<BlockDeviceException>(() => client.WriteAsync(0, new byte[4096], cancellationToken: Ct).AsTask());
+        var flush = await Assert.ThrowsAsync<BlockDeviceException>(() => client.FlushAsync(Ct).AsTask());
+
+        Assert.Equal((BlockDeviceException.EIO, BlockDeviceException.ENOSPC, BlockDeviceException.EIO), (read.Errno, write.Errno, flush.Errno));
+        Assert.Contains("disk on fire", read.Message); // The server's message travels in the structured error chunk.
+        Assert.Equal(3, server.Logger.Warnings);
+    }
+
+    [Fact(Timeout = 30_000)]
     public async Task Lists_exports_and_reads_a_hidden_one_whole()
     {
         await using var env = await PeerEnvironment.StartAsync(unixSocket: true);
@@ -102,6 +118,28 @@ public sealed class NbdClientTests
 
         release.SetResult();
         await blocked.WaitAsync(TimeSpan.FromSeconds(5), Ct);
+    }
+
+    [Fact(Timeout = 30_000)]
+    public async Task A_cancelled_read_leaves_the_buffer_alone_and_the_connection_usable()
+    {
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var data = PeerEnvironment.CreateImage();
+        var catalog = new TestCatalog().Add("slow", () => new GatedBlockDevice(new MemoryBlockDevice(data, writable: false), gatedOffset: 0, release.Task));
+        await using var server = await TestServer.StartAsync(catalog);
+        await using var client = await NbdClient.ConnectAsync(NbdUri.Create(server.Endpoint, "slow"), Ct);
+
+        var abandoned = new byte[4096];
+        using var cancel = new CancellationTokenSource();
+        var read = client.ReadAsync(0, abandoned, cancel.Token).AsTask();
+        await cancel.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => read);
+
+        release.SetResult(); // The server now answers the abandoned read; the client must drop that data.
+        var next = new byte[4096];
+        await client.ReadAsync(0, next, Ct);
+        Assert.Equal(data[..4096], next);
+        Assert.All(abandoned, b => Assert.Equal(0, b));
     }
 
     [Fact(Timeout = 30_000)]
@@ -185,4 +223,28 @@ internal sealed class GatedBlockDevice(IBlockDevice inner, long gatedOffset, Tas
     public int DescribeAllocation(long offset, long length, Span<AllocationExtent> extents) => inner.DescribeAllocation(offset, length, extents);
 
     public ValueTask DisposeAsync() => inner.DisposeAsync();
+}
+
+/// <summary>Every I/O fails: reads with a plain IOException (EIO), writes with ENOSPC, flushes with an unmapped errno (EIO).</summary>
+internal sealed class FailingBlockDevice : IBlockDevice
+{
+    public long Size => 1 << 20;
+
+    public BlockDeviceCapabilities Capabilities => BlockDeviceCapabilities.Writable | BlockDeviceCapabilities.Flush;
+
+    public ValueTask ReadAsync(long offset, Memory<byte> buffer, CancellationToken cancellationToken) =>
+        ValueTask.FromException(new IOException("disk on fire"));
+
+    public ValueTask WriteAsync(long offset, ReadOnlyMemory<byte> data, bool forceUnitAccess, CancellationToken cancellationToken) =>
+        throw new BlockDeviceException(BlockDeviceException.ENOSPC, "target disk full");
+
+    public ValueTask FlushAsync(CancellationToken cancellationToken) =>
+        ValueTask.FromException(new BlockDeviceException(9999, "strange errno"));
+
+    public ValueTask WriteZeroesAsync(long offset, long length, bool forceUnitAccess, CancellationToken cancellationToken) =>
+        ValueTask.CompletedTask;
+
+    public int DescribeAllocation(long offset, long length, Span<AllocationExtent> extents) => throw new NotSupportedException();
+
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 }

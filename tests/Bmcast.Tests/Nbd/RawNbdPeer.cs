@@ -85,6 +85,20 @@ internal sealed class RawNbdPeer(IDuplexPipe pipe)
         }
     }
 
+    /// <summary>Consume exactly <paramref name="count"/> bytes without keeping them.</summary>
+    public async Task SkipAsync(long count)
+    {
+        while (count > 0)
+        {
+            var result = await pipe.Input.ReadAsync();
+            long take = Math.Min(count, result.Buffer.Length);
+            pipe.Input.AdvanceTo(result.Buffer.GetPosition(take));
+            count -= take;
+            if (result.IsCompleted && count > 0)
+                throw new EndOfStreamException($"{count} bytes short");
+        }
+    }
+
     /// <summary>Signal end of input to the server.</summary>
     public ValueTask EndInputAsync() => pipe.Output.CompleteAsync();
 

@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
-using System.Threading.Channels;
 
 namespace Bmcast.Tests.Support;
 
@@ -14,7 +13,9 @@ namespace Bmcast.Tests.Support;
 public sealed class BmcastProcess : IAsyncDisposable
 {
     private readonly Process _process;
-    private readonly Channel<JsonElement> _events = Channel.CreateUnbounded<JsonElement>();
+    private readonly List<JsonElement> _events = [];
+    private TaskCompletionSource _eventsChanged = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private bool _eventsEnded;
     private readonly StringBuilder _stderr = new();
     private readonly Task _readers;
 
@@ -72,21 +73,29 @@ public sealed class BmcastProcess : IAsyncDisposable
         return (process.ExitCode, await output, await error);
     }
 
-    /// <summary>The next event named <paramref name="name"/>, skipping others; fails if the process exits first.</summary>
-    public async Task<JsonElement> WaitForEventAsync(string name, TimeSpan timeout)
+    /// <summary>
+    /// The first event named <paramref name="name"/> (matching <paramref name="match"/>) the process has
+    /// printed, waiting for it if need be: events that came earlier count, whatever order they came in.
+    /// </summary>
+    public async Task<JsonElement> WaitForEventAsync(string name, TimeSpan timeout, Func<JsonElement, bool>? match = null)
     {
-        using var cts = new CancellationTokenSource(timeout);
-        try
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
         {
-            await foreach (var e in _events.Reader.ReadAllAsync(cts.Token))
-                if (e.GetProperty("event").GetString() == name)
-                    return e;
+            Task changed;
+            lock (_events)
+            {
+                foreach (var e in _events)
+                    if (e.GetProperty("event").GetString() == name && (match is null || match(e)))
+                        return e;
+                if (_eventsEnded)
+                    throw new InvalidOperationException($"bmcast exited ({ExitCodeText()}) without a '{name}' event; stderr:\n{Stderr}");
+                changed = _eventsChanged.Task;
+            }
+            var left = deadline - DateTime.UtcNow;
+            if (left <= TimeSpan.Zero || await Task.WhenAny(changed, Task.Delay(left)) != changed)
+                throw new TimeoutException($"no '{name}' event from bmcast within {timeout}; stderr:\n{Stderr}");
         }
-        catch (OperationCanceledException)
-        {
-            throw new TimeoutException($"no '{name}' event from bmcast within {timeout}; stderr:\n{Stderr}");
-        }
-        throw new InvalidOperationException($"bmcast exited ({ExitCodeText()}) before a '{name}' event; stderr:\n{Stderr}");
     }
 
     /// <summary>Power-cut stand-in: SIGKILL, no chance to commit anything.</summary>
@@ -107,8 +116,23 @@ public sealed class BmcastProcess : IAsyncDisposable
         return _process.ExitCode;
     }
 
+    /// <summary>
+    /// Stop it if a test left it running: SIGTERM first, so a <c>bmcast deploy</c> can still stop the
+    /// QEMU it started (a SIGKILL would orphan it), then SIGKILL after a grace period.
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
+        if (!_process.HasExited && kill(_process.Id, 15) == 0)
+        {
+            using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(45));
+            try
+            {
+                await _process.WaitForExitAsync(grace.Token);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        }
         if (!_process.HasExited)
             _process.Kill();
         await _process.WaitForExitAsync();
@@ -124,9 +148,21 @@ public sealed class BmcastProcess : IAsyncDisposable
             if (!line.StartsWith('{'))
                 continue;
             using var document = JsonDocument.Parse(line);
-            _events.Writer.TryWrite(document.RootElement.Clone());
+            SignalEvents(() => _events.Add(document.RootElement.Clone()));
         }
-        _events.Writer.TryComplete();
+        SignalEvents(() => _eventsEnded = true);
+    }
+
+    private void SignalEvents(Action change)
+    {
+        TaskCompletionSource changed;
+        lock (_events)
+        {
+            change();
+            changed = _eventsChanged;
+            _eventsChanged = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+        changed.TrySetResult();
     }
 
     private async Task ReadErrorsAsync()

@@ -19,7 +19,10 @@ internal sealed class PendingRequest(NbdRequest request, Memory<byte> readBuffer
 
     public NbdRequest Request { get; } = request;
 
-    public List<AllocationExtent> Extents { get; } = [];
+    private List<AllocationExtent>? _extents;
+
+    /// <summary>BLOCK_STATUS results (created on first use: most requests are reads).</summary>
+    public List<AllocationExtent> Extents => _extents ??= [];
 
     public Task Completion => _completion.Task;
 

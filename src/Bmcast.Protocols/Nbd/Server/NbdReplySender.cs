@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.IO.Pipelines;
+using System.Runtime.CompilerServices;
 using Bmcast.Core.Storage;
 
 namespace Bmcast.Protocols.Nbd.Server;
@@ -8,12 +9,14 @@ namespace Bmcast.Protocols.Nbd.Server;
 /// Writes replies for requests that complete concurrently and in any order: each reply is written whole under
 /// one lock so chunks never interleave mid-message.
 /// </summary>
+/// <remarks>Methods pool their state machines: a reply that waits for the socket costs no allocation.</remarks>
 internal sealed class NbdReplySender(PipeWriter output, bool structuredReplies) : IDisposable
 {
     private readonly SemaphoreSlim _lock = new(1, 1);
 
     /// <summary>Success without payload: a simple reply is allowed for every command but READ.</summary>
-    public async Task SendDoneAsync(ulong cookie)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    public async ValueTask SendDoneAsync(ulong cookie)
     {
         await _lock.WaitAsync().ConfigureAwait(false);
         try
@@ -29,7 +32,8 @@ internal sealed class NbdReplySender(PipeWriter output, bool structuredReplies) 
     }
 
     /// <summary>Read data as one OFFSET_DATA chunk (so DF is always honoured) or a simple reply.</summary>
-    public async Task SendReadAsync(ulong cookie, ulong offset, ReadOnlyMemory<byte> data)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    public async ValueTask SendReadAsync(ulong cookie, ulong offset, ReadOnlyMemory<byte> data)
     {
         await _lock.WaitAsync().ConfigureAwait(false);
         try
@@ -55,7 +59,8 @@ internal sealed class NbdReplySender(PipeWriter output, bool structuredReplies) 
         }
     }
 
-    public async Task SendBlockStatusAsync(ulong cookie, uint contextId, ReadOnlyMemory<AllocationExtent> extents)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    public async ValueTask SendBlockStatusAsync(ulong cookie, uint contextId, ReadOnlyMemory<AllocationExtent> extents)
     {
         await _lock.WaitAsync().ConfigureAwait(false);
         try
@@ -73,7 +78,8 @@ internal sealed class NbdReplySender(PipeWriter output, bool structuredReplies) 
     }
 
     /// <summary>An error, with a message for humans when structured replies allow one.</summary>
-    public async Task SendErrorAsync(ulong cookie, NbdError error, string message)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    public async ValueTask SendErrorAsync(ulong cookie, NbdError error, string message)
     {
         await _lock.WaitAsync().ConfigureAwait(false);
         try

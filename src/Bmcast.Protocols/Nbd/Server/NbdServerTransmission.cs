@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.IO.Pipelines;
+using System.Runtime.CompilerServices;
 using Bmcast.Core.Storage;
 using Microsoft.Extensions.Logging;
 
@@ -121,14 +122,9 @@ internal sealed class NbdServerTransmission : IDisposable
                     await ReadAsync(request);
                     break;
                 case NbdCommand.Write:
-                    await CompleteAsync(request, request.Length == 0 ? ValueTask.CompletedTask
-                        : _device.WriteAsync((long)request.Offset, data.AsMemory(0, (int)request.Length), IsFua(request), _cancellation));
-                    break;
                 case NbdCommand.Flush:
-                    await CompleteAsync(request, _device.FlushAsync(_cancellation));
-                    break;
                 case NbdCommand.WriteZeroes:
-                    await CompleteAsync(request, request.Length == 0 ? ValueTask.CompletedTask : WriteZeroesAsync(request));
+                    await CompleteAsync(request, StartWithoutPayload(request, data));
                     break;
                 case NbdCommand.BlockStatus:
                     await BlockStatusAsync(request);
@@ -138,6 +134,10 @@ internal sealed class NbdServerTransmission : IDisposable
         catch (Exception e) when (IsConnectionGone(e))
         {
         }
+        catch (Exception e)
+        {
+            _logger.LogError(e, "NBD {Peer}: {Command} at {Offset}+{Length} was left unanswered", _peer, request.Command, request.Offset, request.Length);
+        }
         finally
         {
             if (data is not null)
@@ -146,7 +146,8 @@ internal sealed class NbdServerTransmission : IDisposable
         }
     }
 
-    private async Task ReadAsync(NbdRequest request)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask ReadAsync(NbdRequest request)
     {
         int length = (int)request.Length;
         var buffer = ArrayPool<byte>.Shared.Rent(length);
@@ -170,8 +171,31 @@ internal sealed class NbdServerTransmission : IDisposable
         }
     }
 
+    /// <summary>
+    /// Start the device call of a request whose reply has no payload. A device that throws instead of returning a
+    /// faulted task is answered the same way, with an error reply.
+    /// </summary>
+    private ValueTask StartWithoutPayload(in NbdRequest request, byte[]? data)
+    {
+        try
+        {
+            return request.Command switch
+            {
+                _ when request.Length == 0 && request.Command != NbdCommand.Flush => ValueTask.CompletedTask,
+                NbdCommand.Write => _device.WriteAsync((long)request.Offset, data.AsMemory(0, (int)request.Length), IsFua(request), _cancellation),
+                NbdCommand.WriteZeroes => WriteZeroesAsync(request),
+                _ => _device.FlushAsync(_cancellation),
+            };
+        }
+        catch (Exception e)
+        {
+            return ValueTask.FromException(e);
+        }
+    }
+
     /// <summary>Await a device call that answers with no payload, then reply success or the mapped error.</summary>
-    private async Task CompleteAsync(NbdRequest request, ValueTask operation)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask CompleteAsync(NbdRequest request, ValueTask operation)
     {
         try
         {
@@ -186,6 +210,7 @@ internal sealed class NbdServerTransmission : IDisposable
     }
 
     /// <summary>NO_HOLE asks for allocated zeroes; the device's own zeroing may punch holes, so write real zeroes instead.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask WriteZeroesAsync(NbdRequest request)
     {
         bool fua = IsFua(request);
@@ -199,7 +224,8 @@ internal sealed class NbdServerTransmission : IDisposable
             await _device.WriteAsync(at, Zeroes[..(int)Math.Min(ZeroBufferSize, end - at)], fua, _cancellation);
     }
 
-    private async Task BlockStatusAsync(NbdRequest request)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask BlockStatusAsync(NbdRequest request)
     {
         bool one = (request.Flags & NbdCommandFlags.ReqOne) != 0;
         var extents = ArrayPool<AllocationExtent>.Shared.Rent(one ? 1 : MaxExtentsPerReply);
@@ -235,7 +261,7 @@ internal sealed class NbdServerTransmission : IDisposable
         return count;
     }
 
-    private Task FailAsync(NbdRequest request, Exception exception)
+    private ValueTask FailAsync(NbdRequest request, Exception exception)
     {
         var error = NbdErrors.FromException(exception);
         _logger.LogWarning(exception, "NBD {Peer}: {Command} at {Offset}+{Length} on '{Export}' failed ({Error})",
@@ -247,7 +273,10 @@ internal sealed class NbdServerTransmission : IDisposable
 
     private bool IsShutdown(Exception e) => e is OperationCanceledException && _cancellation.IsCancellationRequested;
 
-    /// <summary>Failures of the reply path itself: the connection is closing and the read loop will notice.</summary>
+    /// <summary>
+    /// Failures of the reply path itself (device failures never get here): the connection is closing and the
+    /// read loop will notice.
+    /// </summary>
     private bool IsConnectionGone(Exception e) => e is IOException or ObjectDisposedException or InvalidOperationException || IsShutdown(e);
 
     public void Dispose()

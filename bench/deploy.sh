@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Deployment benchmark, one command: ./bench/deploy.sh [--image tiny|debian|debian-db] [--rates "125M 1250M"] [--rounds N]
+# Over the same emulated link (bmcast serve --rate), in one run:
+#   local      boot from a local copy of the image (the floor every method is measured against)
+#   copy       copy the whole image to the target (nbdcopy), then boot from the local file
+#   netboot    boot straight from the server's export, nothing local (writes to a throwaway overlay)
+#   bmcast     bmcast deploy: boot at once from the streaming agent
+# Reports time-to-ready (guest prints BMCAST-READY), deployment delay (minus local), and for bmcast
+# the bytes fetched before ready against the bytes the boot read. Writes bench/results/deploy-IMAGE.md.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+image=tiny; rates="125M 1250M"; rounds=3
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --image) image=$2; shift 2;;
+    --rates) rates=$2; shift 2;;
+    --rounds) rounds=$2; shift 2;;
+    *) echo "usage: $0 [--image NAME] [--rates \"125M 1250M\"] [--rounds N]"; exit 2;;
+  esac
+done
+for tool in nbdcopy qemu-system-x86_64 jq bc; do
+  command -v $tool >/dev/null || { echo "bench: $tool missing (apt-get install libnbd-bin qemu-system-x86 jq bc)"; exit 1; }
+done
+"$root/bmcast" --help >/dev/null
+bmcast=(dotnet "$root/.build/cli/bmcast.dll")
+work=$(mktemp -d /tmp/bmcast-deploy-bench.XXXXXX)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+export BMCAST_STORE="$work/store" XDG_CONFIG_HOME="$work/config"
+
+echo "bench: building $image"
+"${bmcast[@]}" image build "$image" --output "$work/image.raw" --import >/dev/null
+accel=$(qemu-system-x86_64 -accel kvm -cpu host -machine q35 -nodefaults -display none -monitor none -serial none -S >/dev/null 2>&1 & p=$!; sleep 1; if kill -0 $p 2>/dev/null; then kill $p; echo kvm; else echo tcg; fi)
+cpu=$([ "$accel" = kvm ] && echo host || echo max)
+
+# boot DRIVE-OPTIONS...: seconds from QEMU start to the marker; the guest powers off after it.
+boot() {
+  local t0 line
+  t0=$(date +%s.%N)
+  while IFS= read -r line; do
+    case "$line" in *BMCAST-READY*) echo "$(date +%s.%N) - $t0" | bc -l; break;; esac
+  done < <(timeout 600 qemu-system-x86_64 -machine q35 -accel "$accel" -cpu "$cpu" -m 1G -nodefaults -display none \
+             -serial stdio -monitor none -smbios type=11,value=bmcast.mode=poweroff "$@" 2>/dev/null)
+}
+median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+local_t=$(for _ in $(seq $rounds); do boot -drive "file=$work/image.raw,format=raw,if=virtio"; done | median)
+rows=()
+for rate in $rates; do
+  rm -f "$work/serve.sock"
+  "${bmcast[@]}" serve --nbd "unix:$work/serve.sock" --rate "$rate" 2>"$work/serve.log" & server=$!; pids+=($server)
+  for _ in $(seq 200); do [ -S "$work/serve.sock" ] && break; sleep 0.05; done
+  uri="nbd+unix:///$image?socket=$work/serve.sock"
+  copy=(); net=(); ours=(); fetched=(); read=(); profiled=()
+  for _ in $(seq $rounds); do
+    t0=$(date +%s.%N); nbdcopy "$uri" "$work/copy.raw"; t1=$(date +%s.%N)
+    b=$(boot -drive "file=$work/copy.raw,format=raw,if=virtio")
+    copy+=("$(echo "$t1 - $t0 + $b" | bc -l)")
+    net+=("$(boot -drive "file=$uri,format=raw,if=virtio,snapshot=on")")
+    rm -f "$work/target.raw" "$work/target.raw.bmcast-state"
+    ready=$("${bmcast[@]}" deploy --source "$uri" --target "$work/target.raw" --json 2>"$work/deploy.log" | jq -c 'select(.event=="ready")')
+    ours+=("$(jq .time_to_ready <<<"$ready")")
+    fetched+=("$(jq '.on_demand_bytes + .background_bytes' <<<"$ready")")
+    read+=("$(jq .guest_read_bytes <<<"$ready")")
+  done
+  # Boot-profile prefetch: keep the profile the last deployment recorded, deploy again with it.
+  "${bmcast[@]}" image profile "$image" --from "$work/target.raw.boot-profile" >/dev/null
+  for _ in $(seq $rounds); do
+    rm -f "$work/target.raw" "$work/target.raw.bmcast-state"
+    ready=$("${bmcast[@]}" deploy --source "$uri" --target "$work/target.raw" --json 2>"$work/deploy.log" | jq -c 'select(.event=="ready")')
+    profiled+=("$(jq .time_to_ready <<<"$ready")")
+  done
+  rm -f "$BMCAST_STORE/images/$image/boot-profile"
+  kill $server; wait $server 2>/dev/null || true
+  c=$(printf '%s\n' "${copy[@]}" | median); n=$(printf '%s\n' "${net[@]}" | median); o=$(printf '%s\n' "${ours[@]}" | median)
+  f=$(printf '%s\n' "${fetched[@]}" | median); r=$(printf '%s\n' "${read[@]}" | median)
+  p=$(printf '%s\n' "${profiled[@]}" | median)
+  delay() { echo "$1 - $local_t" | bc -l | xargs printf '%.2f'; }
+  ratio=$(echo "($c - $local_t) / ($o - $local_t)" | bc -l 2>/dev/null | xargs printf '%.1f' || echo n/a)
+  rows+=("| $rate/s | $(printf '%.2f' "$c") s ($(delay "$c") s) | $(printf '%.2f' "$n") s ($(delay "$n") s) | $(printf '%.2f' "$o") s ($(delay "$o") s) | $(printf '%.2f' "$p") s ($(delay "$p") s) | ${ratio}x | $((f >> 20)) MiB / $((r >> 20)) MiB = $(echo "$f / $r" | bc -l | xargs printf '%.2f')x |")
+done
+
+size=$(stat -c %s "$work/image.raw"); data=$(du -B1 "$work/image.raw" | cut -f1)
+mkdir -p "$root/bench/results"
+{
+  echo "# Deployment: $image ($((size >> 20)) MiB disk, $((data >> 20)) MiB data)"
+  echo
+  echo "$(date -u +%Y-%m-%d), $(nproc) cores, QEMU $accel, medians of $rounds rounds. Time-to-ready (deployment delay = minus the local boot, $(printf '%.2f' "$local_t") s)."
+  echo
+  echo "| link | image copy, then boot | network boot | bmcast streaming | bmcast + boot profile | copy delay / bmcast delay | fetched before ready / read by the boot |"
+  echo "|---|---|---|---|---|---|---|"
+  printf '%s\n' "${rows[@]}"
+  echo
+  echo "Goals (DESIGN §8, for debian-db): delay ratio >= 10x at 1 Gbit/s; fetched before ready <= 1.2x what the boot reads."
+} > "$root/bench/results/deploy-$image.md"
+cat "$root/bench/results/deploy-$image.md"

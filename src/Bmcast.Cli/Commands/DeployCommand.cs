@@ -1,0 +1,72 @@
+using System.CommandLine;
+using Bmcast.Cli.Deploy;
+using Bmcast.Cli.Output;
+using Bmcast.Cli.Streaming;
+using Bmcast.Core.Manifests;
+using Bmcast.Engine;
+using Bmcast.Engine.Verification;
+using Bmcast.Images;
+using Bmcast.Machines.Qemu;
+using Bmcast.Machines.Qmp;
+using Bmcast.Protocols.Nbd;
+using Microsoft.Extensions.Logging;
+
+namespace Bmcast.Cli.Commands;
+
+/// <summary>
+/// <c>bmcast deploy</c>: stream an image onto a local target and boot an unmodified OS from it at
+/// once in a QEMU machine (KVM when usable, TCG otherwise); pivot the disk onto the target when the
+/// copy completes. Running the same command again resumes the copy.
+/// </summary>
+internal static class DeployCommand
+{
+    public static Command Create()
+    {
+        var streaming = new StreamingOptionSet();
+        var memory = new Option<string>("--memory") { Description = "Guest memory", DefaultValueFactory = _ => "1G" };
+        var cpus = new Option<int>("--cpus") { Description = "Guest CPUs", DefaultValueFactory = _ => 1 };
+        var disk = new Option<DiskBus>("--disk") { Description = "How the guest sees its disk", DefaultValueFactory = _ => DiskBus.Virtio };
+        var firmware = new Option<Firmware>("--firmware") { Description = "SeaBIOS or OVMF", DefaultValueFactory = _ => Firmware.Bios };
+        var guestMode = new Option<string?>("--guest-mode") { Description = "Passed to the guest as SMBIOS bmcast.mode=MODE (e.g. poweroff, stay, write-test)", HelpName = "MODE" };
+
+        var command = new Command("deploy", "Deploy an image: boot a machine from it at once while it streams onto the local target, then pivot");
+        streaming.AddTo(command);
+        foreach (var option in new Option[] { memory, cpus, disk, firmware, guestMode })
+            command.Options.Add(option);
+        command.SetAction(async (parseResult, cancellationToken) =>
+        {
+            using var logging = CliLogging.Create();
+            var log = logging.CreateLogger("bmcast.deploy");
+            string work = Directory.CreateTempSubdirectory("bmcast-deploy-").FullName;
+            try
+            {
+                if (!ByteSize.TryParse(parseResult.GetValue(memory)!, out long memoryBytes) || memoryBytes < 64 << 20)
+                    throw new ArgumentException("--memory must be at least 64M");
+                string agentSocket = Path.Combine(work, "agent.sock");
+                var stream = streaming.ToRequest(parseResult, NbdEndpoint.Unix(agentSocket));
+                var machine = new MachineSpec(agentSocket, work, (int)(memoryBytes >> 20), parseResult.GetValue(cpus),
+                    parseResult.GetValue(disk), parseResult.GetValue(firmware), parseResult.GetValue(guestMode), stream.TargetPath + ".console.log");
+                var events = parseResult.GetValue(streaming.Json) ? new JsonEventWriter(parseResult.InvocationConfiguration.Output) : null;
+                IStreamReporter reporter = events is not null ? new JsonStreamReporter(events) : new ConsoleStreamReporter(parseResult.InvocationConfiguration.Output);
+                await new DeployRun(new DeployRequest(stream, machine), reporter, events, logging).RunAsync(cancellationToken);
+                return ExitCodes.Success;
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return ExitCodes.Success;
+            }
+            catch (Exception e) when (e is IOException or ManifestFormatException or ManifestTrustException or QmpException
+                                          or InvalidDataException or ArgumentException or FormatException
+                                          or System.Net.Sockets.SocketException or UnauthorizedAccessException)
+            {
+                log.LogError("{Message}", e.Message);
+                return ExitCodes.Failed;
+            }
+            finally
+            {
+                Directory.Delete(work, recursive: true);
+            }
+        });
+        return command;
+    }
+}

@@ -1,0 +1,61 @@
+using System.CommandLine;
+using Bmcast.Cli.Streaming;
+using Bmcast.Engine;
+using Bmcast.Engine.Verification;
+using Bmcast.Images;
+using Bmcast.Protocols.Nbd;
+
+namespace Bmcast.Cli.Commands;
+
+/// <summary>The options <c>bmcast stream</c> and <c>bmcast deploy</c> share: what to stream, where, how verified, how fast.</summary>
+internal sealed class StreamingOptionSet
+{
+    public Option<string> Source { get; } = new("--source") { Description = "Image to stream: nbd://HOST[:PORT]/NAME, nbd+unix:///NAME?socket=PATH, aoe:IFACE/eSHELF.SLOT or file:///PATH", HelpName = "URI", Required = true };
+    public Option<string> Target { get; } = new("--target") { Description = "Local target file (created sparse when missing)", HelpName = "PATH", Required = true };
+    public Option<string?> State { get; } = new("--state") { Description = "Presence map file (default: TARGET.bmcast-state)", HelpName = "PATH" };
+    public Option<string?> Manifest { get; } = new("--manifest") { Description = "Verify against this manifest file (for sources without one)", HelpName = "PATH" };
+    public Option<string?> TrustKey { get; } = new("--trust-key") { Description = "Require manifests signed by this key (SHA-256 fingerprint, hex)", HelpName = "FINGERPRINT" };
+    public Option<string?> KnownKeys { get; } = new("--known-keys") { Description = "Pinned image-server keys (default: $XDG_CONFIG_HOME/bmcast/known_keys)", HelpName = "PATH" };
+    public Option<string?> Bandwidth { get; } = new("--bandwidth") { Description = "Cap background copying, bytes per second (e.g. 50M); default: no cap", HelpName = "RATE" };
+    public Option<int> IdleGap { get; } = new("--idle-gap-ms") { Description = "Background copy waits until the guest has been idle this long", DefaultValueFactory = _ => 20 };
+    public Option<int> OutageSeconds { get; } = new("--server-outage-limit") { Description = "Seconds reads wait for a lost image server to return before failing", DefaultValueFactory = _ => 60 };
+    public Option<string?> BootProfile { get; } = new("--boot-profile") { Description = "Prefetch these chunks first (default: the profile the image server publishes, if any)", HelpName = "FILE" };
+    public Option<bool> Json { get; } = new("--json") { Description = "Print one JSON event per line on stdout" };
+
+    public void AddTo(Command command)
+    {
+        foreach (var option in new Option[] { Source, Target, State, Manifest, TrustKey, KnownKeys, Bandwidth, IdleGap, OutageSeconds, BootProfile, Json })
+            command.Options.Add(option);
+    }
+
+    public StreamRequest ToRequest(ParseResult parseResult, NbdEndpoint export)
+    {
+        string target = Path.GetFullPath(parseResult.GetValue(Target)!);
+        return new StreamRequest(
+            parseResult.GetValue(Source)!,
+            target,
+            parseResult.GetValue(State) ?? target + ".bmcast-state",
+            export,
+            parseResult.GetValue(Manifest),
+            parseResult.GetValue(TrustKey),
+            parseResult.GetValue(KnownKeys) ?? ManifestTrust.DefaultKnownKeysPath(),
+            new StreamingOptions
+            {
+                IdleGap = TimeSpan.FromMilliseconds(parseResult.GetValue(IdleGap)),
+                BackgroundBytesPerSecond = ParseRate(parseResult.GetValue(Bandwidth)),
+            })
+        {
+            OutageLimit = TimeSpan.FromSeconds(parseResult.GetValue(OutageSeconds)),
+            BootProfilePath = parseResult.GetValue(BootProfile),
+        };
+    }
+
+    private static long? ParseRate(string? text)
+    {
+        if (text is null)
+            return null;
+        if (!ByteSize.TryParse(text, out long bytes) || bytes <= 0)
+            throw new ArgumentException($"--bandwidth '{text}' is not a positive byte rate such as 50M");
+        return bytes;
+    }
+}

@@ -1,0 +1,124 @@
+using System.Diagnostics;
+using Bmcast.Cli.Output;
+using Bmcast.Cli.Streaming;
+using Bmcast.Engine;
+using Bmcast.Machines.Qemu;
+using Microsoft.Extensions.Logging;
+
+namespace Bmcast.Cli.Deploy;
+
+/// <summary>
+/// The whole job in hosted mode: start the streaming agent, boot a QEMU machine from its export at
+/// once, report time-to-ready when the guest prints its marker, and when the copy is complete pivot
+/// the running guest's disk onto the target file and stop the agent, so no guest I/O passes through
+/// bmcast afterwards. Runs until the machine powers off (or is stopped: Ctrl-C, SIGTERM).
+/// </summary>
+internal sealed class DeployRun(DeployRequest request, IStreamReporter reporter, JsonEventWriter? events, ILoggerFactory logging)
+{
+    public const string ReadyMarker = "BMCAST-READY";
+    private static readonly TimeSpan ShutdownGrace = TimeSpan.FromSeconds(30);
+
+    public async Task RunAsync(CancellationToken ct)
+    {
+        var clock = Stopwatch.StartNew();
+        var log = logging.CreateLogger("bmcast.deploy");
+        var agent = new StreamAgent(request.Stream, reporter, logging);
+        using var stopAgent = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var agentRun = agent.RunAsync(stopAgent.Token);
+        try
+        {
+            await Task.WhenAny(agentRun, agent.Exported);
+            if (agentRun.IsCompleted)
+            {
+                await agentRun;
+                return;
+            }
+            await using var machine = await QemuMachine.StartAsync(request.Machine, log, ct);
+            Emit("machine-started", clock, ("accelerator", machine.Accelerator), ("pid", machine.Pid));
+            var ready = WatchReadyAsync(machine, agent, clock, log);
+            var exited = machine.WaitForExitAsync(ct);
+
+            await Task.WhenAny(agent.Complete, exited, agentRun);
+            if (agentRun.IsFaulted)
+                await agentRun;
+            if (agent.Complete.IsCompletedSuccessfully && !machine.HasExited)
+            {
+                var pause = await DiskPivot.PivotToFileAsync(machine.Qmp, request.Stream.TargetPath, ct);
+                Emit("pivoted", clock, ("pivot_ms", Math.Round(pause.TotalMilliseconds, 1)));
+                log.LogInformation("pivoted the guest's disk onto {Target} in {Ms:0} ms; stopping the agent", request.Stream.TargetPath, pause.TotalMilliseconds);
+                await StopAgentAsync(stopAgent, agentRun);
+            }
+            try
+            {
+                await exited;
+            }
+            catch (OperationCanceledException)
+            {
+                await machine.ShutdownAsync(ShutdownGrace);
+                throw;
+            }
+            Emit("machine-exited", clock);
+            await ready;
+            // A guest that powered off before the copy finished leaves the target incomplete: finish it.
+            if (!agentRun.IsCompleted)
+            {
+                await Task.WhenAny(agent.Complete, agentRun);
+                await StopAgentAsync(stopAgent, agentRun);
+            }
+        }
+        finally
+        {
+            await StopAgentAsync(stopAgent, agentRun);
+        }
+    }
+
+    private async Task WatchReadyAsync(QemuMachine machine, StreamAgent agent, Stopwatch clock, ILogger log)
+    {
+        try
+        {
+            await machine.WaitForConsoleAsync(ReadyMarker);
+        }
+        catch (IOException)
+        {
+            return;
+        }
+        var elapsed = clock.Elapsed;
+        var progress = agent.Progress;
+        long guestRead = await machine.GuestBytesReadAsync(CancellationToken.None);
+        string profile = request.Stream.TargetPath + ".boot-profile";
+        BootProfile.Write(profile, agent.OnDemandOrder);
+        log.LogInformation("guest ready after {Seconds:0.00} s: it read {Read} bytes, {OnDemand} bytes were fetched on demand; boot profile in {Profile}",
+            elapsed.TotalSeconds, guestRead, progress?.BytesOnDemand, profile);
+        Emit("ready", clock, ("time_to_ready", Math.Round(elapsed.TotalSeconds, 3)), ("guest_read_bytes", guestRead),
+            ("on_demand_bytes", progress?.BytesOnDemand ?? 0), ("background_bytes", progress?.BytesBackground ?? 0));
+    }
+
+    private static async Task StopAgentAsync(CancellationTokenSource stop, Task agentRun)
+    {
+        if (agentRun.IsCompleted)
+            return;
+        await stop.CancelAsync();
+        try
+        {
+            await agentRun;
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private void Emit(string name, Stopwatch clock, params (string Key, object Value)[] fields) =>
+        events?.Write(name, clock.Elapsed, json =>
+        {
+            foreach (var (key, value) in fields)
+            {
+                switch (value)
+                {
+                    case string s: json.WriteString(key, s); break;
+                    case long l: json.WriteNumber(key, l); break;
+                    case int i: json.WriteNumber(key, i); break;
+                    case double d: json.WriteNumber(key, d); break;
+                }
+            }
+        });
+}

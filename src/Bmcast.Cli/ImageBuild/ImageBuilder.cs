@@ -1,0 +1,31 @@
+using System.Diagnostics;
+
+namespace Bmcast.Cli.ImageBuild;
+
+/// <summary>Builds a sample image from its recipe unless the cache already holds the build of these exact recipe files.</summary>
+internal sealed class ImageBuilder(RecipeDirectory recipes, ImageCache cache)
+{
+    public async Task<BuiltImage> BuildAsync(string name, bool force, Action<string> step, CancellationToken ct)
+    {
+        string hash = recipes.HashOf(name);
+        string path = cache.PathOf(name, hash);
+        await using var buildLock = await cache.LockAsync(name, ct);
+        if (!force && File.Exists(path))
+            return new BuiltImage(name, path, hash, FromCache: true, 0, new FileInfo(path).Length);
+
+        var clock = Stopwatch.StartNew();
+        // Built beside its final name and renamed when complete: a failed or interrupted build never looks cached.
+        string partial = path + ".partial";
+        try
+        {
+            await RecipeRunner.RunAsync(recipes.ScriptOf(name), partial, cache.WorkDirectory, step, ct);
+            File.Move(partial, path, overwrite: true);
+        }
+        finally
+        {
+            File.Delete(partial);
+        }
+        cache.RemoveStale(name, path);
+        return new BuiltImage(name, path, hash, FromCache: false, clock.Elapsed.TotalSeconds, new FileInfo(path).Length);
+    }
+}

@@ -1,0 +1,53 @@
+using System.Globalization;
+
+namespace Bmcast.Engine;
+
+/// <summary>
+/// The order in which a boot first needed chunks it did not have. Recorded by the streaming disk
+/// from its on-demand fetches, kept with the image, and given to the background copier of later
+/// deployments, which fetches those chunks first so the next boot finds them local.
+/// On disk: a first line <c># bmcast boot profile v1</c>, then one chunk index per line, in
+/// first-touch order.
+/// </summary>
+public sealed class BootProfile
+{
+    private const string Header = "# bmcast boot profile v1";
+
+    /// <summary>The first bytes of every profile file, so a profile can be told from other data.</summary>
+    public static ReadOnlySpan<byte> Magic => "# bmcast boot profile v1"u8;
+
+    private readonly List<long> _order = [];
+    private readonly HashSet<long> _seen = [];
+
+    public void Record(long chunk)
+    {
+        lock (_order)
+            if (_seen.Add(chunk))
+                _order.Add(chunk);
+    }
+
+    public IReadOnlyList<long> Snapshot()
+    {
+        lock (_order)
+            return [.. _order];
+    }
+
+    public static void Write(string path, IReadOnlyList<long> chunks) =>
+        File.WriteAllLines(path, chunks.Select(c => c.ToString(CultureInfo.InvariantCulture)).Prepend(Header));
+
+    /// <summary>Parse a profile, refusing anything but chunk indexes below <paramref name="chunkCount"/>.</summary>
+    public static IReadOnlyList<long> Parse(string text, long chunkCount)
+    {
+        var lines = text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (lines.Length == 0 || lines[0] != Header)
+            throw new InvalidDataException($"not a bmcast boot profile: the first line must be '{Header}'");
+        var chunks = new List<long>();
+        foreach (string line in lines.Skip(1))
+        {
+            if (!long.TryParse(line, NumberStyles.None, CultureInfo.InvariantCulture, out long chunk) || chunk >= chunkCount)
+                throw new InvalidDataException($"boot profile line '{line}' is not a chunk index below {chunkCount}");
+            chunks.Add(chunk);
+        }
+        return chunks;
+    }
+}

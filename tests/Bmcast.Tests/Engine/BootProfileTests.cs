@@ -1,0 +1,50 @@
+using Bmcast.Core.Blocks;
+using Bmcast.Engine;
+using Bmcast.Tests.Support;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Bmcast.Tests.Engine;
+
+public sealed class BootProfileTests
+{
+    [Fact]
+    public async Task Profiled_chunks_are_prefetched_while_the_guest_is_busy_and_the_rest_waits()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var geometry = new DiskGeometry(8 * 65536);
+        var image = new byte[geometry.Size];
+        new Random(1).NextBytes(image);
+        var options = new StreamingOptions { IdleGap = TimeSpan.FromHours(1) };
+        var state = await PresenceStateFile.CreateAsync(new CrashableDevice(PresenceStateFile.SizeFor(geometry)), geometry, new byte[32], ct);
+        var disk = new StreamingDisk(geometry, new FaultyMemorySource(image, 1), null, new CrashableDevice(geometry.Size), state, options, NullLogger.Instance);
+        disk.Activity.NoteIo(); // the guest is busy for the next hour, as far as moderation can tell
+
+        var copier = new BackgroundCopier(disk, new BackgroundModerator(disk.Activity, options), options, NullLogger.Instance) { PreferredOrder = [5, 2] };
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var run = copier.RunAsync(stop.Token);
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (!(disk.IsChunkPresent(5) && disk.IsChunkPresent(2)) && DateTime.UtcNow < deadline)
+            await Task.Delay(10, ct);
+        await stop.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run);
+
+        Assert.True(disk.IsChunkPresent(5) && disk.IsChunkPresent(2), "profiled chunks were not prefetched");
+        Assert.False(disk.IsChunkPresent(0) || disk.IsChunkPresent(7), "unprofiled chunks were copied while the guest was busy");
+    }
+
+    [Fact]
+    public async Task On_demand_fetches_are_recorded_once_in_first_touch_order()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var geometry = new DiskGeometry(4 * 65536);
+        var state = await PresenceStateFile.CreateAsync(new CrashableDevice(PresenceStateFile.SizeFor(geometry)), geometry, new byte[32], ct);
+        var disk = new StreamingDisk(geometry, new FaultyMemorySource(new byte[geometry.Size], 1), null, new CrashableDevice(geometry.Size),
+            state, new StreamingOptions(), NullLogger.Instance);
+        foreach (long offset in new long[] { 3 * 65536, 65536, 3 * 65536 + 100, 0 })
+            await disk.ReadAsync(offset, new byte[512], ct);
+        Assert.Equal([3L, 1L, 0L], disk.OnDemandOrder.Snapshot());
+        Assert.Equal([3L, 1L], BootProfile.Parse("# bmcast boot profile v1\n3\n1\n", 4));
+        Assert.Throws<InvalidDataException>(() => BootProfile.Parse("# bmcast boot profile v1\n3\n9\n", 4));
+        Assert.Throws<InvalidDataException>(() => BootProfile.Parse("3\n1\n", 4));
+    }
+}

@@ -1,0 +1,123 @@
+using System.Diagnostics;
+using System.Threading.Channels;
+using Bmcast.Machines.Qemu;
+
+namespace Bmcast.Tests.OsImages;
+
+/// <summary>Which firmware boots the guest: QEMU's default SeaBIOS, or OVMF (UEFI).</summary>
+public enum Firmware
+{
+    SeaBios,
+    Ovmf,
+}
+
+/// <summary>
+/// One QEMU machine booting a sample image from a raw file, its serial console read line by line.
+/// KVM when it really works (<see cref="Accelerator"/>), TCG otherwise.
+/// Disposing kills this QEMU by its PID if it still runs.
+/// </summary>
+public sealed class GuestMachine : IAsyncDisposable
+{
+    public const string OvmfPath = "/usr/share/ovmf/OVMF.fd";
+
+    private readonly Process _process;
+    private readonly Channel<string> _lines = Channel.CreateUnbounded<string>();
+    private readonly List<string> _console = [];
+
+    private GuestMachine(Process process)
+    {
+        _process = process;
+        _ = PumpAsync(process.StandardOutput, serial: true);
+        _ = PumpAsync(process.StandardError, serial: false);
+    }
+
+    /// <summary>Start QEMU; <paramref name="disk"/> is <c>virtio</c> or <c>nvme</c>.</summary>
+    public static async Task<GuestMachine> StartAsync(string qemu, string image, Firmware firmware, string mode, string disk = "virtio")
+    {
+        var info = new ProcessStartInfo(qemu)
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        var args = new List<string> { "-accel", await Accelerator.DetectAsync() };
+        args.AddRange(["-m", "1G", "-nodefaults", "-no-reboot", "-display", "none", "-monitor", "none",
+            "-serial", "stdio", "-smbios", $"type=11,value=bmcast.mode={mode}"]);
+        if (firmware == Firmware.Ovmf)
+            args.AddRange(["-bios", OvmfPath]);
+        if (disk == "nvme")
+            args.AddRange(["-drive", $"file={image},format=raw,if=none,id=disk", "-device", "nvme,drive=disk,serial=bmcast"]);
+        else
+            args.AddRange(["-drive", $"file={image},format=raw,if=virtio"]);
+        foreach (string arg in args)
+            info.ArgumentList.Add(arg);
+        return new GuestMachine(Process.Start(info) ?? throw new InvalidOperationException($"cannot start {qemu}"));
+    }
+
+    /// <summary>Everything the console printed so far, for failure messages.</summary>
+    public string Console
+    {
+        get
+        {
+            lock (_console)
+                return string.Join('\n', _console.TakeLast(40));
+        }
+    }
+
+    /// <summary>Wait for a console line containing <paramref name="marker"/> (markers may share a line with a login prompt).</summary>
+    public async Task<TimeSpan> WaitForAsync(string marker, TimeSpan timeout)
+    {
+        var clock = Stopwatch.StartNew();
+        using var cts = new CancellationTokenSource(timeout);
+        try
+        {
+            await foreach (string line in _lines.Reader.ReadAllAsync(cts.Token))
+                if (line.Contains(marker, StringComparison.Ordinal))
+                    return clock.Elapsed;
+        }
+        catch (OperationCanceledException)
+        {
+            Assert.Fail($"no {marker} within {timeout.TotalSeconds} s; console:\n{Console}");
+        }
+        await _process.WaitForExitAsync();
+        Assert.Fail($"QEMU exited ({_process.ExitCode}) before {marker}; console:\n{Console}");
+        return clock.Elapsed;
+    }
+
+    /// <summary>Wait for the guest to power off (QEMU exits on its own).</summary>
+    public async Task WaitForExitAsync(TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        try
+        {
+            await _process.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            Assert.Fail($"the guest did not power off within {timeout.TotalSeconds} s; console:\n{Console}");
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+            _process.Kill(); // this QEMU's PID only
+        await _process.WaitForExitAsync();
+        _process.Dispose();
+    }
+
+    /// <summary>Keep every line for failure messages; only the serial console's (stdout) are searched for markers.</summary>
+    private async Task PumpAsync(StreamReader reader, bool serial)
+    {
+        while (await reader.ReadLineAsync() is { } line)
+        {
+            lock (_console)
+                _console.Add(line);
+            if (serial)
+                _lines.Writer.TryWrite(line);
+        }
+        if (serial)
+            _lines.Writer.TryComplete();
+    }
+}
