@@ -10,6 +10,7 @@ namespace Bmcast.Core.Storage;
 /// </summary>
 public sealed class LinkEmulator(long bytesPerSecond)
 {
+    private static readonly TimeSpan MinimumSleep = TimeSpan.FromMilliseconds(2);
     private readonly Lock _gate = new();
     private long _linkFreeAt;
 
@@ -26,7 +27,10 @@ public sealed class LinkEmulator(long bytesPerSecond)
             done = Math.Max(now, _linkFreeAt) + duration;
             _linkFreeAt = done;
         }
+        // Timers fire no finer than about a millisecond: sleeping for each small transfer would charge
+        // every 4 KiB read a whole millisecond. Small transfers go at once; the schedule still
+        // advanced, so the next transfer waits for their share and the long-run rate holds.
         var wait = Stopwatch.GetElapsedTime(now, done);
-        return wait > TimeSpan.Zero ? Task.Delay(wait, ct) : Task.CompletedTask;
+        return wait > MinimumSleep ? Task.Delay(wait, ct) : Task.CompletedTask;
     }
 }
