@@ -52,13 +52,15 @@ kernel_package() {
   echo "$pkg"
 }
 
-# fetch_debs PACKAGE...: downloads each package once into $debs.
+# fetch_debs PACKAGE...: downloads each package once into $debs, through
+# partial/ so that an interrupted download is never taken for a package.
 fetch_debs() {
-  mkdir -p "$debs"
+  rm -rf "$debs/partial" && mkdir -p "$debs/partial"
   local pkg out
   for pkg in "$@"; do
     compgen -G "$debs/${pkg}_*.deb" >/dev/null && continue
-    out=$(cd "$debs" && apt-get -q download "$pkg" 2>&1) || die "apt-get download $pkg: $out"
+    out=$(cd "$debs/partial" && apt-get -q download "$pkg" 2>&1) || die "apt-get download $pkg: $out"
+    mv "$debs/partial/${pkg}"_*.deb "$debs/"
   done
 }
 

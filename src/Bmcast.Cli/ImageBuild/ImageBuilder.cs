@@ -9,9 +9,12 @@ internal sealed class ImageBuilder(RecipeDirectory recipes, ImageCache cache)
     {
         string hash = recipes.HashOf(name);
         string path = cache.PathOf(name, hash);
-        await using var buildLock = await cache.LockAsync(name, ct);
+        BuiltImage Cached() => new(name, path, hash, FromCache: true, 0, new FileInfo(path).Length);
         if (!force && File.Exists(path))
-            return new BuiltImage(name, path, hash, FromCache: true, 0, new FileInfo(path).Length);
+            return Cached();
+        await using var buildLock = await cache.LockAsync(ct);
+        if (!force && File.Exists(path))
+            return Cached(); // another process built it while we waited
 
         var clock = Stopwatch.StartNew();
         // Built beside its final name and renamed when complete: a failed or interrupted build never looks cached.

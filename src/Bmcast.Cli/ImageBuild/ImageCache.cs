@@ -32,13 +32,14 @@ internal sealed partial class ImageCache(string root)
     }
 
     /// <summary>
-    /// Hold this image's build lock (an exclusive open, which .NET backs with flock): two builds of one
-    /// image would share the recipe's scratch directory. Waits for another build to finish.
+    /// Hold the build lock (an exclusive open, which .NET backs with flock), waiting for another build to
+    /// finish: builds share the work directory (downloaded packages, the debootstrap cache) and a
+    /// recipe's scratch directory, so one runs at a time.
     /// </summary>
-    public async Task<FileStream> LockAsync(string name, CancellationToken ct)
+    public async Task<FileStream> LockAsync(CancellationToken ct)
     {
         Directory.CreateDirectory(Root);
-        string path = Path.Combine(Root, name + ".lock");
+        string path = Path.Combine(Root, "build.lock");
         while (true)
         {
             try

@@ -4,13 +4,6 @@ using Bmcast.Machines.Qemu;
 
 namespace Bmcast.Tests.OsImages;
 
-/// <summary>Which firmware boots the guest: QEMU's default SeaBIOS, or OVMF (UEFI).</summary>
-public enum Firmware
-{
-    SeaBios,
-    Ovmf,
-}
-
 /// <summary>
 /// One QEMU machine booting a sample image from a raw file, its serial console read line by line.
 /// KVM when it really works (<see cref="Accelerator"/>), TCG otherwise.
@@ -23,6 +16,7 @@ public sealed class GuestMachine : IAsyncDisposable
     private readonly Process _process;
     private readonly Channel<string> _lines = Channel.CreateUnbounded<string>();
     private readonly List<string> _console = [];
+    private readonly Stopwatch _sinceStart = Stopwatch.StartNew();
 
     private GuestMachine(Process process)
     {
@@ -31,8 +25,7 @@ public sealed class GuestMachine : IAsyncDisposable
         _ = PumpAsync(process.StandardError, serial: false);
     }
 
-    /// <summary>Start QEMU; <paramref name="disk"/> is <c>virtio</c> or <c>nvme</c>.</summary>
-    public static async Task<GuestMachine> StartAsync(string qemu, string image, Firmware firmware, string mode, string disk = "virtio")
+    public static async Task<GuestMachine> StartAsync(string qemu, string image, Firmware firmware, string mode, DiskBus disk = DiskBus.Virtio)
     {
         var info = new ProcessStartInfo(qemu)
         {
@@ -46,7 +39,7 @@ public sealed class GuestMachine : IAsyncDisposable
             "-serial", "stdio", "-smbios", $"type=11,value=bmcast.mode={mode}"]);
         if (firmware == Firmware.Ovmf)
             args.AddRange(["-bios", OvmfPath]);
-        if (disk == "nvme")
+        if (disk == DiskBus.Nvme)
             args.AddRange(["-drive", $"file={image},format=raw,if=none,id=disk", "-device", "nvme,drive=disk,serial=bmcast"]);
         else
             args.AddRange(["-drive", $"file={image},format=raw,if=virtio"]);
@@ -65,16 +58,18 @@ public sealed class GuestMachine : IAsyncDisposable
         }
     }
 
-    /// <summary>Wait for a console line containing <paramref name="marker"/> (markers may share a line with a login prompt).</summary>
+    /// <summary>
+    /// Wait for a console line containing <paramref name="marker"/> (markers may share a line with a login
+    /// prompt); returns the time since QEMU started.
+    /// </summary>
     public async Task<TimeSpan> WaitForAsync(string marker, TimeSpan timeout)
     {
-        var clock = Stopwatch.StartNew();
         using var cts = new CancellationTokenSource(timeout);
         try
         {
             await foreach (string line in _lines.Reader.ReadAllAsync(cts.Token))
                 if (line.Contains(marker, StringComparison.Ordinal))
-                    return clock.Elapsed;
+                    return _sinceStart.Elapsed;
         }
         catch (OperationCanceledException)
         {
@@ -82,7 +77,7 @@ public sealed class GuestMachine : IAsyncDisposable
         }
         await _process.WaitForExitAsync();
         Assert.Fail($"QEMU exited ({_process.ExitCode}) before {marker}; console:\n{Console}");
-        return clock.Elapsed;
+        return _sinceStart.Elapsed;
     }
 
     /// <summary>Wait for the guest to power off (QEMU exits on its own).</summary>

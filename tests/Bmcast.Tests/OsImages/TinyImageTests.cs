@@ -48,7 +48,7 @@ public sealed class TinyImageTests(TinyImageFixture fixture, ITestOutputHelper o
         await using (var writer = await GuestMachine.StartAsync(fixture.Qemu, disk, Firmware.SeaBios, "write-test"))
             await writer.WaitForAsync("BMCAST-WRITES-DONE", BootTimeout);
         // The writer stays up and is killed: the guest synced, so nothing depends on a clean shutdown.
-        await using var checker = await GuestMachine.StartAsync(fixture.Qemu, disk, Firmware.SeaBios, "write-check", disk: "nvme");
+        await using var checker = await GuestMachine.StartAsync(fixture.Qemu, disk, Firmware.SeaBios, "write-check", DiskBus.Nvme);
         await checker.WaitForAsync("BMCAST-WRITES-OK", BootTimeout);
         await checker.WaitForExitAsync(TimeSpan.FromMinutes(1));
     }
