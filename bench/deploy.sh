@@ -52,7 +52,7 @@ for rate in $rates; do
   "${bmcast[@]}" serve --nbd "unix:$work/serve.sock" --rate "$rate" 2>"$work/serve.log" & server=$!; pids+=($server)
   for _ in $(seq 200); do [ -S "$work/serve.sock" ] && break; sleep 0.05; done
   uri="nbd+unix:///$image?socket=$work/serve.sock"
-  copy=(); net=(); ours=(); fetched=(); read=(); profiled=()
+  copy=(); net=(); ours=(); fetched=(); demand=(); read=(); profiled=()
   for _ in $(seq $rounds); do
     t0=$(date +%s.%N); nbdcopy "$uri" "$work/copy.raw"; t1=$(date +%s.%N)
     b=$(boot -drive "file=$work/copy.raw,format=raw,if=virtio")
@@ -62,6 +62,7 @@ for rate in $rates; do
     ready=$("${bmcast[@]}" deploy --source "$uri" --target "$work/target.raw" --json 2>"$work/deploy.log" | jq -c 'select(.event=="ready")')
     ours+=("$(jq .time_to_ready <<<"$ready")")
     fetched+=("$(jq '.on_demand_bytes + .background_bytes' <<<"$ready")")
+    demand+=("$(jq .on_demand_bytes <<<"$ready")")
     read+=("$(jq .guest_read_bytes <<<"$ready")")
   done
   # Boot-profile prefetch: keep the profile the last deployment recorded, deploy again with it.
@@ -75,10 +76,10 @@ for rate in $rates; do
   kill $server; wait $server 2>/dev/null || true
   c=$(printf '%s\n' "${copy[@]}" | median); n=$(printf '%s\n' "${net[@]}" | median); o=$(printf '%s\n' "${ours[@]}" | median)
   f=$(printf '%s\n' "${fetched[@]}" | median); r=$(printf '%s\n' "${read[@]}" | median)
-  p=$(printf '%s\n' "${profiled[@]}" | median)
+  p=$(printf '%s\n' "${profiled[@]}" | median); d=$(printf '%s\n' "${demand[@]}" | median)
   delay() { echo "$1 - $local_t" | bc -l | xargs printf '%.2f'; }
   ratio=$(echo "($c - $local_t) / ($o - $local_t)" | bc -l 2>/dev/null | xargs printf '%.1f' || echo n/a)
-  rows+=("| $rate/s | $(printf '%.2f' "$c") s ($(delay "$c") s) | $(printf '%.2f' "$n") s ($(delay "$n") s) | $(printf '%.2f' "$o") s ($(delay "$o") s) | $(printf '%.2f' "$p") s ($(delay "$p") s) | ${ratio}x | $((f >> 20)) MiB / $((r >> 20)) MiB = $(echo "$f / $r" | bc -l | xargs printf '%.2f')x |")
+  rows+=("| $rate/s | $(printf '%.2f' "$c") s ($(delay "$c") s) | $(printf '%.2f' "$n") s ($(delay "$n") s) | $(printf '%.2f' "$o") s ($(delay "$o") s) | $(printf '%.2f' "$p") s ($(delay "$p") s) | ${ratio}x | $((d >> 20)) MiB on demand + $(((f - d) >> 20)) MiB background / $((r >> 20)) MiB = $(echo "$d / $r" | bc -l | xargs printf '%.2f')x on demand |")
 done
 
 size=$(stat -c %s "$work/image.raw"); data=$(du -B1 "$work/image.raw" | cut -f1)
