@@ -12,9 +12,9 @@ internal sealed class DeploymentRig : IAsyncDisposable
     private readonly List<BmcastProcess> _processes = [];
     private string[] _serveOptions = [];
 
-    private DeploymentRig(Bmcast.Tests.Nbd.TempDirectory directory) => Directory = directory;
+    private DeploymentRig(Bmcast.Tests.Support.TempDirectory directory) => Directory = directory;
 
-    public Bmcast.Tests.Nbd.TempDirectory Directory { get; }
+    public Bmcast.Tests.Support.TempDirectory Directory { get; }
 
     public string Store => Directory.File("store");
 
@@ -26,7 +26,7 @@ internal sealed class DeploymentRig : IAsyncDisposable
     public static async Task<DeploymentRig> StartAsync(string imagePath, string imageName, params string[] serveOptions)
     {
         ExternalTool.Require("qemu-io");
-        var rig = new DeploymentRig(new Bmcast.Tests.Nbd.TempDirectory()) { _serveOptions = serveOptions };
+        var rig = new DeploymentRig(new Bmcast.Tests.Support.TempDirectory()) { _serveOptions = serveOptions };
         try
         {
             var (code, _, error) = await BmcastProcess.RunAsync(TimeSpan.FromMinutes(3), "image", "import", imagePath, "--name", imageName, "--store", rig.Store);

@@ -20,7 +20,7 @@ public sealed partial class Ext4DeploymentTests
         string mkfs = ExternalTool.Require("mkfs.ext4");
         ExternalTool.Require("e2fsck");
         ExternalTool.Require("nbdcopy");
-        using var scratch = new Bmcast.Tests.Nbd.TempDirectory();
+        using var scratch = new Bmcast.Tests.Support.TempDirectory();
         string tree = Directory.CreateDirectory(scratch.File("tree")).FullName;
         var random = new Random(5);
         for (int i = 0; i < 40; i++)

@@ -13,7 +13,7 @@ public sealed class ForeignSourceTests
     {
         var ct = TestContext.Current.CancellationToken;
         string nbdkit = ExternalTool.Require("nbdkit");
-        using var dir = new Bmcast.Tests.Nbd.TempDirectory();
+        using var dir = new Bmcast.Tests.Support.TempDirectory();
         var image = new byte[4 << 20];
         new Random(9).NextBytes(image);
         await File.WriteAllBytesAsync(dir.File("image.raw"), image, ct);

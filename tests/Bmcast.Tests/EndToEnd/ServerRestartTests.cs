@@ -12,7 +12,7 @@ public sealed class ServerRestartTests
     public async Task Guest_reads_ride_out_a_server_restart_and_the_deployment_completes()
     {
         var ct = TestContext.Current.CancellationToken;
-        using var scratch = new Bmcast.Tests.Nbd.TempDirectory();
+        using var scratch = new Bmcast.Tests.Support.TempDirectory();
         var image = new byte[16 << 20];
         new Random(77).NextBytes(image);
         await File.WriteAllBytesAsync(scratch.File("image.raw"), image, ct);

@@ -14,7 +14,7 @@ public sealed class StreamAgentPeerTests
     [Fact]
     public async Task Flushed_writes_through_the_export_survive_kill_9_and_the_deployment_resumes()
     {
-        using var scratch = new Bmcast.Tests.Nbd.TempDirectory();
+        using var scratch = new Bmcast.Tests.Support.TempDirectory();
         var image = new byte[24 << 20];
         var random = new Random(42);
         random.NextBytes(image.AsSpan(0, 16 << 20));          // data, then 8 MiB of zeroes

@@ -20,7 +20,7 @@ public sealed class DeployTests
         if (!File.Exists("/usr/share/ovmf/OVMF.fd"))
             Assert.Skip("OVMF is not installed (apt-get install ovmf)");
         string image = await StandInDiskAsync();
-        using var dir = new Bmcast.Tests.Nbd.TempDirectory();
+        using var dir = new Bmcast.Tests.Support.TempDirectory();
         string target = dir.File("target.raw");
 
         await using var deploy = BmcastProcess.Start("deploy", "--source", "file://" + image, "--target", target,

@@ -20,7 +20,7 @@ public sealed class DiskPivotTests
     {
         var ct = TestContext.Current.CancellationToken;
         ExternalTool.Require("qemu-system-x86_64");
-        using var dir = new Bmcast.Tests.Nbd.TempDirectory();
+        using var dir = new Bmcast.Tests.Support.TempDirectory();
         var image = new byte[8 << 20];
         new Random(11).NextBytes(image);
         await File.WriteAllBytesAsync(dir.File("image.raw"), image, ct);

@@ -18,7 +18,7 @@ public sealed class TinyDeployTests
     {
         var ct = TestContext.Current.CancellationToken;
         ExternalTool.Require("qemu-system-x86_64");
-        using var dir = new Bmcast.Tests.Nbd.TempDirectory();
+        using var dir = new Bmcast.Tests.Support.TempDirectory();
         string image = dir.File("tiny.raw");
         var (code, _, error) = await BmcastProcess.RunAsync(TimeSpan.FromMinutes(10), "image", "build", "tiny", "--output", image);
         Assert.True(code == 0, $"bmcast image build tiny failed: {error}");

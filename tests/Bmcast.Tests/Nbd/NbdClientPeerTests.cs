@@ -1,3 +1,4 @@
+using Bmcast.Tests.Support;
 using Bmcast.Core.Storage;
 using Bmcast.Protocols.Nbd.Client;
 using Xunit;

@@ -1,3 +1,4 @@
+using Bmcast.Tests.Support;
 using Bmcast.Core.Storage;
 
 namespace Bmcast.Tests.Nbd;
