@@ -11,28 +11,24 @@ internal static class DemoCommand
 {
     public static Command Create()
     {
-        var size = new Option<string>("--size") { Description = "Size of the generated disk image", DefaultValueFactory = _ => "2G" };
-        var bandwidth = new Option<string>("--bandwidth") { Description = "Background copy rate, to watch the streaming happen", DefaultValueFactory = _ => "40M" };
-        var keep = new Option<bool>("--keep") { Description = "Keep the scratch directory (image, store, target) for a look afterwards" };
-        var command = new Command("demo", "Build a sample image, serve it, stream it onto a local target while a client uses it, and check the result");
-        command.Options.Add(size);
-        command.Options.Add(bandwidth);
+        var rate = new Option<string>("--rate") { Description = "Emulated link between image server and machine, bytes per second (125M = 1 Gbit/s)", DefaultValueFactory = _ => "125M" };
+        var keep = new Option<bool>("--keep") { Description = "Keep the scratch directory (store, copies, console logs) for a look afterwards" };
+        var command = new Command("demo", "Deploy a sample OS twice, by copying and by bmcast streaming, and compare (all on this machine)");
+        command.Options.Add(rate);
         command.Options.Add(keep);
         command.SetAction(async (parseResult, ct) =>
         {
-            if (!ByteSize.TryParse(parseResult.GetValue(size)!, out long imageSize) || imageSize < 256 << 20)
-                throw new ArgumentException("--size must be at least 256M");
-            if (!ByteSize.TryParse(parseResult.GetValue(bandwidth)!, out long rate) || rate <= 0)
-                throw new ArgumentException("--bandwidth must be a positive rate such as 40M");
+            if (!ByteSize.TryParse(parseResult.GetValue(rate)!, out long bytesPerSecond) || bytesPerSecond <= 0)
+                throw new ArgumentException("--rate must be a positive rate such as 125M");
             string workspace = Directory.CreateTempSubdirectory("bmcast-demo-").FullName;
             using var logging = LoggerFactory.Create(builder => builder.AddSimpleConsole(f => f.SingleLine = true).SetMinimumLevel(LogLevel.Warning)
                 .AddConsole(c => c.LogToStandardErrorThreshold = LogLevel.Trace));
             try
             {
-                bool ok = await new DemoRun(AnsiConsole.Console, logging, workspace, imageSize, rate).RunAsync(ct);
+                bool ok = await new DemoRun(AnsiConsole.Console, logging, workspace, bytesPerSecond).RunAsync(ct);
                 return ok ? ExitCodes.Success : ExitCodes.Failed;
             }
-            catch (IOException e)
+            catch (Exception e) when (e is IOException or ImageStoreException or Bmcast.Machines.Qmp.QmpException)
             {
                 AnsiConsole.MarkupLineInterpolated($"[red]demo failed:[/] {e.Message}");
                 return ExitCodes.Failed;

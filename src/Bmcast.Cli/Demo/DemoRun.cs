@@ -1,8 +1,12 @@
 using System.Diagnostics;
-using System.Security.Cryptography;
+using Bmcast.Cli.Deploy;
+using Bmcast.Cli.ImageBuild;
 using Bmcast.Cli.Streaming;
+using Bmcast.Core.Manifests;
+using Bmcast.Core.Storage;
 using Bmcast.Engine;
 using Bmcast.Images;
+using Bmcast.Machines.Qemu;
 using Bmcast.Protocols.Nbd;
 using Bmcast.Protocols.Nbd.Client;
 using Bmcast.Protocols.Nbd.Server;
@@ -12,128 +16,91 @@ using Spectre.Console;
 namespace Bmcast.Cli.Demo;
 
 /// <summary>
-/// The quick-start demonstration, all on this machine: build an ext4 image, import it, serve it,
-/// stream it onto a target through the agent while a client reads and writes, then prove the result
-/// (target = image + the client's write, e2fsck clean) and summarize the timings.
+/// The quick start, all on this machine: build the <c>tiny</c> sample OS, serve it over an emulated
+/// link, then deploy it twice and compare: the classic way (copy the image to the local disk, then
+/// boot) and bmcast's (boot at once from the streaming agent; pivot onto the local disk when the copy
+/// completes). Both boots are real, unmodified OS boots in QEMU.
 /// </summary>
-internal sealed class DemoRun(IAnsiConsole console, ILoggerFactory logging, string workspace, long imageSize, long bandwidth)
+internal sealed class DemoRun(IAnsiConsole console, ILoggerFactory logging, string workspace, long linkBytesPerSecond)
 {
-    private const int WriteLength = 64 << 10;
+    private const string ImageName = "tiny";
 
     public async Task<bool> RunAsync(CancellationToken ct)
     {
-        await AptPackages.EnsureAsync(new Dictionary<string, string>
-        {
-            ["mkfs.ext4"] = "e2fsprogs", ["e2fsck"] = "e2fsprogs", ["debugfs"] = "e2fsprogs",
-        }, Say, ct);
-
-        Say($"building a {ByteSize.Format(imageSize)} sparse ext4 image with generated files");
-        string image = await SampleFileSystem.BuildAsync(workspace, imageSize, files: 48, ct);
+        await AptPackages.EnsureAsync(new Dictionary<string, string> { ["qemu-system-x86_64"] = "qemu-system-x86" }, Say, ct);
+        Say($"building the {ImageName} sample OS image from Debian packages (cached after the first time)");
+        var built = await new ImageBuilder(RecipeDirectory.Locate(), ImageCache.Default()).BuildAsync(ImageName, false, step => Say(step), ct);
         var store = ImageStore.Open(Path.Combine(workspace, "store"));
-        await new ImageImporter(store).ImportAsync(image, new ImportOptions("sample"), cancellationToken: ct);
-        var manifest = store.ReadManifest("sample");
-        Say($"imported: {manifest.ChunkCount} chunks, {manifest.NonZeroChunkCount} with data, root {manifest.RootHashHex[..16]}");
+        await new ImageImporter(store).ImportAsync(built.Path, new ImportOptions(ImageName, Format: DiskImageFormat.Raw), cancellationToken: ct);
+        var manifest = store.ReadManifest(ImageName);
 
         string serverSocket = Path.Combine(workspace, "server.sock");
-        await using var server = new NbdServer(new StoreExportCatalog(store), logging.CreateLogger<NbdServer>());
+        var link = new LinkEmulator(linkBytesPerSecond);
+        await using var server = new NbdServer(new LinkLimitedCatalog(new StoreExportCatalog(store), link), logging.CreateLogger<NbdServer>());
         await server.StartAsync(NbdEndpoint.Unix(serverSocket), ct);
-        Say($"image server on {serverSocket}; streaming to {Path.Combine(workspace, "target.raw")} at most {ByteSize.Format(bandwidth)}/s in the background");
+        Say($"image server on {serverSocket}, over an emulated {ByteSize.Format(linkBytesPerSecond)}/s link");
 
-        var request = new StreamRequest($"nbd+unix:///sample?socket={serverSocket}", Path.Combine(workspace, "target.raw"),
-            Path.Combine(workspace, "target.state"), NbdEndpoint.Unix(Path.Combine(workspace, "agent.sock")), null, null,
-            Path.Combine(workspace, "known_keys"), new StreamingOptions { BackgroundBytesPerSecond = bandwidth });
-        var clock = Stopwatch.StartNew();
-        var agent = new StreamAgent(request, new ConsoleStreamReporter(Console.Out), logging);
-        using var stopAgent = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        var agentRun = agent.RunAsync(stopAgent.Token);
-        await Task.WhenAny(agentRun, agent.Exported);
-        if (agentRun.IsFaulted)
-            await agentRun;
+        Heading("1. the classic way: copy the image to the local disk, then boot it");
+        var copyClock = Stopwatch.StartNew();
+        string copy = Path.Combine(workspace, "copied.raw");
+        await CopyImageAsync(NbdEndpoint.Unix(serverSocket), manifest, copy, ct);
+        var copyTime = copyClock.Elapsed;
+        var localBoot = await BootLocalAsync(copy, ct);
+        Say($"copied in {copyTime.TotalSeconds:0.00} s, booted in {localBoot.TotalSeconds:0.00} s");
 
-        long writeAt = await SampleFileSystem.FirstDataBlockOffsetAsync(image, "/file007.bin", ct);
-        var client = await UseDiskAsync(request.Export, writeAt, clock, ct);
-        await Task.WhenAny(agentRun, agent.Complete);
-        var completeAt = clock.Elapsed;
-        await stopAgent.CancelAsync();
-        try
-        {
-            await agentRun;
-        }
-        catch (OperationCanceledException)
-        {
-        }
+        Heading("2. bmcast: boot at once from the streaming agent, pivot to the local disk when complete");
+        string target = Path.Combine(workspace, "target.raw");
+        string agentSocket = Path.Combine(workspace, "agent.sock");
+        var stream = new StreamRequest($"nbd+unix:///{ImageName}?socket={serverSocket}", target, target + ".bmcast-state",
+            NbdEndpoint.Unix(agentSocket), null, null, Path.Combine(workspace, "known_keys"), new StreamingOptions());
+        var machine = new MachineSpec(agentSocket, workspace, 512, GuestMode: "poweroff", ConsoleLog: target + ".console.log");
+        var deploy = new DeployRun(new DeployRequest(stream, machine), new ConsoleStreamReporter(Console.Out), null, logging);
+        await deploy.RunAsync(ct);
+        var ready = await deploy.Ready;
+        string pivot = deploy.Pivoted.IsCompletedSuccessfully ? $"{(await deploy.Pivoted).TotalMilliseconds:0} ms" : "not needed (the guest powered off first)";
+        Say("after the pivot the local disk is the machine's only disk: booting it alone");
+        var alone = await BootLocalAsync(target, ct);
 
-        Say("checking the target: image + the client's write, then e2fsck");
-        bool identical = await TargetMatchesAsync(image, request.TargetPath, writeAt);
-        bool clean = await FileSystemCleanAsync(request.TargetPath, ct);
-        var table = new Table().Title("bmcast demo").AddColumns("", "").HideHeaders();
-        table.AddRow("first read served (disk usable)", $"{client.FirstRead.TotalMilliseconds:0} ms after start");
-        table.AddRow("client wrote + flushed + read back", $"{client.WriteDone.TotalMilliseconds:0} ms after start");
-        table.AddRow("deployment complete", $"{completeAt.TotalSeconds:0.0} s after start");
-        table.AddRow("target = image + client's write", identical ? "[green]yes[/]" : "[red]NO[/]");
-        table.AddRow("e2fsck -fn on the target", clean ? "[green]clean[/]" : "[red]errors[/]");
+        var copyReady = copyTime + localBoot;
+        var table = new Table().Title($"bmcast demo: {ImageName} over a {ByteSize.Format(linkBytesPerSecond)}/s link").AddColumns("", "copy, then boot", "bmcast");
+        table.AddRow("time to ready (marker)", $"{copyReady.TotalSeconds:0.00} s", $"{ready.TotalSeconds:0.00} s");
+        table.AddRow("delay (minus local boot)", $"{copyTime.TotalSeconds:0.00} s", $"{Math.Max(0, (ready - localBoot).TotalSeconds):0.00} s");
+        table.AddRow("pivot onto the local disk", "-", pivot);
+        table.AddRow("local disk boots alone", "yes", $"yes, ready in {alone.TotalSeconds:0.00} s");
         console.Write(table);
-        return identical && clean;
+        console.MarkupLine($"[grey]{ImageName}'s boot reads nearly all of its {ByteSize.Format(manifest.NonZeroChunkCount * manifest.ChunkSize)} of data, so streaming gains little here; " +
+                           "a large image gains the most (see bench/deploy.sh --image debian-db).[/]");
+        return true;
     }
 
-    private readonly record struct ClientTimings(TimeSpan FirstRead, TimeSpan WriteDone);
-
-    /// <summary>What a booting OS does first: read the start of the disk, then write into a file and flush.</summary>
-    private async Task<ClientTimings> UseDiskAsync(NbdEndpoint export, long writeAt, Stopwatch clock, CancellationToken ct)
+    /// <summary>What nbdcopy does: fetch every chunk with data (holes are skipped) into a local sparse file.</summary>
+    private static async Task CopyImageAsync(NbdEndpoint server, Manifest manifest, string path, CancellationToken ct)
     {
-        await using var client = await NbdClient.ConnectAsync(export, "", ct);
-        var buffer = new byte[1 << 20];
-        await client.ReadAsync(0, buffer, ct);
-        var firstRead = clock.Elapsed;
-        var pattern = Enumerable.Repeat((byte)0x5a, WriteLength).ToArray();
-        await client.WriteAsync(writeAt, pattern, cancellationToken: ct);
-        await client.FlushAsync(ct);
-        await client.ReadAsync(writeAt, buffer.AsMemory(0, WriteLength), ct);
-        if (!buffer.AsSpan(0, WriteLength).SequenceEqual(pattern))
-            throw new IOException("the client's write did not read back");
-        Say($"client: first read after {firstRead.TotalMilliseconds:0} ms, wrote and flushed 64 KiB into /file007.bin");
-        return new ClientTimings(firstRead, clock.Elapsed);
+        await using var client = await NbdClient.ConnectAsync(server, ImageName, ct);
+        await using var file = FileBlockDevice.OpenOrCreate(path, manifest.ImageSize);
+        var buffer = new byte[manifest.ChunkSize];
+        for (long chunk = 0; chunk < manifest.ChunkCount; chunk++)
+        {
+            if (manifest.IsZeroChunk(chunk))
+                continue;
+            var piece = buffer.AsMemory(0, manifest.ChunkLength(chunk));
+            await client.ReadAsync(chunk * manifest.ChunkSize, piece, ct);
+            await file.WriteAsync(chunk * manifest.ChunkSize, piece, false, ct);
+        }
+        await file.FlushAsync(ct);
     }
 
-    private static async Task<bool> TargetMatchesAsync(string image, string target, long writeAt)
+    /// <summary>Boot a local disk to its marker (it powers off after); fails if it never gets there.</summary>
+    private async Task<TimeSpan> BootLocalAsync(string disk, CancellationToken ct)
     {
-        using var expected = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        using var actual = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        var buffer = new byte[4 << 20];
-        await using (var input = File.OpenRead(image))
-        {
-            int n;
-            long position = 0;
-            while ((n = await input.ReadAsync(buffer)) > 0)
-            {
-                long overlapStart = Math.Max(position, writeAt), overlapEnd = Math.Min(position + n, writeAt + WriteLength);
-                if (overlapStart < overlapEnd)
-                    buffer.AsSpan((int)(overlapStart - position), (int)(overlapEnd - overlapStart)).Fill(0x5a);
-                expected.AppendData(buffer, 0, n);
-                position += n;
-            }
-        }
-        await using (var output = File.OpenRead(target))
-        {
-            int n;
-            while ((n = await output.ReadAsync(buffer)) > 0)
-                actual.AppendData(buffer, 0, n);
-        }
-        return expected.GetHashAndReset().AsSpan().SequenceEqual(actual.GetHashAndReset());
+        var spec = new MachineSpec("", workspace, 512, GuestMode: "poweroff", ConsoleLog: disk + ".console.log", LocalDisk: disk);
+        await using var machine = await QemuMachine.StartAsync(spec, logging.CreateLogger("bmcast.demo"), ct);
+        var ready = await machine.WaitForConsoleAsync(DeployRun.ReadyMarker).WaitAsync(TimeSpan.FromMinutes(5), ct);
+        await machine.WaitForExitAsync(ct);
+        return ready;
     }
 
-    private static async Task<bool> FileSystemCleanAsync(string target, CancellationToken ct)
-    {
-        try
-        {
-            await AptPackages.RunAsync(AptPackages.Which("e2fsck")!, $"-fn {target}", ct);
-            return true;
-        }
-        catch (IOException)
-        {
-            return false;
-        }
-    }
+    private void Say(string text) => console.MarkupLineInterpolated($"[grey]demo:[/] {text}");
 
-    private void Say(string message) => console.MarkupLineInterpolated($"[grey]demo:[/] {message}");
+    private void Heading(string text) => console.MarkupLineInterpolated($"[bold]{text}[/]");
 }

@@ -17,6 +17,14 @@ internal sealed class DeployRun(DeployRequest request, IStreamReporter reporter,
 {
     public const string ReadyMarker = "BMCAST-READY";
     private static readonly TimeSpan ShutdownGrace = TimeSpan.FromSeconds(30);
+    private readonly TaskCompletionSource<TimeSpan> _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource<TimeSpan> _pivoted = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Time-to-ready: from the start of the deployment to the guest's marker.</summary>
+    public Task<TimeSpan> Ready => _ready.Task;
+
+    /// <summary>How long the pivot onto the target file took, once it happened.</summary>
+    public Task<TimeSpan> Pivoted => _pivoted.Task;
 
     public async Task RunAsync(CancellationToken ct)
     {
@@ -45,6 +53,7 @@ internal sealed class DeployRun(DeployRequest request, IStreamReporter reporter,
             {
                 var pause = await DiskPivot.PivotToFileAsync(machine.Qmp, request.Stream.TargetPath, ct);
                 Emit("pivoted", clock, ("pivot_ms", Math.Round(pause.TotalMilliseconds, 1)));
+                _pivoted.TrySetResult(pause);
                 log.LogInformation("pivoted the guest's disk onto {Target} in {Ms:0} ms; stopping the agent", request.Stream.TargetPath, pause.TotalMilliseconds);
                 await StopAgentAsync(stopAgent, agentRun);
             }
@@ -69,6 +78,8 @@ internal sealed class DeployRun(DeployRequest request, IStreamReporter reporter,
         finally
         {
             await StopAgentAsync(stopAgent, agentRun);
+            _ready.TrySetCanceled(CancellationToken.None);
+            _pivoted.TrySetCanceled(CancellationToken.None);
         }
     }
 
@@ -83,6 +94,7 @@ internal sealed class DeployRun(DeployRequest request, IStreamReporter reporter,
             return;
         }
         var elapsed = clock.Elapsed;
+        _ready.TrySetResult(elapsed);
         var progress = agent.Progress;
         long guestRead = await machine.GuestBytesReadAsync(CancellationToken.None);
         string profile = request.Stream.TargetPath + ".boot-profile";

@@ -39,7 +39,7 @@ public static class DiskPivot
         if (done.Data?["error"] is { } error)
             throw new QmpException($"pivot mirror failed: {error}");
         await qmp.ExecuteAsync("blockdev-del", new JsonObject { ["node-name"] = QemuCommandLine.DiskNode }, ct);
-        await qmp.ExecuteAsync("blockdev-del", new JsonObject { ["node-name"] = QemuCommandLine.NbdNode }, ct);
+        await qmp.ExecuteAsync("blockdev-del", new JsonObject { ["node-name"] = QemuCommandLine.SourceNode }, ct);
         return clock.Elapsed;
     }
 

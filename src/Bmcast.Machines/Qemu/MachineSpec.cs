@@ -1,10 +1,11 @@
 namespace Bmcast.Machines.Qemu;
 
-/// <summary>What machine to start: its disk is an NBD export (the streaming agent's) on a unix socket.</summary>
-/// <param name="NbdSocket">Unix socket of the NBD export that backs the disk.</param>
+/// <summary>What machine to start: its disk is an NBD export (the streaming agent's) on a unix socket, or a local raw file.</summary>
+/// <param name="NbdSocket">Unix socket of the NBD export that backs the disk (unless <paramref name="LocalDisk"/> is given).</param>
 /// <param name="WorkDirectory">Where the QMP socket and the console log go.</param>
 /// <param name="GuestMode">Passed to the guest as SMBIOS type 11 string <c>bmcast.mode=MODE</c>.</param>
 /// <param name="ConsoleLog">Where the serial console is logged (default: <c>console.log</c> in the work directory).</param>
+/// <param name="LocalDisk">Boot from this local raw file instead: the baseline streaming is compared with.</param>
 public sealed record MachineSpec(
     string NbdSocket,
     string WorkDirectory,
@@ -13,7 +14,8 @@ public sealed record MachineSpec(
     DiskBus Disk = DiskBus.Virtio,
     Firmware Firmware = Firmware.Bios,
     string? GuestMode = null,
-    string? ConsoleLog = null);
+    string? ConsoleLog = null,
+    string? LocalDisk = null);
 
 public enum DiskBus
 {

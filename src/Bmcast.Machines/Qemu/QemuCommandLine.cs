@@ -5,25 +5,27 @@ namespace Bmcast.Machines.Qemu;
 /// <summary>
 /// The QEMU command line for a <see cref="MachineSpec"/>. The disk is built from named block nodes
 /// (<c>-blockdev</c>) so the pivot can later swap what is under the device without the guest knowing:
-/// <c>stream-nbd</c> (NBD client) under <c>disk</c> (raw format) attached to device <c>disk0</c>.
+/// <c>disk-source</c> (the NBD client, or a local file) under <c>disk</c> (raw format) attached to device <c>disk0</c>.
 /// </summary>
 public static class QemuCommandLine
 {
-    public const string NbdNode = "stream-nbd";
+    public const string SourceNode = "disk-source";
     public const string DiskNode = "disk";
     public const string DeviceId = "disk0";
     public const string OvmfPath = "/usr/share/ovmf/OVMF.fd";
 
     public static List<string> For(MachineSpec spec, string accelerator, string qmpSocket)
     {
-        var nbd = new JsonObject
-        {
-            ["driver"] = "nbd",
-            ["node-name"] = NbdNode,
-            ["server"] = new JsonObject { ["type"] = "unix", ["path"] = spec.NbdSocket },
-            ["export"] = "",
-        };
-        var raw = new JsonObject { ["driver"] = "raw", ["node-name"] = DiskNode, ["file"] = NbdNode };
+        var nbd = spec.LocalDisk is { } path
+            ? new JsonObject { ["driver"] = "file", ["node-name"] = SourceNode, ["filename"] = path }
+            : new JsonObject
+            {
+                ["driver"] = "nbd",
+                ["node-name"] = SourceNode,
+                ["server"] = new JsonObject { ["type"] = "unix", ["path"] = spec.NbdSocket },
+                ["export"] = "",
+            };
+        var raw = new JsonObject { ["driver"] = "raw", ["node-name"] = DiskNode, ["file"] = SourceNode };
         var arguments = new List<string>
         {
             "-machine", "q35", "-accel", accelerator, "-cpu", accelerator == "kvm" ? "host" : "max",
