@@ -25,5 +25,5 @@ public sealed class ReadOnlyMemoryDevice(ReadOnlyMemory<byte> content) : IBlockD
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 
-    private static BlockDeviceException ReadOnly() => new(BlockDeviceException.EPERM, "manifests are read-only");
+    private static BlockDeviceException ReadOnly() => new(BlockDeviceException.EPERM, "this export is read-only");
 }

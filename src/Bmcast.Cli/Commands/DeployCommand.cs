@@ -47,7 +47,7 @@ internal static class DeployCommand
                 var machine = new MachineSpec(agentSocket, work, (int)(memoryBytes >> 20), parseResult.GetValue(cpus),
                     parseResult.GetValue(disk), parseResult.GetValue(firmware), parseResult.GetValue(guestMode), stream.TargetPath + ".console.log");
                 var events = parseResult.GetValue(streaming.Json) ? new JsonEventWriter(parseResult.InvocationConfiguration.Output) : null;
-                IStreamReporter reporter = events is not null ? new JsonStreamReporter(events) : new ConsoleStreamReporter(parseResult.InvocationConfiguration.Output);
+                IStreamReporter reporter = events is not null ? new JsonStreamReporter(events) : new ConsoleStreamReporter(parseResult.InvocationConfiguration.Output, "Pivoting the guest onto the local disk; the machine runs on until it powers off.");
                 await new DeployRun(new DeployRequest(stream, machine), reporter, events, logging).RunAsync(cancellationToken);
                 return ExitCodes.Success;
             }

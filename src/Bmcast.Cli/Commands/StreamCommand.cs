@@ -33,7 +33,7 @@ internal static class StreamCommand
                 var request = options.ToRequest(parseResult, NbdEndpoint.Parse(parseResult.GetValue(export)!));
                 var output = parseResult.GetValue(options.Json)
                     ? (IStreamReporter)new JsonStreamReporter(new JsonEventWriter(parseResult.InvocationConfiguration.Output))
-                    : new ConsoleStreamReporter(parseResult.InvocationConfiguration.Output);
+                    : new ConsoleStreamReporter(parseResult.InvocationConfiguration.Output, "Still exporting until stopped (Ctrl-C).");
                 await new StreamAgent(request, output, logging).RunAsync(cancellationToken);
                 return ExitCodes.Success;
             }

@@ -54,7 +54,7 @@ internal sealed class DemoRun(IAnsiConsole console, ILoggerFactory logging, stri
         var stream = new StreamRequest($"nbd+unix:///{ImageName}?socket={serverSocket}", target, target + ".bmcast-state",
             NbdEndpoint.Unix(agentSocket), null, null, Path.Combine(workspace, "known_keys"), new StreamingOptions());
         var machine = new MachineSpec(agentSocket, workspace, 512, GuestMode: "poweroff", ConsoleLog: target + ".console.log");
-        var deploy = new DeployRun(new DeployRequest(stream, machine), new ConsoleStreamReporter(Console.Out), null, logging);
+        var deploy = new DeployRun(new DeployRequest(stream, machine), new ConsoleStreamReporter(Console.Out, "Pivoting the guest onto the local disk."), null, logging);
         await deploy.RunAsync(ct);
         var ready = await deploy.Ready;
         string pivot = deploy.Pivoted.IsCompletedSuccessfully ? $"{(await deploy.Pivoted).TotalMilliseconds:0} ms" : "not needed (the guest powered off first)";

@@ -13,13 +13,16 @@ internal sealed class ConsoleStreamReporter : IStreamReporter
     private static readonly TimeSpan PlainInterval = TimeSpan.FromSeconds(5);
     private readonly IAnsiConsole _console;
     private readonly bool _live;
+    private readonly string _afterComplete;
     private readonly TaskCompletionSource _finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task? _display;
     private ProgressTask? _bar;
     private TimeSpan _lastPlain;
 
-    public ConsoleStreamReporter(TextWriter output)
+    /// <param name="afterComplete">What happens once the copy is complete, told to the operator.</param>
+    public ConsoleStreamReporter(TextWriter output, string afterComplete)
     {
+        _afterComplete = afterComplete;
         _live = ReferenceEquals(output, Console.Out) && !Console.IsOutputRedirected;
         _console = AnsiConsole.Create(new AnsiConsoleSettings
         {
@@ -74,7 +77,7 @@ internal sealed class ConsoleStreamReporter : IStreamReporter
         table.AddRow("guest writes", ByteSize.Format(progress.GuestBytesWritten));
         table.AddRow("fetch retries / bad chunks", $"{progress.FetchFailures} / {progress.VerificationFailures}");
         _console.Write(table);
-        _console.MarkupLine("[green]Deployment complete[/]: every block present and committed. Still exporting until stopped (Ctrl-C).");
+        _console.MarkupLineInterpolated($"[green]Deployment complete[/]: every block present and committed. {_afterComplete}");
     }
 
     public void Stopped(StreamingProgress progress)
