@@ -1,3 +1,4 @@
+using Bmcast.Core.Storage;
 namespace Bmcast.Images;
 
 /// <summary>
@@ -94,7 +95,7 @@ internal sealed class ChunkBatch : IDisposable
     {
         if (_pending.Count == 0)
             return;
-        DurableFile.SyncFileSystem(_temporaryDirectory);
+        DirectorySync.SyncFileSystem(_temporaryDirectory);
         foreach (var (path, (temporary, length)) in _pending)
         {
             if (_prefixDirectories.Add(Path.GetDirectoryName(path)!))

@@ -1,3 +1,4 @@
+using Bmcast.Core.Storage;
 using Microsoft.Win32.SafeHandles;
 
 namespace Bmcast.Images;
@@ -32,8 +33,8 @@ public sealed class ChunkStore
     internal void SyncDirectories()
     {
         foreach (string prefix in Directory.EnumerateDirectories(_directory))
-            DurableFile.SyncDirectory(prefix);
-        DurableFile.SyncDirectory(_directory);
+            DirectorySync.Sync(prefix);
+        DirectorySync.Sync(_directory);
     }
 
     /// <summary>Open a chunk for reading, or null when it is missing.</summary>

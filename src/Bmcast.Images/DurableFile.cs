@@ -47,27 +47,6 @@ internal static class DurableFile
             throw LibC.Failure("fsync", path);
     }
 
-    public static void SyncDirectory(string directory) => WithDirectory(directory, "fsync", LibC.fsync);
-
-    /// <summary>Write back everything dirty on the file system holding <paramref name="directory"/>, and wait.</summary>
-    public static void SyncFileSystem(string directory) => WithDirectory(directory, "syncfs", LibC.syncfs);
-
-    private static void WithDirectory(string directory, string what, Func<int, int> call)
-    {
-        int fd = LibC.open(directory, LibC.O_RDONLY | LibC.O_DIRECTORY | LibC.O_CLOEXEC);
-        if (fd < 0)
-            throw LibC.Failure("open", directory);
-        try
-        {
-            if (call(fd) != 0)
-                throw LibC.Failure(what, directory);
-        }
-        finally
-        {
-            LibC.close(fd);
-        }
-    }
-
     private const UnixFileMode DefaultMode =
         UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead;
 }

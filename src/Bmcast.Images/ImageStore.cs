@@ -1,3 +1,4 @@
+using Bmcast.Core.Storage;
 using System.Security.Cryptography;
 using System.Text.Json;
 using Bmcast.Core.Manifests;
@@ -106,7 +107,7 @@ public sealed class ImageStore
         File.Delete(temporary);
         DurableFile.WriteNew(temporary, profile);
         File.Move(temporary, path, overwrite: true);
-        DurableFile.SyncDirectory(ImageDirectory(name));
+        DirectorySync.Sync(ImageDirectory(name));
     }
 
     /// <summary>The decoded manifest; throws <see cref="ManifestFormatException"/> when it is damaged.</summary>
@@ -133,7 +134,7 @@ public sealed class ImageStore
         {
             DurableFile.WriteNew(Path.Combine(staging, ManifestFile), manifest.Encode());
             DurableFile.WriteNew(Path.Combine(staging, InfoFile), JsonSerializer.SerializeToUtf8Bytes(info, ImageInfoJson.Default.ImageInfo));
-            DurableFile.SyncDirectory(staging);
+            DirectorySync.Sync(staging);
             string final = ImageDirectory(name);
             bool replaced = false;
             // No-clobber rename: of two imports racing for one name, exactly one wins.
@@ -144,7 +145,7 @@ public sealed class ImageStore
                 Discard(final);
                 replaced = true;
             }
-            DurableFile.SyncDirectory(_imagesDirectory);
+            DirectorySync.Sync(_imagesDirectory);
             return replaced;
         }
         finally
@@ -221,7 +222,7 @@ public sealed class ImageStore
     {
         string trash = Path.Combine(TemporaryDirectory, "removed-" + Guid.NewGuid().ToString("N"));
         Directory.Move(directory, trash);
-        DurableFile.SyncDirectory(_imagesDirectory);
+        DirectorySync.Sync(_imagesDirectory);
         Directory.Delete(trash, recursive: true);
     }
 

@@ -3,7 +3,7 @@ using Microsoft.Win32.SafeHandles;
 
 namespace Bmcast.Images;
 
-/// <summary>The few POSIX calls .NET does not expose: sparse-file probing, durability, advisory locks.</summary>
+/// <summary>The few POSIX calls .NET does not expose: sparse-file probing, fsync, no-clobber renames, advisory locks (directory syncs: Core's DirectorySync).</summary>
 internal static class LibC
 {
     public const int SEEK_DATA = 3;
@@ -11,9 +11,6 @@ internal static class LibC
     public const int ENXIO = 6;
     public const int EINTR = 4;
     public const int ENOSPC = 28;
-    public const int O_RDONLY = 0;
-    public const int O_DIRECTORY = 0x10000;
-    public const int O_CLOEXEC = 0x80000;
     public const int LOCK_SH = 1;
     public const int LOCK_EX = 2;
     public const int LOCK_NB = 4;
@@ -29,23 +26,11 @@ internal static class LibC
     public static extern int fsync(SafeFileHandle fd);
 
     [DllImport("libc", SetLastError = true)]
-    public static extern int fsync(int fd);
-
-    [DllImport("libc", SetLastError = true)]
-    public static extern int syncfs(int fd);
-
-    [DllImport("libc", SetLastError = true)]
     public static extern int renameat2(int olddirfd, [MarshalAs(UnmanagedType.LPUTF8Str)] string oldpath,
         int newdirfd, [MarshalAs(UnmanagedType.LPUTF8Str)] string newpath, uint flags);
 
     [DllImport("libc", SetLastError = true)]
     public static extern int flock(SafeFileHandle fd, int operation);
-
-    [DllImport("libc", SetLastError = true)]
-    public static extern int open([MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags);
-
-    [DllImport("libc", SetLastError = true)]
-    public static extern int close(int fd);
 
     public static IOException Failure(string what, string path)
     {

@@ -1,3 +1,4 @@
+using Bmcast.Core.Storage;
 using System.Security.Cryptography;
 
 namespace Bmcast.Images;
@@ -42,7 +43,7 @@ internal sealed class StoreKey(string path, string temporaryDirectory)
         DurableFile.WriteNew(temporary, System.Text.Encoding.ASCII.GetBytes(key.ExportPkcs8PrivateKeyPem()), OwnerOnly);
         // No overwrite: when two imports race to create the key, the first one's key wins.
         if (DurableFile.RenameNoReplace(temporary, path))
-            DurableFile.SyncDirectory(Path.GetDirectoryName(path)!);
+            DirectorySync.Sync(Path.GetDirectoryName(path)!);
         else
             File.Delete(temporary);
     }
