@@ -71,7 +71,7 @@ internal sealed class CommandContext
                 context.Error.WriteLine("bmcast: interrupted");
                 return ExitCodes.Interrupted;
             }
-            catch (Exception e) when (e is ImageStoreException or ManifestFormatException or IOException or InvalidDataException or UnauthorizedAccessException)
+            catch (Exception e) when (OperatorError.Is(e))
             {
                 context.Error.WriteLine($"bmcast: {e.Message}");
                 return ExitCodes.Failed;

@@ -19,7 +19,10 @@ internal static class DemoCommand
         command.SetAction(async (parseResult, ct) =>
         {
             if (!ByteSize.TryParse(parseResult.GetValue(rate)!, out long bytesPerSecond) || bytesPerSecond <= 0)
-                throw new ArgumentException("--rate must be a positive rate such as 125M");
+            {
+                AnsiConsole.MarkupLine("[red]demo failed:[/] --rate must be a positive rate such as 125M");
+                return ExitCodes.Failed;
+            }
             string workspace = Directory.CreateTempSubdirectory("bmcast-demo-").FullName;
             using var logging = LoggerFactory.Create(builder => builder.AddSimpleConsole(f => f.SingleLine = true).SetMinimumLevel(LogLevel.Warning)
                 .AddConsole(c => c.LogToStandardErrorThreshold = LogLevel.Trace));
@@ -28,7 +31,7 @@ internal static class DemoCommand
                 bool ok = await new DemoRun(AnsiConsole.Console, logging, workspace, bytesPerSecond).RunAsync(ct);
                 return ok ? ExitCodes.Success : ExitCodes.Failed;
             }
-            catch (Exception e) when (e is IOException or ImageStoreException or Bmcast.Machines.Qmp.QmpException)
+            catch (Exception e) when (OperatorError.Is(e))
             {
                 AnsiConsole.MarkupLineInterpolated($"[red]demo failed:[/] {e.Message}");
                 return ExitCodes.Failed;

@@ -55,9 +55,7 @@ internal static class DeployCommand
             {
                 return ExitCodes.Success;
             }
-            catch (Exception e) when (e is IOException or ManifestFormatException or ManifestTrustException or QmpException
-                                          or InvalidDataException or ArgumentException or FormatException
-                                          or System.Net.Sockets.SocketException or UnauthorizedAccessException)
+            catch (Exception e) when (OperatorError.Is(e))
             {
                 log.LogError("{Message}", e.Message);
                 return ExitCodes.Failed;

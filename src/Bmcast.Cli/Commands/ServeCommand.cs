@@ -78,8 +78,7 @@ internal static class ServeCommand
                 log.LogInformation("stopped");
                 return ExitCodes.Success;
             }
-            catch (Exception e) when (e is ImageStoreException or IOException or FormatException or ArgumentException
-                                          or System.Net.Sockets.SocketException)
+            catch (Exception e) when (OperatorError.Is(e))
             {
                 log.LogError("{Message}", e.Message);
                 return ExitCodes.Failed;

@@ -53,24 +53,8 @@ public sealed class BmcastProcess : IAsyncDisposable
     /// <summary>Run a short bmcast command to completion and return (exit code, stdout, stderr).</summary>
     public static async Task<(int ExitCode, string Output, string Error)> RunAsync(TimeSpan timeout, params string[] arguments)
     {
-        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "bmcast.dll"));
-        foreach (string argument in arguments)
-            info.ArgumentList.Add(argument);
-        using var process = Process.Start(info)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        using var cts = new CancellationTokenSource(timeout);
-        try
-        {
-            await process.WaitForExitAsync(cts.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill();
-            throw new TimeoutException($"bmcast {string.Join(' ', arguments)} did not finish in {timeout}");
-        }
-        return (process.ExitCode, await output, await error);
+        var result = await Nbd.ExternalTool.RunAsync(timeout, "dotnet", [Path.Combine(AppContext.BaseDirectory, "bmcast.dll"), .. arguments]);
+        return (result.ExitCode, result.Output, result.Error);
     }
 
     /// <summary>
