@@ -1,3 +1,5 @@
+using Bmcast.Cli.Chaos.Fuzz;
+
 namespace Bmcast.Cli.Chaos;
 
 /// <summary>Every campaign of <c>bmcast chaos</c>, in the order its help lists them.</summary>
@@ -6,5 +8,6 @@ internal static class ChaosCatalog
     public static IEnumerable<IChaosCampaign> All()
     {
         yield return new PowerCutCampaign();
+        yield return new FuzzCampaign();
     }
 }

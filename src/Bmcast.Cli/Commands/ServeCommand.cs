@@ -29,11 +29,22 @@ internal static class ServeCommand
             Description = "Emulate a link of this many bytes per second shared by all clients (e.g. 125M for 1 Gbit/s), for benchmarks",
             HelpName = "RATE",
         };
+        var defaults = new NbdServerOptions();
+        var maxConnections = new Option<int>("--max-connections")
+        {
+            Description = "NBD connections served at once; further ones are closed at once",
+            DefaultValueFactory = _ => defaults.MaxConnections,
+        };
+        var handshakeTimeout = new Option<int>("--handshake-timeout")
+        {
+            Description = "Seconds an NBD client has to choose an export before it is dropped",
+            DefaultValueFactory = _ => (int)defaults.HandshakeTimeout.TotalSeconds,
+        };
         var aoe = new Option<string?>("--aoe") { Description = "Serve over AoE on this interface (needs CAP_NET_RAW)", HelpName = "IFACE" };
         var aoeShelf = new Option<ushort>("--aoe-shelf") { Description = "AoE shelf (major) of every image; slots follow image name order", DefaultValueFactory = _ => 0 };
         var aoeAllow = new Option<string?>("--aoe-allow") { Description = "Answer only these initiators' MAC addresses", HelpName = "MAC,..." };
         var command = new Command("serve", "Serve the store's images over NBD and/or AoE");
-        foreach (var option in new Option[] { store, nbd, rate, aoe, aoeShelf, aoeAllow })
+        foreach (var option in new Option[] { store, nbd, rate, maxConnections, handshakeTimeout, aoe, aoeShelf, aoeAllow })
             command.Options.Add(option);
         command.SetAction(async (parseResult, cancellationToken) =>
         {
@@ -60,7 +71,8 @@ internal static class ServeCommand
                     var endpoint = NbdEndpoint.Parse(nbdEndpoint);
                     log.LogInformation("serving {Count} images from {Store} on {Endpoint}",
                         imageStore.List().Count, imageStore.Root, endpoint);
-                    servers.Add(new NbdServer(catalog, logging.CreateLogger<NbdServer>()).RunAsync(endpoint, cancellationToken));
+                    var limits = NbdLimits(parseResult.GetValue(maxConnections), parseResult.GetValue(handshakeTimeout));
+                    servers.Add(new NbdServer(catalog, logging.CreateLogger<NbdServer>(), limits).RunAsync(endpoint, cancellationToken));
                 }
                 if (aoeInterface is not null)
                 {
@@ -85,6 +97,15 @@ internal static class ServeCommand
             }
         });
         return command;
+    }
+
+    private static NbdServerOptions NbdLimits(int maxConnections, int handshakeSeconds)
+    {
+        if (maxConnections <= 0)
+            throw new ArgumentException($"--max-connections must be positive, not {maxConnections}");
+        if (handshakeSeconds <= 0)
+            throw new ArgumentException($"--handshake-timeout must be a positive number of seconds, not {handshakeSeconds}");
+        return new NbdServerOptions { MaxConnections = maxConnections, HandshakeTimeout = TimeSpan.FromSeconds(handshakeSeconds) };
     }
 
     private static async Task ServeAoeAsync(string interfaceName, IExportCatalog catalog, AoeTargetOptions options, ILogger logger, CancellationToken cancellationToken)

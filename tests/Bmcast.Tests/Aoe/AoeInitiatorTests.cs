@@ -1,4 +1,5 @@
 using Bmcast.Core.Aoe;
+using Bmcast.Core.Storage;
 using Bmcast.Protocols.Aoe;
 using Bmcast.Tests.Nbd;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -34,7 +35,7 @@ public sealed class AoeInitiatorTests
         public static async Task<Rig> StartAsync(double loss, int mtu, bool failReads, params byte[][] images)
         {
             var (a, b) = InMemoryLink.Create(mtu, loss, seed: 42);
-            var catalog = new TestCatalog();
+            var catalog = new MemoryExportCatalog();
             for (int i = 0; i < images.Length; i++)
             {
                 byte[] image = images[i];

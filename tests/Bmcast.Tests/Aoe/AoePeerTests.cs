@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Bmcast.Core.Aoe;
+using Bmcast.Core.Storage;
 using Bmcast.Protocols.Aoe;
 using Bmcast.Tests.Images;
 using Bmcast.Tests.Nbd;
@@ -53,7 +54,7 @@ public sealed class AoePeerTests
         string sancheck = RequireAoeTool("aoe-sancheck");
         await using var veth = await VethNamespace.CreateAsync();
         byte[] image = ReadOnlyTestDevice.RandomData(1 << 20, seed: 9);
-        var catalog = new TestCatalog().Add("zeta", () => new ReadOnlyTestDevice(new byte[4096])).Add("alpha", () => new ReadOnlyTestDevice(image));
+        var catalog = new MemoryExportCatalog().Add("zeta", () => new ReadOnlyTestDevice(new byte[4096])).Add("alpha", () => new ReadOnlyTestDevice(image));
         using var channel = PacketSocketChannel.Open(veth.HostInterface);
         await using var target = await AoeTarget.CreateAsync(channel, catalog, new AoeTargetOptions { Shelf = 7 }, NullLogger.Instance, TestContext.Current.CancellationToken);
         using var stop = new CancellationTokenSource();

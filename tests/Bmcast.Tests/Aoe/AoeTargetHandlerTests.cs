@@ -1,3 +1,4 @@
+using Bmcast.Cli.Chaos.Fuzz;
 using Bmcast.Core.Aoe;
 using Bmcast.Protocols.Aoe;
 using Microsoft.Extensions.Logging.Abstractions;

@@ -1,5 +1,6 @@
 using Bmcast.Core.Storage;
 using Bmcast.Protocols.Nbd.Server;
+using Bmcast.Protocols.Transport;
 
 namespace Bmcast.Tests.Nbd;
 
@@ -37,14 +38,14 @@ internal sealed class InMemoryServer
     }
 
     /// <summary>A catalog with a 1 MiB read-only "ro" (pattern bytes), a writable "rw", and a hidden "manifest:ro".</summary>
-    public static TestCatalog SmallCatalog(out byte[] readOnlyData)
+    public static MemoryExportCatalog SmallCatalog(out byte[] readOnlyData)
     {
         var ro = new byte[1 << 20];
         for (int i = 0; i < ro.Length; i++)
             ro[i] = (byte)(i * 7 + i / 4096);
         var rw = new byte[1 << 20];
         readOnlyData = ro;
-        return new TestCatalog()
+        return new MemoryExportCatalog()
             .Add("ro", () => new MemoryBlockDevice(ro, writable: false), "read-only")
             .Add("rw", () => new MemoryBlockDevice(rw, writable: true), "writable")
             .Add(ExportNames.ManifestOf("ro"), () => new MemoryBlockDevice(ro[..100], writable: false), hidden: true);

@@ -72,7 +72,7 @@ public sealed class NbdClientTests
     [Fact(Timeout = 30_000)]
     public async Task Device_failures_reach_the_client_as_their_errno()
     {
-        var catalog = new TestCatalog().Add("failing", () => new FailingBlockDevice());
+        var catalog = new MemoryExportCatalog().Add("failing", () => new FailingBlockDevice());
         await using var server = await TestServer.StartAsync(catalog);
         await using var client = await NbdClient.ConnectAsync(NbdUri.Create(server.Endpoint, "failing"), Ct);
 
@@ -103,7 +103,7 @@ public sealed class NbdClientTests
     {
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var data = PeerEnvironment.CreateImage();
-        var catalog = new TestCatalog().Add("slow", () => new GatedBlockDevice(new MemoryBlockDevice(data, writable: false), gatedOffset: 0, release.Task));
+        var catalog = new MemoryExportCatalog().Add("slow", () => new GatedBlockDevice(new MemoryBlockDevice(data, writable: false), gatedOffset: 0, release.Task));
         await using var server = await TestServer.StartAsync(catalog);
         await using var source = await NbdImageSource.OpenAsync(NbdUri.Create(server.Endpoint, "slow"), Ct);
 
@@ -126,7 +126,7 @@ public sealed class NbdClientTests
     {
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var data = PeerEnvironment.CreateImage();
-        var catalog = new TestCatalog().Add("slow", () => new GatedBlockDevice(new MemoryBlockDevice(data, writable: false), gatedOffset: 0, release.Task));
+        var catalog = new MemoryExportCatalog().Add("slow", () => new GatedBlockDevice(new MemoryBlockDevice(data, writable: false), gatedOffset: 0, release.Task));
         await using var server = await TestServer.StartAsync(catalog);
         await using var client = await NbdClient.ConnectAsync(NbdUri.Create(server.Endpoint, "slow"), Ct);
 
@@ -148,7 +148,7 @@ public sealed class NbdClientTests
     {
         var data = new byte[NbdProtocol.MaxPayload * 2 + 12345];
         new Random(7).NextBytes(data);
-        await using var server = await TestServer.StartAsync(new TestCatalog().Add("big", () => new MemoryBlockDevice(data, writable: false)));
+        await using var server = await TestServer.StartAsync(new MemoryExportCatalog().Add("big", () => new MemoryBlockDevice(data, writable: false)));
         await using var client = await NbdClient.ConnectAsync(NbdUri.Create(server.Endpoint, "big"), Ct);
 
         var read = new byte[data.Length];
@@ -161,7 +161,7 @@ public sealed class NbdClientTests
     public async Task Disconnects_fail_outstanding_and_later_requests_cleanly()
     {
         var never = new TaskCompletionSource();
-        var catalog = new TestCatalog().Add("stuck", () => new GatedBlockDevice(new MemoryBlockDevice(new byte[65536], writable: false), 0, never.Task));
+        var catalog = new MemoryExportCatalog().Add("stuck", () => new GatedBlockDevice(new MemoryBlockDevice(new byte[65536], writable: false), 0, never.Task));
         var server = await TestServer.StartAsync(catalog);
         await using var client = await NbdClient.ConnectAsync(NbdUri.Create(server.Endpoint, "stuck"), Ct);
 
@@ -181,11 +181,11 @@ public sealed class NbdClientTests
         Assert.Equal(0, mknod(path, S_IFSOCK | 0x180, 0));
         Assert.True(File.Exists(path));
 
-        var server = new NbdServer(new TestCatalog(), new TestLogger<NbdServer>());
+        var server = new NbdServer(new MemoryExportCatalog(), new TestLogger<NbdServer>());
         using var stop = new CancellationTokenSource();
         var running = server.RunAsync(NbdEndpoint.Parse("unix:" + path), stop.Token);
         await Task.Delay(200, Ct);
-        var second = new NbdServer(new TestCatalog(), new TestLogger<NbdServer>());
+        var second = new NbdServer(new MemoryExportCatalog(), new TestLogger<NbdServer>());
         await Assert.ThrowsAsync<IOException>(() => second.StartAsync(NbdEndpoint.Unix(path), Ct));
 
         await stop.CancelAsync();

@@ -44,7 +44,7 @@ internal sealed class PeerEnvironment : IAsyncDisposable
         using (var scratch = File.Create(directory.File("scratch.raw")))
             scratch.SetLength(ImageSize);
 
-        var catalog = new TestCatalog()
+        var catalog = new MemoryExportCatalog()
             .Add("disk", () => FileBlockDevice.Open(directory.File("image.raw"), writable: false), "the source image")
             .Add("scratch", () => FileBlockDevice.Open(directory.File("scratch.raw"), writable: true), "a writable target")
             .Add("sparse", () => new MemoryBlockDevice(image, writable: false), "in memory, with holes")

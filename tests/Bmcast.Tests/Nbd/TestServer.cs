@@ -1,4 +1,3 @@
-using System.IO.Pipelines;
 using System.Net;
 using Bmcast.Core.Storage;
 using Bmcast.Protocols.Nbd;
@@ -38,23 +37,4 @@ internal sealed class TestServer : IAsyncDisposable
     }
 
     public ValueTask DisposeAsync() => Server.DisposeAsync();
-}
-
-/// <summary>Two in-memory pipes joined as a connection: the server's transport and the test's end.</summary>
-internal sealed class InMemoryConnection
-{
-    private readonly Pipe _toServer = new();
-    private readonly Pipe _toClient = new();
-
-    public InMemoryConnection()
-    {
-        ServerSide = new Duplex(_toServer.Reader, _toClient.Writer);
-        ClientSide = new Duplex(_toClient.Reader, _toServer.Writer);
-    }
-
-    public IDuplexPipe ServerSide { get; }
-
-    public IDuplexPipe ClientSide { get; }
-
-    private sealed record Duplex(PipeReader Input, PipeWriter Output) : IDuplexPipe;
 }

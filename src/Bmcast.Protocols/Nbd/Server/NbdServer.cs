@@ -102,8 +102,11 @@ public sealed class NbdServer : IAsyncDisposable
         _stopping.Dispose();
     }
 
-    /// <summary>Serve one already-connected transport; the seam for in-memory protocol tests.</summary>
-    internal Task ServeAsync(IDuplexPipe transport, string peer, CancellationToken cancellationToken) =>
+    /// <summary>
+    /// Serve one already-connected transport (an in-memory pipe in protocol tests and fuzzing). Completes when the
+    /// connection is over; never throws for anything the peer sent.
+    /// </summary>
+    public Task ServeAsync(IDuplexPipe transport, string peer, CancellationToken cancellationToken) =>
         new NbdServerConnection(_catalog, _options, _logger, transport, peer).RunAsync(cancellationToken);
 
     private async Task AcceptAsync(Listener listener)

@@ -1,6 +1,6 @@
 using Bmcast.Core.Aoe;
 
-namespace Bmcast.Tests.Aoe;
+namespace Bmcast.Cli.Chaos.Fuzz;
 
 /// <summary>Request frames as an initiator (or a fuzzer) would build them.</summary>
 internal static class AoeFrames

@@ -1,13 +1,14 @@
-using Bmcast.Core.Storage;
+namespace Bmcast.Core.Storage;
 
-namespace Bmcast.Tests.Nbd;
-
-/// <summary>A catalog of named device factories; hidden exports open by name but are not listed.</summary>
-internal sealed class TestCatalog : IExportCatalog
+/// <summary>
+/// A catalog of named device factories held in memory, for servers in one process (tests, fuzzing);
+/// hidden exports open by name but are not listed.
+/// </summary>
+public sealed class MemoryExportCatalog : IExportCatalog
 {
     private readonly Dictionary<string, (Func<IBlockDevice> Open, string Description, bool Hidden)> _exports = [];
 
-    public TestCatalog Add(string name, Func<IBlockDevice> open, string description = "", bool hidden = false)
+    public MemoryExportCatalog Add(string name, Func<IBlockDevice> open, string description = "", bool hidden = false)
     {
         _exports[name] = (open, description, hidden);
         return this;

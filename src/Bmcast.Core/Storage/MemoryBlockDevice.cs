@@ -1,14 +1,18 @@
-using Bmcast.Core.Storage;
-
-namespace Bmcast.Tests.Nbd;
+namespace Bmcast.Core.Storage;
 
 /// <summary>
-/// An in-memory device over a shared byte array that reports every all-zero 4 KiB block as a zero hole
-/// in <c>base:allocation</c>, so peers such as <c>nbdinfo --map</c> have holes to show.
+/// An in-memory device over a shared byte array, for servers in one process (tests, fuzzing). It reports
+/// every all-zero 4 KiB block as a zero hole in <c>base:allocation</c>, so peers such as <c>nbdinfo --map</c>
+/// have holes to show. A read-only one refuses writes with EPERM and counts the attempts: a front end
+/// must never let one through.
 /// </summary>
-internal sealed class MemoryBlockDevice(byte[] data, bool writable) : IBlockDevice
+public sealed class MemoryBlockDevice(byte[] data, bool writable) : IBlockDevice
 {
     public const int BlockSize = 4096;
+    private long _refusedWrites;
+
+    /// <summary>Writes and zeroings that reached this device although it is read-only.</summary>
+    public long RefusedWrites => Interlocked.Read(ref _refusedWrites);
 
     public long Size => data.Length;
 
@@ -25,6 +29,7 @@ internal sealed class MemoryBlockDevice(byte[] data, bool writable) : IBlockDevi
 
     public ValueTask WriteAsync(long offset, ReadOnlyMemory<byte> bytes, bool forceUnitAccess, CancellationToken cancellationToken)
     {
+        RefuseIfReadOnly();
         bytes.Span.CopyTo(data.AsSpan((int)offset));
         return ValueTask.CompletedTask;
     }
@@ -33,6 +38,7 @@ internal sealed class MemoryBlockDevice(byte[] data, bool writable) : IBlockDevi
 
     public ValueTask WriteZeroesAsync(long offset, long length, bool forceUnitAccess, CancellationToken cancellationToken)
     {
+        RefuseIfReadOnly();
         data.AsSpan((int)offset, (int)length).Clear();
         return ValueTask.CompletedTask;
     }
@@ -57,4 +63,12 @@ internal sealed class MemoryBlockDevice(byte[] data, bool writable) : IBlockDevi
     }
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+
+    private void RefuseIfReadOnly()
+    {
+        if (writable)
+            return;
+        Interlocked.Increment(ref _refusedWrites);
+        throw new BlockDeviceException(BlockDeviceException.EPERM, "this device is read-only");
+    }
 }

@@ -1,0 +1,75 @@
+using Bmcast.Core.Aoe;
+using Bmcast.Core.Storage;
+using Bmcast.Protocols.Aoe;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Bmcast.Cli.Chaos.Fuzz;
+
+/// <summary>
+/// The AoE target's frame handler on random, truncated and mutated request frames (config queries and sets,
+/// reads, IDENTIFY, writes): it may reply or drop, but never write to its read-only image, and every reply
+/// must be a valid Ethernet frame no longer than its jumbo MTU.
+/// </summary>
+internal sealed class AoeTargetFuzzTarget : IFuzzTarget
+{
+    private const int Mtu = 9000;
+    private const int MaxFrameLength = AoeProtocol.EthernetHeaderLength + Mtu;
+    private static readonly MacAddress Address = new(0x02_00_00_00_00_01);
+    private readonly MemoryBlockDevice _image;
+    private readonly AoeTargetHandler _handler;
+    private readonly byte[] _reply;
+    private readonly FrameLimitChecker _sender = new();
+    private readonly byte[][] _seeds =
+    [
+        AoeFrames.Config(Address, 0, 0, ConfigCommand.Set, "abc"),
+        AoeFrames.Config(MacAddress.Broadcast, 0xFFFF, 0xFF, ConfigCommand.ForceSet, "x"),
+        AoeFrames.Ata(Address, 0, 0, Ata.ReadSectorsExt, 100, 17),
+        AoeFrames.Ata(Address, 0, 0, Ata.IdentifyDevice, 0, 1, AtaFlags.None),
+        AoeFrames.Ata(Address, 0, 0, Ata.WriteSectorsExt, 5, 2, AtaFlags.Extended | AtaFlags.Write, dataLength: 1024),
+    ];
+
+    public AoeTargetFuzzTarget(Random random)
+    {
+        var data = new byte[1 << 20];
+        random.NextBytes(data);
+        _image = new MemoryBlockDevice(data, writable: false);
+        _handler = new AoeTargetHandler(Address, Mtu, [new AoeSlot(0, "fuzz", _image)], new AoeTargetOptions(), NullLogger.Instance);
+        _reply = new byte[_handler.MaxReplyLength];
+    }
+
+    public string Name => "aoe_target";
+
+    public byte[] Generate(Random random)
+    {
+        var frame = Mutations.Mutate(_seeds[random.Next(_seeds.Length)], random, MaxFrameLength + 100, 14..40);
+        // Half the noise carries the AoE EtherType and version, so it gets past the first check.
+        if (frame.Length >= 15 && random.Next(2) == 0)
+        {
+            frame[12] = 0x88;
+            frame[13] = 0xA2;
+            frame[14] = 0x10;
+        }
+        return frame;
+    }
+
+    public async Task FeedAsync(byte[] input, CancellationToken ct)
+    {
+        long refusedBefore = _image.RefusedWrites;
+        await _handler.HandleAsync(input, _reply, _sender, ct);
+        if (_image.RefusedWrites > refusedBefore)
+            throw new FuzzViolationException("a frame made the target write to its read-only image");
+    }
+
+    public bool IsDocumented(Exception error) => false;
+
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+
+    private sealed class FrameLimitChecker : IFrameSender
+    {
+        public void Send(ReadOnlySpan<byte> frame)
+        {
+            if (frame.Length is < AoeProtocol.MinimumFrameLength or > MaxFrameLength)
+                throw new FuzzViolationException($"the target sent a {frame.Length}-byte frame");
+        }
+    }
+}

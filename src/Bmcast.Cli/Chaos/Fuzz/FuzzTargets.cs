@@ -1,0 +1,20 @@
+namespace Bmcast.Cli.Chaos.Fuzz;
+
+/// <summary>Every target of <c>bmcast chaos fuzz</c>, each seeded from the campaign's random source.</summary>
+internal static class FuzzTargets
+{
+    public static async Task<IReadOnlyList<IFuzzTarget>> CreateAllAsync(ChaosContext context, CancellationToken ct)
+    {
+        var random = context.Random;
+        return
+        [
+            new NbdServerFuzzTarget(random),
+            new NbdClientFuzzTarget(context.Directory("nbd-client")),
+            new AoeTargetFuzzTarget(random),
+            await AoeInitiatorFuzzTarget.CreateAsync(random, ct),
+            new ManifestFuzzTarget(random),
+            await PresenceStateFuzzTarget.CreateAsync(random, ct),
+            new BootProfileFuzzTarget(context.Directory("boot-profile"), random),
+        ];
+    }
+}

@@ -1,0 +1,66 @@
+using Bmcast.Cli.Chaos;
+using Bmcast.Cli.Chaos.Fuzz;
+
+namespace Bmcast.Tests.Chaos;
+
+/// <summary>
+/// <c>bmcast chaos fuzz</c> at a count CI affords (the full 10^6 is recorded in docs/reliability.md), and
+/// proof that each kind of loss is caught: a campaign that cannot fail proves nothing.
+/// </summary>
+public sealed class FuzzCampaignTests
+{
+    private const int Runs = 35_000;
+
+    [Fact(Timeout = 120_000)]
+    public async Task Every_target_takes_its_share_of_inputs_without_a_loss()
+    {
+        var tally = await FuzzRun.AllTargetsAsync(Runs, seed: 2026);
+
+        Assert.False(tally.Lost, FuzzRun.Describe(tally, Runs));
+        string[] targets = ["nbd_server", "nbd_client", "aoe_target", "aoe_initiator", "manifest", "presence_state", "boot_profile"];
+        foreach (string target in targets)
+            Assert.Equal(Runs / targets.Length, tally[target]);
+        // The generators reach both outcomes: inputs refused with the documented errors, and inputs accepted.
+        Assert.InRange(tally["rejected"], 1, Runs - 1);
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task Crashes_hangs_allocations_and_violations_are_each_counted()
+    {
+        var limits = new FuzzLimits { Hang = TimeSpan.FromMilliseconds(300), Allocation = 8 << 20 };
+        IFuzzTarget[] targets =
+        [
+            new FakeTarget("documented", () => throw new InvalidDataException("refused, as documented")),
+            new FakeTarget("throws", () => throw new NullReferenceException("a bug")),
+            new FakeTarget("hangs", () => new TaskCompletionSource().Task),
+            new FakeTarget("allocates", () => { GC.KeepAlive(new byte[32 << 20]); return Task.CompletedTask; }),
+            new FakeTarget("violates", () => throw new FuzzViolationException("accepted a forgery")),
+            // Blocks its thread (for a while, so the test leaves nothing behind): the watchdog must not depend on it.
+            new FakeTarget("spins", () => { Thread.Sleep(2000); return Task.CompletedTask; }),
+        ];
+        var campaign = new FuzzCampaign((_, _) => Task.FromResult<IReadOnlyList<IFuzzTarget>>(targets), limits);
+
+        var tally = await FuzzRun.RunAsync(campaign, runs: 12, seed: 1);
+
+        Assert.True(tally.Lost);
+        Assert.Equal(2, tally[FuzzCampaign.Crashes]);
+        Assert.Equal(4, tally[FuzzCampaign.Hangs]);
+        Assert.Equal(2, tally[FuzzCampaign.UnboundedAllocations]);
+        Assert.Equal(2, tally[FuzzCampaign.ProtocolViolations]);
+        Assert.Equal(2, tally["rejected"]);
+        Assert.Contains(tally.Details, d => d.Contains("throws input #2") && d.Contains("NullReferenceException: a bug"));
+    }
+
+    private sealed class FakeTarget(string name, Func<Task> feed) : IFuzzTarget
+    {
+        public string Name => name;
+
+        public byte[] Generate(Random random) => [1, 2, 3];
+
+        public Task FeedAsync(byte[] input, CancellationToken ct) => feed();
+
+        public bool IsDocumented(Exception error) => error is InvalidDataException;
+
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    }
+}

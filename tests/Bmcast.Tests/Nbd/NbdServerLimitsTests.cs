@@ -1,0 +1,84 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+using Bmcast.Protocols.Nbd;
+using Bmcast.Protocols.Nbd.Server;
+
+namespace Bmcast.Tests.Nbd;
+
+/// <summary>
+/// What one client (or many) can make the server hold: connections beyond the limit are closed at once,
+/// a client that never chooses an export is dropped after the handshake timeout, and a request announcing
+/// more than the maximum payload ends its connection without the server waiting for (or buffering) the payload.
+/// </summary>
+public sealed class NbdServerLimitsTests
+{
+    [Fact(Timeout = 30_000)]
+    public async Task Connections_beyond_the_limit_are_closed_before_the_greeting_and_a_freed_slot_is_reused()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var server = await TestServer.StartAsync(InMemoryServer.SmallCatalog(out _), options: new NbdServerOptions { MaxConnections = 2 });
+        using var first = await ConnectAsync(server, ct);
+        using var second = await ConnectAsync(server, ct);
+        Assert.Equal(NbdHandshakeCodec.GreetingSize, await ReceiveUntilClosedOrAsync(first, NbdHandshakeCodec.GreetingSize, ct));
+        Assert.Equal(NbdHandshakeCodec.GreetingSize, await ReceiveUntilClosedOrAsync(second, NbdHandshakeCodec.GreetingSize, ct));
+
+        using (var third = await ConnectAsync(server, ct))
+            Assert.Equal(0, await ReceiveUntilClosedOrAsync(third, NbdHandshakeCodec.GreetingSize, ct));
+
+        // Once a client leaves, its slot is free again (the server notices the hang-up asynchronously).
+        first.Close();
+        while (true)
+        {
+            using var next = await ConnectAsync(server, ct);
+            if (await ReceiveUntilClosedOrAsync(next, NbdHandshakeCodec.GreetingSize, ct) == NbdHandshakeCodec.GreetingSize)
+                break;
+            await Task.Delay(20, ct);
+        }
+    }
+
+    [Fact(Timeout = 30_000)]
+    public async Task A_client_that_never_chooses_an_export_is_dropped_after_the_handshake_timeout()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var timeout = TimeSpan.FromMilliseconds(300);
+        await using var server = await TestServer.StartAsync(InMemoryServer.SmallCatalog(out _), options: new NbdServerOptions { HandshakeTimeout = timeout });
+        var clock = Stopwatch.StartNew();
+        using var idle = await ConnectAsync(server, ct);
+
+        // Greeting, then nothing from us: the server must hang up by itself (the test's timeout bounds the wait).
+        Assert.Equal(NbdHandshakeCodec.GreetingSize, await ReceiveUntilClosedOrAsync(idle, int.MaxValue, ct));
+        Assert.True(clock.Elapsed >= timeout, $"dropped after {clock.Elapsed}, before the {timeout} timeout");
+        Assert.Equal(1, server.Logger.Warnings);
+    }
+
+    [Fact(Timeout = 30_000)]
+    public async Task A_write_announcing_more_than_the_maximum_payload_ends_the_connection_without_waiting_for_it()
+    {
+        var connection = InMemoryServer.Start(new NbdServer(InMemoryServer.SmallCatalog(out _), new TestLogger<NbdServer>()));
+        var peer = connection.Peer;
+        await peer.GreetAsync(NbdClientFlags.FixedNewstyle | NbdClientFlags.NoZeroes);
+        Assert.Equal(NbdOptionReply.Ack, await peer.GoAsync("rw"));
+
+        // Only the header: a server that waited for 4 GiB of payload would never close.
+        await peer.SendAsync(RawNbdPeer.Request(NbdCommand.Write, 1, 0, uint.MaxValue));
+        await connection.Serving.WaitAsync(TestContext.Current.CancellationToken);
+        Assert.True(await peer.IsClosedAsync());
+    }
+
+    private static async Task<Socket> ConnectAsync(TestServer server, CancellationToken ct) => await server.Endpoint.ConnectAsync(ct);
+
+    /// <summary>Receive until <paramref name="enough"/> bytes came or the server closed; returns how many came.</summary>
+    private static async Task<int> ReceiveUntilClosedOrAsync(Socket socket, int enough, CancellationToken ct)
+    {
+        var buffer = new byte[4096];
+        int total = 0;
+        while (total < enough)
+        {
+            int n = await socket.ReceiveAsync(buffer, SocketFlags.None, ct);
+            if (n == 0)
+                break;
+            total += n;
+        }
+        return total;
+    }
+}
