@@ -1,12 +1,15 @@
 using Bmcast.Tests.Chaos;
+using Bmcast.Tests.Nbd;
 
 namespace Bmcast.Tests.Aoe;
 
 /// <summary>
 /// The AoE part of <c>bmcast chaos fuzz</c> at 10^5 frames: random, truncated and mutated frames against
 /// each side's frame handler; nothing escapes, the target never writes, and the initiator completes
-/// nothing it did not ask for (see AoeTargetFuzzTarget and AoeInitiatorFuzzTarget).
+/// nothing it did not ask for (see AoeTargetFuzzTarget and AoeInitiatorFuzzTarget). Allocations are
+/// measured process-wide, so this runs alone.
 /// </summary>
+[Collection(nameof(AllocationMeasurements))]
 public sealed class AoeFuzzTests
 {
     private const int Frames = 100_000;

@@ -1,12 +1,15 @@
 using Bmcast.Cli.Chaos;
 using Bmcast.Cli.Chaos.Fuzz;
+using Bmcast.Tests.Nbd;
 
 namespace Bmcast.Tests.Chaos;
 
 /// <summary>
 /// <c>bmcast chaos fuzz</c> at a count CI affords (the full 10^6 is recorded in docs/reliability.md), and
-/// proof that each kind of loss is caught: a campaign that cannot fail proves nothing.
+/// proof that each kind of loss is caught: a campaign that cannot fail proves nothing. Allocations are
+/// measured process-wide, so these run alone.
 /// </summary>
+[Collection(nameof(AllocationMeasurements))]
 public sealed class FuzzCampaignTests
 {
     private const int Runs = 35_000;
@@ -32,11 +35,11 @@ public sealed class FuzzCampaignTests
         [
             new FakeTarget("documented", () => throw new InvalidDataException("refused, as documented")),
             new FakeTarget("throws", () => throw new NullReferenceException("a bug")),
-            new FakeTarget("hangs", () => new TaskCompletionSource().Task),
+            new FakeTarget("never_ends", () => new TaskCompletionSource().Task),
             new FakeTarget("allocates", () => { GC.KeepAlive(new byte[32 << 20]); return Task.CompletedTask; }),
             new FakeTarget("violates", () => throw new FuzzViolationException("accepted a forgery")),
             // Blocks its thread (for a while, so the test leaves nothing behind): the watchdog must not depend on it.
-            new FakeTarget("spins", () => { Thread.Sleep(2000); return Task.CompletedTask; }),
+            new FakeTarget("blocks", () => { Thread.Sleep(2000); return Task.CompletedTask; }),
         ];
         var campaign = new FuzzCampaign((_, _) => Task.FromResult<IReadOnlyList<IFuzzTarget>>(targets), limits);
 

@@ -62,6 +62,7 @@ internal sealed class FuzzCampaign(Func<ChaosContext, CancellationToken, Task<IR
     private async Task FeedOneAsync(ChaosContext context, IFuzzTarget target, int run, CancellationToken ct)
     {
         var tally = context.Tally;
+        tally.Add(target.Name);
         byte[] input = target.Generate(context.Random);
         long allocatedBefore = GC.GetTotalAllocatedBytes();
         // On the thread pool, so that even a target stuck in a loop cannot stop the watchdog below.
@@ -72,8 +73,11 @@ internal sealed class FuzzCampaign(Func<ChaosContext, CancellationToken, Task<IR
         }
         catch (TimeoutException) when (!feeding.IsCompleted)
         {
-            // Counted, not awaited: the input is abandoned where it hangs.
+            // Counted, not awaited: the input is abandoned where it hangs. It may be holding a pool thread
+            // (a loop, a blocking wait); one more keeps the inputs after it from queueing behind it.
             Lose(context, Hangs, target, run, input, $"not finished after {limits.Hang.TotalSeconds:0.#} s");
+            ThreadPool.GetMinThreads(out int workers, out int completionPorts);
+            ThreadPool.SetMinThreads(workers + 1, completionPorts);
             return;
         }
         catch (FuzzViolationException e)
@@ -96,7 +100,6 @@ internal sealed class FuzzCampaign(Func<ChaosContext, CancellationToken, Task<IR
         long allocated = GC.GetTotalAllocatedBytes() - allocatedBefore;
         if (allocated > limits.Allocation)
             Lose(context, UnboundedAllocations, target, run, input, $"allocated {allocated >> 20} MiB for a {input.Length}-byte input");
-        tally.Add(target.Name);
     }
 
     /// <summary>Count a loss; the first few also keep a line and their input (in the workspace, kept with <c>--keep</c>).</summary>

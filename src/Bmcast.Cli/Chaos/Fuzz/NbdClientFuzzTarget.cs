@@ -1,4 +1,6 @@
+using System.Buffers.Binary;
 using System.Net.Sockets;
+using System.Runtime.ExceptionServices;
 using Bmcast.Protocols.Nbd;
 using Bmcast.Protocols.Nbd.Client;
 
@@ -6,11 +8,13 @@ namespace Bmcast.Cli.Chaos.Fuzz;
 
 /// <summary>
 /// The real <see cref="NbdClient"/> against a fake server on a unix socket that plays one script per input
-/// (<see cref="NbdClientScripts"/>) and then closes its side: the client connects, reads, asks for block
-/// status and reads again, and must either succeed or fail with an <see cref="IOException"/>.
+/// (<see cref="NbdClientScripts"/>) and then closes its side. The client connects, then reads, asks for block
+/// status and reads again, all at once; each call must succeed or fail with an <see cref="IOException"/>.
 /// </summary>
 internal sealed class NbdClientFuzzTarget : IFuzzTarget
 {
+    /// <summary>Short, because stalled handshakes are common among damaged scripts; a client slower than this only loses step.</summary>
+    private static readonly TimeSpan QuietPeriod = TimeSpan.FromMilliseconds(2);
     private readonly Socket _listener;
     private readonly NbdEndpoint _endpoint;
 
@@ -54,24 +58,47 @@ internal sealed class NbdClientFuzzTarget : IFuzzTarget
     private async Task UseClientAsync(CancellationToken ct)
     {
         await using var client = await NbdClient.ConnectAsync(_endpoint, NbdClientScripts.Export, ct);
-        var buffer = new byte[NbdClientScripts.ReadLength];
+        // All requests at once, so each is waiting before the server's replies (scripted in advance) arrive.
         // The export's size is the server's word: stay inside it, as a careful caller does.
-        int first = (int)Math.Min(buffer.Length, client.Size);
-        await client.ReadAsync(0, buffer.AsMemory(0, first), ct);
-        if (client.Export.BlockStatus && client.Size > 0)
-            await client.BlockStatusAsync(0, client.Size, ct);
-        if (client.Size >= 2L * buffer.Length)
-            await client.ReadAsync(buffer.Length, buffer, ct);
+        long size = client.Size;
+        const int Length = NbdClientScripts.ReadLength;
+        var calls = new List<Task> { client.ReadAsync(0, new byte[Math.Min(Length, size)], ct).AsTask() };
+        if (client.Export.BlockStatus && size > 0)
+            calls.Add(client.BlockStatusAsync(0, size, ct));
+        if (size >= 2 * Length)
+            calls.Add(client.ReadAsync(Length, new byte[Length], ct).AsTask());
+        var failures = new List<Exception>();
+        foreach (var call in calls)
+        {
+            try
+            {
+                await call;
+            }
+            catch (Exception e)
+            {
+                failures.Add(e);
+            }
+        }
+        // An undocumented failure must not hide behind a documented one.
+        if ((failures.FirstOrDefault(e => !IsDocumented(e)) ?? failures.FirstOrDefault()) is { } failure)
+            ExceptionDispatchInfo.Throw(failure);
     }
 
-    /// <summary>Send the script, close our sending side, and swallow what the client says until it hangs up.</summary>
+    /// <summary>
+    /// Send the handshake part of the script, and the rest (the transmission replies) once the client's first
+    /// request has arrived, or once it has gone quiet (damage to the handshake can leave it waiting for bytes
+    /// that come later); then close our sending side and swallow what the client says until it hangs up.
+    /// </summary>
     private static async Task PlayAsync(Socket server, byte[] script, CancellationToken ct)
     {
         using (server)
         {
             try
             {
-                await server.SendAsync(script, SocketFlags.None, ct);
+                int split = NbdClientScripts.TransmissionStart(script);
+                await server.SendAsync(script.AsMemory(0, split), SocketFlags.None, ct);
+                if (split < script.Length && await AwaitRequestOrQuietAsync(server, ct))
+                    await server.SendAsync(script.AsMemory(split), SocketFlags.None, ct);
                 server.Shutdown(SocketShutdown.Send);
                 var sink = new byte[4096];
                 while (await server.ReceiveAsync(sink, SocketFlags.None, ct) > 0)
@@ -82,6 +109,37 @@ internal sealed class NbdClientFuzzTarget : IFuzzTarget
             {
                 // The client hung up first (a reset): that is its right.
             }
+        }
+    }
+
+    /// <summary>
+    /// Read what the client sends until a request's magic appears or it sends nothing for a moment (true), or
+    /// it hangs up (false).
+    /// </summary>
+    private static async Task<bool> AwaitRequestOrQuietAsync(Socket server, CancellationToken ct)
+    {
+        var magic = new byte[4];
+        BinaryPrimitives.WriteUInt32BigEndian(magic, NbdProtocol.RequestMagic);
+        var received = new List<byte>();
+        var buffer = new byte[4096];
+        while (true)
+        {
+            using var quiet = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            quiet.CancelAfter(QuietPeriod);
+            int n;
+            try
+            {
+                n = await server.ReceiveAsync(buffer, SocketFlags.None, quiet.Token);
+            }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+            {
+                return true;
+            }
+            if (n == 0)
+                return false;
+            received.AddRange(buffer.AsSpan(0, n));
+            if (received.ToArray().AsSpan().IndexOf(magic) >= 0)
+                return true;
         }
     }
 }

@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using Bmcast.Core.Storage;
 using Bmcast.Protocols.Nbd;
 
@@ -16,7 +17,8 @@ internal static class NbdClientScripts
     /// <summary>The client reads this much at offset 0, then (structured) asks for block status, then reads at ReadLength.</summary>
     public const int ReadLength = 512;
     private const uint ContextId = 7;
-    private static readonly uint[] MaximumPayloads = [0, 1, 4096, NbdProtocol.MaxPayload, uint.MaxValue];
+    // 256 splits each read in two; a payload limit of 1 byte would make hundreds of requests of every read, slowly.
+    private static readonly uint[] MaximumPayloads = [0, 256, 4096, NbdProtocol.MaxPayload, uint.MaxValue];
 
     public static byte[] Generate(Random random)
     {
@@ -36,6 +38,21 @@ internal static class NbdClientScripts
             script.BlockStatus(cookie++, ContextId, [new AllocationExtent(ExportSize / 2, AllocationFlags.Allocated), new AllocationExtent(ExportSize / 2, AllocationFlags.Hole | AllocationFlags.Zero)]);
         Read(script, random, structured, cookie, ReadLength);
         return random.Next(8) == 0 ? script.ToArray() : script.Damage(random);
+    }
+
+    /// <summary>
+    /// Where the transmission replies begin in a (possibly damaged) script: at the first reply magic, or the end
+    /// when there is none. The fake server holds them back until the client has sent a request.
+    /// </summary>
+    public static int TransmissionStart(byte[] script) =>
+        Math.Min(IndexOrEnd(script, NbdProtocol.SimpleReplyMagic), IndexOrEnd(script, NbdProtocol.StructuredReplyMagic));
+
+    private static int IndexOrEnd(byte[] script, uint magic)
+    {
+        Span<byte> bytes = stackalloc byte[4];
+        BinaryPrimitives.WriteUInt32BigEndian(bytes, magic);
+        int at = script.AsSpan().IndexOf(bytes);
+        return at < 0 ? script.Length : at;
     }
 
     private static void Haggle(Script script, Random random, bool structured)
@@ -151,8 +168,8 @@ internal static class NbdClientScripts
         {
             var bytes = new byte[NbdTransmissionCodec.ChunkHeaderSize + NbdTransmissionCodec.OffsetHoleSize];
             NbdTransmissionCodec.WriteChunkHeader(bytes, NbdReplyFlags.None, NbdReplyType.OffsetHole, cookie, NbdTransmissionCodec.OffsetHoleSize);
-            System.Buffers.Binary.BinaryPrimitives.WriteUInt64BigEndian(bytes.AsSpan(NbdTransmissionCodec.ChunkHeaderSize), (ulong)offset);
-            System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(bytes.AsSpan(NbdTransmissionCodec.ChunkHeaderSize + 8), length);
+            BinaryPrimitives.WriteUInt64BigEndian(bytes.AsSpan(NbdTransmissionCodec.ChunkHeaderSize), (ulong)offset);
+            BinaryPrimitives.WriteUInt32BigEndian(bytes.AsSpan(NbdTransmissionCodec.ChunkHeaderSize + 8), length);
             Add(bytes, ChunkFields(20, 24, 28));
         }
 
