@@ -1,6 +1,9 @@
+using System.Net.Sockets;
 using Bmcast.Cli.Chaos;
 using Bmcast.Cli.Chaos.Fuzz;
+using Bmcast.Protocols.Nbd;
 using Bmcast.Tests.Nbd;
+using Bmcast.Tests.Support;
 
 namespace Bmcast.Tests.Chaos;
 
@@ -52,6 +55,18 @@ public sealed class FuzzCampaignTests
         Assert.Equal(2, tally[FuzzCampaign.ProtocolViolations]);
         Assert.Equal(2, tally["rejected"]);
         Assert.Contains(tally.Details, d => d.Contains("throws input #2") && d.Contains("NullReferenceException: a bug"));
+    }
+
+    [Fact]
+    public async Task A_bug_wrapped_in_the_clients_IOException_is_a_crash()
+    {
+        using var directory = new TempDirectory();
+        await using var target = new NbdClientFuzzTarget(directory.Path);
+
+        Assert.True(target.IsDocumented(new NbdProtocolException("reply with bad magic")));
+        Assert.True(target.IsDocumented(new IOException("connection lost", new SocketException((int)SocketError.ConnectionReset))));
+        Assert.False(target.IsDocumented(new IOException("NBD connection failed", new ArgumentOutOfRangeException("offset"))));
+        Assert.False(target.IsDocumented(new InvalidOperationException("not I/O at all")));
     }
 
     private sealed class FakeTarget(string name, Func<Task> feed) : IFuzzTarget

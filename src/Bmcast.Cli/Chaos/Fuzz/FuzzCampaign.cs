@@ -94,12 +94,21 @@ internal sealed class FuzzCampaign(Func<ChaosContext, CancellationToken, Task<IR
         }
         catch (Exception e)
         {
-            Lose(context, Crashes, target, run, input, $"{e.GetType().Name}: {e.Message}");
+            Lose(context, Crashes, target, run, input, Describe(e));
             context.Log.LogDebug(e, "{Target} input #{Run} crashed", target.Name, run);
         }
         long allocated = GC.GetTotalAllocatedBytes() - allocatedBefore;
         if (allocated > limits.Allocation)
             Lose(context, UnboundedAllocations, target, run, input, $"allocated {allocated >> 20} MiB for a {input.Length}-byte input");
+    }
+
+    /// <summary>The exception and what it wraps: a bug often hides inside a documented wrapper.</summary>
+    private static string Describe(Exception error)
+    {
+        var chain = new List<string>();
+        for (Exception? e = error; e is not null; e = e.InnerException)
+            chain.Add($"{e.GetType().Name}: {e.Message}");
+        return string.Join(" <- ", chain);
     }
 
     /// <summary>Count a loss; the first few also keep a line and their input (in the workspace, kept with <c>--keep</c>).</summary>

@@ -46,8 +46,18 @@ internal sealed class NbdClientFuzzTarget : IFuzzTarget
         }
     }
 
-    /// <summary>IOException covers protocol violations, server errors, refused options and lost connections.</summary>
-    public bool IsDocumented(Exception error) => error is IOException;
+    /// <summary>
+    /// IOException covers protocol violations, server errors, refused options and lost connections. The reply
+    /// loop wraps whatever ends it in one, so a bug (an index out of range, say) hides inside: the whole chain
+    /// must be I/O.
+    /// </summary>
+    public bool IsDocumented(Exception error)
+    {
+        for (Exception? e = error; e is not null; e = e.InnerException)
+            if (e is not (IOException or SocketException))
+                return false;
+        return error is IOException;
+    }
 
     public ValueTask DisposeAsync()
     {
