@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net.Sockets;
 using Bmcast.Protocols.Nbd;
 using Bmcast.Protocols.Nbd.Server;
+using Bmcast.Tests.Support;
 
 namespace Bmcast.Tests.Nbd;
 
@@ -19,18 +20,18 @@ public sealed class NbdServerLimitsTests
         await using var server = await TestServer.StartAsync(InMemoryServer.SmallCatalog(out _), options: new NbdServerOptions { MaxConnections = 2 });
         using var first = await ConnectAsync(server, ct);
         using var second = await ConnectAsync(server, ct);
-        Assert.Equal(NbdHandshakeCodec.GreetingSize, await ReceiveUntilClosedOrAsync(first, NbdHandshakeCodec.GreetingSize, ct));
-        Assert.Equal(NbdHandshakeCodec.GreetingSize, await ReceiveUntilClosedOrAsync(second, NbdHandshakeCodec.GreetingSize, ct));
+        Assert.Equal(NbdHandshakeCodec.GreetingSize, await SocketReceive.UntilClosedOrAsync(first, NbdHandshakeCodec.GreetingSize, ct));
+        Assert.Equal(NbdHandshakeCodec.GreetingSize, await SocketReceive.UntilClosedOrAsync(second, NbdHandshakeCodec.GreetingSize, ct));
 
         using (var third = await ConnectAsync(server, ct))
-            Assert.Equal(0, await ReceiveUntilClosedOrAsync(third, NbdHandshakeCodec.GreetingSize, ct));
+            Assert.Equal(0, await SocketReceive.UntilClosedOrAsync(third, NbdHandshakeCodec.GreetingSize, ct));
 
         // Once a client leaves, its slot is free again (the server notices the hang-up asynchronously).
         first.Close();
         while (true)
         {
             using var next = await ConnectAsync(server, ct);
-            if (await ReceiveUntilClosedOrAsync(next, NbdHandshakeCodec.GreetingSize, ct) == NbdHandshakeCodec.GreetingSize)
+            if (await SocketReceive.UntilClosedOrAsync(next, NbdHandshakeCodec.GreetingSize, ct) == NbdHandshakeCodec.GreetingSize)
                 break;
             await Task.Delay(20, ct);
         }
@@ -46,7 +47,7 @@ public sealed class NbdServerLimitsTests
         using var idle = await ConnectAsync(server, ct);
 
         // Greeting, then nothing from us: the server must hang up by itself (the test's timeout bounds the wait).
-        Assert.Equal(NbdHandshakeCodec.GreetingSize, await ReceiveUntilClosedOrAsync(idle, int.MaxValue, ct));
+        Assert.Equal(NbdHandshakeCodec.GreetingSize, await SocketReceive.UntilClosedOrAsync(idle, int.MaxValue, ct));
         Assert.True(clock.Elapsed >= timeout, $"dropped after {clock.Elapsed}, before the {timeout} timeout");
         Assert.Equal(1, server.Logger.Warnings);
     }
@@ -66,19 +67,4 @@ public sealed class NbdServerLimitsTests
     }
 
     private static async Task<Socket> ConnectAsync(TestServer server, CancellationToken ct) => await server.Endpoint.ConnectAsync(ct);
-
-    /// <summary>Receive until <paramref name="enough"/> bytes came or the server closed; returns how many came.</summary>
-    private static async Task<int> ReceiveUntilClosedOrAsync(Socket socket, int enough, CancellationToken ct)
-    {
-        var buffer = new byte[4096];
-        int total = 0;
-        while (total < enough)
-        {
-            int n = await socket.ReceiveAsync(buffer, SocketFlags.None, ct);
-            if (n == 0)
-                break;
-            total += n;
-        }
-        return total;
-    }
 }

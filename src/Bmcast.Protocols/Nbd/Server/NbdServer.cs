@@ -129,7 +129,8 @@ public sealed class NbdServer : IAsyncDisposable
             }
             if (_connections.Count >= _options.MaxConnections)
             {
-                _logger.LogWarning("NBD: refusing {Peer}: {Max} connections already open", client.RemoteEndPoint, _options.MaxConnections);
+                _logger.LogWarning("NBD: refusing a connection from {Peer}: {Max} connections already open",
+                    client.RemoteEndPoint is IPEndPoint ip ? ip : "a unix socket client", _options.MaxConnections);
                 client.Dispose();
                 continue;
             }
