@@ -28,4 +28,16 @@ public sealed class ChaosCampaignTests
         Assert.True(summary.GetProperty("cuts").GetInt64() >= 10);
         Assert.True(summary.GetProperty("flushes_acknowledged").GetInt64() > 0);
     }
+
+    [Fact]
+    public async Task Server_restart_three_deployments_see_no_guest_error_from_short_outages()
+    {
+        var summary = await RunCampaignAsync("server-restart", 3, TimeSpan.FromMinutes(5));
+        Assert.Equal(0, summary.GetProperty("guest_io_errors").GetInt64());
+        Assert.Equal(0, summary.GetProperty("corrupt_blocks").GetInt64());
+        Assert.True(summary.GetProperty("short_outages").GetInt64() >= 3);
+        // Runs 1 and 3 keep the server away past the limit: reads then fail, and the deployment still completes.
+        Assert.Equal(2, summary.GetProperty("long_outages").GetInt64());
+        Assert.True(summary.GetProperty("expected_read_errors").GetInt64() > 0);
+    }
 }
