@@ -7,5 +7,6 @@ internal static class ChaosCatalog
     {
         yield return new PowerCutCampaign();
         yield return new ServerRestartCampaign();
+        yield return new CorruptSourceCampaign();
     }
 }

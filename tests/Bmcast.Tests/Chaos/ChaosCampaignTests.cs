@@ -40,4 +40,17 @@ public sealed class ChaosCampaignTests
         Assert.Equal(2, summary.GetProperty("long_outages").GetInt64());
         Assert.True(summary.GetProperty("expected_read_errors").GetInt64() > 0);
     }
+
+    [Fact]
+    public async Task Corrupt_source_lies_are_all_caught_and_tampered_manifests_refused()
+    {
+        var summary = await RunCampaignAsync("corrupt-source", 4, TimeSpan.FromMinutes(5));
+        Assert.Equal(0, summary.GetProperty("corrupt_reads").GetInt64());
+        Assert.Equal(0, summary.GetProperty("corrupt_blocks").GetInt64());
+        Assert.Equal(4, summary.GetProperty("tampered_manifests_refused").GetInt64());
+        long served = summary.GetProperty("bit_flips_served").GetInt64() + summary.GetProperty("wrong_offsets_served").GetInt64();
+        long caught = summary.GetProperty("verification_failures").GetInt64();
+        // A lie inside a reply the relay cut never reaches the agent, so caught may be below served, never above.
+        Assert.True(caught > 0 && caught <= served, $"caught {caught} of {served} lies");
+    }
 }
