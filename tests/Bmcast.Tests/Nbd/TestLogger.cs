@@ -14,6 +14,19 @@ internal sealed class TestLogger<T> : ILogger<T>
 
     public IReadOnlyCollection<string> Lines => _lines;
 
+    /// <summary>Whether a line containing <paramref name="text"/> is logged within 5 s (for what the server logs after the client has gone).</summary>
+    public async Task<bool> WaitForLineAsync(string text)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(5);
+        while (!_lines.Any(l => l.Contains(text, StringComparison.Ordinal)))
+        {
+            if (DateTime.UtcNow > deadline)
+                return false;
+            await Task.Delay(20);
+        }
+        return true;
+    }
+
     public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
 
     public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Debug;
