@@ -71,7 +71,7 @@ public sealed class NbdTlsTests
         var e = await Assert.ThrowsAsync<IOException>(() => NbdClient.ConnectAsync(Tls(env, "sparse"), TestPki.Instance.ClientTls(null), Ct));
 
         Assert.Contains("--tls-cert", e.Message);
-        Assert.True(await env.Server.Logger.WaitForLineAsync("TLS handshake failed"));
+        Assert.True(await env.Server.Logger.WaitForLineAsync("TLS handshake failed, closing connection: the client sent no certificate"));
     }
 
     [Fact(Timeout = 30_000)]
@@ -83,7 +83,7 @@ public sealed class NbdTlsTests
             NbdClient.ConnectAsync(Tls(env, "sparse"), TestPki.Instance.ClientTls(TestPki.AliceName, rogueClient: true), Ct));
 
         Assert.Contains("ended the TLS session", e.Message);
-        Assert.True(await env.Server.Logger.WaitForLineAsync("TLS handshake failed"));
+        Assert.True(await env.Server.Logger.WaitForLineAsync("TLS handshake failed, closing connection: the client's certificate (CN=alice) is not trusted"));
     }
 
     [Fact(Timeout = 30_000)]

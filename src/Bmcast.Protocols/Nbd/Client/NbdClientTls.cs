@@ -29,9 +29,10 @@ public sealed class NbdClientTls(X509Certificate2Collection? trustedAuthorities 
     }
 
     /// <summary>Options for one connection, and the check that explains a refused server certificate.</summary>
-    internal (SslClientAuthenticationOptions Options, ServerCertificateCheck Check) AuthenticationOptions(NbdEndpoint endpoint)
+    internal (SslClientAuthenticationOptions Options, PeerCertificateCheck Check) AuthenticationOptions(NbdEndpoint endpoint)
     {
-        var check = new ServerCertificateCheck(endpoint);
+        // Over a unix socket there is no host name to check (see above).
+        var check = new PeerCertificateCheck("server", endpoint.Host, " (give the CA that issued it with --tls-ca)");
         var options = new SslClientAuthenticationOptions
         {
             TargetHost = endpoint.Host ?? "",

@@ -1,6 +1,8 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using System.IO.Pipelines;
+using System.Net.Security;
+using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 using Bmcast.Core.Storage;
 using Bmcast.Protocols.Transport;
@@ -219,8 +221,16 @@ internal sealed class NbdServerHandshake(
             throw new InvalidOperationException("TLS is configured but this transport cannot carry it");
         Reply(NbdOption.StartTls, NbdOptionReply.Ack);
         await Output.FlushAsync(cancellationToken);
-        var stream = await upgradable.StartTlsAsync(
-            (ssl, token) => ssl.AuthenticateAsServerAsync(tls.AuthenticationOptions(), token), cancellationToken);
+        var (authentication, check) = tls.AuthenticationOptions();
+        SslStream stream;
+        try
+        {
+            stream = await upgradable.StartTlsAsync((ssl, token) => ssl.AuthenticateAsServerAsync(authentication, token), cancellationToken);
+        }
+        catch (AuthenticationException e) when (check?.Failure is { } reason)
+        {
+            throw new AuthenticationException(reason, e);
+        }
         _tlsActive = true;
         _clientName = (stream.RemoteCertificate as X509Certificate2)?.GetNameInfo(X509NameType.SimpleName, forIssuer: false);
         logger.LogDebug("NBD {Peer}: TLS {Protocol} up, client certificate {Client}", peer, stream.SslProtocol, _clientName ?? "none");

@@ -24,7 +24,7 @@ public sealed class NbdServerTls
         IReadOnlyDictionary<string, IReadOnlySet<string>>? allowedClients = null)
     {
         if (allowedClients is { Count: > 0 } && clientAuthorities is null)
-            throw new ArgumentException("per-export client lists need a client CA: without client certificates there is no name to check");
+            throw new ArgumentException("per-image allow lists (--tls-allow) need a client CA (--tls-client-ca): without client certificates there is no name to check");
         Certificate = certificate;
         ClientAuthorities = clientAuthorities;
         AllowedClients = allowedClients ?? Unrestricted;
@@ -51,13 +51,19 @@ public sealed class NbdServerTls
     public bool Permits(string exportName, string? clientName) =>
         !AllowedClients.TryGetValue(ExportNames.ImageOf(exportName), out var names) || (clientName is not null && names.Contains(clientName));
 
-    internal SslServerAuthenticationOptions AuthenticationOptions() => new()
+    /// <summary>Options for one connection, and the check that explains a refused client certificate (null: none is asked for).</summary>
+    internal (SslServerAuthenticationOptions Options, PeerCertificateCheck? Check) AuthenticationOptions()
     {
-        ServerCertificateContext = Certificate,
-        EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13, // The spec's floor is TLS 1.2.
-        ClientCertificateRequired = ClientAuthorities is not null,
-        CertificateChainPolicy = ClientAuthorities is null ? null : PemCertificates.TrustOnly(ClientAuthorities),
-        // Without a client CA a client's certificate (libnbd sends one when it has it) is ignored, not judged.
-        RemoteCertificateValidationCallback = (_, _, _, errors) => ClientAuthorities is null || errors == SslPolicyErrors.None,
-    };
+        var check = ClientAuthorities is null ? null : new PeerCertificateCheck("client", name: null);
+        var options = new SslServerAuthenticationOptions
+        {
+            ServerCertificateContext = Certificate,
+            EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13, // The spec's floor is TLS 1.2.
+            ClientCertificateRequired = check is not null,
+            CertificateChainPolicy = ClientAuthorities is null ? null : PemCertificates.TrustOnly(ClientAuthorities),
+            // Without a client CA a client's certificate (libnbd sends one when it has it) is ignored, not judged.
+            RemoteCertificateValidationCallback = check is null ? (_, _, _, _) => true : check.Validate,
+        };
+        return (options, check);
+    }
 }
