@@ -7,7 +7,7 @@ namespace Bmcast.Tests.Nbd;
 
 /// <summary>
 /// TLS against peers we did not write (GnuTLS inside): libnbd's tools and QEMU as clients of our server, nbdkit as the
-/// server for our client. Our server requires client certificates from the test CA and allows <c>disk</c> to alice only.
+/// servers for our client (nbdkit, qemu-nbd). Our server requires client certificates from the test CA and allows <c>disk</c> to alice only.
 /// </summary>
 public sealed class NbdTlsPeerTests
 {
@@ -100,18 +100,24 @@ public sealed class NbdTlsPeerTests
         Assert.Equal(env.Image, File.ReadAllBytes(copy));
     }
 
-    [Fact(Timeout = 30_000)]
-    public async Task Our_client_reads_from_nbdkit_requiring_tls_and_a_client_certificate()
+    [Theory(Timeout = 30_000)]
+    [InlineData("nbdkit")]
+    [InlineData("qemu-nbd")]
+    public async Task Our_client_reads_from_a_server_requiring_tls_and_a_client_certificate(string server)
     {
         using var directory = new TempDirectory();
         var image = PeerEnvironment.CreateImage();
-        PeerEnvironment.WriteSparse(directory.File("image.raw"), image);
+        string path = directory.File("image.raw");
+        PeerEnvironment.WriteSparse(path, image);
         string pki = directory.File("pki");
         TestPki.Instance.WriteServerFiles(pki);
-        string socket = directory.File("nbdkit.sock");
-        await using var nbdkit = ExternalTool.StartBackground("nbdkit", "--foreground", "--readonly", "--unix", socket,
-            "--tls=require", "--tls-certificates=" + pki, "--tls-verify-peer", "file", directory.File("image.raw"));
-        await nbdkit.WaitUntilAsync(() => File.Exists(socket), "its socket");
+        string socket = directory.File("server.sock");
+        await using var peer = server == "nbdkit"
+            ? ExternalTool.StartBackground("nbdkit", "--foreground", "--readonly", "--unix", socket,
+                "--tls=require", "--tls-certificates=" + pki, "--tls-verify-peer", "file", path)
+            : ExternalTool.StartBackground("qemu-nbd", "--object", $"tls-creds-x509,id=tls0,dir={pki},endpoint=server,verify-peer=on",
+                "--tls-creds=tls0", "--read-only", "--persistent", "--shared=4", "--format=raw", "--export-name=", "--socket=" + socket, path);
+        await peer.WaitUntilAsync(() => File.Exists(socket), "its socket");
         var uri = NbdUri.Parse($"nbds+unix:///?socket={socket}");
 
         await using (var client = await NbdClient.ConnectAsync(uri, TestPki.Instance.ClientTls(TestPki.AliceName), Ct))

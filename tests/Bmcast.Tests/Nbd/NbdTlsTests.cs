@@ -99,6 +99,20 @@ public sealed class NbdTlsTests
     }
 
     [Fact(Timeout = 30_000)]
+    public async Task The_server_name_is_checked_over_tcp_but_not_over_a_unix_socket()
+    {
+        var options = new NbdServerOptions { Tls = TestPki.Instance.ServerTls(clientCertificates: false, wrongName: true) };
+        await using var tcp = await PeerEnvironment.StartAsync(unixSocket: false, options);
+        await using var unix = await PeerEnvironment.StartAsync(unixSocket: true, options);
+
+        var e = await Assert.ThrowsAsync<IOException>(() => NbdClient.ConnectAsync(Tls(tcp, "disk"), TestPki.Instance.ClientTls(null), Ct));
+        await using var client = await NbdClient.ConnectAsync(Tls(unix, "disk"), TestPki.Instance.ClientTls(null), Ct);
+
+        Assert.Contains("the server's certificate (CN=elsewhere) is not valid for '127.0.0.1'", e.Message);
+        Assert.Equal(PeerEnvironment.ImageSize, client.Size);
+    }
+
+    [Fact(Timeout = 30_000)]
     public async Task Without_client_ca_any_client_that_completes_tls_is_served()
     {
         await using var env = await StartAsync(clientCertificates: false);

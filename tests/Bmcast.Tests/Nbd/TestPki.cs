@@ -24,12 +24,14 @@ internal sealed class TestPki
     private readonly Authority _ca = new("bmcast test CA");
     private readonly Authority _rogueCa = new("some other CA");
     private readonly (X509Certificate2 Certificate, RSA Key) _server;
+    private readonly (X509Certificate2 Certificate, RSA Key) _elsewhere;
     private readonly Dictionary<string, (X509Certificate2, RSA)> _clients = [];
     private readonly (X509Certificate2, RSA) _rogueClient;
 
     private TestPki()
     {
         _server = _ca.Issue(ServerName, serverAuth: true);
+        _elsewhere = _ca.Issue("elsewhere", serverAuth: true, ipAddress: false);
         foreach (string name in new[] { AliceName, BobName })
             _clients[name] = _ca.Issue(name, serverAuth: false);
         _rogueClient = _rogueCa.Issue(AliceName, serverAuth: false);
@@ -37,10 +39,16 @@ internal sealed class TestPki
 
     public static TestPki Instance => Shared.Value;
 
-    /// <summary>Our server's TLS, straight from memory; with <paramref name="clientCertificates"/> it requires this CA's clients.</summary>
-    public NbdServerTls ServerTls(bool clientCertificates, IReadOnlyDictionary<string, IReadOnlySet<string>>? allowedClients = null) => new(
-        SslStreamCertificateContext.Create(_server.Certificate.CopyWithPrivateKey(_server.Key), null, offline: true),
-        clientCertificates ? [_ca.Certificate] : null, allowedClients);
+    /// <summary>
+    /// Our server's TLS, straight from memory; with <paramref name="clientCertificates"/> it requires this CA's clients.
+    /// <paramref name="wrongName"/>: the certificate names only the host "elsewhere" (no IP address).
+    /// </summary>
+    public NbdServerTls ServerTls(bool clientCertificates, IReadOnlyDictionary<string, IReadOnlySet<string>>? allowedClients = null, bool wrongName = false)
+    {
+        var (certificate, key) = wrongName ? _elsewhere : _server;
+        return new NbdServerTls(SslStreamCertificateContext.Create(certificate.CopyWithPrivateKey(key), null, offline: true),
+            clientCertificates ? [_ca.Certificate] : null, allowedClients);
+    }
 
     /// <summary>Our client's TLS: trusting this CA (or the rogue one), presenting <paramref name="client"/>'s certificate if named.</summary>
     public NbdClientTls ClientTls(string? client, bool rogueClient = false, bool trustRogueCa = false)
@@ -97,7 +105,8 @@ internal sealed class TestPki
 
         public void WriteCertificate(string path) => File.WriteAllText(path, _certificate.ExportCertificatePem() + "\n");
 
-        public (X509Certificate2, RSA) Issue(string commonName, bool serverAuth)
+        /// <summary>A leaf certificate; a server's names its CN as DNS name and, unless told not to, 127.0.0.1.</summary>
+        public (X509Certificate2, RSA) Issue(string commonName, bool serverAuth, bool ipAddress = true)
         {
             var key = RSA.Create(2048);
             var request = new CertificateRequest($"CN={commonName}", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
@@ -112,7 +121,8 @@ internal sealed class TestPki
             {
                 var names = new SubjectAlternativeNameBuilder();
                 names.AddDnsName(commonName);
-                names.AddIpAddress(IPAddress.Loopback);
+                if (ipAddress)
+                    names.AddIpAddress(IPAddress.Loopback);
                 request.CertificateExtensions.Add(names.Build());
             }
             var serial = RandomNumberGenerator.GetBytes(16);
