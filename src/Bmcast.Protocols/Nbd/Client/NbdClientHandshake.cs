@@ -29,9 +29,7 @@ internal sealed class NbdClientHandshake(IDuplexPipe transport, SslClientAuthent
     /// <summary>The negotiated export and the context ID of base:allocation (0 when not negotiated).</summary>
     public async Task<(NbdExportInfo Export, uint BaseAllocationContextId)> NegotiateAsync(string exportName, CancellationToken cancellationToken)
     {
-        bool fixedNewstyle = await GreetAsync(cancellationToken);
-        if (tls is not null)
-            await StartTlsAsync(fixedNewstyle, tls, cancellationToken);
+        bool fixedNewstyle = await OpenAsync(cancellationToken);
         if (!fixedNewstyle)
             return (await ExportNameAsync(exportName, structuredReplies: false, cancellationToken), 0);
 
@@ -45,10 +43,8 @@ internal sealed class NbdClientHandshake(IDuplexPipe transport, SslClientAuthent
     /// <summary>NBD_OPT_LIST, then a polite NBD_OPT_ABORT.</summary>
     public async Task<IReadOnlyList<ExportListing>> ListAsync(CancellationToken cancellationToken)
     {
-        if (!await GreetAsync(cancellationToken))
+        if (!await OpenAsync(cancellationToken))
             throw new IOException("the server does not speak fixed newstyle, so it cannot list exports");
-        if (tls is not null)
-            await StartTlsAsync(fixedNewstyle: true, tls, cancellationToken);
         await SendOptionAsync(NbdOption.List, 0, 0, static (_, _) => 0, cancellationToken);
         var exports = new List<ExportListing>();
         while (true)
@@ -79,6 +75,15 @@ internal sealed class NbdClientHandshake(IDuplexPipe transport, SslClientAuthent
         NbdHandshakeCodec.WriteClientFlags(transport.Output.GetSpan(NbdHandshakeCodec.ClientFlagsSize), clientFlags);
         transport.Output.Advance(NbdHandshakeCodec.ClientFlagsSize);
         await transport.Output.FlushAsync(cancellationToken);
+        return fixedNewstyle;
+    }
+
+    /// <summary>Greet and, with TLS, upgrade before saying anything else; true when the server speaks fixed newstyle.</summary>
+    private async Task<bool> OpenAsync(CancellationToken cancellationToken)
+    {
+        bool fixedNewstyle = await GreetAsync(cancellationToken);
+        if (tls is not null)
+            await StartTlsAsync(fixedNewstyle, tls, cancellationToken);
         return fixedNewstyle;
     }
 
