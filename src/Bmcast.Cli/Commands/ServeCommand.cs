@@ -67,9 +67,9 @@ internal static class ServeCommand
                 if (nbdEndpoint is not null)
                 {
                     var endpoint = NbdEndpoint.Parse(nbdEndpoint);
+                    var tls = ParseTls(parseResult.GetValue(tlsCert), parseResult.GetValue(tlsKey), parseResult.GetValue(tlsClientCa), parseResult.GetValue(tlsAllow));
                     log.LogInformation("serving {Count} images from {Store} on {Endpoint}",
                         imageStore.List().Count, imageStore.Root, endpoint);
-                    var tls = ParseTls(parseResult.GetValue(tlsCert), parseResult.GetValue(tlsKey), parseResult.GetValue(tlsClientCa), parseResult.GetValue(tlsAllow));
                     if (tls is not null)
                         log.LogInformation("NBD requires TLS{Clients}", tls.ClientAuthorities is null ? "" : " and a client certificate");
                     var server = new NbdServer(catalog, logging.CreateLogger<NbdServer>(), new NbdServerOptions { Tls = tls });

@@ -47,13 +47,42 @@ public sealed class TlsDeploymentTests
         Assert.Contains("requires TLS", plaintext);
     }
 
+    [Fact(Timeout = 120_000)]
+    public async Task Incomplete_or_bad_tls_options_are_one_line_each()
+    {
+        using var scratch = new TempDirectory();
+        TestPki.Instance.WriteServerFiles(scratch.Path);
+        string cert = scratch.File("server-cert.pem"), key = scratch.File("server-key.pem"), ca = scratch.File("ca-cert.pem");
+        string[] serve = ["serve", "--store", scratch.File("store"), "--nbd", "unix:" + scratch.File("s.sock")];
+
+        var refusals = await Task.WhenAll(
+            OneLineFailureAsync([.. serve, "--tls-cert", cert]),
+            OneLineFailureAsync([.. serve, "--tls-cert", cert, "--tls-key", key, "--tls-allow", "disk=alice"]),
+            OneLineFailureAsync([.. serve, "--tls-cert", cert, "--tls-key", key, "--tls-client-ca", ca, "--tls-allow", "disk"]),
+            OneLineFailureAsync([.. serve, "--tls-cert", key, "--tls-key", key]),
+            OneLineFailureAsync(["stream", "--source", $"nbd+unix:///disk?socket={scratch.File("s.sock")}", "--tls-ca", ca,
+                "--target", scratch.File("t.raw"), "--export", "unix:" + scratch.File("e.sock")]));
+
+        Assert.Contains("TLS needs both --tls-cert and --tls-key", refusals[0]);
+        Assert.Contains("--tls-allow) need a client CA (--tls-client-ca)", refusals[1]);
+        Assert.Contains("--tls-allow 'disk' is not IMAGE=CN[,CN...]", refusals[2]);
+        Assert.Contains("not a usable PEM certificate/key", refusals[3]);
+        Assert.Contains("need a TLS source (nbds:// or nbds+unix://)", refusals[4]);
+    }
+
     /// <summary>Run a stream that must fail before it starts; its one error line.</summary>
     private static async Task<string> RefusedAsync(DeploymentRig rig, string[] credentials, bool tls = true)
     {
         rig.TlsSource = tls;
-        var (code, _, error) = await BmcastProcess.RunAsync(TimeSpan.FromSeconds(60), ["stream", "--source", rig.SourceUri("disk"),
+        return await OneLineFailureAsync(["stream", "--source", rig.SourceUri("disk"),
             "--target", rig.Directory.File("refused.raw"), "--export", "unix:" + rig.Directory.File("refused.sock"), .. credentials]);
-        Assert.Equal(1, code);
+    }
+
+    /// <summary>Run a bmcast command that must fail at once (exit 1); its one line on stderr.</summary>
+    private static async Task<string> OneLineFailureAsync(string[] arguments)
+    {
+        var (code, _, error) = await BmcastProcess.RunAsync(TimeSpan.FromSeconds(60), arguments);
+        Assert.True(code == 1, $"bmcast {string.Join(' ', arguments)} exited {code}: {error}");
         var lines = error.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.True(lines.Length == 1, $"expected one error line, got:\n{error}");
         return lines[0];
