@@ -55,7 +55,8 @@ mkdir -p "$root/bench/results"
 {
   echo "# TLS cost on the NBD data path"
   echo
-  echo "$(date -u +%Y-%m-%d), $(nproc) cores, $(uname -r), nbdcopy of a dense $mib MiB image to null: over a unix socket, medians of $reps runs."
+  echo "$(date -u +%Y-%m-%d), $(nproc) cores, $(uname -r), load average $(cut -d' ' -f1 /proc/loadavg) at the end, nbdcopy of a dense $mib MiB image"
+  echo "to null: over a unix socket, medians of $reps runs. The client's and the server's TLS share the same cores."
   echo
   echo "| server | plaintext | TLS (client certificate) | time |"
   echo "|---|---|---|---|"
