@@ -8,6 +8,8 @@ internal static class ChaosCatalog
     public static IEnumerable<IChaosCampaign> All()
     {
         yield return new PowerCutCampaign();
+        yield return new ServerRestartCampaign();
+        yield return new CorruptSourceCampaign();
         yield return new FuzzCampaign();
     }
 }

@@ -8,9 +8,6 @@ namespace Bmcast.Tests.Chaos;
 /// <summary>Runs <see cref="FuzzCampaign"/> in process, as <c>bmcast chaos fuzz</c> does, and returns its tally.</summary>
 internal static class FuzzRun
 {
-    public static Task<ChaosTally> AllTargetsAsync(int runs, int seed) =>
-        RunAsync(new FuzzCampaign(), runs, seed);
-
     /// <summary>The campaign over only the targets named.</summary>
     public static Task<ChaosTally> TargetsAsync(int runs, int seed, params string[] names) =>
         RunAsync(new FuzzCampaign(async (context, ct) =>
