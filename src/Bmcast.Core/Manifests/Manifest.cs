@@ -96,14 +96,16 @@ public sealed class Manifest
         return CryptographicOperations.FixedTimeEquals(actual, ChunkHash(chunk));
     }
 
-    /// <summary>True when the signature is valid for the embedded public key.</summary>
+    /// <summary>True when the signature is valid for the embedded public key, and the key is encoded canonically.</summary>
     public bool HasValidSignature()
     {
         using var key = ECDsa.Create();
         try
         {
             key.ImportSubjectPublicKeyInfo(PublicKey, out _);
-            return key.VerifyHash(RootHash, Signature);
+            // The import tolerates some damage (a nonzero unused-bits count in the key's BIT STRING, found by
+            // bmcast chaos fuzz): one key would then have several fingerprints, so only its canonical form counts.
+            return key.ExportSubjectPublicKeyInfo().AsSpan().SequenceEqual(PublicKey) && key.VerifyHash(RootHash, Signature);
         }
         // OpenSSL reports a well-formed key whose point is not on the curve as PlatformNotSupported.
         catch (Exception e) when (e is CryptographicException or PlatformNotSupportedException)

@@ -59,11 +59,11 @@ public sealed class ManifestTests
     }
 
     /// <summary>
-    /// Some flips in the public key's DER (e.g. the BIT STRING's unused-bits byte) still import as
-    /// the same key, so the signature stays valid; but the fingerprint operators pin then changes.
+    /// Some flips in the public key's DER (e.g. the BIT STRING's unused-bits byte) still import as the
+    /// same key; only the canonical encoding counts, so that one key has one fingerprint.
     /// </summary>
     [Fact]
-    public void No_flipped_bit_passes_as_signed_by_the_original_key()
+    public void No_flipped_bit_passes_as_signed()
     {
         var original = Small();
         byte[] encoded = original.Encode();
@@ -74,8 +74,7 @@ public sealed class ManifestTests
             try
             {
                 var decoded = Manifest.Decode(tampered);
-                bool accepted = decoded.HasValidSignature() && decoded.KeyFingerprint == original.KeyFingerprint;
-                Assert.False(accepted, $"flipping bit {bit} went unnoticed");
+                Assert.False(decoded.HasValidSignature(), $"flipping bit {bit} went unnoticed");
             }
             catch (ManifestFormatException)
             {
