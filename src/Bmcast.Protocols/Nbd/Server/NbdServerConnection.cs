@@ -63,7 +63,7 @@ internal sealed class NbdServerConnection(IExportCatalog catalog, NbdServerOptio
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            throw new NbdProtocolException($"no export chosen within {options.HandshakeTimeout.TotalSeconds:0} s");
+            throw new NbdProtocolException($"no export chosen within {options.HandshakeTimeout.TotalSeconds:0.###} s");
         }
     }
 }
