@@ -1,3 +1,4 @@
+using Bmcast.Core.Storage;
 using Microsoft.Extensions.Logging;
 
 namespace Bmcast.Engine;
@@ -6,6 +7,8 @@ namespace Bmcast.Engine;
 /// Fills every chunk that is still absent, in the given order (a boot profile first, then the rest
 /// of the disk), keeping several fetches in flight and yielding to the guest through the moderator.
 /// A chunk that fails is retried on the next pass; the copier ends when every block is present.
+/// A full target ends the pass at once (every other chunk would fail the same way), so the copier
+/// waits between passes until space returns instead of failing each chunk in turn.
 /// Chunks of the preferred order (a boot profile) are predicted guest reads: they are fetched at
 /// once, without waiting for the guest to go idle, within the bandwidth cap.
 /// </summary>
@@ -13,6 +16,8 @@ public sealed class BackgroundCopier(StreamingDisk disk, BackgroundModerator mod
 {
     /// <summary>Chunk indexes in the order they should be fetched; chunks not listed follow in disk order.</summary>
     public IReadOnlyList<long> PreferredOrder { get; init; } = [];
+
+    private int _targetFull;
 
     public async Task RunAsync(CancellationToken ct)
     {
@@ -30,8 +35,11 @@ public sealed class BackgroundCopier(StreamingDisk disk, BackgroundModerator mod
         using var slots = new SemaphoreSlim(options.BackgroundParallelism);
         var running = new List<Task>();
         var predicted = new HashSet<long>(PreferredOrder);
+        Volatile.Write(ref _targetFull, 0);
         foreach (long chunk in Order())
         {
+            if (Volatile.Read(ref _targetFull) != 0)
+                break;
             if (disk.IsChunkPresent(chunk))
                 continue;
             // Zero chunks cost no transfer, so they spend none of the guest's share of the link.
@@ -49,6 +57,11 @@ public sealed class BackgroundCopier(StreamingDisk disk, BackgroundModerator mod
         try
         {
             await disk.EnsureChunkAsync(chunk, FetchPriority.Background, ct);
+        }
+        catch (BlockDeviceException e) when (e.Errno == BlockDeviceException.ENOSPC)
+        {
+            if (Interlocked.Exchange(ref _targetFull, 1) == 0)
+                logger.LogWarning("the target is full: background copy paused, retrying in {Delay}: {Error}", options.MaxRetryDelay, e.Message);
         }
         catch (IOException e)
         {
