@@ -6,5 +6,6 @@ internal static class ChaosCatalog
     public static IEnumerable<IChaosCampaign> All()
     {
         yield return new PowerCutCampaign();
+        yield return new DiskFaultsCampaign();
     }
 }
