@@ -6,6 +6,7 @@ internal static class ChaosCatalog
     public static IEnumerable<IChaosCampaign> All()
     {
         yield return new PowerCutCampaign();
+        yield return new ServerRestartCampaign();
         yield return new DiskFaultsCampaign();
     }
 }
