@@ -19,6 +19,7 @@ internal sealed class DiskFaultsCampaign : IChaosCampaign
     private const string Bandwidth = "8M";
     // Free space under which the file system counts as full: less than one chunk of the copy.
     private const long FullBelow = 64 << 10;
+    private const int RewritesOnFullDisk = 32;
     private static readonly TimeSpan FillTimeout = TimeSpan.FromMinutes(1);
     private static readonly TimeSpan CompletionTimeout = TimeSpan.FromMinutes(3);
 
@@ -68,6 +69,8 @@ internal sealed class DiskFaultsCampaign : IChaosCampaign
                 // The guest keeps going on the full disk for a while.
                 await Task.Delay(random.Next(100, 1000), ct);
             });
+            // Blocks the guest wrote are allocated: writing them again needs no space and must work.
+            await writer.RewriteAcknowledgedAsync(client, RewritesOnFullDisk);
             await ReadBackAsync(tally, ledger, writer, client, ct);
 
             await disk.ResizeAsync(2L * ImageSize, ct);

@@ -93,10 +93,24 @@ internal sealed class LedgerWriter(WriteLedger ledger, SyntheticImage image, Ran
         FlushesAcknowledged++;
     }
 
-    private async Task WriteOnceAsync(NbdClient client, byte[] buffer, bool forceUnitAccess)
+    /// <summary>Write again, one request each, <paramref name="count"/> blocks picked from those an acknowledged write covered.</summary>
+    public async Task RewriteAcknowledgedAsync(NbdClient client, int count)
+    {
+        var buffer = new byte[WriteLedger.BlockSize];
+        var candidates = _acknowledged.Order().ToArray();
+        for (int i = 0; i < count && candidates.Length > 0; i++)
+            await WriteAsync(client, buffer, candidates[random.Next(candidates.Length)], 1, forceUnitAccess: random.Next(4) == 0);
+    }
+
+    private Task WriteOnceAsync(NbdClient client, byte[] buffer, bool forceUnitAccess)
     {
         int blocks = random.Next(1, MaxBlocksPerWrite + 1);
         long first = random.NextInt64(0, BlockCount - blocks + 1);
+        return WriteAsync(client, buffer, first, blocks, forceUnitAccess);
+    }
+
+    private async Task WriteAsync(NbdClient client, byte[] buffer, long first, int blocks, bool forceUnitAccess)
+    {
         long write = ledger.NextWrite();
         bool rewrite = true;
         for (int i = 0; i < blocks; i++)
