@@ -7,9 +7,9 @@ namespace Bmcast.Tests.Engine;
 /// values each such byte may have until a read observes one (the value is then fixed for good).
 ///
 /// Disk faults: a failed write leaves each byte it covers old or new. A failed flush of the target
-/// may have dropped every unflushed write (Linux forgets pages it could not write back), so each
-/// byte written since the last flush may read as old or new, and stays durably unknown ("haunted")
-/// through later flushes until the guest writes it again, whatever a read saw meanwhile.
+/// may have dropped every unflushed write (Linux forgets pages it could not write back, and may
+/// evict them later), so each byte written since the last flush may read as old or new, from one
+/// read to the next and after later flushes and crashes ("haunted"), until the guest writes it again.
 /// </summary>
 internal sealed class DiskModel
 {
@@ -19,6 +19,8 @@ internal sealed class DiskModel
     private Dictionary<int, HashSet<byte>> _durableUncertain = [];
     private readonly List<(int Offset, byte[] Data)> _unflushed = [];
     private readonly Dictionary<int, HashSet<byte>> _haunted = [];
+    // Bytes a failed write touched since the last flush: what a read sees there is not what is durable.
+    private readonly HashSet<int> _failedSinceFlush = [];
 
     public DiskModel(byte[] image)
     {
@@ -41,7 +43,10 @@ internal sealed class DiskModel
     public void WriteFailed(int offset, byte[] data)
     {
         for (int i = 0; i < data.Length; i++)
+        {
             Widen(_currentUncertain, _current, offset + i, [data[i]]);
+            _failedSinceFlush.Add(offset + i);
+        }
         _unflushed.Add((offset, data));
     }
 
@@ -65,6 +70,7 @@ internal sealed class DiskModel
         foreach (var (at, set) in _haunted)
             Widen(_durableUncertain, _durable, at, set);
         _unflushed.Clear();
+        _failedSinceFlush.Clear();
     }
 
     public void Crash()
@@ -127,10 +133,13 @@ internal sealed class DiskModel
             {
                 if (!allowed.Contains(observed[i]))
                     return $"byte {at}: read 0x{observed[i]:x2}, allowed {{{string.Join(",", allowed.Select(b => $"0x{b:x2}"))}}}";
+                // A haunted byte's page may still be evicted and read back old: it stays unknown.
+                if (_haunted.ContainsKey(at))
+                    continue;
                 // The value is fixed from now on; it is also what is durable unless written since.
                 _current[at] = observed[i];
                 _currentUncertain.Remove(at);
-                if (!_haunted.ContainsKey(at) && _durableUncertain.Remove(at))
+                if (!_failedSinceFlush.Contains(at) && _durableUncertain.Remove(at))
                     _durable[at] = observed[i];
             }
             else if (_current[at] != observed[i])
