@@ -7,6 +7,7 @@ internal static class ChaosCatalog
     {
         yield return new PowerCutCampaign();
         yield return new ServerRestartCampaign();
+        yield return new CorruptSourceCampaign();
         yield return new DiskFaultsCampaign();
     }
 }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Bmcast.Protocols.Nbd.Client;
 
 namespace Bmcast.Cli.Chaos;
@@ -12,7 +11,6 @@ internal sealed class VerifyingReader(SyntheticImage image, Random random)
 {
     private const int MaxRead = 256 << 10;
     private readonly Lock _gate = new();
-    private long _lastSuccessStart;
 
     /// <summary>Set while the campaign has made errors legitimate (the server is gone for longer than the limit).</summary>
     public volatile bool ExpectFailures;
@@ -27,13 +25,6 @@ internal sealed class VerifyingReader(SyntheticImage image, Random random)
     /// <summary>Reads whose bytes differed from the image.</summary>
     public List<string> WrongContent { get; } = [];
 
-    /// <summary>True once a read that started after <paramref name="timestamp"/> (a <see cref="Stopwatch"/> timestamp) has succeeded.</summary>
-    public bool SucceededSince(long timestamp)
-    {
-        lock (_gate)
-            return _lastSuccessStart > timestamp;
-    }
-
     public async Task ReadUntilAsync(NbdClient client, CancellationToken stop)
     {
         var buffer = new byte[MaxRead];
@@ -42,7 +33,6 @@ internal sealed class VerifyingReader(SyntheticImage image, Random random)
             int length = random.Next(1, MaxRead / 512 + 1) * 512;
             long offset = random.NextInt64(0, (image.Size - length) / 512 + 1) * 512;
             bool excused = ExpectFailures;
-            long started = Stopwatch.GetTimestamp();
             try
             {
                 await client.ReadAsync(offset, buffer.AsMemory(0, length), CancellationToken.None);
@@ -63,7 +53,6 @@ internal sealed class VerifyingReader(SyntheticImage image, Random random)
             lock (_gate)
             {
                 Reads++;
-                _lastSuccessStart = Math.Max(_lastSuccessStart, started);
                 if (!buffer.AsSpan(0, length).SequenceEqual(image.Bytes.AsSpan((int)offset, length)))
                     WrongContent.Add($"read of {length} bytes at {offset} differs from the image");
             }

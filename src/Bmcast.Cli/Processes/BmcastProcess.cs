@@ -122,7 +122,8 @@ internal sealed class BmcastProcess : IAsyncDisposable
     /// <summary>Polite stop (SIGTERM), as an operator or systemd would; returns the exit code.</summary>
     public async Task<int> StopAsync(TimeSpan timeout)
     {
-        if (kill(_process.Id, 15) != 0)
+        // A process that already ended by itself (a deploy exits after its pivot) is simply reaped.
+        if (kill(_process.Id, 15) != 0 && !_process.HasExited)
             throw new InvalidOperationException($"kill({_process.Id}, SIGTERM) failed");
         using var cts = new CancellationTokenSource(timeout);
         await _process.WaitForExitAsync(cts.Token);

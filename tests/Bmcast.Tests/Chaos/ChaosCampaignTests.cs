@@ -42,6 +42,19 @@ public sealed class ChaosCampaignTests
     }
 
     [Fact]
+    public async Task Corrupt_source_lies_are_all_caught_and_tampered_manifests_refused()
+    {
+        var summary = await RunCampaignAsync("corrupt-source", 4, TimeSpan.FromMinutes(5));
+        Assert.Equal(0, summary.GetProperty("corrupt_reads").GetInt64());
+        Assert.Equal(0, summary.GetProperty("corrupt_blocks").GetInt64());
+        Assert.Equal(4, summary.GetProperty("tampered_manifests_refused").GetInt64());
+        long served = summary.GetProperty("bit_flips_served").GetInt64() + summary.GetProperty("wrong_offsets_served").GetInt64();
+        long caught = summary.GetProperty("verification_failures").GetInt64();
+        // A lie inside a reply the relay cut never reaches the agent, so caught may be below served, never above.
+        Assert.True(caught > 0 && caught <= served, $"caught {caught} of {served} lies");
+    }
+
+    [Fact]
     public async Task Disk_faults_three_deployments_fail_only_requests_needing_space_and_lose_nothing()
     {
         if (!Environment.IsPrivilegedProcess)
