@@ -1,0 +1,65 @@
+using System.Diagnostics;
+using Bmcast.Core.Aoe;
+using Bmcast.Protocols.Aoe;
+
+// What a link carries one way in frames the size of AoE data replies, through the same packet socket and
+// batched calls (sendmmsg/recvmmsg) the AoE target and initiator use: the baseline of bench/aoe.sh.
+//   blast IFACE SECONDS   send full data-reply-sized frames to the broadcast address as fast as the kernel takes them
+//   sink IFACE SECONDS    count what arrives; prints sector bytes per second (frame length - 36, as a data reply carries)
+// The frames carry the AoE response flag, so a target on the link would drop them.
+if (args.Length != 3 || args[0] is not ("blast" or "sink") || !int.TryParse(args[2], out int seconds))
+{
+    Console.Error.WriteLine("usage: Bmcast.AoeLink blast|sink IFACE SECONDS");
+    return 2;
+}
+using var channel = PacketSocketChannel.Open(args[1]);
+int frameLength = AoeProtocol.AtaDataOffset + AoeProtocol.SectorsPerFrame(channel.Mtu) * AoeProtocol.SectorSize;
+var batch = new FrameBatch(64, AoeProtocol.EthernetHeaderLength + channel.Mtu + 64);
+var deadline = Stopwatch.GetTimestamp() + seconds * Stopwatch.Frequency;
+if (args[0] == "blast")
+{
+    for (int i = 0; i < batch.Capacity; i++)
+    {
+        var frame = batch.Next().Span[..frameLength];
+        frame.Clear();
+        new AoeHeader(MacAddress.Broadcast, channel.Address, AoeFlags.Response, AoeError.None, 0, 0, AoeCommand.Ata, (uint)i).Write(frame);
+        batch.Add(frameLength);
+    }
+    long sent = 0;
+    while (Stopwatch.GetTimestamp() < deadline)
+    {
+        channel.Send(batch);
+        sent += batch.Count;
+    }
+    Console.WriteLine($"sent {sent} frames of {frameLength} bytes");
+    return 0;
+}
+long frames = 0, bytes = 0, first = 0, last = 0;
+var receiving = new Thread(() =>
+{
+    try
+    {
+        while (true)
+        {
+            channel.Receive(batch);
+            last = Stopwatch.GetTimestamp();
+            if (first == 0)
+                first = last;
+            for (int i = 0; i < batch.Count; i++)
+                bytes += Math.Max(0, batch.Frame(i).Length - AoeProtocol.AtaDataOffset);
+            frames += batch.Count;
+        }
+    }
+    catch (ObjectDisposedException)
+    {
+    }
+}) { IsBackground = true };
+receiving.Start();
+Thread.Sleep(TimeSpan.FromSeconds(seconds));
+channel.Dispose();
+receiving.Join();
+double elapsed = (double)(last - first) / Stopwatch.Frequency;
+Console.WriteLine(elapsed > 0
+    ? $"{frames} frames, {bytes / elapsed / (1 << 20):F0} MiB/s of sector data over {elapsed:F2} s"
+    : "no frames");
+return 0;
