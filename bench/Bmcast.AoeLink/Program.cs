@@ -7,9 +7,12 @@ using Bmcast.Protocols.Aoe;
 //   blast IFACE SECONDS   send full data-reply-sized frames to the broadcast address as fast as the kernel takes them
 //   sink IFACE SECONDS    count what arrives; prints sector bytes per second (frame length - 36, as a data reply carries)
 // The frames carry the AoE response flag, so a target on the link would drop them.
+//   read aoe:IFACE/eSHELF.SLOT   our initiator alone: the whole device in 8 concurrent 1 MiB reads, no checks, no writes
+if (args.Length == 2 && args[0] == "read")
+    return await ReadAllAsync(AoeAddress.Parse(args[1]));
 if (args.Length != 3 || args[0] is not ("blast" or "sink") || !int.TryParse(args[2], out int seconds))
 {
-    Console.Error.WriteLine("usage: Bmcast.AoeLink blast|sink IFACE SECONDS");
+    Console.Error.WriteLine("usage: Bmcast.AoeLink blast|sink IFACE SECONDS | read aoe:IFACE/eSHELF.SLOT");
     return 2;
 }
 using var channel = PacketSocketChannel.Open(args[1]);
@@ -63,3 +66,25 @@ Console.WriteLine(elapsed > 0
     ? $"{frames} frames, {bytes / elapsed / (1 << 20):F0} MiB/s of sector data over {elapsed:F2} s"
     : "no frames");
 return 0;
+
+static async Task<int> ReadAllAsync(AoeAddress address)
+{
+    const int ReadSize = 1 << 20, Concurrent = 8;
+    await using var source = await AoeImageSource.OpenAsync(address);
+    long next = 0;
+    var clock = Stopwatch.StartNew();
+    await Task.WhenAll(Enumerable.Range(0, Concurrent).Select(_ => Task.Run(async () =>
+    {
+        var buffer = new byte[ReadSize];
+        while (true)
+        {
+            long offset = Interlocked.Add(ref next, ReadSize) - ReadSize;
+            if (offset >= source.Size)
+                return;
+            await source.ReadAsync(offset, buffer.AsMemory(0, (int)Math.Min(ReadSize, source.Size - offset)), CancellationToken.None);
+        }
+    })));
+    double seconds = clock.Elapsed.TotalSeconds;
+    Console.WriteLine($"read {source.Size} bytes, {source.Size / seconds / (1 << 20):F0} MiB/s, {source.Initiator.Retransmissions} retransmissions");
+    return 0;
+}
