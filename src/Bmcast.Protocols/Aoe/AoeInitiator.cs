@@ -21,6 +21,11 @@ public sealed class AoeInitiator : IAsyncDisposable
     private readonly AoeInitiatorOptions _options;
     private readonly Lock _lock = new();
     private readonly Dictionary<uint, AoeRequest> _inflight = [];
+    /// <summary>
+    /// The previous send of each request that was resent and is still pending: on a loaded machine most timeouts
+    /// are a descheduled peer, not a lost frame, and the first send's reply is as good as the resend's.
+    /// </summary>
+    private readonly Dictionary<uint, AoeRequest> _superseded = [];
     private readonly Queue<AoeRequest> _waiting = new();
     /// <summary>Send batches for callers' threads (the receive and timer loops own theirs).</summary>
     private readonly Stack<FrameBatch> _spareBatches = new();
@@ -159,10 +164,18 @@ public sealed class AoeInitiator : IAsyncDisposable
         lock (_lock)
         {
             foreach (var request in requests)
-                if (_inflight.TryGetValue(request.Tag, out var current) && current == request)
-                    _inflight.Remove(request.Tag);
+                Forget(request);
             set.Cancel(cancellationToken);
         }
+    }
+
+    /// <summary>Drop the request's current and superseded tags, so no reply to either can reach it.</summary>
+    private void Forget(AoeRequest request)
+    {
+        if (_inflight.TryGetValue(request.Tag, out var current) && current == request)
+            _inflight.Remove(request.Tag);
+        if (request.Transmissions > 1 && _superseded.TryGetValue(request.PreviousTag, out var previous) && previous == request)
+            _superseded.Remove(request.PreviousTag);
     }
 
     /// <summary>Queue waiting requests for sending while the window has room. Caller holds the lock.</summary>
@@ -182,9 +195,15 @@ public sealed class AoeInitiator : IAsyncDisposable
     /// </summary>
     private void Transmit(AoeRequest request, long now, FrameBatch outgoing)
     {
+        if (request.Transmissions > 0)
+        {
+            request.PreviousTag = request.Tag;
+            request.PreviousSentAt = request.SentAt;
+            _superseded[request.Tag] = request;
+        }
         do
             request.Tag = _nextTag++;
-        while (_inflight.ContainsKey(request.Tag));
+        while (_inflight.ContainsKey(request.Tag) || _superseded.ContainsKey(request.Tag));
         request.Transmissions++;
         request.SentAt = now;
         request.Deadline = now + _rtt.TimeoutFor(request.Transmissions);
@@ -240,7 +259,8 @@ public sealed class AoeInitiator : IAsyncDisposable
             return AoeReplyOutcome.NotForUs;
         lock (_lock)
         {
-            if (!_inflight.TryGetValue(header.Tag, out var request))
+            bool current = _inflight.TryGetValue(header.Tag, out var request);
+            if (!current && !_superseded.TryGetValue(header.Tag, out request) || request is null)
                 return AoeReplyOutcome.Late;
             if (!_target.IsBroadcast && header.Source != _target)
                 return AoeReplyOutcome.NotForUs;
@@ -248,7 +268,7 @@ public sealed class AoeInitiator : IAsyncDisposable
                 return AoeReplyOutcome.Malformed;
             if (request.IsOver)
             {
-                _inflight.Remove(header.Tag);
+                Forget(request);
                 return AoeReplyOutcome.Late;
             }
             if (header.IsError)
@@ -256,10 +276,12 @@ public sealed class AoeInitiator : IAsyncDisposable
             var outcome = request.Command == AoeCommand.Ata ? CompleteAta(frame, request, outgoing) : CompleteConfig(frame, request);
             if (outcome == AoeReplyOutcome.Completed)
             {
-                if (request.Transmissions == 1)
-                    _rtt.Sample(Stopwatch.GetTimestamp() - request.SentAt);
+                // Each send has its own tag, so every reply times the send it answers: no ambiguity to avoid (Karn).
+                _rtt.Sample(Stopwatch.GetTimestamp() - (current ? request.SentAt : request.PreviousSentAt));
+                if (!current)
+                    _window.UndoLoss(); // the timeout that resent it was spurious
                 _window.OnReply();
-                _inflight.Remove(request.Tag);
+                Forget(request);
                 request.Answer(header.Source);
                 Pump(outgoing);
             }
@@ -290,7 +312,7 @@ public sealed class AoeInitiator : IAsyncDisposable
 
     private AoeReplyOutcome Fail(AoeRequest request, string message, FrameBatch outgoing)
     {
-        _inflight.Remove(request.Tag);
+        Forget(request);
         request.Fail(new IOException(message));
         Pump(outgoing);
         return AoeReplyOutcome.Failed;
@@ -364,7 +386,7 @@ public sealed class AoeInitiator : IAsyncDisposable
         _window.OnLoss(now, _rtt.Timeout);
         foreach (var request in expired)
         {
-            _inflight.Remove(request.Tag);
+            Forget(request);
             if (request.IsOver)
                 continue;
             if (request.Transmissions >= _options.MaxTransmissions)
@@ -388,6 +410,7 @@ public sealed class AoeInitiator : IAsyncDisposable
             foreach (var request in _inflight.Values.Concat(_waiting))
                 request.Fail(failure);
             _inflight.Clear();
+            _superseded.Clear();
             _waiting.Clear();
         }
     }

@@ -4,8 +4,8 @@ namespace Bmcast.Protocols.Aoe;
 
 /// <summary>
 /// One AoE request from first send to its end, which happens exactly once: a reply, an error, or its set
-/// ending (failure, cancellation). Each (re)send takes a new tag, so a reply to an earlier send is late and
-/// ignored rather than confused with the current one. The frame is written afresh at every send, into the
+/// ending (failure, cancellation). Each (re)send takes a new tag, so every reply names the send it answers;
+/// replies to the current and the previous send are accepted, older ones are late. The frame is written afresh at every send, into the
 /// sender's batch, so a request owns no frame buffer. Guarded by the initiator's lock.
 /// </summary>
 internal sealed class AoeRequest(AoeRequestSet set, AoeCommand command, byte ataCommand, AtaFlags ataFlags, ulong lba, int sectors, Memory<byte> destination)
@@ -20,6 +20,11 @@ internal sealed class AoeRequest(AoeRequestSet set, AoeCommand command, byte ata
     public ulong Lba { get; } = lba;
 
     public uint Tag { get; set; }
+
+    /// <summary>The tag and time of the send before the current one (after a resend), whose reply is still welcome.</summary>
+    public uint PreviousTag { get; set; }
+
+    public long PreviousSentAt { get; set; }
 
     public int Transmissions { get; set; }
 

@@ -12,6 +12,7 @@ internal sealed class CongestionWindow(int initial, int max)
     private double _size = Math.Clamp(initial, 1, max);
     private long _lastDecrease = long.MinValue / 2;
     private bool _slowStart = true;
+    private double _beforeDecrease;
 
     public int Max { get; private set; } = max;
 
@@ -31,7 +32,15 @@ internal sealed class CongestionWindow(int initial, int max)
         _slowStart = false;
         if (now - _lastDecrease < hold)
             return;
+        _beforeDecrease = _size;
         _size = Math.Max(1, _size / 2);
         _lastDecrease = now;
+    }
+
+    /// <summary>The last decrease answered a timeout that turned out spurious (the first send's reply came): take it back.</summary>
+    public void UndoLoss()
+    {
+        _size = Math.Max(_size, _beforeDecrease);
+        _beforeDecrease = 0;
     }
 }

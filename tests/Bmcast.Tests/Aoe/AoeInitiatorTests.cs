@@ -106,4 +106,52 @@ public sealed class AoeInitiatorTests
         Assert.True(buffer.AsSpan().IndexOfAnyExcept((byte)0) < 0);
         await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => initiator.ReadSectorsAsync(8, new byte[512], TestContext.Current.CancellationToken));
     }
+
+    [Fact]
+    public async Task AReplyToTheSendBeforeAResendStillCompletesTheRead()
+    {
+        // A slow target, as a descheduled one on a busy machine: it answers the first send of the read only once the
+        // initiator has given up on it and resent, and never answers any resend.
+        var (targetEnd, initiatorEnd) = InMemoryLink.Create();
+        byte[] image = ReadOnlyTestDevice.RandomData(4096, seed: 9);
+        var handler = new AoeTargetHandler(targetEnd.Address, 1500, [new AoeSlot(0, "a", new ReadOnlyTestDevice(image))],
+            new AoeTargetOptions(), NullLogger.Instance);
+        var serving = Task.Run(async () =>
+        {
+            var replies = new RecordingSink(handler.MaxReplyLength, targetEnd);
+            byte[]? firstSend = null;
+            var buffer = new byte[2048];
+            try
+            {
+                while (true)
+                {
+                    byte[] frame = buffer[..targetEnd.Receive(buffer)];
+                    bool read = AoeHeader.TryRead(frame, out var header) == AoeFrameStatus.Valid && header.Command == AoeCommand.Ata
+                                && AtaHeader.TryRead(frame, out var ata) == AoeFrameStatus.Valid && ata.CommandOrStatus == Ata.ReadSectorsExt;
+                    if (!read)
+                        await handler.HandleAsync(frame, replies, CancellationToken.None);
+                    else if (firstSend is null)
+                        firstSend = frame;
+                    else if (firstSend.Length > 0)
+                    {
+                        await handler.HandleAsync(firstSend, replies, CancellationToken.None);
+                        firstSend = [];
+                    }
+                }
+            }
+            catch (ObjectDisposedException)
+            {
+            }
+        }, TestContext.Current.CancellationToken);
+
+        await using (var initiator = await AoeInitiator.ConnectAsync(initiatorEnd, 0, 0, Fast, TestContext.Current.CancellationToken))
+        {
+            var data = new byte[1024];
+            await initiator.ReadSectorsAsync(0, data, TestContext.Current.CancellationToken);
+            Assert.Equal(image.AsSpan(0, 1024).ToArray(), data);
+            Assert.True(initiator.Retransmissions >= 1);
+        }
+        targetEnd.Dispose();
+        await serving;
+    }
 }
