@@ -8,12 +8,13 @@ using Bmcast.Protocols.Aoe;
 //                         from one thread per core
 //   sink IFACE SECONDS    count what arrives; prints sector bytes per second (frame length - 36, as a data reply carries)
 // The frames carry the AoE response flag, so a target on the link would drop them.
-//   read aoe:IFACE/eSHELF.SLOT   our initiator alone: the whole device in 8 concurrent 1 MiB reads, no checks, no writes
-if (args.Length == 2 && args[0] == "read")
-    return await ReadAllAsync(AoeAddress.Parse(args[1]));
+//   read aoe:IFACE/eSHELF.SLOT [WINDOW]   our initiator alone: the whole device in 8 concurrent 1 MiB reads, no
+//                         checks, no writes; at most WINDOW requests outstanding (default: the initiator's)
+if (args.Length is 2 or 3 && args[0] == "read")
+    return await ReadAllAsync(AoeAddress.Parse(args[1]), args.Length == 3 ? int.Parse(args[2]) : new AoeInitiatorOptions().MaxWindow);
 if (args.Length != 3 || args[0] is not ("blast" or "sink") || !int.TryParse(args[2], out int seconds))
 {
-    Console.Error.WriteLine("usage: Bmcast.AoeLink blast|sink IFACE SECONDS | read aoe:IFACE/eSHELF.SLOT");
+    Console.Error.WriteLine("usage: Bmcast.AoeLink blast|sink IFACE SECONDS | read aoe:IFACE/eSHELF.SLOT [WINDOW]");
     return 2;
 }
 using var channel = PacketSocketChannel.Open(args[1]);
@@ -76,10 +77,10 @@ Console.WriteLine(elapsed > 0
     : "no frames");
 return 0;
 
-static async Task<int> ReadAllAsync(AoeAddress address)
+static async Task<int> ReadAllAsync(AoeAddress address, int window)
 {
     const int ReadSize = 1 << 20, Concurrent = 8;
-    await using var source = await AoeImageSource.OpenAsync(address);
+    await using var source = await AoeImageSource.OpenAsync(address, new AoeInitiatorOptions { MaxWindow = window, InitialWindow = Math.Min(16, window) });
     long next = 0;
     var clock = Stopwatch.StartNew();
     await Task.WhenAll(Enumerable.Range(0, Concurrent).Select(_ => Task.Run(async () =>

@@ -16,6 +16,8 @@ public sealed class AoeInitiator : IAsyncDisposable
     private const int RequestFrameLength = AoeProtocol.MinimumFrameLength;
     /// <summary>Replies taken per receive call.</summary>
     private const int ReceiveBatchSize = 64;
+    /// <summary>Requests expiring together, with no reply for a timeout, that look like a stall rather than loss.</summary>
+    private const int StallProbeThreshold = 8;
 
     private readonly IFrameChannel _channel;
     private readonly AoeInitiatorOptions _options;
@@ -37,6 +39,8 @@ public sealed class AoeInitiator : IAsyncDisposable
     private uint _nextTag = (uint)Random.Shared.Next();
     private MacAddress _target = MacAddress.Broadcast;
     private Exception? _broken;
+    /// <summary>When the last reply completed a request (<see cref="Stopwatch"/> ticks); guarded by the lock.</summary>
+    private long _lastReply = Stopwatch.GetTimestamp();
     private long _retransmissions;
     private long _ignored;
 
@@ -281,6 +285,7 @@ public sealed class AoeInitiator : IAsyncDisposable
                 if (!current)
                     _window.UndoLoss(); // the timeout that resent it was spurious
                 _window.OnReply();
+                _lastReply = Stopwatch.GetTimestamp();
                 Forget(request);
                 request.Answer(header.Source);
                 Pump(outgoing);
@@ -384,6 +389,20 @@ public sealed class AoeInitiator : IAsyncDisposable
             return;
         // At most one halving per timeout period: the losses it reveals all date from one window.
         _window.OnLoss(now, _rtt.Timeout);
+        if (now - _lastReply >= _rtt.Timeout && expired.Count >= StallProbeThreshold)
+        {
+            // A large window expired with no reply for a whole timeout: the peer (or we) stalled, as a descheduled
+            // process on a busy machine does, rather than frames being lost one by one. Probe with the oldest
+            // request and give the rest another timeout instead of sending the whole window again (and making the
+            // target read it all twice). A few requests expiring together are resent at once: that is plain loss
+            // with a small window.
+            var oldest = expired.MinBy(request => request.SentAt)!;
+            foreach (var request in expired)
+                if (request != oldest)
+                    request.Deadline = now + _rtt.TimeoutFor(request.Transmissions);
+            expired.Clear();
+            expired.Add(oldest);
+        }
         foreach (var request in expired)
         {
             Forget(request);

@@ -154,4 +154,50 @@ public sealed class AoeInitiatorTests
         targetEnd.Dispose();
         await serving;
     }
+
+    [Fact]
+    public async Task AStalledTargetGetsProbesNotTheWholeWindowAgain()
+    {
+        // 128 requests in flight when the target stops answering for 300 ms (a descheduled process), then answers
+        // everything queued. Resending the whole window at the first timeout would be 128 resends at least; the
+        // timer ticks at most every 5 ms, and in a stall each tick probes with one request.
+        var (targetEnd, initiatorEnd) = InMemoryLink.Create();
+        byte[] image = ReadOnlyTestDevice.RandomData(2 << 20, seed: 10);
+        var handler = new AoeTargetHandler(targetEnd.Address, 1500, [new AoeSlot(0, "a", new ReadOnlyTestDevice(image))],
+            new AoeTargetOptions(), NullLogger.Instance);
+        int stall = 0;
+        var serving = Task.Run(async () =>
+        {
+            var replies = new RecordingSink(handler.MaxReplyLength, targetEnd);
+            var buffer = new byte[2048];
+            try
+            {
+                while (true)
+                {
+                    byte[] frame = buffer[..targetEnd.Receive(buffer)];
+                    if (Interlocked.Exchange(ref stall, 0) == 1)
+                        Thread.Sleep(300);
+                    await handler.HandleAsync(frame, replies, CancellationToken.None);
+                    replies.Frames.Clear();
+                }
+            }
+            catch (ObjectDisposedException)
+            {
+            }
+        }, TestContext.Current.CancellationToken);
+
+        await using (var initiator = await AoeInitiator.ConnectAsync(initiatorEnd, 0, 0, Fast, TestContext.Current.CancellationToken))
+        {
+            var warmUp = new byte[1 << 20]; // 1024 replies: slow start opens the window to its 256 ceiling
+            await initiator.ReadSectorsAsync(0, warmUp, TestContext.Current.CancellationToken);
+            long before = initiator.Retransmissions;
+            Volatile.Write(ref stall, 1);
+            var data = new byte[128 * 1024];
+            await initiator.ReadSectorsAsync(2048, data, TestContext.Current.CancellationToken);
+            Assert.Equal(image.AsSpan(2048 * 512, data.Length).ToArray(), data);
+            Assert.InRange(initiator.Retransmissions - before, 0, 127);
+        }
+        targetEnd.Dispose();
+        await serving;
+    }
 }
