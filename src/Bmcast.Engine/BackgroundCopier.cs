@@ -1,3 +1,4 @@
+using Bmcast.Engine.Sources;
 using Microsoft.Extensions.Logging;
 
 namespace Bmcast.Engine;
@@ -5,12 +6,15 @@ namespace Bmcast.Engine;
 /// <summary>
 /// Fills every chunk that is still absent, in the given order (a boot profile first, then the rest
 /// of the disk), keeping several fetches in flight and yielding to the guest through the moderator.
-/// A chunk that fails is retried on the next pass; the copier ends when every block is present.
+/// A chunk that fails is retried on the next pass; a source declared unavailable ends the pass at
+/// once. The copier ends when every block is present.
 /// Chunks of the preferred order (a boot profile) are predicted guest reads: they are fetched at
 /// once, without waiting for the guest to go idle, within the bandwidth cap.
 /// </summary>
 public sealed class BackgroundCopier(StreamingDisk disk, BackgroundModerator moderator, StreamingOptions options, ILogger logger)
 {
+    private volatile bool _sourceUnavailable;
+
     /// <summary>Chunk indexes in the order they should be fetched; chunks not listed follow in disk order.</summary>
     public IReadOnlyList<long> PreferredOrder { get; init; } = [];
 
@@ -30,8 +34,12 @@ public sealed class BackgroundCopier(StreamingDisk disk, BackgroundModerator mod
         using var slots = new SemaphoreSlim(options.BackgroundParallelism);
         var running = new List<Task>();
         var predicted = new HashSet<long>(PreferredOrder);
+        _sourceUnavailable = false;
         foreach (long chunk in Order())
         {
+            // Every further chunk would fail the same way; the next pass tries again.
+            if (_sourceUnavailable)
+                break;
             if (disk.IsChunkPresent(chunk))
                 continue;
             // Zero chunks cost no transfer, so they spend none of the guest's share of the link.
@@ -49,6 +57,12 @@ public sealed class BackgroundCopier(StreamingDisk disk, BackgroundModerator mod
         try
         {
             await disk.EnsureChunkAsync(chunk, FetchPriority.Background, ct);
+        }
+        catch (ImageSourceUnavailableException e)
+        {
+            if (!_sourceUnavailable)
+                logger.LogWarning("background copy pauses: {Error}", e.Message);
+            _sourceUnavailable = true;
         }
         catch (IOException e)
         {

@@ -1,6 +1,7 @@
 using Bmcast.Core.Blocks;
 using Bmcast.Core.Manifests;
 using Bmcast.Core.Storage;
+using Bmcast.Engine.Sources;
 using Microsoft.Extensions.Logging;
 
 namespace Bmcast.Engine;
@@ -8,7 +9,9 @@ namespace Bmcast.Engine;
 /// <summary>
 /// Reads one chunk from the source and checks it against the manifest (DESIGN §4 rule 5): bytes that
 /// fail verification are never handed on; the fetch is retried and, when every attempt fails, the
-/// caller gets an <see cref="IOException"/> naming the chunk.
+/// caller gets an <see cref="IOException"/> naming the chunk. A source that is declared unavailable
+/// (<see cref="ImageSourceUnavailableException"/>) fails the fetch at once: its outage limit already
+/// decided how long to wait.
 /// </summary>
 internal sealed class ChunkFetcher(IImageSource source, Manifest? manifest, DiskGeometry geometry,
     StreamingOptions options, StreamingStatistics statistics, ILogger logger)
@@ -24,6 +27,11 @@ internal sealed class ChunkFetcher(IImageSource source, Manifest? manifest, Disk
             try
             {
                 await source.ReadAsync(geometry.ChunkStart(chunk), buffer, ct);
+            }
+            catch (ImageSourceUnavailableException)
+            {
+                statistics.AddFetchFailure();
+                throw;
             }
             catch (IOException e)
             {

@@ -12,5 +12,6 @@ internal static class CommandCatalog
         yield return StreamCommand.Create();
         yield return DeployCommand.Create();
         yield return DemoCommand.Create();
+        yield return ChaosCommand.Create();
     }
 }

@@ -4,7 +4,7 @@ internal static class ExitCodes
 {
     public const int Success = 0;
     public const int Failed = 1;
-    /// <summary><c>image verify</c> found damage.</summary>
+    /// <summary>Damage or loss found: <c>image verify</c> found a bad chunk, a <c>chaos</c> campaign lost data.</summary>
     public const int Corrupt = 2;
     public const int Interrupted = 130;
 }

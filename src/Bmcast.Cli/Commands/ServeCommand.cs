@@ -12,7 +12,8 @@ namespace Bmcast.Cli.Commands;
 /// <summary>
 /// <c>bmcast serve --nbd ENDPOINT --aoe IFACE</c>: export every image in the store over NBD, each image's
 /// signed manifest as <c>manifest:NAME</c>, and/or over AoE as shelf.slot (slot = the image's index in
-/// name order). Logs go to stderr; Ctrl-C or SIGTERM stops the server cleanly.
+/// name order). Logs go to stderr; Ctrl-C or SIGTERM stops the server cleanly. With <c>--tls-cert</c> NBD clients must
+/// use TLS, with <c>--tls-client-ca</c> present a certificate, and <c>--tls-allow</c> limits images to named clients.
 /// </summary>
 internal static class ServeCommand
 {
@@ -32,8 +33,16 @@ internal static class ServeCommand
         var aoe = new Option<string?>("--aoe") { Description = "Serve over AoE on this interface (needs CAP_NET_RAW)", HelpName = "IFACE" };
         var aoeShelf = new Option<ushort>("--aoe-shelf") { Description = "AoE shelf (major) of every image; slots follow image name order", DefaultValueFactory = _ => 0 };
         var aoeAllow = new Option<string?>("--aoe-allow") { Description = "Answer only these initiators' MAC addresses", HelpName = "MAC,..." };
+        var tlsCert = new Option<string?>("--tls-cert") { Description = "Require TLS on NBD, with this server certificate (PEM, then any intermediates)", HelpName = "FILE" };
+        var tlsKey = new Option<string?>("--tls-key") { Description = "The server certificate's private key (PEM)", HelpName = "FILE" };
+        var tlsClientCa = new Option<string?>("--tls-client-ca") { Description = "Require NBD clients to present a certificate issued by this CA (PEM)", HelpName = "FILE" };
+        var tlsAllow = new Option<string[]>("--tls-allow")
+        {
+            Description = "Open IMAGE (and its manifest and boot profile) only to client certificates with these subject CNs; repeatable",
+            HelpName = "IMAGE=CN[,CN...]",
+        };
         var command = new Command("serve", "Serve the store's images over NBD and/or AoE");
-        foreach (var option in new Option[] { store, nbd, rate, aoe, aoeShelf, aoeAllow })
+        foreach (var option in new Option[] { store, nbd, rate, aoe, aoeShelf, aoeAllow, tlsCert, tlsKey, tlsClientCa, tlsAllow })
             command.Options.Add(option);
         command.SetAction(async (parseResult, cancellationToken) =>
         {
@@ -58,9 +67,13 @@ internal static class ServeCommand
                 if (nbdEndpoint is not null)
                 {
                     var endpoint = NbdEndpoint.Parse(nbdEndpoint);
+                    var tls = ParseTls(parseResult.GetValue(tlsCert), parseResult.GetValue(tlsKey), parseResult.GetValue(tlsClientCa), parseResult.GetValue(tlsAllow));
                     log.LogInformation("serving {Count} images from {Store} on {Endpoint}",
                         imageStore.List().Count, imageStore.Root, endpoint);
-                    servers.Add(new NbdServer(catalog, logging.CreateLogger<NbdServer>()).RunAsync(endpoint, cancellationToken));
+                    if (tls is not null)
+                        log.LogInformation("NBD requires TLS{Clients}", tls.ClientAuthorities is null ? "" : " and a client certificate");
+                    var server = new NbdServer(catalog, logging.CreateLogger<NbdServer>(), new NbdServerOptions { Tls = tls });
+                    servers.Add(server.RunAsync(endpoint, cancellationToken));
                 }
                 if (aoeInterface is not null)
                 {
@@ -92,6 +105,26 @@ internal static class ServeCommand
         using var channel = PacketSocketChannel.Open(interfaceName);
         await using var target = await AoeTarget.CreateAsync(channel, catalog, options, logger, cancellationToken);
         await target.RunAsync(cancellationToken);
+    }
+
+    private static NbdServerTls? ParseTls(string? certificate, string? key, string? clientCa, string[]? allow)
+    {
+        if (certificate is null || key is null)
+        {
+            if (certificate is not null || key is not null || clientCa is not null || allow is { Length: > 0 })
+                throw new ArgumentException("TLS needs both --tls-cert and --tls-key (--tls-client-ca and --tls-allow build on them)");
+            return null;
+        }
+        var allowed = new Dictionary<string, IReadOnlySet<string>>();
+        foreach (string rule in allow ?? [])
+        {
+            int equals = rule.IndexOf('=');
+            var names = equals < 0 ? [] : rule[(equals + 1)..].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            if (equals <= 0 || names.Length == 0)
+                throw new FormatException($"--tls-allow '{rule}' is not IMAGE=CN[,CN...]");
+            allowed[rule[..equals]] = allowed.TryGetValue(rule[..equals], out var earlier) ? earlier.Union(names).ToHashSet() : names.ToHashSet();
+        }
+        return NbdServerTls.FromPemFiles(certificate, key, clientCa, allowed);
     }
 
     private static HashSet<MacAddress>? ParseMacs(string? list)

@@ -4,13 +4,14 @@ using Bmcast.Engine;
 using Bmcast.Engine.Verification;
 using Bmcast.Images;
 using Bmcast.Protocols.Nbd;
+using Bmcast.Protocols.Nbd.Client;
 
 namespace Bmcast.Cli.Commands;
 
 /// <summary>The options <c>bmcast stream</c> and <c>bmcast deploy</c> share: what to stream, where, how verified, how fast.</summary>
 internal sealed class StreamingOptionSet
 {
-    public Option<string> Source { get; } = new("--source") { Description = "Image to stream: nbd://HOST[:PORT]/NAME, nbd+unix:///NAME?socket=PATH, aoe:IFACE/eSHELF.SLOT or file:///PATH", HelpName = "URI", Required = true };
+    public Option<string> Source { get; } = new("--source") { Description = "Image to stream: nbd://HOST[:PORT]/NAME, nbd+unix:///NAME?socket=PATH (nbds://, nbds+unix:// for TLS), aoe:IFACE/eSHELF.SLOT or file:///PATH", HelpName = "URI", Required = true };
     public Option<string> Target { get; } = new("--target") { Description = "Local target file (created sparse when missing)", HelpName = "PATH", Required = true };
     public Option<string?> State { get; } = new("--state") { Description = "Presence map file (default: TARGET.bmcast-state)", HelpName = "PATH" };
     public Option<string?> Manifest { get; } = new("--manifest") { Description = "Verify against this manifest file (for sources without one)", HelpName = "PATH" };
@@ -20,11 +21,14 @@ internal sealed class StreamingOptionSet
     public Option<int> IdleGap { get; } = new("--idle-gap-ms") { Description = "Background copy waits until the guest has been idle this long", DefaultValueFactory = _ => 20 };
     public Option<int> OutageSeconds { get; } = new("--server-outage-limit") { Description = "Seconds reads wait for a lost image server to return before failing", DefaultValueFactory = _ => 60 };
     public Option<string?> BootProfile { get; } = new("--boot-profile") { Description = "Prefetch these chunks first (default: the profile the image server publishes, if any)", HelpName = "FILE" };
+    public Option<string?> TlsCa { get; } = new("--tls-ca") { Description = "For nbds sources: trust server certificates issued by this CA (PEM) instead of the system store", HelpName = "FILE" };
+    public Option<string?> TlsCert { get; } = new("--tls-cert") { Description = "For nbds sources: present this client certificate (PEM; with --tls-key)", HelpName = "FILE" };
+    public Option<string?> TlsKey { get; } = new("--tls-key") { Description = "The client certificate's private key (PEM)", HelpName = "FILE" };
     public Option<bool> Json { get; } = new("--json") { Description = "Print one JSON event per line on stdout" };
 
     public void AddTo(Command command)
     {
-        foreach (var option in new Option[] { Source, Target, State, Manifest, TrustKey, KnownKeys, Bandwidth, IdleGap, OutageSeconds, BootProfile, Json })
+        foreach (var option in new Option[] { Source, Target, State, Manifest, TrustKey, KnownKeys, Bandwidth, IdleGap, OutageSeconds, BootProfile, TlsCa, TlsCert, TlsKey, Json })
             command.Options.Add(option);
     }
 
@@ -47,7 +51,19 @@ internal sealed class StreamingOptionSet
         {
             OutageLimit = TimeSpan.FromSeconds(parseResult.GetValue(OutageSeconds)),
             BootProfilePath = parseResult.GetValue(BootProfile),
+            SourceTls = ParseTls(parseResult),
         };
+    }
+
+    /// <summary>TLS credentials for an nbds source; TLS options with any other source are a mistake worth saying.</summary>
+    private NbdClientTls? ParseTls(ParseResult parseResult)
+    {
+        string? ca = parseResult.GetValue(TlsCa), certificate = parseResult.GetValue(TlsCert), key = parseResult.GetValue(TlsKey);
+        if (ca is null && certificate is null && key is null)
+            return null;
+        if (!parseResult.GetValue(Source)!.StartsWith("nbds", StringComparison.Ordinal))
+            throw new ArgumentException("--tls-ca, --tls-cert and --tls-key need a TLS source (nbds:// or nbds+unix://)");
+        return NbdClientTls.FromPemFiles(ca, certificate, key);
     }
 
     private static long? ParseRate(string? text)

@@ -15,9 +15,10 @@ namespace Bmcast.Cli.Streaming;
 /// <c>bmcast serve</c> publish their signed manifest as the hidden export <c>manifest:NAME</c>;
 /// foreign servers (nbdkit, qemu-nbd, nbd-server) have none and stream unverified unless the
 /// operator gives <c>--manifest</c>. AoE sources (<c>aoe:IFACE/eSHELF.SLOT</c>) have no way to fetch the
-/// manifest yet, so they too need <c>--manifest</c> to be verified.
+/// manifest yet, so they too need <c>--manifest</c> to be verified. <c>nbds</c> sources use <paramref name="tls"/>
+/// for the image and its companions alike.
 /// </summary>
-internal sealed class SourceConnector(ManifestTrust trust, TimeSpan outageLimit, ILogger logger)
+internal sealed class SourceConnector(ManifestTrust trust, TimeSpan outageLimit, NbdClientTls? tls, ILogger logger)
 {
     private const long MaxCompanionBytes = 1L << 30;
 
@@ -76,7 +77,7 @@ internal sealed class SourceConnector(ManifestTrust trust, TimeSpan outageLimit,
         if (uri.StartsWith("nbd", StringComparison.Ordinal))
         {
             var nbd = NbdUri.Parse(uri);
-            var source = await ReconnectingImageSource.ConnectAsync(async token => await NbdImageSource.OpenAsync(nbd, token), outageLimit, logger, ct);
+            var source = await ReconnectingImageSource.ConnectAsync(async token => await NbdImageSource.OpenAsync(nbd, tls, token), outageLimit, logger, ct);
             return (source, nbd.Endpoint.ToString(), (nameOf, token) => FetchCompanionAsync(nbd, nameOf, token));
         }
         if (uri.StartsWith(AoeAddress.Scheme, StringComparison.Ordinal))
@@ -85,7 +86,7 @@ internal sealed class SourceConnector(ManifestTrust trust, TimeSpan outageLimit,
             var source = await AoeImageSource.OpenAsync(aoe, cancellationToken: ct);
             return (source, source.Initiator.Target.ToString(), (_, _) => Task.FromResult<byte[]?>(null));
         }
-        throw new ArgumentException($"unsupported source '{uri}': expected nbd://HOST[:PORT]/NAME, nbd+unix:///NAME?socket=PATH, aoe:IFACE/eSHELF.SLOT or file:///PATH");
+        throw new ArgumentException($"unsupported source '{uri}': expected nbd[s]://HOST[:PORT]/NAME, nbd[s]+unix:///NAME?socket=PATH, aoe:IFACE/eSHELF.SLOT or file:///PATH");
     }
 
     /// <summary>
@@ -93,13 +94,13 @@ internal sealed class SourceConnector(ManifestTrust trust, TimeSpan outageLimit,
     /// none. Foreign servers such as nbdkit answer every export name with the image itself, so a
     /// companion counts only if it starts with its own magic, checked before anything large is read.
     /// </summary>
-    private static async Task<byte[]?> FetchCompanionAsync(NbdUri image, Func<string, string> nameOf, CancellationToken ct)
+    private async Task<byte[]?> FetchCompanionAsync(NbdUri image, Func<string, string> nameOf, CancellationToken ct)
     {
         string name = nameOf(image.ExportName);
         byte[] magic = name.StartsWith(ExportNames.ManifestPrefix, StringComparison.Ordinal) ? Manifest.Magic.ToArray() : BootProfile.Magic.ToArray();
         try
         {
-            await using var client = await NbdClient.ConnectAsync(NbdUri.Create(image.Endpoint, name), ct);
+            await using var client = await NbdClient.ConnectAsync(image.ForExport(name), tls, ct);
             if (client.Size < magic.Length || client.Size > MaxCompanionBytes)
                 return null;
             var head = new byte[magic.Length];

@@ -36,7 +36,7 @@ internal sealed class StreamAgent(StreamRequest request, IStreamReporter reporte
         var clock = _clock;
         clock.Start();
         var log = logging.CreateLogger("bmcast.stream");
-        var connector = new SourceConnector(new ManifestTrust(request.KnownKeysPath, log), request.OutageLimit, log);
+        var connector = new SourceConnector(new ManifestTrust(request.KnownKeysPath, log), request.OutageLimit, request.SourceTls, log);
         var (source, manifest, published) = await connector.OpenAsync(request.SourceUri, request.ManifestPath, request.TrustedKey, ct);
         await using var sourceLifetime = source;
         await using var session = await StreamingSession.OpenAsync(source, manifest, request.TargetPath, request.StatePath, request.Options, log, ct);

@@ -1,5 +1,6 @@
 using Bmcast.Engine;
 using Bmcast.Protocols.Nbd;
+using Bmcast.Protocols.Nbd.Client;
 
 namespace Bmcast.Cli.Streaming;
 
@@ -19,4 +20,7 @@ internal sealed record StreamRequest(
 
     /// <summary>A boot profile to prefetch first, instead of the one the image server publishes.</summary>
     public string? BootProfilePath { get; init; }
+
+    /// <summary>What an nbds:// source trusts and presents (null: the system trust store, no client certificate).</summary>
+    public NbdClientTls? SourceTls { get; init; }
 }

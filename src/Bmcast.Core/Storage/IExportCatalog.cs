@@ -30,4 +30,10 @@ public static class ExportNames
     public static string ManifestOf(string imageName) => ManifestPrefix + imageName;
 
     public static string ProfileOf(string imageName) => ProfilePrefix + imageName;
+
+    /// <summary>The image an export belongs to: NAME for <c>manifest:NAME</c> and <c>profile:NAME</c>, else the name itself.</summary>
+    public static string ImageOf(string exportName) =>
+        exportName.StartsWith(ManifestPrefix, StringComparison.Ordinal) ? exportName[ManifestPrefix.Length..]
+        : exportName.StartsWith(ProfilePrefix, StringComparison.Ordinal) ? exportName[ProfilePrefix.Length..]
+        : exportName;
 }

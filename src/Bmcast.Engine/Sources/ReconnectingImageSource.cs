@@ -7,9 +7,11 @@ namespace Bmcast.Engine.Sources;
 /// <summary>
 /// Rides out image-server restarts: when the connection breaks, reads wait while it is re-established
 /// with backoff and are then retried, so an outage shorter than <see cref="OutageLimit"/> costs the
-/// guest latency, never an I/O error. A longer outage fails reads with a clear error; the next read
-/// starts trying again, so the deployment resumes when the server returns. Errors the server
-/// reports itself (<see cref="BlockDeviceException"/>) are not connection failures and pass through.
+/// guest latency, never an I/O error. Once an outage has lasted the limit, every read makes one
+/// connection attempt and fails at once with <see cref="ImageSourceUnavailableException"/> (no queue
+/// of reads each waiting out the limit again); the first attempt that succeeds ends the outage, so
+/// the deployment resumes by itself when the server returns. Errors the server reports itself
+/// (<see cref="BlockDeviceException"/>) are not connection failures and pass through.
 /// </summary>
 public sealed class ReconnectingImageSource : IImageSource
 {
@@ -50,7 +52,6 @@ public sealed class ReconnectingImageSource : IImageSource
             try
             {
                 await source.ReadAsync(offset, buffer, ct);
-                Interlocked.Exchange(ref _outageStarted, 0);
                 return;
             }
             catch (IOException e) when (e is not BlockDeviceException)
@@ -78,7 +79,6 @@ public sealed class ReconnectingImageSource : IImageSource
             while (_current is null)
             {
                 Interlocked.CompareExchange(ref _outageStarted, Stopwatch.GetTimestamp(), 0);
-                var down = Stopwatch.GetElapsedTime(Volatile.Read(ref _outageStarted));
                 try
                 {
                     var fresh = await _connect(ct);
@@ -87,19 +87,17 @@ public sealed class ReconnectingImageSource : IImageSource
                         await fresh.DisposeAsync();
                         throw new BlockDeviceException(BlockDeviceException.EIO, $"{Description} came back with size {fresh.Size}, not {Size}: refusing to mix images");
                     }
+                    var down = Stopwatch.GetElapsedTime(Interlocked.Exchange(ref _outageStarted, 0));
                     _logger.LogWarning("reconnected to {Source} after {Seconds:0.0} s", Description, down.TotalSeconds);
                     Volatile.Write(ref _current, fresh);
                 }
                 catch (Exception e) when (e is IOException and not BlockDeviceException or System.Net.Sockets.SocketException)
                 {
-                    if (down >= OutageLimit)
-                    {
-                        // Give up on this read; the outage clock restarts with the next one, so the
-                        // deployment resumes by itself when the server returns.
-                        Interlocked.Exchange(ref _outageStarted, 0);
-                        throw new IOException($"image server {Description} unreachable for {down.TotalSeconds:0} s: {e.Message}", e);
-                    }
-                    await Task.Delay(backoff, ct);
+                    var left = OutageLimit - Stopwatch.GetElapsedTime(Volatile.Read(ref _outageStarted));
+                    if (left <= TimeSpan.Zero)
+                        throw new ImageSourceUnavailableException(
+                            $"image server {Description} unreachable for {(OutageLimit - left).TotalSeconds:0} s (limit {OutageLimit.TotalSeconds:0} s): {e.Message}", e);
+                    await Task.Delay(backoff < left ? backoff : left, ct);
                     backoff = TimeSpan.FromTicks(Math.Min(MaxBackoff.Ticks, backoff.Ticks * 2));
                 }
             }

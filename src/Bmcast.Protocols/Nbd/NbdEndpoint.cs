@@ -89,6 +89,12 @@ public sealed record NbdEndpoint
             await socket.ConnectAsync(endPoint, cancellationToken).ConfigureAwait(false);
             return socket;
         }
+        catch (SocketException e) when (UnixSocketPath is not null && !File.Exists(UnixSocketPath))
+        {
+            // The kernel's answer for a missing path (EADDRNOTAVAIL here) does not say what is wrong.
+            socket.Dispose();
+            throw new IOException($"no socket at {UnixSocketPath}", e);
+        }
         catch
         {
             socket.Dispose();

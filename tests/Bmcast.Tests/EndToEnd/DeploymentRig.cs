@@ -20,7 +20,10 @@ internal sealed class DeploymentRig : IAsyncDisposable
 
     public string ServerSocket => Directory.File("serve.sock");
 
-    public string SourceUri(string image) => $"nbd+unix:///{image}?socket={ServerSocket}";
+    /// <summary>Whether agents reach the server over TLS (nbds+unix://; give them the credentials as extra options).</summary>
+    public bool TlsSource { get; set; }
+
+    public string SourceUri(string image) => $"{(TlsSource ? "nbds+unix" : "nbd+unix")}:///{image}?socket={ServerSocket}";
 
     /// <param name="serveOptions">Extra <c>bmcast serve</c> options, e.g. <c>--rate 2M</c>.</param>
     public static async Task<DeploymentRig> StartAsync(string imagePath, string imageName, params string[] serveOptions)

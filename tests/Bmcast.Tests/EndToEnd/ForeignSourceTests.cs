@@ -28,7 +28,7 @@ public sealed class ForeignSourceTests
         await using var server = ExternalTool.StartBackground(nbdkit, "--foreground", "--exit-with-parent", "-U", dir.File("nbdkit.sock"), "file", dir.File("served.raw"));
         await server.WaitUntilAsync(() => File.Exists(dir.File("nbdkit.sock")), "its socket");
 
-        await using var agent = Support.BmcastProcess.Start("stream", "--source", $"nbd+unix:///?socket={dir.File("nbdkit.sock")}",
+        await using var agent = BmcastProcess.Start("stream", "--source", $"nbd+unix:///?socket={dir.File("nbdkit.sock")}",
             "--target", dir.File("target.raw"), "--export", "unix:" + dir.File("agent.sock"), "--manifest", dir.File("img.manifest"),
             "--known-keys", dir.File("known_keys"), "--json");
         var started = await agent.WaitForEventAsync("started", TimeSpan.FromSeconds(60));
@@ -51,7 +51,7 @@ public sealed class ForeignSourceTests
 
     private static async Task RunBmcastAsync(params string[] arguments)
     {
-        var (code, output, error) = await Support.BmcastProcess.RunAsync(TimeSpan.FromMinutes(2), arguments);
+        var (code, output, error) = await BmcastProcess.RunAsync(TimeSpan.FromMinutes(2), arguments);
         Assert.True(code == 0, $"bmcast {string.Join(' ', arguments)} failed: {output}{error}");
     }
 }

@@ -35,16 +35,21 @@ public sealed class NbdAddressTests
     [InlineData("nbd://host", "host", 10809, null, "")]
     [InlineData("nbd+unix:///disk?socket=/tmp/s.sock", null, 0, "/tmp/s.sock", "disk")]
     [InlineData("nbd+unix://?socket=/tmp/s.sock", null, 0, "/tmp/s.sock", "")]
+    [InlineData("nbds://example.com/debian", "example.com", 10809, null, "debian")]
+    [InlineData("nbds+unix:///disk?socket=/tmp/s.sock", null, 0, "/tmp/s.sock", "disk")]
     public void Uri_parses(string text, string? host, int port, string? socket, string export)
     {
         var uri = NbdUri.Parse(text);
         Assert.Equal((host, port, socket, export), (uri.Endpoint.Host, uri.Endpoint.Port, uri.Endpoint.UnixSocketPath, uri.ExportName));
+        Assert.Equal(text.StartsWith("nbds", StringComparison.Ordinal), uri.Tls);
         Assert.Equal(uri, NbdUri.Parse(uri.ToString()));
     }
 
     [Theory]
-    [InlineData("nbds://host/x")]
+    [InlineData("nbdx://host/x")]
     [InlineData("nbd+unix:///x")]
+    [InlineData("nbds+unix:///x")]
+    [InlineData("nbds://host/x?socket=/s")]
     [InlineData("nbd+unix://host/x?socket=/s")]
     [InlineData("nbd://host/x?socket=/s")]
     [InlineData("nbd://host:port/x")]

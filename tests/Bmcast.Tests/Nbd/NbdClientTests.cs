@@ -105,7 +105,7 @@ public sealed class NbdClientTests
         var data = PeerEnvironment.CreateImage();
         var catalog = new TestCatalog().Add("slow", () => new GatedBlockDevice(new MemoryBlockDevice(data, writable: false), gatedOffset: 0, release.Task));
         await using var server = await TestServer.StartAsync(catalog);
-        await using var source = await NbdImageSource.OpenAsync(NbdUri.Create(server.Endpoint, "slow"), Ct);
+        await using var source = await NbdImageSource.OpenAsync(NbdUri.Create(server.Endpoint, "slow"), cancellationToken: Ct);
 
         var blocked = source.ReadAsync(0, new byte[4096], Ct).AsTask();
         var reads = Enumerable.Range(1, 200).Select(async i =>

@@ -87,27 +87,27 @@ public sealed class NbdServerProtocolTests
         Assert.False(flags.HasFlag(NbdTransmissionFlags.SendDf));
 
         await peer.SendAsync(RawNbdPeer.Request(NbdCommand.Read, 1, 4096, 100));
-        Assert.Equal(NbdError.None, await SimpleReplyAsync(peer, 1));
+        Assert.Equal(NbdError.None, await peer.ReadSimpleReplyAsync(1));
         Assert.Equal(_readOnlyData.AsSpan(4096, 100).ToArray(), await peer.ReadExactlyAsync(100));
 
         // Each rejected request is answered alone: no payload follows an error, and a write's payload is skipped.
         await peer.SendAsync(RawNbdPeer.Request(NbdCommand.Read, 2, (1 << 20) - 10, 11));
-        Assert.Equal(NbdError.Inval, await SimpleReplyAsync(peer, 2));
+        Assert.Equal(NbdError.Inval, await peer.ReadSimpleReplyAsync(2));
         await peer.SendAsync(RawNbdPeer.Request(NbdCommand.Write, 3, 0, 5, payload: "abcde"u8.ToArray()));
-        Assert.Equal(NbdError.Perm, await SimpleReplyAsync(peer, 3));
+        Assert.Equal(NbdError.Perm, await peer.ReadSimpleReplyAsync(3));
         await peer.SendAsync(RawNbdPeer.Request(NbdCommand.Read, 4, 0, 10, NbdCommandFlags.ReqOne));
-        Assert.Equal(NbdError.Inval, await SimpleReplyAsync(peer, 4));
+        Assert.Equal(NbdError.Inval, await peer.ReadSimpleReplyAsync(4));
         await peer.SendAsync(RawNbdPeer.Request(NbdCommand.Flush, 5, 0, 0));
-        Assert.Equal(NbdError.Inval, await SimpleReplyAsync(peer, 5));
+        Assert.Equal(NbdError.Inval, await peer.ReadSimpleReplyAsync(5));
         await peer.SendAsync(RawNbdPeer.Request(NbdCommand.BlockStatus, 6, 0, 10));
-        Assert.Equal(NbdError.Inval, await SimpleReplyAsync(peer, 6));
+        Assert.Equal(NbdError.Inval, await peer.ReadSimpleReplyAsync(6));
         await peer.SendAsync(RawNbdPeer.Request(NbdCommand.Trim, 7, 0, 10));
-        Assert.Equal(NbdError.Inval, await SimpleReplyAsync(peer, 7));
+        Assert.Equal(NbdError.Perm, await peer.ReadSimpleReplyAsync(7));
         await peer.SendAsync(RawNbdPeer.Request(NbdCommand.Read, 8, 0, NbdProtocol.MaxPayload + 1));
-        Assert.Equal(NbdError.Inval, await SimpleReplyAsync(peer, 8));
+        Assert.Equal(NbdError.Inval, await peer.ReadSimpleReplyAsync(8));
 
         await peer.SendAsync(RawNbdPeer.Request(NbdCommand.Read, 9, 0, 1));
-        Assert.Equal(NbdError.None, await SimpleReplyAsync(peer, 9));
+        Assert.Equal(NbdError.None, await peer.ReadSimpleReplyAsync(9));
         Assert.Equal(_readOnlyData[..1], await peer.ReadExactlyAsync(1));
 
         await peer.SendAsync(RawNbdPeer.Request(NbdCommand.Disconnect, 10, 0, 0));
@@ -132,7 +132,7 @@ public sealed class NbdServerProtocolTests
         Assert.Equal(NbdError.NoSpc, error);
 
         await peer.SendAsync(RawNbdPeer.Request(NbdCommand.Write, 2, 10, 4, NbdCommandFlags.Fua, payload: [1, 2, 3, 4]));
-        Assert.Equal(NbdError.None, await SimpleReplyAsync(peer, 2));
+        Assert.Equal(NbdError.None, await peer.ReadSimpleReplyAsync(2));
         await peer.SendAsync(RawNbdPeer.Request(NbdCommand.Read, 3, 8, 8, NbdCommandFlags.DontFragment));
         (header, payload) = await ChunkAsync(peer);
         Assert.Equal((NbdReplyType.OffsetData, NbdReplyFlags.Done, 3UL), (header.Type, header.Flags, header.Cookie));
@@ -156,7 +156,7 @@ public sealed class NbdServerProtocolTests
         Assert.Equal(1, _logger.Warnings);
 
         await healthy.Peer.SendAsync(RawNbdPeer.Request(NbdCommand.Read, 1, 0, 16));
-        Assert.Equal(NbdError.None, await SimpleReplyAsync(healthy.Peer, 1));
+        Assert.Equal(NbdError.None, await healthy.Peer.ReadSimpleReplyAsync(1));
         Assert.Equal(_readOnlyData[..16], await healthy.Peer.ReadExactlyAsync(16));
     }
 
@@ -177,15 +177,6 @@ public sealed class NbdServerProtocolTests
         await chatty.Serving.WaitAsync(TimeSpan.FromSeconds(5), TestContext.Current.CancellationToken);
         Assert.True(await chatty.Peer.IsClosedAsync());
         Assert.Equal(2, _logger.Warnings);
-    }
-
-    private static async Task<NbdError> SimpleReplyAsync(RawNbdPeer peer, ulong cookie)
-    {
-        var bytes = await peer.ReadExactlyAsync(NbdTransmissionCodec.SimpleReplySize);
-        Assert.True(NbdTransmissionCodec.TryPeekReplyHeader(new(bytes), out var reply));
-        Assert.False(reply.IsStructured);
-        Assert.Equal(cookie, reply.Cookie);
-        return reply.Error;
     }
 
     private static async Task<(NbdReplyHeader Header, byte[] Payload)> ChunkAsync(RawNbdPeer peer)

@@ -1,5 +1,6 @@
 using Bmcast.Tests.Support;
 using Bmcast.Core.Storage;
+using Bmcast.Protocols.Nbd.Server;
 
 namespace Bmcast.Tests.Nbd;
 
@@ -35,7 +36,7 @@ internal sealed class PeerEnvironment : IAsyncDisposable
 
     public TestServer Server { get; }
 
-    public static async Task<PeerEnvironment> StartAsync(bool unixSocket)
+    public static async Task<PeerEnvironment> StartAsync(bool unixSocket, NbdServerOptions? options = null)
     {
         var directory = new TempDirectory();
         var image = CreateImage();
@@ -49,7 +50,7 @@ internal sealed class PeerEnvironment : IAsyncDisposable
             .Add("scratch", () => FileBlockDevice.Open(directory.File("scratch.raw"), writable: true), "a writable target")
             .Add("sparse", () => new MemoryBlockDevice(image, writable: false), "in memory, with holes")
             .Add(ExportNames.ManifestOf("disk"), () => FileBlockDevice.Open(directory.File("manifest.bin"), writable: false), hidden: true);
-        var server = await TestServer.StartAsync(catalog, unixSocket ? directory.File("nbd.sock") : null);
+        var server = await TestServer.StartAsync(catalog, unixSocket ? directory.File("nbd.sock") : null, options);
         return new PeerEnvironment(directory, image, server);
     }
 

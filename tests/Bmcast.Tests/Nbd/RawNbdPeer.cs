@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using Bmcast.Protocols.Nbd;
+using Xunit;
 
 namespace Bmcast.Tests.Nbd;
 
@@ -97,6 +98,16 @@ internal sealed class RawNbdPeer(IDuplexPipe pipe)
             if (result.IsCompleted && count > 0)
                 throw new EndOfStreamException($"{count} bytes short");
         }
+    }
+
+    /// <summary>A simple reply to <paramref name="cookie"/>: its error (the payload of a successful read follows it).</summary>
+    public async Task<NbdError> ReadSimpleReplyAsync(ulong cookie)
+    {
+        var bytes = await ReadExactlyAsync(NbdTransmissionCodec.SimpleReplySize);
+        Assert.True(NbdTransmissionCodec.TryPeekReplyHeader(new(bytes), out var reply));
+        Assert.False(reply.IsStructured);
+        Assert.Equal(cookie, reply.Cookie);
+        return reply.Error;
     }
 
     /// <summary>Signal end of input to the server.</summary>

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Collections.Concurrent;
 using System.IO.Pipelines;
+using System.Security.Authentication;
 using Bmcast.Core.Storage;
 using Bmcast.Protocols.Transport;
 
@@ -38,14 +39,32 @@ public sealed class NbdClient : IAsyncDisposable
     public long Size => Export.Size;
 
     public static Task<NbdClient> ConnectAsync(NbdUri uri, CancellationToken cancellationToken = default) =>
-        ConnectAsync(uri.Endpoint, uri.ExportName, cancellationToken);
+        ConnectAsync(uri, null, cancellationToken);
 
-    public static async Task<NbdClient> ConnectAsync(NbdEndpoint endpoint, string exportName, CancellationToken cancellationToken = default)
+    /// <summary>Connect, over TLS when the URI says so, with <paramref name="credentials"/> (default: the system trust store, no client certificate).</summary>
+    public static Task<NbdClient> ConnectAsync(NbdUri uri, NbdClientTls? credentials, CancellationToken cancellationToken = default) =>
+        ConnectAsync(uri.Endpoint, uri.ExportName, uri.Tls ? credentials ?? NbdClientTls.SystemTrust : null, cancellationToken);
+
+    public static Task<NbdClient> ConnectAsync(NbdEndpoint endpoint, string exportName, CancellationToken cancellationToken = default) =>
+        ConnectAsync(endpoint, exportName, null, cancellationToken);
+
+    /// <summary>The exports a server lists (hidden ones are not included).</summary>
+    public static Task<IReadOnlyList<ExportListing>> ListExportsAsync(NbdEndpoint endpoint, CancellationToken cancellationToken = default) =>
+        ListExportsAsync(endpoint, null, cancellationToken);
+
+    /// <summary>The exports a server lists to this client, over TLS with <paramref name="tls"/> unless it is null.</summary>
+    public static async Task<IReadOnlyList<ExportListing>> ListExportsAsync(NbdEndpoint endpoint, NbdClientTls? tls, CancellationToken cancellationToken = default)
+    {
+        await using var transport = await OpenTransportAsync(endpoint, cancellationToken);
+        return await HandshakeAsync(endpoint, transport, tls, handshake => handshake.ListAsync(cancellationToken));
+    }
+
+    private static async Task<NbdClient> ConnectAsync(NbdEndpoint endpoint, string exportName, NbdClientTls? tls, CancellationToken cancellationToken)
     {
         var transport = await OpenTransportAsync(endpoint, cancellationToken);
         try
         {
-            var (export, contextId) = await new NbdClientHandshake(transport).NegotiateAsync(exportName, cancellationToken);
+            var (export, contextId) = await HandshakeAsync(endpoint, transport, tls, handshake => handshake.NegotiateAsync(exportName, cancellationToken));
             return new NbdClient(transport, export, contextId);
         }
         catch
@@ -55,11 +74,26 @@ public sealed class NbdClient : IAsyncDisposable
         }
     }
 
-    /// <summary>The exports a server lists (hidden ones are not included).</summary>
-    public static async Task<IReadOnlyList<ExportListing>> ListExportsAsync(NbdEndpoint endpoint, CancellationToken cancellationToken = default)
+    /// <summary>Run a handshake; a TLS failure becomes one <see cref="IOException"/> that says what to fix.</summary>
+    private static async Task<T> HandshakeAsync<T>(NbdEndpoint endpoint, SocketDuplexPipe transport, NbdClientTls? tls, Func<NbdClientHandshake, Task<T>> run)
     {
-        await using var transport = await OpenTransportAsync(endpoint, cancellationToken);
-        return await new NbdClientHandshake(transport).ListAsync(cancellationToken);
+        if (tls is null)
+            return await run(new NbdClientHandshake(transport));
+        var (options, check) = tls.AuthenticationOptions(endpoint);
+        var handshake = new NbdClientHandshake(transport, options);
+        try
+        {
+            return await run(handshake);
+        }
+        catch (AuthenticationException e)
+        {
+            throw new IOException($"TLS with NBD server {endpoint} failed: {check.Failure ?? e.Message}", e);
+        }
+        catch (IOException e) when (handshake.TlsStarted && e is not NbdOptionRefusedException)
+        {
+            // TLS 1.3 servers judge the client's certificate after the client thinks the handshake is done.
+            throw new IOException($"NBD server {endpoint} ended the TLS session (does it require a client certificate it trusts? give --tls-cert and --tls-key): {e.Message}", e);
+        }
     }
 
     /// <summary>Read a whole (small) export into memory, e.g. the hidden <c>manifest:NAME</c> export.</summary>

@@ -1,14 +1,17 @@
 using System.Buffers;
 using System.IO.Pipelines;
+using System.Net.Security;
 using Bmcast.Core.Storage;
+using Bmcast.Protocols.Transport;
 
 namespace Bmcast.Protocols.Nbd.Client;
 
 /// <summary>
 /// The client's side of the handshake: structured replies and <c>base:allocation</c> when offered, then
-/// OPT_GO, falling back to OPT_EXPORT_NAME for servers that predate it.
+/// OPT_GO, falling back to OPT_EXPORT_NAME for servers that predate it. With <paramref name="tls"/>, NBD_OPT_STARTTLS
+/// comes first and nothing else is said until TLS is up (a server that refuses it is not spoken to in plaintext).
 /// </summary>
-internal sealed class NbdClientHandshake(IDuplexPipe transport)
+internal sealed class NbdClientHandshake(IDuplexPipe transport, SslClientAuthenticationOptions? tls = null)
 {
     private const string BaseAllocation = "base:allocation";
     private const uint DefaultMinimumBlockSize = 1;
@@ -20,10 +23,13 @@ internal sealed class NbdClientHandshake(IDuplexPipe transport)
 
     private bool _noZeroes;
 
+    /// <summary>Whether NBD_OPT_STARTTLS was acknowledged (the TLS handshake may since have failed).</summary>
+    public bool TlsStarted { get; private set; }
+
     /// <summary>The negotiated export and the context ID of base:allocation (0 when not negotiated).</summary>
     public async Task<(NbdExportInfo Export, uint BaseAllocationContextId)> NegotiateAsync(string exportName, CancellationToken cancellationToken)
     {
-        bool fixedNewstyle = await GreetAsync(cancellationToken);
+        bool fixedNewstyle = await OpenAsync(cancellationToken);
         if (!fixedNewstyle)
             return (await ExportNameAsync(exportName, structuredReplies: false, cancellationToken), 0);
 
@@ -37,7 +43,7 @@ internal sealed class NbdClientHandshake(IDuplexPipe transport)
     /// <summary>NBD_OPT_LIST, then a polite NBD_OPT_ABORT.</summary>
     public async Task<IReadOnlyList<ExportListing>> ListAsync(CancellationToken cancellationToken)
     {
-        if (!await GreetAsync(cancellationToken))
+        if (!await OpenAsync(cancellationToken))
             throw new IOException("the server does not speak fixed newstyle, so it cannot list exports");
         await SendOptionAsync(NbdOption.List, 0, 0, static (_, _) => 0, cancellationToken);
         var exports = new List<ExportListing>();
@@ -70,6 +76,29 @@ internal sealed class NbdClientHandshake(IDuplexPipe transport)
         transport.Output.Advance(NbdHandshakeCodec.ClientFlagsSize);
         await transport.Output.FlushAsync(cancellationToken);
         return fixedNewstyle;
+    }
+
+    /// <summary>Greet and, with TLS, upgrade before saying anything else; true when the server speaks fixed newstyle.</summary>
+    private async Task<bool> OpenAsync(CancellationToken cancellationToken)
+    {
+        bool fixedNewstyle = await GreetAsync(cancellationToken);
+        if (tls is not null)
+            await StartTlsAsync(fixedNewstyle, tls, cancellationToken);
+        return fixedNewstyle;
+    }
+
+    private async Task StartTlsAsync(bool fixedNewstyle, SslClientAuthenticationOptions options, CancellationToken cancellationToken)
+    {
+        if (!fixedNewstyle)
+            throw new IOException("the NBD server does not speak fixed newstyle, so it cannot do TLS");
+        await SendOptionAsync(NbdOption.StartTls, 0, 0, static (_, _) => 0, cancellationToken);
+        var reply = await ReadReplyAsync(NbdOption.StartTls, cancellationToken);
+        if (reply.Type != NbdOptionReply.Ack)
+            throw new IOException($"the NBD server does not offer TLS (it answered NBD_OPT_STARTTLS with {reply.Type})");
+        if (transport is not ITlsUpgradableTransport upgradable)
+            throw new InvalidOperationException("this transport cannot carry TLS");
+        TlsStarted = true;
+        await upgradable.StartTlsAsync((ssl, token) => ssl.AuthenticateAsClientAsync(options, token), cancellationToken);
     }
 
     /// <summary>An option without data whose answer is ACK or an error; true on ACK.</summary>
@@ -200,6 +229,8 @@ internal sealed class NbdClientHandshake(IDuplexPipe transport)
 
     private static NbdOptionRefusedException Refused(string what, OptionReply reply)
     {
+        if (reply.Type == NbdOptionReply.ErrTlsReqd)
+            return new NbdOptionRefusedException(reply.Type, "the NBD server requires TLS: use an nbds:// or nbds+unix:// URI");
         NbdStrings.TryDecode(reply.Payload, out var message);
         string detail = message.Length > 0 ? $": {message}" : "";
         return new NbdOptionRefusedException(reply.Type, $"NBD server refused {what} with {reply.Type}{detail}");

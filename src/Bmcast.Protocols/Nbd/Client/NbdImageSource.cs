@@ -14,8 +14,9 @@ public sealed class NbdImageSource : IImageSource
         Description = description;
     }
 
-    public static async Task<NbdImageSource> OpenAsync(NbdUri uri, CancellationToken cancellationToken = default) =>
-        new(await NbdClient.ConnectAsync(uri, cancellationToken), uri.ToString());
+    /// <summary>Connect to <paramref name="uri"/>; <paramref name="tls"/> is what an nbds URI trusts and presents (default: the system store).</summary>
+    public static async Task<NbdImageSource> OpenAsync(NbdUri uri, NbdClientTls? tls = null, CancellationToken cancellationToken = default) =>
+        new(await NbdClient.ConnectAsync(uri, tls, cancellationToken), uri.ToString());
 
     public long Size => _client.Size;
 

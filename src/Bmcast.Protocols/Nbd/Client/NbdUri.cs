@@ -4,26 +4,35 @@ namespace Bmcast.Protocols.Nbd.Client;
 
 /// <summary>
 /// An export's address in libnbd's URI syntax: <c>nbd://HOST[:PORT]/NAME</c> (default port 10809) or
-/// <c>nbd+unix:///NAME?socket=PATH</c>. The export name is the percent-decoded path without its leading slash.
-/// TLS schemes (<c>nbds</c>) are not supported.
+/// <c>nbd+unix:///NAME?socket=PATH</c>, or with TLS (NBD_OPT_STARTTLS, required) <c>nbds://</c> and <c>nbds+unix://</c>.
+/// The export name is the percent-decoded path without its leading slash.
 /// </summary>
 public sealed record NbdUri
 {
     private const string TcpScheme = "nbd";
     private const string UnixScheme = "nbd+unix";
+    private const string TlsTcpScheme = "nbds";
+    private const string TlsUnixScheme = "nbds+unix";
     private const string SocketParameter = "socket";
 
-    private NbdUri(NbdEndpoint endpoint, string exportName)
+    private NbdUri(NbdEndpoint endpoint, string exportName, bool tls)
     {
         Endpoint = endpoint;
         ExportName = exportName;
+        Tls = tls;
     }
 
     public NbdEndpoint Endpoint { get; }
 
     public string ExportName { get; }
 
-    public static NbdUri Create(NbdEndpoint endpoint, string exportName) => new(endpoint, exportName);
+    /// <summary>Whether the connection must be upgraded to TLS before anything else is said (nbds schemes).</summary>
+    public bool Tls { get; }
+
+    public static NbdUri Create(NbdEndpoint endpoint, string exportName, bool tls = false) => new(endpoint, exportName, tls);
+
+    /// <summary>Another export of the same server, over the same kind of connection.</summary>
+    public NbdUri ForExport(string exportName) => new(Endpoint, exportName, Tls);
 
     public static NbdUri Parse(string text)
     {
@@ -40,14 +49,15 @@ public sealed record NbdUri
         string exportName = pathStart < 0 ? "" : Uri.UnescapeDataString(rest[(pathStart + 1)..]);
         string? socket = SocketPath(text, query);
 
+        bool tls = scheme is TlsTcpScheme or TlsUnixScheme;
         return scheme switch
         {
-            TcpScheme when socket is not null => throw Invalid(text, "socket= only goes with nbd+unix://"),
-            TcpScheme => new NbdUri(TcpEndpoint(text, authority), exportName),
-            UnixScheme when authority.Length != 0 => throw Invalid(text, "nbd+unix:// takes no host"),
-            UnixScheme when socket is null => throw Invalid(text, "nbd+unix:// needs ?socket=PATH"),
-            UnixScheme => new NbdUri(NbdEndpoint.Unix(socket), exportName),
-            _ => throw Invalid(text, $"unsupported scheme '{scheme}' (use nbd:// or nbd+unix://)"),
+            TcpScheme or TlsTcpScheme when socket is not null => throw Invalid(text, $"socket= only goes with {scheme}+unix://"),
+            TcpScheme or TlsTcpScheme => new NbdUri(TcpEndpoint(text, authority), exportName, tls),
+            UnixScheme or TlsUnixScheme when authority.Length != 0 => throw Invalid(text, $"{scheme}:// takes no host"),
+            UnixScheme or TlsUnixScheme when socket is null => throw Invalid(text, $"{scheme}:// needs ?socket=PATH"),
+            UnixScheme or TlsUnixScheme => new NbdUri(NbdEndpoint.Unix(socket), exportName, tls),
+            _ => throw Invalid(text, $"unsupported scheme '{scheme}' (use nbd://, nbd+unix://, nbds:// or nbds+unix://)"),
         };
     }
 
@@ -55,10 +65,10 @@ public sealed record NbdUri
     {
         string path = Uri.EscapeDataString(ExportName).Replace("%3A", ":", StringComparison.Ordinal);
         if (Endpoint.UnixSocketPath is { } socket)
-            return $"{UnixScheme}:///{path}?{SocketParameter}={socket}";
+            return $"{(Tls ? TlsUnixScheme : UnixScheme)}:///{path}?{SocketParameter}={socket}";
         string host = Endpoint.Host!.Contains(':') ? $"[{Endpoint.Host}]" : Endpoint.Host!;
         string port = Endpoint.Port == NbdProtocol.DefaultPort ? "" : $":{Endpoint.Port}";
-        return $"{TcpScheme}://{host}{port}/{path}";
+        return $"{(Tls ? TlsTcpScheme : TcpScheme)}://{host}{port}/{path}";
     }
 
     private static NbdEndpoint TcpEndpoint(string text, string authority)

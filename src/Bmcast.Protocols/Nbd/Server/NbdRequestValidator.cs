@@ -8,6 +8,9 @@ internal static class NbdRequestValidator
 {
     public static NbdError Validate(in NbdRequest request, NbdExportSession session)
     {
+        // Whatever else is wrong with it, a write of any kind to a read-only export is refused as one.
+        if (request.Command is NbdCommand.Write or NbdCommand.WriteZeroes or NbdCommand.Trim && session.Has(NbdTransmissionFlags.ReadOnly))
+            return NbdError.Perm;
         var allowedFlags = AllowedFlags(request.Command, session);
         if ((request.Flags & ~allowedFlags) != 0)
             return NbdError.Inval;
@@ -19,8 +22,6 @@ internal static class NbdRequestValidator
                 return InRange(request, session) ? NbdError.None : NbdError.Inval;
             case NbdCommand.Write:
             case NbdCommand.WriteZeroes:
-                if (session.Has(NbdTransmissionFlags.ReadOnly))
-                    return NbdError.Perm;
                 if (request.Command == NbdCommand.WriteZeroes && !session.Has(NbdTransmissionFlags.SendWriteZeroes))
                     return NbdError.Inval;
                 return InRange(request, session) ? NbdError.None : NbdError.NoSpc;

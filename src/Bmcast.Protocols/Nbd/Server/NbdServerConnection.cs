@@ -1,4 +1,5 @@
 using System.IO.Pipelines;
+using System.Security.Authentication;
 using Bmcast.Core.Storage;
 using Microsoft.Extensions.Logging;
 
@@ -29,6 +30,10 @@ internal sealed class NbdServerConnection(IExportCatalog catalog, NbdServerOptio
         catch (NbdProtocolException e)
         {
             logger.LogWarning("NBD {Peer}: protocol violation, closing connection: {Reason}", peer, e.Message);
+        }
+        catch (AuthenticationException e)
+        {
+            logger.LogWarning("NBD {Peer}: TLS handshake failed, closing connection: {Reason}", peer, e.Message);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {

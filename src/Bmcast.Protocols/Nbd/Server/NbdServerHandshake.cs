@@ -1,14 +1,19 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using System.IO.Pipelines;
+using System.Net.Security;
+using System.Security.Authentication;
+using System.Security.Cryptography.X509Certificates;
 using Bmcast.Core.Storage;
+using Bmcast.Protocols.Transport;
 using Microsoft.Extensions.Logging;
 
 namespace Bmcast.Protocols.Nbd.Server;
 
 /// <summary>
 /// The server's side of fixed newstyle option haggling: answers options until the client picks an export
-/// (OPT_GO or OPT_EXPORT_NAME), aborts, or breaks the protocol.
+/// (OPT_GO or OPT_EXPORT_NAME), aborts, or breaks the protocol. With <see cref="NbdServerOptions.Tls"/> set, only
+/// STARTTLS and ABORT are answered before TLS is up, and exports the client's certificate is not allowed are refused.
 /// </summary>
 internal sealed class NbdServerHandshake(
     IExportCatalog catalog, NbdServerOptions options, ILogger logger, IDuplexPipe transport, string peer)
@@ -21,18 +26,23 @@ internal sealed class NbdServerHandshake(
 
     private delegate int PayloadWriter<T>(Span<byte> destination, T state);
 
-    private readonly PipeWriter _output = transport.Output;
     private bool _noZeroes;
+    private bool _tlsActive;
+    /// <summary>The CN of the client's certificate, once TLS is up and the client presented one.</summary>
+    private string? _clientName;
     private bool _structuredReplies;
     /// <summary>The export named by the last successful SET_META_CONTEXT that selected base:allocation.</summary>
     private string? _metaContextExport;
 
+    /// <summary>Read afresh each time: STARTTLS moves the transport onto new pipes.</summary>
+    private PipeWriter Output => transport.Output;
+
     /// <summary>The negotiated session, or null when the client aborted or asked for an export that does not exist.</summary>
     public async Task<NbdExportSession?> NegotiateAsync(CancellationToken cancellationToken)
     {
-        NbdHandshakeCodec.WriteGreeting(_output.GetSpan(NbdHandshakeCodec.GreetingSize), ServerFlags);
-        _output.Advance(NbdHandshakeCodec.GreetingSize);
-        await _output.FlushAsync(cancellationToken);
+        NbdHandshakeCodec.WriteGreeting(Output.GetSpan(NbdHandshakeCodec.GreetingSize), ServerFlags);
+        Output.Advance(NbdHandshakeCodec.GreetingSize);
+        await Output.FlushAsync(cancellationToken);
 
         var clientFlags = await transport.Input.ReadMessageAsync<NbdClientFlags>(NbdHandshakeCodec.TryReadClientFlags, cancellationToken);
         if ((clientFlags & ~(NbdClientFlags.FixedNewstyle | NbdClientFlags.NoZeroes)) != 0)
@@ -42,13 +52,28 @@ internal sealed class NbdServerHandshake(
         for (int count = 0; count < options.MaxOptions; count++)
         {
             var (option, payload) = await transport.Input.ReadMessageAsync<(NbdOption, byte[])>(ReadOption, cancellationToken);
+            if (options.Tls is not null && !_tlsActive && option is not (NbdOption.StartTls or NbdOption.Abort))
+            {
+                if (option == NbdOption.ExportName)
+                {
+                    // It cannot be answered with an error: the spec says to hang up.
+                    logger.LogInformation("NBD {Peer}: NBD_OPT_EXPORT_NAME without TLS, closing connection", peer);
+                    return null;
+                }
+                ReplyError(option, NbdOptionReply.ErrTlsReqd, "this server requires TLS: send NBD_OPT_STARTTLS first");
+                await Output.FlushAsync(cancellationToken);
+                continue;
+            }
             switch (option)
             {
+                case NbdOption.StartTls when options.Tls is { } tls:
+                    await StartTlsAsync(tls, payload, cancellationToken);
+                    continue;
                 case NbdOption.ExportName:
                     return await ExportNameAsync(payload, cancellationToken);
                 case NbdOption.Abort:
                     Reply(option, NbdOptionReply.Ack);
-                    await _output.FlushAsync(cancellationToken);
+                    await Output.FlushAsync(cancellationToken);
                     return null;
                 case NbdOption.Info:
                 case NbdOption.Go:
@@ -71,7 +96,7 @@ internal sealed class NbdServerHandshake(
                     ReplyError(option, NbdOptionReply.ErrUnsup, $"option {(uint)option} is not supported");
                     break;
             }
-            await _output.FlushAsync(cancellationToken);
+            await Output.FlushAsync(cancellationToken);
         }
         throw new NbdProtocolException($"client sent more than {options.MaxOptions} options");
     }
@@ -89,6 +114,8 @@ internal sealed class NbdServerHandshake(
     {
         if (!NbdStrings.TryDecode(payload, out var name))
             throw new NbdProtocolException("NBD_OPT_EXPORT_NAME with an invalid name");
+        if (!Permitted(name))
+            return null; // Like an unknown export: this option's only refusal is hanging up.
         var device = await OpenAsync(name, cancellationToken);
         if (device is null)
         {
@@ -97,8 +124,8 @@ internal sealed class NbdServerHandshake(
             return null;
         }
         var flags = NbdExportSession.FlagsFor(device.Capabilities, _structuredReplies);
-        var span = _output.GetSpan(NbdHandshakeCodec.ExportNameReplySize + NbdProtocol.ExportNameReplyPadding);
-        _output.Advance(NbdHandshakeCodec.WriteExportNameReply(span, (ulong)device.Size, flags, _noZeroes));
+        var span = Output.GetSpan(NbdHandshakeCodec.ExportNameReplySize + NbdProtocol.ExportNameReplyPadding);
+        Output.Advance(NbdHandshakeCodec.WriteExportNameReply(span, (ulong)device.Size, flags, _noZeroes));
         var session = Session(name, device, flags);
         await FlushOrReleaseAsync(session, cancellationToken);
         return session;
@@ -109,7 +136,7 @@ internal sealed class NbdServerHandshake(
     {
         try
         {
-            await _output.FlushAsync(cancellationToken);
+            await Output.FlushAsync(cancellationToken);
         }
         catch when (session is not null)
         {
@@ -123,6 +150,11 @@ internal sealed class NbdServerHandshake(
         if (!TryParseExportRequest(payload, out var name, out bool wantName, out bool wantDescription))
         {
             ReplyError(option, NbdOptionReply.ErrInvalid, "malformed export request");
+            return null;
+        }
+        if (!Permitted(name))
+        {
+            ReplyError(option, NbdOptionReply.ErrPolicy, $"this client's certificate may not open '{name}'");
             return null;
         }
         var device = await OpenAsync(name, cancellationToken);
@@ -167,6 +199,43 @@ internal sealed class NbdServerHandshake(
         return true;
     }
 
+    /// <summary>Whether this client may open the export; a refusal is logged, for the operator.</summary>
+    private bool Permitted(string name)
+    {
+        if (options.Tls is not { } tls || tls.Permits(name, _clientName))
+            return true;
+        logger.LogWarning("NBD {Peer}: client {Client} refused export '{Export}' (not in its allow list)", peer, _clientName ?? "without a certificate", name);
+        return false;
+    }
+
+    /// <summary>Acknowledge NBD_OPT_STARTTLS, then run the TLS handshake; a failed handshake ends the connection.</summary>
+    private async Task StartTlsAsync(NbdServerTls tls, byte[] payload, CancellationToken cancellationToken)
+    {
+        if (_tlsActive || payload.Length != 0)
+        {
+            ReplyError(NbdOption.StartTls, NbdOptionReply.ErrInvalid, _tlsActive ? "TLS is already on" : "NBD_OPT_STARTTLS takes no data");
+            await Output.FlushAsync(cancellationToken);
+            return;
+        }
+        if (transport is not ITlsUpgradableTransport upgradable)
+            throw new InvalidOperationException("TLS is configured but this transport cannot carry it");
+        Reply(NbdOption.StartTls, NbdOptionReply.Ack);
+        await Output.FlushAsync(cancellationToken);
+        var (authentication, check) = tls.AuthenticationOptions();
+        SslStream stream;
+        try
+        {
+            stream = await upgradable.StartTlsAsync((ssl, token) => ssl.AuthenticateAsServerAsync(authentication, token), cancellationToken);
+        }
+        catch (AuthenticationException e) when (check?.Failure is { } reason)
+        {
+            throw new AuthenticationException(reason, e);
+        }
+        _tlsActive = true;
+        _clientName = (stream.RemoteCertificate as X509Certificate2)?.GetNameInfo(X509NameType.SimpleName, forIssuer: false);
+        logger.LogDebug("NBD {Peer}: TLS {Protocol} up, client certificate {Client}", peer, stream.SslProtocol, _clientName ?? "none");
+    }
+
     private async Task<IBlockDevice?> OpenAsync(string name, CancellationToken cancellationToken)
     {
         try
@@ -190,7 +259,7 @@ internal sealed class NbdServerHandshake(
             ReplyError(NbdOption.List, NbdOptionReply.ErrInvalid, "NBD_OPT_LIST takes no data");
             return;
         }
-        foreach (var export in catalog.List())
+        foreach (var export in catalog.List().Where(e => options.Tls?.Permits(e.Name, _clientName) ?? true))
         {
             var entry = (export.Name, Description: NbdStrings.Truncate(export.Description));
             Reply(NbdOption.List, NbdOptionReply.Server, NbdHandshakeCodec.ServerReplyLength(entry.Name, entry.Description), entry,
@@ -255,9 +324,9 @@ internal sealed class NbdServerHandshake(
 
     private void Reply<T>(NbdOption option, NbdOptionReply type, int maxLength, T state, PayloadWriter<T> writePayload)
     {
-        var span = _output.GetSpan(NbdHandshakeCodec.OptionReplyHeaderSize + maxLength);
+        var span = Output.GetSpan(NbdHandshakeCodec.OptionReplyHeaderSize + maxLength);
         int length = writePayload(span[NbdHandshakeCodec.OptionReplyHeaderSize..], state);
         NbdHandshakeCodec.WriteOptionReplyHeader(span, option, type, length);
-        _output.Advance(NbdHandshakeCodec.OptionReplyHeaderSize + length);
+        Output.Advance(NbdHandshakeCodec.OptionReplyHeaderSize + length);
     }
 }

@@ -14,4 +14,7 @@ public sealed record NbdServerOptions
 
     /// <summary>A client that has not entered transmission by then is dropped.</summary>
     public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>When set, TLS is required (and client certificates, when it names a client CA); null: plaintext only.</summary>
+    public NbdServerTls? Tls { get; init; }
 }

@@ -3,20 +3,21 @@ using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
 
-namespace Bmcast.Tests.Support;
+namespace Bmcast.Cli.Processes;
 
 /// <summary>
-/// The real <c>bmcast</c> CLI as a child process (the build beside the tests), for tests that must
+/// Another <c>bmcast</c> (this same build) as a child process, for chaos campaigns and tests that must
 /// kill it with SIGKILL or stop it with SIGTERM. Reads its <c>--json</c> events from stdout.
-/// Disposing kills it by PID if it still runs.
+/// Disposing stops it by PID if it still runs.
 /// </summary>
-public sealed class BmcastProcess : IAsyncDisposable
+internal sealed class BmcastProcess : IAsyncDisposable
 {
     private readonly Process _process;
     private readonly List<JsonElement> _events = [];
     private TaskCompletionSource _eventsChanged = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private bool _eventsEnded;
     private readonly StringBuilder _stderr = new();
+    private readonly StringBuilder _stdout = new();
     private readonly Task _readers;
 
     private BmcastProcess(Process process)
@@ -27,6 +28,18 @@ public sealed class BmcastProcess : IAsyncDisposable
 
     public int Pid => _process.Id;
 
+    public bool HasExited => _process.HasExited;
+
+    /// <summary>Everything printed on stdout, events included.</summary>
+    public string Stdout
+    {
+        get
+        {
+            lock (_stdout)
+                return _stdout.ToString();
+        }
+    }
+
     public string Stderr
     {
         get
@@ -36,25 +49,42 @@ public sealed class BmcastProcess : IAsyncDisposable
         }
     }
 
-    public static BmcastProcess Start(params string[] arguments)
-    {
-        var info = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "bmcast.dll"));
-        foreach (string argument in arguments)
-            info.ArgumentList.Add(argument);
-        return new BmcastProcess(Process.Start(info) ?? throw new InvalidOperationException("could not start bmcast"));
-    }
+    public static BmcastProcess Start(params string[] arguments) =>
+        new(Process.Start(StartInfo(arguments)) ?? throw new InvalidOperationException("could not start bmcast"));
 
     /// <summary>Run a short bmcast command to completion and return (exit code, stdout, stderr).</summary>
     public static async Task<(int ExitCode, string Output, string Error)> RunAsync(TimeSpan timeout, params string[] arguments)
     {
-        var result = await Nbd.ExternalTool.RunAsync(timeout, "dotnet", [Path.Combine(AppContext.BaseDirectory, "bmcast.dll"), .. arguments]);
-        return (result.ExitCode, result.Output, result.Error);
+        await using var child = Start(arguments);
+        using var cts = new CancellationTokenSource(timeout);
+        try
+        {
+            await child._process.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            throw new TimeoutException($"bmcast {string.Join(' ', arguments)} did not finish within {timeout}; stderr:\n{child.Stderr}");
+        }
+        await child._readers;
+        return (child._process.ExitCode, child.Stdout, child.Stderr);
+    }
+
+    /// <summary>
+    /// This build of bmcast: the native launcher when we are running as one, otherwise
+    /// <c>dotnet bmcast.dll</c> (tests, <c>dotnet run</c>).
+    /// </summary>
+    private static ProcessStartInfo StartInfo(string[] arguments)
+    {
+        string? self = Environment.ProcessPath;
+        var info = self is not null && Path.GetFileName(self) == "bmcast"
+            ? new ProcessStartInfo(self)
+            : new ProcessStartInfo("dotnet") { ArgumentList = { typeof(BmcastProcess).Assembly.Location } };
+        info.RedirectStandardOutput = true;
+        info.RedirectStandardError = true;
+        info.UseShellExecute = false;
+        foreach (string argument in arguments)
+            info.ArgumentList.Add(argument);
+        return info;
     }
 
     /// <summary>
@@ -92,7 +122,8 @@ public sealed class BmcastProcess : IAsyncDisposable
     /// <summary>Polite stop (SIGTERM), as an operator or systemd would; returns the exit code.</summary>
     public async Task<int> StopAsync(TimeSpan timeout)
     {
-        if (kill(_process.Id, 15) != 0)
+        // A process that already ended by itself (a deploy exits after its pivot) is simply reaped.
+        if (kill(_process.Id, 15) != 0 && !_process.HasExited)
             throw new InvalidOperationException($"kill({_process.Id}, SIGTERM) failed");
         using var cts = new CancellationTokenSource(timeout);
         await _process.WaitForExitAsync(cts.Token);
@@ -129,6 +160,8 @@ public sealed class BmcastProcess : IAsyncDisposable
     {
         while (await _process.StandardOutput.ReadLineAsync() is { } line)
         {
+            lock (_stdout)
+                _stdout.AppendLine(line);
             if (!line.StartsWith('{'))
                 continue;
             using var document = JsonDocument.Parse(line);

@@ -1,0 +1,23 @@
+# Shared by bench/run.sh and bench/tls.sh (sourced, with $root and $reps set): builds bmcast outside the timings,
+# makes a scratch directory and store removed on exit with every background process in $pids, and the helpers.
+"$root/bmcast" --help >/dev/null
+
+work=$(mktemp -d /tmp/bmcast-bench.XXXXXX)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+export BMCAST_STORE="$work/store"
+export XDG_CONFIG_HOME="$work/config"
+# An array, not a function: a background "${bmcast[@]}" ... & leaves $! = the dotnet process itself.
+bmcast=(dotnet "$root/.build/cli/bmcast.dll")
+
+wait_socket() { for _ in $(seq 200); do [ -S "$1" ] && return 0; sleep 0.05; done; echo "bench: no socket $1"; exit 1; }
+# median of $reps timings (seconds) of a command
+time_median() {
+  local times=()
+  for _ in $(seq $reps); do
+    local t0=$(date +%s.%N); "$@" >/dev/null; local t1=$(date +%s.%N)
+    times+=("$(echo "$t1 - $t0" | bc -l)")
+  done
+  printf '%s\n' "${times[@]}" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
+}

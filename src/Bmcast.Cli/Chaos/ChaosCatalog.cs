@@ -1,0 +1,12 @@
+namespace Bmcast.Cli.Chaos;
+
+/// <summary>Every campaign of <c>bmcast chaos</c>, in the order its help lists them.</summary>
+internal static class ChaosCatalog
+{
+    public static IEnumerable<IChaosCampaign> All()
+    {
+        yield return new PowerCutCampaign();
+        yield return new ServerRestartCampaign();
+        yield return new CorruptSourceCampaign();
+    }
+}

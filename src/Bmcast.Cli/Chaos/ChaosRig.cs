@@ -1,0 +1,105 @@
+using Bmcast.Cli.Processes;
+
+namespace Bmcast.Cli.Chaos;
+
+/// <summary>
+/// An image store with one image, <c>bmcast serve</c> on a unix socket, and streaming agents
+/// (<c>bmcast stream --json</c>) from it: the real processes an operator runs, which a campaign may
+/// kill at will. Disposing stops every process it started.
+/// </summary>
+internal sealed class ChaosRig : IAsyncDisposable
+{
+    public const string ImageName = "disk";
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
+    private readonly List<BmcastProcess> _processes = [];
+    private readonly string _directory;
+    private readonly string[] _serveOptions;
+
+    private ChaosRig(string directory, string[] serveOptions)
+    {
+        _directory = directory;
+        _serveOptions = serveOptions;
+    }
+
+    public string Store => Path.Combine(_directory, "store");
+
+    public string ServerSocket => Path.Combine(_directory, "serve.sock");
+
+    public string KnownKeys => Path.Combine(_directory, "known_keys");
+
+    public string SourceUri => $"nbd+unix:///{ImageName}?socket={ServerSocket}";
+
+    /// <summary>The running <c>bmcast serve</c>.</summary>
+    public BmcastProcess Server { get; private set; } = null!;
+
+    /// <summary>Import <paramref name="image"/> into a new store in <paramref name="directory"/> and serve it.</summary>
+    public static async Task<ChaosRig> StartAsync(string directory, SyntheticImage image, CancellationToken ct, params string[] serveOptions)
+    {
+        var rig = new ChaosRig(directory, serveOptions);
+        try
+        {
+            string imagePath = Path.Combine(directory, "image.raw");
+            await image.WriteAsync(imagePath, ct);
+            var (code, _, error) = await BmcastProcess.RunAsync(TimeSpan.FromMinutes(3), "image", "import", imagePath, "--name", ImageName, "--store", rig.Store);
+            if (code != 0)
+                throw new InvalidOperationException($"image import failed: {error.Trim()}");
+            File.Delete(imagePath);
+            await rig.StartServerAsync(ct);
+            return rig;
+        }
+        catch
+        {
+            await rig.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>Start <c>bmcast serve</c> (again, after a kill) on the same store and socket.</summary>
+    public async Task StartServerAsync(CancellationToken ct)
+    {
+        File.Delete(ServerSocket);
+        Server = Track(BmcastProcess.Start(["serve", "--store", Store, "--nbd", "unix:" + ServerSocket, .. _serveOptions]));
+        var deadline = DateTime.UtcNow + StartTimeout;
+        while (!File.Exists(ServerSocket))
+        {
+            if (DateTime.UtcNow > deadline || Server.HasExited)
+                throw new InvalidOperationException($"bmcast serve did not listen on {ServerSocket}; stderr:\n{Server.Stderr}");
+            await Task.Delay(20, ct);
+        }
+    }
+
+    /// <summary>Start <c>bmcast stream --json</c> onto <paramref name="target"/>, exported on <paramref name="exportSocket"/>; waits until it exports.</summary>
+    public async Task<BmcastProcess> StartAgentAsync(string target, string exportSocket, params string[] extra)
+    {
+        var agent = Track(BmcastProcess.Start(
+        [
+            "stream", "--source", SourceUri, "--target", target, "--export", "unix:" + exportSocket,
+            "--known-keys", KnownKeys, "--json", .. extra,
+        ]));
+        await agent.WaitForEventAsync("started", StartTimeout);
+        return agent;
+    }
+
+    public BmcastProcess Track(BmcastProcess process)
+    {
+        _processes.Add(process);
+        return process;
+    }
+
+    /// <summary>Stop and forget the processes that have exited or were killed, so a long campaign does not pile them up.</summary>
+    public async Task ForgetExitedAsync()
+    {
+        foreach (var process in _processes.Where(p => p.HasExited).ToList())
+        {
+            await process.DisposeAsync();
+            _processes.Remove(process);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var process in _processes)
+            await process.DisposeAsync();
+        _processes.Clear();
+    }
+}

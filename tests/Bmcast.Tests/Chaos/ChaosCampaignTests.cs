@@ -1,0 +1,56 @@
+using System.Text.Json;
+
+namespace Bmcast.Tests.Chaos;
+
+/// <summary>
+/// The chaos campaigns at the reduced counts CI affords, through the real CLI: each must finish with
+/// its summary line and no loss. Full counts are recorded in docs/reliability.md.
+/// </summary>
+public sealed class ChaosCampaignTests
+{
+    private static async Task<JsonElement> RunCampaignAsync(string campaign, int runs, TimeSpan timeout)
+    {
+        var (code, output, error) = await BmcastProcess.RunAsync(timeout, "chaos", campaign, "--runs", runs.ToString(), "--json");
+        string? summaryLine = output.Split('\n').LastOrDefault(l => l.Contains("\"summary\""));
+        Assert.True(summaryLine is not null, $"no summary event (exit {code}); stderr:\n{error}");
+        var summary = JsonDocument.Parse(summaryLine).RootElement.Clone();
+        Assert.True(code == 0, $"chaos {campaign} exited {code}: {summary.GetProperty("line").GetString()}\n{error}");
+        Assert.Equal(runs, summary.GetProperty("runs").GetInt32());
+        return summary;
+    }
+
+    [Fact]
+    public async Task Power_cut_ten_deployments_lose_no_flushed_write()
+    {
+        var summary = await RunCampaignAsync("power-cut", 10, TimeSpan.FromMinutes(5));
+        Assert.Equal(0, summary.GetProperty("lost_writes").GetInt64());
+        Assert.Equal(0, summary.GetProperty("corrupt_blocks").GetInt64());
+        Assert.True(summary.GetProperty("cuts").GetInt64() >= 10);
+        Assert.True(summary.GetProperty("flushes_acknowledged").GetInt64() > 0);
+    }
+
+    [Fact]
+    public async Task Server_restart_three_deployments_see_no_guest_error_from_short_outages()
+    {
+        var summary = await RunCampaignAsync("server-restart", 3, TimeSpan.FromMinutes(5));
+        Assert.Equal(0, summary.GetProperty("guest_io_errors").GetInt64());
+        Assert.Equal(0, summary.GetProperty("corrupt_blocks").GetInt64());
+        Assert.True(summary.GetProperty("short_outages").GetInt64() >= 3);
+        // Runs 1 and 3 keep the server away past the limit: reads then fail, and the deployment still completes.
+        Assert.Equal(2, summary.GetProperty("long_outages").GetInt64());
+        Assert.True(summary.GetProperty("expected_read_errors").GetInt64() > 0);
+    }
+
+    [Fact]
+    public async Task Corrupt_source_lies_are_all_caught_and_tampered_manifests_refused()
+    {
+        var summary = await RunCampaignAsync("corrupt-source", 4, TimeSpan.FromMinutes(5));
+        Assert.Equal(0, summary.GetProperty("corrupt_reads").GetInt64());
+        Assert.Equal(0, summary.GetProperty("corrupt_blocks").GetInt64());
+        Assert.Equal(4, summary.GetProperty("tampered_manifests_refused").GetInt64());
+        long served = summary.GetProperty("bit_flips_served").GetInt64() + summary.GetProperty("wrong_offsets_served").GetInt64();
+        long caught = summary.GetProperty("verification_failures").GetInt64();
+        // A lie inside a reply the relay cut never reaches the agent, so caught may be below served, never above.
+        Assert.True(caught > 0 && caught <= served, $"caught {caught} of {served} lies");
+    }
+}
