@@ -18,8 +18,7 @@ public sealed class AoeFuzzTests
     {
         var device = new ReadOnlyTestDevice(ReadOnlyTestDevice.RandomData(1 << 20, seed: 1));
         var handler = new AoeTargetHandler(Target, 9000, [new AoeSlot(0, "a", device)], new AoeTargetOptions(), NullLogger.Instance);
-        var reply = new byte[handler.MaxReplyLength];
-        var sender = new CountingSender();
+        var sender = new CountingSink(handler.MaxReplyLength);
         var random = new Random(2024);
         byte[][] seeds =
         [
@@ -32,7 +31,7 @@ public sealed class AoeFuzzTests
         for (int i = 0; i < Frames; i++)
         {
             byte[] frame = Mutate(seeds[random.Next(seeds.Length)], random, 9100);
-            await handler.HandleAsync(frame, reply, sender, TestContext.Current.CancellationToken);
+            await handler.HandleAsync(frame, sender, TestContext.Current.CancellationToken);
         }
         Assert.Equal(0, device.Writes);
         Assert.True(sender.Count > 0 && handler.Dropped > 0, $"{sender.Count} replies, {handler.Dropped} dropped");
@@ -48,8 +47,7 @@ public sealed class AoeFuzzTests
         await using var initiator = await AoeInitiator.ConnectAsync(initiatorEnd, 0, 0, cancellationToken: TestContext.Current.CancellationToken);
 
         // Seeds: genuine replies (config, identify, data) whose tags are long retired.
-        var recorder = new RecordingSender();
-        var buffer = new byte[handler.MaxReplyLength];
+        var recorder = new RecordingSink(handler.MaxReplyLength);
         foreach (var request in new[]
                  {
                      AoeFrames.Config(targetEnd.Address, 0, 0, ConfigCommand.Read),
@@ -58,7 +56,7 @@ public sealed class AoeFuzzTests
                  })
         {
             initiatorEnd.Address.Write(request.AsSpan(6));
-            await handler.HandleAsync(request, buffer, recorder, TestContext.Current.CancellationToken);
+            await handler.HandleAsync(request, recorder, TestContext.Current.CancellationToken);
         }
         var random = new Random(77);
         var outcomes = new Dictionary<AoeReplyOutcome, int>();
@@ -81,13 +79,13 @@ public sealed class AoeFuzzTests
     private static async Task Serve(InMemoryLink.Endpoint end, AoeTargetHandler handler)
     {
         var request = new byte[10_000];
-        var reply = new byte[handler.MaxReplyLength];
+        var replies = new RecordingSink(handler.MaxReplyLength, end);
         try
         {
             while (true)
             {
                 int length = end.Receive(request);
-                await handler.HandleAsync(request.AsMemory(0, length), reply, end, CancellationToken.None);
+                await handler.HandleAsync(request.AsMemory(0, length), replies, CancellationToken.None);
             }
         }
         catch (ObjectDisposedException)
@@ -121,13 +119,17 @@ public sealed class AoeFuzzTests
         }
     }
 
-    private sealed class CountingSender : IFrameSender
+    private sealed class CountingSink(int frameSize) : IReplySink
     {
+        private readonly byte[] _buffer = new byte[frameSize];
+
         public int Count;
 
-        public void Send(ReadOnlySpan<byte> frame)
+        public Memory<byte> Reserve() => _buffer;
+
+        public void Commit(int length)
         {
-            Assert.InRange(frame.Length, AoeProtocol.MinimumFrameLength, 9014);
+            Assert.InRange(length, AoeProtocol.MinimumFrameLength, 9014);
             Count++;
         }
     }
