@@ -51,7 +51,7 @@ public sealed class QemuMachine : IAsyncDisposable
         foreach (string argument in QemuCommandLine.For(spec, accelerator, qmpSocket))
             info.ArgumentList.Add(argument);
         var clock = Stopwatch.StartNew();
-        var process = Process.Start(info) ?? throw new IOException("cannot start qemu-system-x86_64");
+        var process = TiedProcess.Start(info);
         logger.LogInformation("started QEMU (pid {Pid}, {Accelerator}) with its disk on {Socket}", process.Id, accelerator, spec.NbdSocket);
         try
         {
