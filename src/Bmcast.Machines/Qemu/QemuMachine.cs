@@ -13,6 +13,7 @@ public sealed class QemuMachine : IAsyncDisposable
     private readonly Process _process;
     private readonly StreamWriter _consoleLog;
     private readonly List<(string Marker, TaskCompletionSource<TimeSpan> Seen)> _markers = [];
+    private readonly List<(string Marker, Action<string> Seen)> _watchers = [];
     private readonly Stopwatch _clock;
     private readonly Task _consolePump;
 
@@ -75,6 +76,13 @@ public sealed class QemuMachine : IAsyncDisposable
         lock (_markers)
             _markers.Add((marker, seen));
         return seen.Task;
+    }
+
+    /// <summary>Calls <paramref name="seen"/> with every console line from now on that contains <paramref name="marker"/>.</summary>
+    public void WatchConsole(string marker, Action<string> seen)
+    {
+        lock (_markers)
+            _watchers.Add((marker, seen));
     }
 
     public Task WaitForExitAsync(CancellationToken ct) => _process.WaitForExitAsync(ct);
@@ -153,6 +161,9 @@ public sealed class QemuMachine : IAsyncDisposable
                 foreach (var (marker, seen) in _markers)
                     if (line.Contains(marker, StringComparison.Ordinal))
                         seen.TrySetResult(_clock.Elapsed);
+                foreach (var (marker, seen) in _watchers)
+                    if (line.Contains(marker, StringComparison.Ordinal))
+                        seen(line);
             }
         }
         lock (_markers)
