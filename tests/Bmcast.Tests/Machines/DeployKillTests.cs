@@ -28,7 +28,7 @@ public sealed class DeployKillTests
         ExternalTool.Require("sfdisk");
         using var scratch = new Bmcast.Tests.Support.TempDirectory();
         string image = await ImageWithTailAsync(scratch, ct);
-        await using var rig = await DeploymentRig.StartAsync(image, "tiny", "--rate", "4M");
+        await using var rig = await DeploymentRig.StartAsync(image, "tiny", "--rate", "8M");
         string target = rig.Directory.File("target.raw");
         string[] deploy =
         [
@@ -36,7 +36,9 @@ public sealed class DeployKillTests
             "--known-keys", rig.Directory.File("known_keys"), "--json",
         ];
 
-        var first = rig.Track(BmcastProcess.Start(deploy));
+        // The first run's background copy is held to 512 KiB/s, so the cut lands mid-deployment however
+        // slowly a loaded host boots the guest (the boot's own reads are fetched on demand, uncapped).
+        var first = rig.Track(BmcastProcess.Start([.. deploy, "--bandwidth", "512K"]));
         int firstQemu = (await first.WaitForEventAsync("machine-started", Step)).GetProperty("pid").GetInt32();
         await first.WaitForEventAsync("guest", Step, e => e.GetProperty("marker").GetString() == "BMCAST-WROTE 2");
         await first.KillHardAsync();
@@ -79,7 +81,7 @@ public sealed class DeployKillTests
     /// <summary>
     /// The tiny image with 48 MiB of random bytes after its partitions: tiny's boot reads nearly all
     /// of its data, so without them the copy would be complete by the time the guest is up; the
-    /// guest never reads them, so the background copy runs on for seconds after it starts writing.
+    /// guest never reads them, so the background copy runs on long after it starts writing.
     /// </summary>
     private static async Task<string> ImageWithTailAsync(Bmcast.Tests.Support.TempDirectory scratch, CancellationToken ct)
     {
