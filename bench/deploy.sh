@@ -77,7 +77,7 @@ bar_chart "$root/bench/results/deploy-$image.dat" "$root/bench/results/deploy-$i
 {
   echo "# Deployment: $image ($((size >> 20)) MiB disk, $((data >> 20)) MiB data)"
   echo
-  echo "$(date -u +%Y-%m-%d), $(nproc) cores, QEMU $accel, medians of $rounds rounds. Time-to-ready (deployment delay = minus the local boot, $(printf '%.2f' "$local_t") s)."
+  echo "$(date -u +%Y-%m-%d), $(nproc) cores (shared; load average $(cut -d" " -f1-3 /proc/loadavg)), QEMU $accel, medians of $rounds rounds. Time-to-ready (deployment delay = minus the local boot, $(printf '%.2f' "$local_t") s)."
   echo
   echo "| link | image copy, then boot | network boot | bmcast streaming | bmcast + boot profile | copy delay / bmcast delay | fetched before ready / read by the boot |"
   echo "|---|---|---|---|---|---|---|"
