@@ -16,8 +16,11 @@ namespace Bmcast.Machines.Qemu;
 /// </remarks>
 public static class TiedProcess
 {
+    /// <param name="info">The program and its arguments (in <see cref="ProcessStartInfo.ArgumentList"/>), and which streams to redirect.</param>
     public static Process Start(ProcessStartInfo info)
     {
+        if (info.Arguments.Length > 0)
+            throw new ArgumentException("pass the arguments in ArgumentList", nameof(info));
         var tied = new ProcessStartInfo("setpriv")
         {
             RedirectStandardInput = info.RedirectStandardInput,
