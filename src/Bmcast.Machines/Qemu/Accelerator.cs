@@ -26,9 +26,7 @@ public static class Accelerator
         foreach (string argument in (string[])["-accel", "kvm", "-cpu", "host", "-machine", "q35", "-nodefaults",
                      "-display", "none", "-monitor", "none", "-serial", "none", "-S"])
             info.ArgumentList.Add(argument);
-        using var probe = Process.Start(info);
-        if (probe is null)
-            return "tcg";
+        using var probe = TiedProcess.Start(info);
         // A broken KVM fails within milliseconds of start; a working one sits paused.
         await Task.WhenAny(probe.WaitForExitAsync(), Task.Delay(TimeSpan.FromSeconds(1)));
         if (!probe.HasExited)
