@@ -1,23 +1,40 @@
 #!/usr/bin/env bash
-# AoE benchmark, one command, as root: ./bench/aoe.sh [--quick]
-# Our initiator (bmcast stream --source aoe:..., verified with --manifest, writing a local target file)
-# reads one image over a veth pair into a network namespace from vblade and from bmcast serve --aoe,
-# at MTU 1500 and 9000, in the same run. Writes bench/results/aoe.md (markdown table) and prints it.
+# AoE benchmark, one command, as root: ./bench/aoe.sh [--quick] [--rounds N]
+# Over a veth pair into a network namespace, at MTU 1500 and 9000, in rounds that interleave:
+#  - the link baseline: bench/Bmcast.AoeLink blasts data-reply-sized frames from the namespace (sendmmsg)
+#    and counts what arrives here (recvmmsg): sector bytes per second the pair carries one way;
+#  - our initiator reading one image from vblade, then from bmcast serve --aoe, twice each: alone
+#    (Bmcast.AoeLink read: the whole device, nothing checked or written) and through the engine (bmcast stream
+#    --source aoe:..., verified with --manifest, writing a local target file).
+# Reports medians over the rounds (ratios are medians of the per-round ratios) and the load average seen,
+# since the machine is shared. Writes bench/results/aoe.md (markdown) and prints it.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-quick=0; [ "${1:-}" = "--quick" ] && quick=1
+quick=0 rounds=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) quick=1 ;;
+    --rounds) rounds=$2; shift ;;
+    *) echo "usage: $0 [--quick] [--rounds N]"; exit 2 ;;
+  esac
+  shift
+done
 mib=$([ $quick = 1 ] && echo 128 || echo 512)
-reps=$([ $quick = 1 ] && echo 1 || echo 3)
+rounds=${rounds:-$([ $quick = 1 ] && echo 1 || echo 5)}
+link_seconds=$([ $quick = 1 ] && echo 2 || echo 4)
 
 [ "$(id -u)" -eq 0 ] || { echo "bench: needs root (raw sockets, ip netns)"; exit 1; }
 command -v vblade >/dev/null || { echo "bench: vblade missing (apt-get install vblade)"; exit 1; }
+command -v bc >/dev/null || { echo "bench: bc missing (apt-get install bc)"; exit 1; }
 "$root/bmcast" --help >/dev/null   # build once, outside the timings
+link_dll="$root/.build/aoe-link/Bmcast.AoeLink.dll"
+dotnet build "$root/bench/Bmcast.AoeLink/Bmcast.AoeLink.csproj" -c Release -o "$root/.build/aoe-link" --nologo -v quiet >/dev/null
 
 work=$(mktemp -d /tmp/bmcast-aoe-bench.XXXXXX)
 ns="bmcast-aoe-bench-$$"; near="bab$$n"; far="bab$$f"
-pids=()
 cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  # Our children only (servers, sink, streams), by PID.
+  for p in $(jobs -p); do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   ip link del "$near" 2>/dev/null || true
   ip netns del "$ns" 2>/dev/null || true
@@ -27,7 +44,7 @@ trap cleanup EXIT
 export BMCAST_STORE="$work/store" XDG_CONFIG_HOME="$work/config"
 bmcast=(dotnet "$root/.build/cli/bmcast.dll")
 
-echo "bench: $mib MiB image in $work"
+echo "bench: $mib MiB image in $work, $rounds round(s)"
 head -c $((mib << 20)) /dev/urandom > "$work/disk.raw"
 "${bmcast[@]}" image import "$work/disk.raw" --name disk >/dev/null
 "${bmcast[@]}" image manifest disk -o "$work/disk.manifest" >/dev/null
@@ -36,45 +53,100 @@ ip netns add "$ns"
 ip link add "$near" type veth peer name "$far"
 ip link set "$far" netns "$ns"
 
-# Seconds from start to the "complete" event of one bmcast stream from shelf.slot.
-stream_seconds() {
+# MiB/s of sector data the pair carries from the namespace to here.
+link_rate() {
+  dotnet "$link_dll" sink "$near" $((link_seconds + 2)) >"$work/sink.out" &
+  local sink=$!
+  sleep 1   # the sink's socket is open before the first frame
+  ip netns exec "$ns" dotnet "$link_dll" blast "$far" "$link_seconds" >/dev/null || { kill $sink; return 1; }
+  wait $sink
+  sed -nE 's/.*, ([0-9]+) MiB\/s.*/\1/p' "$work/sink.out" | grep . || { cat "$work/sink.out" >&2; echo "bench: link baseline failed" >&2; return 1; }
+}
+
+# MiB/s of one bmcast stream from shelf.slot $1 (start to the "complete" event), checked byte for byte.
+stream_rate() {
   rm -f "$work/target.raw" "$work/target.raw.bmcast-state" "$work/events"
   "${bmcast[@]}" stream --source "aoe:$near/e$1" --target "$work/target.raw" --export "unix:$work/nbd.sock" \
     --manifest "$work/disk.manifest" --json >"$work/events" 2>"$work/stream.log" &
   local pid=$!
-  for _ in $(seq 1200); do grep -q '"event":"complete"' "$work/events" 2>/dev/null && break; kill -0 $pid 2>/dev/null || break; sleep 0.1; done
+  for _ in $(seq 2400); do grep -q '"event":"complete"' "$work/events" 2>/dev/null && break; kill -0 $pid 2>/dev/null || break; sleep 0.05; done
   kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true
-  grep -o '"event":"complete","time":[0-9.]*' "$work/events" | sed 's/.*://' || { cat "$work/stream.log" >&2; echo "bench: stream failed" >&2; exit 1; }
-  cmp -s "$work/target.raw" "$work/disk.raw" || { echo "bench: copy differs" >&2; exit 1; }
+  local seconds
+  seconds=$(grep -o '"event":"complete","time":[0-9.]*' "$work/events" | sed 's/.*://') || { cat "$work/stream.log" >&2; echo "bench: stream failed" >&2; return 1; }
+  cmp -s "$work/target.raw" "$work/disk.raw" || { echo "bench: copy differs" >&2; return 1; }
+  echo "$mib / $seconds" | bc -l
 }
 
-# Median MiB/s of $reps streams from the server started by "$@" (inside the namespace) at shelf.slot $1.
-measure() {
-  local address=$1; shift
+# MiB/s of our initiator alone reading all of shelf.slot $1.
+read_rate() {
+  dotnet "$link_dll" read "aoe:$near/e$1" >"$work/read.out" 2>&1 || { cat "$work/read.out" >&2; return 1; }
+  sed -nE 's/.*, ([0-9]+) MiB\/s.*/\1/p' "$work/read.out"
+}
+
+# Start "$@" in the namespace, wait until it answers (the log line $1 appears; none: half a second), read all of
+# shelf.slot $2 with the initiator alone and then stream it through the engine (prints both rates), stop it.
+served_rates() {
+  local ready=$1 address=$2 status=0; shift 2
   ip netns exec "$ns" "$@" >"$work/server.log" 2>&1 &
-  local pid=$!; pids+=($pid)
-  sleep 2   # vblade starts at once; dotnet needs a moment
-  local rates=()
-  for _ in $(seq $reps); do rates+=("$(echo "$mib / $(stream_seconds "$address")" | bc -l)"); done
+  local pid=$!
+  if [ -z "$ready" ]; then sleep 0.5; fi
+  for _ in $(seq 400); do [ -z "$ready" ] || grep -q "$ready" "$work/server.log" 2>/dev/null && break; sleep 0.05; done
+  { read_rate "$address" && stream_rate "$address"; } || status=$?
   kill $pid; wait $pid 2>/dev/null || true
-  printf '%s\n' "${rates[@]}" | sort -g | awk '{a[NR]=$1} END {printf "%.0f", a[int((NR+1)/2)]}'
+  return $status
 }
 
-table="| MTU | vblade (MiB/s) | bmcast serve --aoe (MiB/s) | ratio |\n|---|---|---|---|\n"
+median() { sort -g | awk '{a[NR]=$1} END {printf "%.2f", a[int((NR+1)/2)]}'; }
+# Median of the values given as arguments, rounded.
+m() { printf '%s\n' "$@" | median | cut -d. -f1; }
+
+alone="| MTU | link carries | vblade | bmcast serve --aoe | target vs vblade | initiator vs link |\n|---|---|---|---|---|---|\n"
+engine="| MTU | vblade | bmcast serve --aoe | target vs vblade |\n|---|---|---|---|\n"
+loads=()
 for mtu in 1500 9000; do
   ip link set "$near" mtu $mtu up
   ip -n "$ns" link set "$far" mtu $mtu up
-  v=$(measure 1.0 vblade -r 1 0 "$far" "$work/disk.raw")
-  b=$(measure 0.0 "${bmcast[@]}" serve --aoe "$far" --aoe-shelf 0)
-  table+="| $mtu | $v | $b | $(echo "scale=2; $b / $v" | bc -l)x |\n"
+  links=() v_alone=() b_alone=() v_engine=() b_engine=() r_alone=() r_engine=() r_link=()
+  for round in $(seq "$rounds"); do
+    loads+=("$(cut -d' ' -f1 /proc/loadavg)")
+    l=$(link_rate)
+    # vblade prints nothing when ready; it answers as soon as it runs.
+    read -r va ve <<<"$(served_rates "" 1.0 vblade -r 1 0 "$far" "$work/disk.raw" | tr '\n' ' ')"
+    read -r ba be <<<"$(served_rates "AoE target on" 0.0 "${bmcast[@]}" serve --aoe "$far" --aoe-shelf 0 | tr '\n' ' ')"
+    [ -n "$be" ] && [ -n "$ve" ] || { echo "bench: a measurement failed" >&2; exit 1; }
+    printf 'bench: MTU %s round %s: link %.0f; alone: vblade %.0f, ours %.0f; engine: vblade %.0f, ours %.0f MiB/s (load %s)\n' \
+      $mtu "$round" "$l" "$va" "$ba" "$ve" "$be" "${loads[-1]}"
+    links+=("$l"); v_alone+=("$va"); b_alone+=("$ba"); v_engine+=("$ve"); b_engine+=("$be")
+    r_alone+=("$(echo "$ba / $va" | bc -l)"); r_engine+=("$(echo "$be / $ve" | bc -l)"); r_link+=("$(echo "100 * $ba / $l" | bc -l)")
+  done
+  alone+="| $mtu | $(m "${links[@]}") | $(m "${v_alone[@]}") | $(m "${b_alone[@]}") | $(printf '%s\n' "${r_alone[@]}" | median)x | $(m "${r_link[@]}")% |\n"
+  engine+="| $mtu | $(m "${v_engine[@]}") | $(m "${b_engine[@]}") | $(printf '%s\n' "${r_engine[@]}" | median)x |\n"
 done
 
 mkdir -p "$root/bench/results"
 {
-  echo "# AoE: our target vs vblade, read by our initiator"
+  echo "# AoE: our target vs vblade, read by our initiator, against what the link carries"
   echo
-  echo "$(date -u +%F) on $(nproc) cores; $mib MiB random image; bmcast stream with --manifest (verifies every chunk, writes a"
-  echo "local file); veth pair into a namespace; median of $reps."
+  echo "$(date -u '+%F %H:%M') UTC; $(nproc) cores ($(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1)), kernel $(uname -r);"
+  echo "$mib MiB random image; veth pair into a namespace; median of $rounds round(s); 1-minute load average at"
+  echo "the start of each round: $(printf '%s\n' "${loads[@]}" | sort -g | head -1) to $(printf '%s\n' "${loads[@]}" | sort -g | tail -1) (the machine is shared)."
   echo
-  printf "$table"
+  echo "All rates in MiB/s of image (sector) data."
+  echo
+  echo "- **link carries**: \`bench/Bmcast.AoeLink blast\` sends frames the size of a full AoE data reply (36-byte header"
+  echo "  + the sectors the MTU allows) from the namespace with sendmmsg as fast as the kernel takes them, one thread per"
+  echo "  core, and \`sink\` counts the sector bytes that arrive on our side with recvmmsg: the one-way ceiling through the"
+  echo "  same packet-socket path, with no requests going the other way and no target work."
+  echo "- **initiator alone**: \`bench/Bmcast.AoeLink read\`: our initiator reads the whole device in 8 concurrent 1 MiB"
+  echo "  reads; nothing verified or written. **initiator vs link** is ours over the link baseline of the same round."
+  echo "- **engine**: \`bmcast stream --source aoe:... --manifest ...\` verifies every chunk and writes a local file;"
+  echo "  start to the \"complete\" event; the copy is compared with the image."
+  echo
+  echo "## Initiator alone"
+  echo
+  printf "%b" "$alone"
+  echo
+  echo "## Through the engine (bmcast stream)"
+  echo
+  printf "%b" "$engine"
 } | tee "$root/bench/results/aoe.md"

@@ -6,7 +6,8 @@
 #   netboot    boot straight from the server's export, nothing local (writes to a throwaway overlay)
 #   bmcast     bmcast deploy: boot at once from the streaming agent
 # Reports time-to-ready (guest prints BMCAST-READY), deployment delay (minus local), and for bmcast
-# the bytes fetched before ready against the bytes the boot read. Writes bench/results/deploy-IMAGE.md.
+# the bytes fetched before ready against the bytes the boot read. Writes bench/results/deploy-IMAGE.md,
+# and the time-to-ready per method and link as deploy-IMAGE.dat and a chart, deploy-IMAGE.png.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 image=tiny; rates="125M 1250M"; rounds=3
@@ -18,21 +19,10 @@ while [ $# -gt 0 ]; do
     *) echo "usage: $0 [--image NAME] [--rates \"125M 1250M\"] [--rounds N]"; exit 2;;
   esac
 done
-for tool in nbdcopy qemu-system-x86_64 jq bc; do
-  command -v $tool >/dev/null || { echo "bench: $tool missing (apt-get install libnbd-bin qemu-system-x86 jq bc)"; exit 1; }
-done
-"$root/bmcast" --help >/dev/null
-bmcast=(dotnet "$root/.build/cli/bmcast.dll")
-work=$(mktemp -d /tmp/bmcast-deploy-bench.XXXXXX)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
-export BMCAST_STORE="$work/store" XDG_CONFIG_HOME="$work/config"
+. "$root/bench/lib.sh" deploy nbdcopy qemu-system-x86_64 jq bc
 
 echo "bench: building $image"
 "${bmcast[@]}" image build "$image" --output "$work/image.raw" --import >/dev/null
-accel=$(qemu-system-x86_64 -accel kvm -cpu host -machine q35 -nodefaults -display none -monitor none -serial none -S >/dev/null 2>&1 & p=$!; sleep 1; if kill -0 $p 2>/dev/null; then kill $p; echo kvm; else echo tcg; fi)
-cpu=$([ "$accel" = kvm ] && echo host || echo max)
 
 # boot DRIVE-OPTIONS...: seconds from QEMU start to the marker; the guest powers off after it.
 boot() {
@@ -43,15 +33,11 @@ boot() {
   done < <(timeout 600 qemu-system-x86_64 -machine q35 -accel "$accel" -cpu "$cpu" -m 1G -nodefaults -display none \
              -serial stdio -monitor none -smbios type=11,value=bmcast.mode=poweroff "$@" 2>/dev/null)
 }
-median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 local_t=$(for _ in $(seq $rounds); do boot -drive "file=$work/image.raw,format=raw,if=virtio"; done | median)
-rows=()
+rows=(); chart=("link local copy netboot bmcast bmcast+profile")
 for rate in $rates; do
-  rm -f "$work/serve.sock"
-  "${bmcast[@]}" serve --nbd "unix:$work/serve.sock" --rate "$rate" 2>"$work/serve.log" & server=$!; pids+=($server)
-  for _ in $(seq 200); do [ -S "$work/serve.sock" ] && break; sleep 0.05; done
-  uri="nbd+unix:///$image?socket=$work/serve.sock"
+  serve_image "$image" "$rate"
   copy=(); net=(); ours=(); fetched=(); demand=(); read=(); profiled=()
   for _ in $(seq $rounds); do
     t0=$(date +%s.%N); nbdcopy "$uri" "$work/copy.raw"; t1=$(date +%s.%N)
@@ -79,20 +65,26 @@ for rate in $rates; do
   p=$(printf '%s\n' "${profiled[@]}" | median); d=$(printf '%s\n' "${demand[@]}" | median)
   delay() { echo "$1 - $local_t" | bc -l | xargs printf '%.2f'; }
   ratio=$(echo "($c - $local_t) / ($o - $local_t)" | bc -l 2>/dev/null | xargs printf '%.1f' || echo n/a)
+  chart+=("$rate/s $local_t $c $n $o $p")
   rows+=("| $rate/s | $(printf '%.2f' "$c") s ($(delay "$c") s) | $(printf '%.2f' "$n") s ($(delay "$n") s) | $(printf '%.2f' "$o") s ($(delay "$o") s) | $(printf '%.2f' "$p") s ($(delay "$p") s) | ${ratio}x | $((d >> 20)) MiB on demand + $(((f - d) >> 20)) MiB background / $((r >> 20)) MiB = $(echo "$d / $r" | bc -l | xargs printf '%.2f')x on demand |")
 done
 
 size=$(stat -c %s "$work/image.raw"); data=$(du -B1 "$work/image.raw" | cut -f1)
 mkdir -p "$root/bench/results"
+printf '%s\n' "${chart[@]}" > "$root/bench/results/deploy-$image.dat"
+bar_chart "$root/bench/results/deploy-$image.dat" "$root/bench/results/deploy-$image.png" \
+  "Time-to-ready, $image ($accel, medians of $rounds)" "seconds from start to BMCAST-READY"
 {
   echo "# Deployment: $image ($((size >> 20)) MiB disk, $((data >> 20)) MiB data)"
   echo
-  echo "$(date -u +%Y-%m-%d), $(nproc) cores, QEMU $accel, medians of $rounds rounds. Time-to-ready (deployment delay = minus the local boot, $(printf '%.2f' "$local_t") s)."
+  echo "$(date -u +%Y-%m-%d), $(nproc) cores (shared; load average $(cut -d" " -f1-3 /proc/loadavg)), QEMU $accel, medians of $rounds rounds. Time-to-ready (deployment delay = minus the local boot, $(printf '%.2f' "$local_t") s)."
   echo
   echo "| link | image copy, then boot | network boot | bmcast streaming | bmcast + boot profile | copy delay / bmcast delay | fetched before ready / read by the boot |"
   echo "|---|---|---|---|---|---|---|"
   printf '%s\n' "${rows[@]}"
   echo
   echo "Goals (DESIGN §8, for debian-db): delay ratio >= 10x at 1 Gbit/s; fetched before ready <= 1.2x what the boot reads."
+  echo
+  echo "![time-to-ready per method](deploy-$image.png)"
 } > "$root/bench/results/deploy-$image.md"
 cat "$root/bench/results/deploy-$image.md"

@@ -1,3 +1,4 @@
+using Bmcast.Core.Storage;
 using Bmcast.Engine.Sources;
 using Microsoft.Extensions.Logging;
 
@@ -6,14 +7,15 @@ namespace Bmcast.Engine;
 /// <summary>
 /// Fills every chunk that is still absent, in the given order (a boot profile first, then the rest
 /// of the disk), keeping several fetches in flight and yielding to the guest through the moderator.
-/// A chunk that fails is retried on the next pass; a source declared unavailable ends the pass at
-/// once. The copier ends when every block is present.
+/// A chunk that fails is retried on the next pass; a source declared unavailable or a full target
+/// ends the pass at once (every further chunk would fail the same way), so the copier waits between
+/// passes until the server or the space returns. The copier ends when every block is present.
 /// Chunks of the preferred order (a boot profile) are predicted guest reads: they are fetched at
 /// once, without waiting for the guest to go idle, within the bandwidth cap.
 /// </summary>
 public sealed class BackgroundCopier(StreamingDisk disk, BackgroundModerator moderator, StreamingOptions options, ILogger logger)
 {
-    private volatile bool _sourceUnavailable;
+    private volatile bool _passBlocked;
 
     /// <summary>Chunk indexes in the order they should be fetched; chunks not listed follow in disk order.</summary>
     public IReadOnlyList<long> PreferredOrder { get; init; } = [];
@@ -34,11 +36,11 @@ public sealed class BackgroundCopier(StreamingDisk disk, BackgroundModerator mod
         using var slots = new SemaphoreSlim(options.BackgroundParallelism);
         var running = new List<Task>();
         var predicted = new HashSet<long>(PreferredOrder);
-        _sourceUnavailable = false;
+        _passBlocked = false;
         foreach (long chunk in Order())
         {
             // Every further chunk would fail the same way; the next pass tries again.
-            if (_sourceUnavailable)
+            if (_passBlocked)
                 break;
             if (disk.IsChunkPresent(chunk))
                 continue;
@@ -58,11 +60,11 @@ public sealed class BackgroundCopier(StreamingDisk disk, BackgroundModerator mod
         {
             await disk.EnsureChunkAsync(chunk, FetchPriority.Background, ct);
         }
-        catch (ImageSourceUnavailableException e)
+        catch (Exception e) when (e is ImageSourceUnavailableException or BlockDeviceException { Errno: BlockDeviceException.ENOSPC })
         {
-            if (!_sourceUnavailable)
+            if (!_passBlocked)
                 logger.LogWarning("background copy pauses: {Error}", e.Message);
-            _sourceUnavailable = true;
+            _passBlocked = true;
         }
         catch (IOException e)
         {

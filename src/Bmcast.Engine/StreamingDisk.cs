@@ -15,6 +15,9 @@ namespace Bmcast.Engine;
 ///
 /// Invariant: a block is marked present in memory only after its final content has been written to
 /// the target; <see cref="PresenceStateFile"/> persists bits only after flushing the target.
+///
+/// Target failures (ENOSPC, EIO) fail only the request that met them, with their errno; a failed
+/// flush of the target also takes back the blocks it may have lost (<see cref="PresenceStateFile"/>).
 /// </summary>
 public sealed class StreamingDisk : IBlockDevice
 {
@@ -62,7 +65,10 @@ public sealed class StreamingDisk : IBlockDevice
     /// <summary>Chunks the guest waited for, in the order it first needed them.</summary>
     public BootProfile OnDemandOrder { get; } = new();
 
-    /// <summary>Completes when every block is present (not yet necessarily committed: see <see cref="CommitAsync"/>).</summary>
+    /// <summary>
+    /// Completes when every block is present (not yet necessarily committed: see <see cref="CommitAsync"/>,
+    /// whose failure may take blocks back).
+    /// </summary>
     public Task AllPresent => _allPresent.Task;
 
     /// <summary>True when filling the chunk needs no transfer: the manifest says it is all zero.</summary>
@@ -84,7 +90,7 @@ public sealed class StreamingDisk : IBlockDevice
         await WriteCoreAsync(offset, data, ct);
         Statistics.AddGuestWrite(data.Length);
         if (forceUnitAccess)
-            await CommitAsync(ct);
+            await CommitForGuestAsync(ct);
     }
 
     public async ValueTask WriteZeroesAsync(long offset, long length, bool forceUnitAccess, CancellationToken ct)
@@ -111,17 +117,17 @@ public sealed class StreamingDisk : IBlockDevice
         }
         Statistics.AddGuestWrite(length);
         if (forceUnitAccess)
-            await CommitAsync(ct);
+            await CommitForGuestAsync(ct);
     }
 
     public ValueTask FlushAsync(CancellationToken ct)
     {
         Activity.NoteIo();
-        return new ValueTask(CommitAsync(ct));
+        return new ValueTask(CommitForGuestAsync(ct));
     }
 
-    /// <summary>Make all data durable and persist the presence map (DESIGN §4 rules 2 and 4).</summary>
-    public Task CommitAsync(CancellationToken ct) => _state.CommitAsync(_target, ct);
+    /// <summary>Make all data durable and persist the presence map (DESIGN §4 rules 2 and 4): the periodic commit.</summary>
+    public Task CommitAsync(CancellationToken ct) => _state.CommitAsync(_target, forGuest: false, ct);
 
     /// <summary>
     /// Bring a chunk's absent blocks to their image content. Concurrent callers for the same chunk
@@ -158,6 +164,9 @@ public sealed class StreamingDisk : IBlockDevice
     }
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+
+    /// <summary>A guest FLUSH or FUA: fails also when an earlier commit's flush of the target failed unheard.</summary>
+    private Task CommitForGuestAsync(CancellationToken ct) => _state.CommitAsync(_target, forGuest: true, ct);
 
     private async Task FetchAndFillAsync(long chunk, FetchPriority priority)
     {
@@ -197,6 +206,7 @@ public sealed class StreamingDisk : IBlockDevice
         long chunkStart = _geometry.ChunkStart(chunk);
         using (await _locks.AcquireAsync(chunk, CancellationToken.None))
         {
+            long failedFlushes = _state.FailedFlushes;
             for (int i = 0; i < blocks;)
             {
                 long absentRun = Presence.RunLength(firstBlock + i, blocks - i, present: false);
@@ -211,7 +221,7 @@ public sealed class StreamingDisk : IBlockDevice
                     await _target.WriteZeroesAsync(start, end - start, false, CancellationToken.None);
                 else
                     await _target.WriteAsync(start, content.AsMemory((int)(start - chunkStart), (int)(end - start)), false, CancellationToken.None);
-                MarkPresent(start, end);
+                MarkPresent(start, end, failedFlushes);
                 i += (int)absentRun;
             }
         }
@@ -249,12 +259,17 @@ public sealed class StreamingDisk : IBlockDevice
         await Task.WhenAll(fetches);
     }
 
-    /// <summary>Mark the blocks of [start, end) present; callers guarantee partial edge blocks already were.</summary>
-    private void MarkPresent(long start, long end)
+    /// <summary>
+    /// Mark the blocks of [start, end), written while <see cref="PresenceStateFile.FailedFlushes"/> was
+    /// <paramref name="failedFlushes"/>, present; callers guarantee partial edge blocks already were.
+    /// </summary>
+    private void MarkPresent(long start, long end, long failedFlushes)
     {
         long first = _geometry.BlockOf(start);
         long last = _geometry.BlockOf(end - 1);
-        Presence.MarkPresent(first, last - first + 1);
+        if (!_state.TryMarkPresent(first, last - first + 1, failedFlushes))
+            throw new BlockDeviceException(BlockDeviceException.EIO,
+                $"a flush of the target failed while {start}+{end - start} was being written: it may be lost");
         if (Presence.IsComplete)
             _allPresent.TrySetResult();
     }
@@ -278,8 +293,9 @@ public sealed class StreamingDisk : IBlockDevice
             long pieceEnd = Math.Min(end, _geometry.ChunkStart(chunk) + _geometry.ChunkSize);
             using (await _locks.AcquireAsync(chunk, ct))
             {
+                long failedFlushes = _state.FailedFlushes;
                 await modify(position, pieceEnd);
-                MarkPresent(position, pieceEnd);
+                MarkPresent(position, pieceEnd, failedFlushes);
             }
             position = pieceEnd;
         }

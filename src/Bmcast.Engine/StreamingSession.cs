@@ -88,9 +88,12 @@ public sealed class StreamingSession : IAsyncDisposable
         var committer = CommitPeriodicallyAsync(stopCommitter.Token);
         try
         {
-            await copier.RunAsync(ct);
-            await Disk.AllPresent.WaitAsync(ct);
-            await Disk.CommitAsync(ct);
+            // A failed final commit may take blocks back (a failed flush of the target): copy them again.
+            do
+            {
+                await copier.RunAsync(ct);
+            }
+            while (!await TryCommitAsync(ct) || !Disk.Presence.IsComplete);
         }
         finally
         {
@@ -123,20 +126,26 @@ public sealed class StreamingSession : IAsyncDisposable
         try
         {
             while (await timer.WaitForNextTickAsync(ct))
-            {
-                try
-                {
-                    await Disk.CommitAsync(ct);
-                }
-                catch (IOException e)
-                {
-                    // The dirty pages stay dirty; the next tick or guest flush retries them.
-                    _logger.LogError("periodic commit failed: {Error}", e.Message);
-                }
-            }
+                await TryCommitAsync(ct);
         }
         catch (OperationCanceledException)
         {
+        }
+    }
+
+    /// <summary>Commit; a failure is logged, and the next tick or guest flush retries (the dirty pages stay dirty).</summary>
+    private async Task<bool> TryCommitAsync(CancellationToken ct)
+    {
+        try
+        {
+            await Disk.CommitAsync(ct);
+            return true;
+        }
+        catch (IOException e)
+        {
+            _logger.LogError("commit failed: {Error}", e.Message);
+            await Task.Delay(_options.MaxRetryDelay, ct);
+            return false;
         }
     }
 

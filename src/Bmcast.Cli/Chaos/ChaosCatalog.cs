@@ -10,6 +10,7 @@ internal static class ChaosCatalog
         yield return new PowerCutCampaign();
         yield return new ServerRestartCampaign();
         yield return new CorruptSourceCampaign();
+        yield return new DiskFaultsCampaign();
         yield return new FuzzCampaign();
     }
 }

@@ -1,3 +1,4 @@
+using Bmcast.Core.Storage;
 using Bmcast.Protocols.Nbd.Client;
 
 namespace Bmcast.Cli.Chaos;
@@ -10,7 +11,17 @@ namespace Bmcast.Cli.Chaos;
 internal sealed class LedgerWriter(WriteLedger ledger, SyntheticImage image, Random random)
 {
     private const int MaxBlocksPerWrite = 8;
+    private readonly HashSet<long> _acknowledged = [];
     private long BlockCount => image.Size / WriteLedger.BlockSize;
+
+    /// <summary>
+    /// When set, a request the export answers with an error reply (the disk failed it; the connection
+    /// is fine) is reported here and the writer carries on. When not, it ends the writer like a lost connection.
+    /// </summary>
+    public Action<RefusedRequest>? OnRefused { get; init; }
+
+    /// <summary>Blocks some acknowledged write has covered.</summary>
+    public IReadOnlyCollection<long> AcknowledgedBlocks => _acknowledged;
 
     public long WritesAcknowledged { get; private set; }
 
@@ -26,15 +37,9 @@ internal sealed class LedgerWriter(WriteLedger ledger, SyntheticImage image, Ran
             {
                 int dice = random.Next(100);
                 if (dice < 15)
-                {
-                    await client.FlushAsync(CancellationToken.None);
-                    ledger.Flushed();
-                    FlushesAcknowledged++;
-                }
+                    await FlushOnceAsync(client);
                 else
-                {
                     await WriteOnceAsync(client, buffer, forceUnitAccess: dice < 25);
-                }
                 // Leave the background copier some idle time now and then.
                 if (random.Next(4) == 0)
                     await Task.Delay(random.Next(1, 20), CancellationToken.None);
@@ -72,18 +77,63 @@ internal sealed class LedgerWriter(WriteLedger ledger, SyntheticImage image, Ran
 
     public ReadOnlySpan<byte> ImageBlock(long block) => image.Bytes.AsSpan((int)(block * WriteLedger.BlockSize), WriteLedger.BlockSize);
 
-    private async Task WriteOnceAsync(NbdClient client, byte[] buffer, bool forceUnitAccess)
+    private async Task FlushOnceAsync(NbdClient client)
+    {
+        try
+        {
+            await client.FlushAsync(CancellationToken.None);
+        }
+        catch (BlockDeviceException e) when (OnRefused is not null)
+        {
+            // Not acknowledged: every write since the last flush stays undecided.
+            OnRefused(new RefusedRequest("flush", 0, 0, Rewrite: false, e));
+            return;
+        }
+        ledger.Flushed();
+        FlushesAcknowledged++;
+    }
+
+    /// <summary>Write again, one request each, <paramref name="count"/> blocks picked from those an acknowledged write covered.</summary>
+    public async Task RewriteAcknowledgedAsync(NbdClient client, int count)
+    {
+        var buffer = new byte[WriteLedger.BlockSize];
+        var candidates = _acknowledged.Order().ToArray();
+        for (int i = 0; i < count && candidates.Length > 0; i++)
+            await WriteAsync(client, buffer, candidates[random.Next(candidates.Length)], 1, forceUnitAccess: random.Next(4) == 0);
+    }
+
+    private Task WriteOnceAsync(NbdClient client, byte[] buffer, bool forceUnitAccess)
     {
         int blocks = random.Next(1, MaxBlocksPerWrite + 1);
         long first = random.NextInt64(0, BlockCount - blocks + 1);
+        return WriteAsync(client, buffer, first, blocks, forceUnitAccess);
+    }
+
+    private async Task WriteAsync(NbdClient client, byte[] buffer, long first, int blocks, bool forceUnitAccess)
+    {
         long write = ledger.NextWrite();
+        bool rewrite = true;
         for (int i = 0; i < blocks; i++)
         {
             WriteLedger.Fill(buffer.AsSpan(i * WriteLedger.BlockSize, WriteLedger.BlockSize), first + i, write);
             ledger.Sent(first + i, write);
+            rewrite &= _acknowledged.Contains(first + i);
         }
-        await client.WriteAsync(first * WriteLedger.BlockSize, buffer.AsMemory(0, blocks * WriteLedger.BlockSize), forceUnitAccess, CancellationToken.None);
+        try
+        {
+            await client.WriteAsync(first * WriteLedger.BlockSize, buffer.AsMemory(0, blocks * WriteLedger.BlockSize), forceUnitAccess, CancellationToken.None);
+        }
+        catch (BlockDeviceException e) when (OnRefused is not null)
+        {
+            // Not acknowledged: the write stays undecided in the ledger, old or new.
+            for (int i = 0; i < blocks; i++)
+                ledger.Refused(first + i, write);
+            OnRefused(new RefusedRequest(forceUnitAccess ? "FUA write" : "write", first, blocks, rewrite, e));
+            return;
+        }
         WritesAcknowledged++;
+        for (int i = 0; i < blocks; i++)
+            _acknowledged.Add(first + i);
         if (forceUnitAccess)
             for (int i = 0; i < blocks; i++)
                 ledger.Durable(first + i, write);

@@ -85,14 +85,14 @@ internal sealed class PowerCutCampaign : IChaosCampaign
         context.Log.LogDebug("deployment in {Directory}: {Cuts} cuts, {Blocks} blocks written", directory, cuts, ledger.Blocks.Count);
     }
 
-    private static void Judge(ChaosTally tally, IReadOnlyList<(long Block, BlockVerdict Verdict)> broken, string when)
+    internal static void Judge(ChaosTally tally, IReadOnlyList<(long Block, BlockVerdict Verdict)> broken, string when)
     {
         foreach (var (block, verdict) in broken)
             Record(tally, block, verdict, when);
     }
 
     /// <summary>The finished target file itself, every block: the image where the guest never wrote, the surviving write where it did.</summary>
-    private static async Task CompareTargetAsync(ChaosTally tally, WriteLedger ledger, LedgerWriter writer, string target, CancellationToken ct)
+    internal static async Task CompareTargetAsync(ChaosTally tally, WriteLedger ledger, LedgerWriter writer, string target, CancellationToken ct)
     {
         byte[] actual = await File.ReadAllBytesAsync(target, ct);
         long blocks = actual.Length / WriteLedger.BlockSize;
@@ -105,7 +105,7 @@ internal sealed class PowerCutCampaign : IChaosCampaign
         tally.Add("blocks_checked", blocks);
     }
 
-    private static void Record(ChaosTally tally, long block, BlockVerdict verdict, string when)
+    internal static void Record(ChaosTally tally, long block, BlockVerdict verdict, string when)
     {
         if (verdict.Recognised)
             tally.Loss("lost_writes", $"block {block} {when}: holds {Describe(verdict.Found)}, must hold {Describe(verdict.Expected)}");

@@ -34,17 +34,26 @@ internal sealed class WriteLedger
     }
 
     /// <summary>
+    /// The write <paramref name="write"/> to <paramref name="block"/> failed with an error reply: it may or
+    /// may not be on disk, and no flush decides it; only a later acknowledged write to the block does.
+    /// </summary>
+    public void Refused(long block, long write) => EntryOf(block).Refused.Add(write);
+
+    /// <summary>
     /// A FLUSH was acknowledged. The writer sends one request at a time, so every write sent before the
-    /// flush was acknowledged before it: the last one to each block must survive.
+    /// flush was answered before it: the last acknowledged one to each block must survive, unless a
+    /// refused write after it landed anyway.
     /// </summary>
     public void Flushed()
     {
         foreach (var entry in _blocks.Values)
-            if (entry.Undecided.Count > 0)
-            {
-                entry.Survivor = entry.Undecided[^1];
-                entry.Undecided.Clear();
-            }
+        {
+            int last = entry.Undecided.FindLastIndex(write => !entry.Refused.Contains(write));
+            if (last < 0)
+                continue;
+            entry.Survivor = entry.Undecided[last];
+            entry.Undecided.RemoveRange(0, last + 1);
+        }
     }
 
     /// <summary>
@@ -107,5 +116,6 @@ internal sealed class WriteLedger
     {
         public long Survivor = Image;
         public readonly List<long> Undecided = [];
+        public readonly HashSet<long> Refused = [];
     }
 }

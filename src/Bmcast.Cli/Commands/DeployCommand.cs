@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Text.RegularExpressions;
 using Bmcast.Cli.Deploy;
 using Bmcast.Cli.Output;
 using Bmcast.Cli.Streaming;
@@ -18,8 +19,12 @@ namespace Bmcast.Cli.Commands;
 /// once in a QEMU machine (KVM when usable, TCG otherwise); pivot the disk onto the target when the
 /// copy completes. Running the same command again resumes the copy.
 /// </summary>
-internal static class DeployCommand
+internal static partial class DeployCommand
 {
+    /// <summary>What the guest's SMBIOS parser accepts (images/README.md).</summary>
+    [GeneratedRegex("^[a-z0-9-]+=[a-z0-9-]+$")]
+    private static partial Regex GuestSetting { get; }
+
     public static Command Create()
     {
         var streaming = new StreamingOptionSet();
@@ -28,10 +33,16 @@ internal static class DeployCommand
         var disk = new Option<DiskBus>("--disk") { Description = "How the guest sees its disk", DefaultValueFactory = _ => DiskBus.Virtio };
         var firmware = new Option<Firmware>("--firmware") { Description = "SeaBIOS or OVMF", DefaultValueFactory = _ => Firmware.Bios };
         var guestMode = new Option<string?>("--guest-mode") { Description = "Passed to the guest as SMBIOS bmcast.mode=MODE (e.g. poweroff, stay, write-test)", HelpName = "MODE" };
+        var guestSettings = new Option<string[]>("--guest-setting")
+        {
+            Description = "Passed to the guest as SMBIOS bmcast.KEY=VALUE (repeatable; e.g. sysbench-seconds=10)",
+            HelpName = "KEY=VALUE",
+            DefaultValueFactory = _ => [],
+        };
 
         var command = new Command("deploy", "Deploy an image: boot a machine from it at once while it streams onto the local target, then pivot");
         streaming.AddTo(command);
-        foreach (var option in new Option[] { memory, cpus, disk, firmware, guestMode })
+        foreach (var option in new Option[] { memory, cpus, disk, firmware, guestMode, guestSettings })
             command.Options.Add(option);
         command.SetAction(async (parseResult, cancellationToken) =>
         {
@@ -44,8 +55,12 @@ internal static class DeployCommand
                     throw new ArgumentException("--memory must be at least 64M");
                 string agentSocket = Path.Combine(work, "agent.sock");
                 var stream = streaming.ToRequest(parseResult, NbdEndpoint.Unix(agentSocket));
+                string[] settings = parseResult.GetValue(guestSettings)!;
+                if (settings.FirstOrDefault(s => !GuestSetting.IsMatch(s)) is { } bad)
+                    throw new ArgumentException($"--guest-setting {bad}: expected KEY=VALUE, both of a-z, 0-9 and -");
                 var machine = new MachineSpec(agentSocket, work, (int)(memoryBytes >> 20), parseResult.GetValue(cpus),
-                    parseResult.GetValue(disk), parseResult.GetValue(firmware), parseResult.GetValue(guestMode), stream.TargetPath + ".console.log");
+                    parseResult.GetValue(disk), parseResult.GetValue(firmware), parseResult.GetValue(guestMode), stream.TargetPath + ".console.log",
+                    GuestSettings: settings);
                 var events = parseResult.GetValue(streaming.Json) ? new JsonEventWriter(parseResult.InvocationConfiguration.Output) : null;
                 IStreamReporter reporter = events is not null ? new JsonStreamReporter(events) : new ConsoleStreamReporter(parseResult.InvocationConfiguration.Output, "Pivoting the guest onto the local disk; the machine runs on until it powers off.");
                 await new DeployRun(new DeployRequest(stream, machine), reporter, events, logging).RunAsync(cancellationToken);

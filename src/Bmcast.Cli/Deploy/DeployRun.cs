@@ -16,6 +16,8 @@ namespace Bmcast.Cli.Deploy;
 internal sealed class DeployRun(DeployRequest request, IStreamReporter reporter, JsonEventWriter? events, ILoggerFactory logging)
 {
     public const string ReadyMarker = "BMCAST-READY";
+    /// <summary>What every guest marker starts with: such console lines become <c>guest</c> events.</summary>
+    public const string MarkerPrefix = "BMCAST-";
     private static readonly TimeSpan ShutdownGrace = TimeSpan.FromSeconds(30);
     private readonly TaskCompletionSource<TimeSpan> _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource<TimeSpan> _pivoted = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -43,6 +45,8 @@ internal sealed class DeployRun(DeployRequest request, IStreamReporter reporter,
             }
             await using var machine = await QemuMachine.StartAsync(request.Machine, log, ct);
             Emit("machine-started", clock, ("accelerator", machine.Accelerator), ("pid", machine.Pid));
+            // In the event stream, a guest's markers fall in order with the pivot (e.g. which benchmark runs came after it).
+            machine.WatchConsole(MarkerPrefix, line => Emit("guest", clock, ("marker", line[line.IndexOf(MarkerPrefix, StringComparison.Ordinal)..].TrimEnd())));
             var ready = WatchReadyAsync(machine, agent, clock, log);
             var exited = machine.WaitForExitAsync(ct);
 

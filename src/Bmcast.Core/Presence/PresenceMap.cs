@@ -127,6 +127,30 @@ public sealed class PresenceMap
         Interlocked.Add(ref _presentCount, loaded);
     }
 
+    /// <summary>
+    /// Set page <paramref name="page"/> to exactly <paramref name="bytes"/>, turning bits off as well as
+    /// on, and mark it dirty. The one exception to bits only turning on: taking back blocks whose data a
+    /// failed flush may have lost. The caller keeps <see cref="MarkPresent"/> away from the page meanwhile.
+    /// </summary>
+    public void RestorePage(int page, ReadOnlySpan<byte> bytes)
+    {
+        var words = MemoryMarshal.Cast<byte, ulong>(bytes[..PageBytes]);
+        var restored = new ulong[WordsPerPage];
+        long firstWord = (long)page * WordsPerPage;
+        int present = 0;
+        for (int i = 0; i < WordsPerPage && (firstWord + i) * 64 < BlockCount; i++)
+        {
+            long firstBlock = (firstWord + i) * 64;
+            ulong valid = BlockCount - firstBlock >= 64 ? ulong.MaxValue : (1UL << (int)(BlockCount - firstBlock)) - 1;
+            restored[i] = words[i] & valid;
+            present += BitOperations.PopCount(restored[i]);
+        }
+        int before = Interlocked.Exchange(ref _presentInPage[page], present);
+        Volatile.Write(ref _pages[page], present == BlocksInPage(page) ? FullPage : restored);
+        Interlocked.Add(ref _presentCount, present - before);
+        MarkPageDirty(page);
+    }
+
     /// <summary>The on-disk form of page <paramref name="page"/>.</summary>
     public void CopyPage(int page, Span<byte> destination)
     {

@@ -5,7 +5,9 @@ namespace Bmcast.Core.Storage;
 
 /// <summary>
 /// A regular file or block device as an <see cref="IBlockDevice"/>: positional I/O on one handle,
-/// FLUSH as fdatasync, zeroing by punching holes where the file system allows it.
+/// FLUSH as fdatasync, zeroing by punching holes where the file system allows it. Failures are
+/// <see cref="BlockDeviceException"/>s carrying the errno, so a full file system reaches an NBD
+/// guest as ENOSPC rather than a generic I/O error.
 /// </summary>
 public sealed class FileBlockDevice : IBlockDevice
 {
@@ -53,24 +55,43 @@ public sealed class FileBlockDevice : IBlockDevice
 
     public ValueTask ReadAsync(long offset, Memory<byte> buffer, CancellationToken cancellationToken)
     {
-        int done = 0;
-        while (done < buffer.Length)
+        try
         {
-            int n = RandomAccess.Read(_handle, buffer.Span[done..], offset + done);
-            if (n == 0)
-            {
-                // Past end of a file that someone truncated: reads of a hole are zero.
-                buffer.Span[done..].Clear();
-                break;
-            }
-            done += n;
+            ReadAll(offset, buffer.Span);
+        }
+        catch (IOException e) when (e is not BlockDeviceException)
+        {
+            throw Failure("read", e);
         }
         return ValueTask.CompletedTask;
     }
 
+    private void ReadAll(long offset, Span<byte> buffer)
+    {
+        int done = 0;
+        while (done < buffer.Length)
+        {
+            int n = RandomAccess.Read(_handle, buffer[done..], offset + done);
+            if (n == 0)
+            {
+                // Past end of a file that someone truncated: reads of a hole are zero.
+                buffer[done..].Clear();
+                break;
+            }
+            done += n;
+        }
+    }
+
     public ValueTask WriteAsync(long offset, ReadOnlyMemory<byte> data, bool forceUnitAccess, CancellationToken cancellationToken)
     {
-        RandomAccess.Write(_handle, data.Span, offset);
+        try
+        {
+            RandomAccess.Write(_handle, data.Span, offset);
+        }
+        catch (IOException e) when (e is not BlockDeviceException)
+        {
+            throw Failure("write", e);
+        }
         if (forceUnitAccess)
             Sync();
         return ValueTask.CompletedTask;
@@ -85,7 +106,16 @@ public sealed class FileBlockDevice : IBlockDevice
     public ValueTask WriteZeroesAsync(long offset, long length, bool forceUnitAccess, CancellationToken cancellationToken)
     {
         if (Native.fallocate(_handle, Native.FALLOC_FL_PUNCH_HOLE | Native.FALLOC_FL_KEEP_SIZE, offset, length) != 0)
-            WriteZeroBuffers(offset, length);
+        {
+            try
+            {
+                WriteZeroBuffers(offset, length);
+            }
+            catch (IOException e) when (e is not BlockDeviceException)
+            {
+                throw Failure("write", e);
+            }
+        }
         if (forceUnitAccess)
             Sync();
         return ValueTask.CompletedTask;
@@ -102,6 +132,13 @@ public sealed class FileBlockDevice : IBlockDevice
         var zeros = new byte[(int)Math.Min(length, 1 << 20)];
         for (long done = 0; done < length; done += zeros.Length)
             RandomAccess.Write(_handle, zeros.AsSpan(0, (int)Math.Min(zeros.Length, length - done)), offset + done);
+    }
+
+    /// <summary>.NET reports a failed system call as an IOException whose HResult is the errno.</summary>
+    private BlockDeviceException Failure(string operation, IOException e)
+    {
+        int errno = e.HResult is > 0 and < 4096 ? e.HResult : BlockDeviceException.EIO;
+        return new BlockDeviceException(errno, $"{operation} failed on {Path}: {e.Message}", e);
     }
 
     private void Sync()

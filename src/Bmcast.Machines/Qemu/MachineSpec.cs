@@ -6,6 +6,7 @@ namespace Bmcast.Machines.Qemu;
 /// <param name="GuestMode">Passed to the guest as SMBIOS type 11 string <c>bmcast.mode=MODE</c>.</param>
 /// <param name="ConsoleLog">Where the serial console is logged (default: <c>console.log</c> in the work directory).</param>
 /// <param name="LocalDisk">Boot from this local raw file instead: the baseline streaming is compared with.</param>
+/// <param name="GuestSettings">More <c>KEY=VALUE</c> settings for the guest, each passed as SMBIOS type 11 string <c>bmcast.KEY=VALUE</c>.</param>
 public sealed record MachineSpec(
     string NbdSocket,
     string WorkDirectory,
@@ -15,7 +16,8 @@ public sealed record MachineSpec(
     Firmware Firmware = Firmware.Bios,
     string? GuestMode = null,
     string? ConsoleLog = null,
-    string? LocalDisk = null);
+    string? LocalDisk = null,
+    IReadOnlyList<string>? GuestSettings = null);
 
 public enum DiskBus
 {

@@ -40,6 +40,8 @@ public static class QemuCommandLine
             arguments.AddRange(["-bios", OvmfPath]);
         if (spec.GuestMode is not null)
             arguments.AddRange(["-smbios", $"type=11,value=bmcast.mode={spec.GuestMode}"]);
+        foreach (string setting in spec.GuestSettings ?? [])
+            arguments.AddRange(["-smbios", $"type=11,value=bmcast.{setting}"]);
         return arguments;
     }
 }

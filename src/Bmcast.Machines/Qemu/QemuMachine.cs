@@ -13,6 +13,7 @@ public sealed class QemuMachine : IAsyncDisposable
     private readonly Process _process;
     private readonly StreamWriter _consoleLog;
     private readonly List<(string Marker, TaskCompletionSource<TimeSpan> Seen)> _markers = [];
+    private readonly List<(string Marker, Action<string> Seen)> _watchers = [];
     private readonly Stopwatch _clock;
     private readonly Task _consolePump;
 
@@ -51,7 +52,7 @@ public sealed class QemuMachine : IAsyncDisposable
         foreach (string argument in QemuCommandLine.For(spec, accelerator, qmpSocket))
             info.ArgumentList.Add(argument);
         var clock = Stopwatch.StartNew();
-        var process = Process.Start(info) ?? throw new IOException("cannot start qemu-system-x86_64");
+        var process = TiedProcess.Start(info);
         logger.LogInformation("started QEMU (pid {Pid}, {Accelerator}) with its disk on {Socket}", process.Id, accelerator, spec.NbdSocket);
         try
         {
@@ -75,6 +76,13 @@ public sealed class QemuMachine : IAsyncDisposable
         lock (_markers)
             _markers.Add((marker, seen));
         return seen.Task;
+    }
+
+    /// <summary>Calls <paramref name="seen"/> with every console line from now on that contains <paramref name="marker"/>.</summary>
+    public void WatchConsole(string marker, Action<string> seen)
+    {
+        lock (_markers)
+            _watchers.Add((marker, seen));
     }
 
     public Task WaitForExitAsync(CancellationToken ct) => _process.WaitForExitAsync(ct);
@@ -153,6 +161,9 @@ public sealed class QemuMachine : IAsyncDisposable
                 foreach (var (marker, seen) in _markers)
                     if (line.Contains(marker, StringComparison.Ordinal))
                         seen.TrySetResult(_clock.Elapsed);
+                foreach (var (marker, seen) in _watchers)
+                    if (line.Contains(marker, StringComparison.Ordinal))
+                        seen(line);
             }
         }
         lock (_markers)

@@ -8,17 +8,29 @@ namespace Bmcast.Protocols.Aoe;
 /// Reads sectors from one AoE target (shelf.slot). Finds the target by a broadcast Query Config,
 /// learns its size by IDENTIFY DEVICE, then keeps a window of tagged READ SECTORS EXT requests
 /// outstanding, resending each on an RTT-based timeout with a fresh tag. Thread-safe; one receive
-/// loop matches replies to requests, and a timer loop resends. Owns its channel.
+/// loop matches replies to requests a batch at a time, and a timer loop resends. Frames go out after
+/// the lock is released, in batches. Owns its channel.
 /// </summary>
 public sealed class AoeInitiator : IAsyncDisposable
 {
     private const int RequestFrameLength = AoeProtocol.MinimumFrameLength;
+    /// <summary>Replies taken per receive call.</summary>
+    private const int ReceiveBatchSize = 64;
+    /// <summary>Requests expiring together, with no reply for a timeout, that look like a stall rather than loss.</summary>
+    private const int StallProbeThreshold = 8;
 
     private readonly IFrameChannel _channel;
     private readonly AoeInitiatorOptions _options;
     private readonly Lock _lock = new();
     private readonly Dictionary<uint, AoeRequest> _inflight = [];
+    /// <summary>
+    /// The previous send of each request that was resent and is still pending: on a loaded machine most timeouts
+    /// are a descheduled peer, not a lost frame, and the first send's reply is as good as the resend's.
+    /// </summary>
+    private readonly Dictionary<uint, AoeRequest> _superseded = [];
     private readonly Queue<AoeRequest> _waiting = new();
+    /// <summary>Send batches for callers' threads (the receive and timer loops own theirs).</summary>
+    private readonly Stack<FrameBatch> _spareBatches = new();
     private readonly RttEstimator _rtt;
     private readonly CongestionWindow _window;
     private readonly CancellationTokenSource _stop = new();
@@ -27,6 +39,8 @@ public sealed class AoeInitiator : IAsyncDisposable
     private uint _nextTag = (uint)Random.Shared.Next();
     private MacAddress _target = MacAddress.Broadcast;
     private Exception? _broken;
+    /// <summary>When the last reply completed a request (<see cref="Stopwatch"/> ticks); guarded by the lock.</summary>
+    private long _lastReply = Stopwatch.GetTimestamp();
     private long _retransmissions;
     private long _ignored;
 
@@ -87,23 +101,21 @@ public sealed class AoeInitiator : IAsyncDisposable
             throw new ArgumentOutOfRangeException(nameof(lba), $"sectors {lba}..{lba + count} are beyond the target's {Sectors}");
         int perFrame = SectorsPerFrame;
         var requests = new AoeRequest[(int)((count + (ulong)perFrame - 1) / (ulong)perFrame)];
+        var set = new AoeRequestSet(requests.Length);
         for (int i = 0; i < requests.Length; i++)
         {
             int sectors = (int)Math.Min((ulong)perFrame, count - (ulong)i * (ulong)perFrame);
-            ulong at = lba + (ulong)(i * perFrame);
-            requests[i] = CreateAta(Ata.ReadSectorsExt, AtaFlags.Extended, at, sectors,
+            requests[i] = new AoeRequest(set, AoeCommand.Ata, Ata.ReadSectorsExt, AtaFlags.Extended, lba + (ulong)(i * perFrame), sectors,
                 destination.Slice(i * perFrame * AoeProtocol.SectorSize, sectors * AoeProtocol.SectorSize));
         }
-        await RunAsync(requests, cancellationToken);
+        await RunAsync(set, requests, cancellationToken);
     }
 
     private async Task DiscoverAsync(CancellationToken cancellationToken)
     {
-        var frame = new byte[RequestFrameLength];
-        new AoeHeader(MacAddress.Broadcast, _channel.Address, AoeFlags.None, AoeError.None, Shelf, Slot, AoeCommand.QueryConfig, 0).Write(frame);
-        new ConfigHeader(0, 0, 0, ConfigCommand.Read, 0).Write(frame, []);
-        var request = new AoeRequest(AoeCommand.QueryConfig, frame, Memory<byte>.Empty, 0);
-        await RunAsync([request], cancellationToken);
+        var set = new AoeRequestSet(1);
+        var request = new AoeRequest(set, AoeCommand.QueryConfig, 0, AtaFlags.None, 0, 0, Memory<byte>.Empty);
+        await RunAsync(set, [request], cancellationToken);
         lock (_lock)
         {
             _target = request.ReplySource;
@@ -117,101 +129,133 @@ public sealed class AoeInitiator : IAsyncDisposable
     private async Task IdentifyAsync(CancellationToken cancellationToken)
     {
         var identify = new byte[AtaIdentify.Length];
-        await RunAsync([CreateAta(Ata.IdentifyDevice, AtaFlags.None, 0, 1, identify)], cancellationToken);
+        var set = new AoeRequestSet(1);
+        await RunAsync(set, [new AoeRequest(set, AoeCommand.Ata, Ata.IdentifyDevice, AtaFlags.None, 0, 1, identify)], cancellationToken);
         Sectors = AtaIdentify.ReadSectors(identify);
     }
 
-    private AoeRequest CreateAta(byte command, AtaFlags flags, ulong lba, int sectors, Memory<byte> destination)
+    private async Task RunAsync(AoeRequestSet set, AoeRequest[] requests, CancellationToken cancellationToken)
     {
-        var frame = new byte[RequestFrameLength];
-        new AoeHeader(_target, _channel.Address, AoeFlags.None, AoeError.None, Shelf, Slot, AoeCommand.Ata, 0).Write(frame);
-        new AtaHeader(flags, 0, (byte)sectors, command, lba).Write(frame);
-        return new AoeRequest(AoeCommand.Ata, frame, destination, lba);
-    }
-
-    private async Task RunAsync(AoeRequest[] requests, CancellationToken cancellationToken)
-    {
+        FrameBatch outgoing;
         lock (_lock)
         {
             if (_broken is not null)
                 throw new IOException($"AoE initiator for e{Shelf}.{Slot} stopped: {_broken.Message}", _broken);
             foreach (var request in requests)
                 _waiting.Enqueue(request);
-            Pump();
+            outgoing = _spareBatches.TryPop(out var spare) ? spare : NewOutgoingBatch();
+            Pump(outgoing);
         }
+        Send(outgoing);
+        lock (_lock)
+            _spareBatches.Push(outgoing);
         // Cancelling withdraws the requests under the lock, so no reply can write into the caller's buffer afterwards.
-        using var registration = cancellationToken.Register(() => Withdraw(requests, cancellationToken));
+        using var registration = cancellationToken.Register(() => Withdraw(set, requests, cancellationToken));
         try
         {
-            await Task.WhenAll(requests.Select(r => r.Completion.Task));
+            await set.Completion.Task;
         }
         catch
         {
             // One part failed: its siblings must not keep writing into a buffer the caller gets back now.
-            Withdraw(requests, CancellationToken.None);
+            Withdraw(set, requests, CancellationToken.None);
             throw;
         }
     }
 
-    private void Withdraw(AoeRequest[] requests, CancellationToken cancellationToken)
+    private void Withdraw(AoeRequestSet set, AoeRequest[] requests, CancellationToken cancellationToken)
     {
         lock (_lock)
         {
             foreach (var request in requests)
-            {
-                RemoveInflight(request);
-                request.Completion.TrySetCanceled(cancellationToken);
-            }
+                Forget(request);
+            set.Cancel(cancellationToken);
         }
     }
 
-    private void RemoveInflight(AoeRequest request)
+    /// <summary>Drop the request's current and superseded tags, so no reply to either can reach it.</summary>
+    private void Forget(AoeRequest request)
     {
         if (_inflight.TryGetValue(request.Tag, out var current) && current == request)
             _inflight.Remove(request.Tag);
+        if (request.Transmissions > 1 && _superseded.TryGetValue(request.PreviousTag, out var previous) && previous == request)
+            _superseded.Remove(request.PreviousTag);
     }
 
-    /// <summary>Send waiting requests while the window has room. Caller holds the lock.</summary>
-    private void Pump()
+    /// <summary>Queue waiting requests for sending while the window has room. Caller holds the lock.</summary>
+    private void Pump(FrameBatch outgoing)
     {
         while (_waiting.Count > 0 && _inflight.Count < _window.Current)
         {
             var request = _waiting.Dequeue();
-            if (!request.Completion.Task.IsCompleted)
-                Transmit(request, Stopwatch.GetTimestamp());
+            if (!request.IsOver)
+                Transmit(request, Stopwatch.GetTimestamp(), outgoing);
         }
     }
 
-    private void Transmit(AoeRequest request, long now)
+    /// <summary>
+    /// Give the request a fresh tag and its frame a place in <paramref name="outgoing"/>, which the caller sends
+    /// after releasing the lock: no syscall happens under the lock the receive thread needs for every reply.
+    /// </summary>
+    private void Transmit(AoeRequest request, long now, FrameBatch outgoing)
     {
+        if (request.Transmissions > 0)
+        {
+            request.PreviousTag = request.Tag;
+            request.PreviousSentAt = request.SentAt;
+            _superseded[request.Tag] = request;
+        }
         do
             request.Tag = _nextTag++;
-        while (_inflight.ContainsKey(request.Tag));
-        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(request.Frame.AsSpan(20), request.Tag);
+        while (_inflight.ContainsKey(request.Tag) || _superseded.ContainsKey(request.Tag));
         request.Transmissions++;
         request.SentAt = now;
         request.Deadline = now + _rtt.TimeoutFor(request.Transmissions);
         _inflight[request.Tag] = request;
+        if (outgoing.IsFull)
+            Send(outgoing); // more than a whole window at once: rare enough to send under the lock
+        outgoing.Add(request.Write(outgoing.Next().Span, _target, _channel.Address, Shelf, Slot));
+    }
+
+    private void Send(FrameBatch outgoing)
+    {
         try
         {
-            _channel.Send(request.Frame);
+            if (outgoing.Count > 0)
+                _channel.Send(outgoing);
         }
-        catch (SocketException)
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
         {
-            // A full socket buffer or a link blip is one more lost frame; the timeout resends it.
+            // A full socket buffer, a link blip or a closing channel is one more lost frame; the timeout resends it.
         }
+        outgoing.Clear();
     }
+
+    private FrameBatch NewOutgoingBatch() => new(_options.MaxWindow, RequestFrameLength);
 
     /// <summary>Match one received frame to the request it answers. Never throws for any input.</summary>
     public AoeReplyOutcome HandleReply(ReadOnlySpan<byte> frame)
     {
-        var outcome = Match(frame);
+        FrameBatch outgoing;
+        lock (_lock)
+            outgoing = _spareBatches.TryPop(out var spare) ? spare : NewOutgoingBatch();
+        var outcome = HandleReply(frame, outgoing);
+        Send(outgoing);
+        lock (_lock)
+            _spareBatches.Push(outgoing);
+        return outcome;
+    }
+
+    /// <summary>Match one frame; requests it lets into the window go into <paramref name="outgoing"/>.</summary>
+    private AoeReplyOutcome HandleReply(ReadOnlySpan<byte> frame, FrameBatch outgoing)
+    {
+        var outcome = Match(frame, outgoing);
         if (outcome is not (AoeReplyOutcome.Completed or AoeReplyOutcome.Failed))
             Interlocked.Increment(ref _ignored);
         return outcome;
     }
 
-    private AoeReplyOutcome Match(ReadOnlySpan<byte> frame)
+    private AoeReplyOutcome Match(ReadOnlySpan<byte> frame, FrameBatch outgoing)
     {
         if (AoeHeader.TryRead(frame, out var header) != AoeFrameStatus.Valid)
             return AoeReplyOutcome.Malformed;
@@ -219,35 +263,43 @@ public sealed class AoeInitiator : IAsyncDisposable
             return AoeReplyOutcome.NotForUs;
         lock (_lock)
         {
-            if (!_inflight.TryGetValue(header.Tag, out var request))
+            bool current = _inflight.TryGetValue(header.Tag, out var request);
+            if (!current && !_superseded.TryGetValue(header.Tag, out request) || request is null)
                 return AoeReplyOutcome.Late;
             if (!_target.IsBroadcast && header.Source != _target)
                 return AoeReplyOutcome.NotForUs;
             if (header.Command != request.Command)
                 return AoeReplyOutcome.Malformed;
+            if (request.IsOver)
+            {
+                Forget(request);
+                return AoeReplyOutcome.Late;
+            }
             if (header.IsError)
-                return Fail(request, $"target {header.Source} e{Shelf}.{Slot} answered AoE error {(byte)header.Error} ({header.Error})");
-            var outcome = request.Command == AoeCommand.Ata ? CompleteAta(frame, request) : CompleteConfig(frame, request);
+                return Fail(request, $"target {header.Source} e{Shelf}.{Slot} answered AoE error {(byte)header.Error} ({header.Error})", outgoing);
+            var outcome = request.Command == AoeCommand.Ata ? CompleteAta(frame, request, outgoing) : CompleteConfig(frame, request);
             if (outcome == AoeReplyOutcome.Completed)
             {
-                request.ReplySource = header.Source;
-                if (request.Transmissions == 1)
-                    _rtt.Sample(Stopwatch.GetTimestamp() - request.SentAt);
+                // Each send has its own tag, so every reply times the send it answers: no ambiguity to avoid (Karn).
+                _rtt.Sample(Stopwatch.GetTimestamp() - (current ? request.SentAt : request.PreviousSentAt));
+                if (!current)
+                    _window.UndoLoss(); // the timeout that resent it was spurious
                 _window.OnReply();
-                _inflight.Remove(request.Tag);
-                request.Completion.TrySetResult();
-                Pump();
+                _lastReply = Stopwatch.GetTimestamp();
+                Forget(request);
+                request.Answer(header.Source);
+                Pump(outgoing);
             }
             return outcome;
         }
     }
 
-    private AoeReplyOutcome CompleteAta(ReadOnlySpan<byte> frame, AoeRequest request)
+    private AoeReplyOutcome CompleteAta(ReadOnlySpan<byte> frame, AoeRequest request, FrameBatch outgoing)
     {
         if (AtaHeader.TryRead(frame, out var ata) != AoeFrameStatus.Valid || ata.Lba != request.Lba)
             return AoeReplyOutcome.Malformed;
         if ((ata.CommandOrStatus & (Ata.StatusError | Ata.StatusDeviceFault)) != 0)
-            return Fail(request, $"target e{Shelf}.{Slot} failed the ATA command at LBA {request.Lba}: status 0x{ata.CommandOrStatus:x2}, error 0x{ata.ErrorOrFeature:x2}");
+            return Fail(request, $"target e{Shelf}.{Slot} failed the ATA command at LBA {request.Lba}: status 0x{ata.CommandOrStatus:x2}, error 0x{ata.ErrorOrFeature:x2}", outgoing);
         var data = frame[AoeProtocol.AtaDataOffset..];
         if (data.Length < request.Destination.Length)
             return AoeReplyOutcome.Malformed;
@@ -263,11 +315,11 @@ public sealed class AoeInitiator : IAsyncDisposable
         return AoeReplyOutcome.Completed;
     }
 
-    private AoeReplyOutcome Fail(AoeRequest request, string message)
+    private AoeReplyOutcome Fail(AoeRequest request, string message, FrameBatch outgoing)
     {
-        _inflight.Remove(request.Tag);
-        request.Completion.TrySetException(new IOException(message));
-        Pump();
+        Forget(request);
+        request.Fail(new IOException(message));
+        Pump(outgoing);
         return AoeReplyOutcome.Failed;
     }
 
@@ -279,15 +331,23 @@ public sealed class AoeInitiator : IAsyncDisposable
         return done.Task;
     }
 
+    /// <summary>
+    /// Takes every reply queued so far in one call, matches them all, then sends the requests they let into the
+    /// window in one call: two syscalls per batch instead of two per frame.
+    /// </summary>
     private void ReceiveLoop(TaskCompletionSource done)
     {
-        var buffer = new byte[AoeProtocol.EthernetHeaderLength + Math.Max(_channel.Mtu, AtaIdentify.Length + AoeProtocol.HeaderLength) + 64];
+        var frames = new FrameBatch(ReceiveBatchSize,
+            AoeProtocol.EthernetHeaderLength + Math.Max(_channel.Mtu, AtaIdentify.Length + AoeProtocol.HeaderLength) + 64);
+        var outgoing = NewOutgoingBatch();
         try
         {
             while (true)
             {
-                int length = _channel.Receive(buffer);
-                HandleReply(buffer.AsSpan(0, length));
+                _channel.Receive(frames);
+                for (int i = 0; i < frames.Count; i++)
+                    HandleReply(frames.Frame(i).Span, outgoing);
+                Send(outgoing);
             }
         }
         catch (Exception e) when (e is ObjectDisposedException or SocketException or IOException)
@@ -302,13 +362,15 @@ public sealed class AoeInitiator : IAsyncDisposable
     {
         long tick = Math.Max(1, (long)(_options.MinTimeout.TotalMilliseconds / 2));
         var expired = new List<AoeRequest>();
+        var outgoing = NewOutgoingBatch();
         try
         {
             while (true)
             {
                 await Task.Delay(TimeSpan.FromMilliseconds(tick), _stop.Token);
                 lock (_lock)
-                    ResendExpired(expired);
+                    ResendExpired(expired, outgoing);
+                Send(outgoing);
             }
         }
         catch (OperationCanceledException) when (_stop.IsCancellationRequested)
@@ -316,7 +378,7 @@ public sealed class AoeInitiator : IAsyncDisposable
         }
     }
 
-    private void ResendExpired(List<AoeRequest> expired)
+    private void ResendExpired(List<AoeRequest> expired, FrameBatch outgoing)
     {
         long now = Stopwatch.GetTimestamp();
         expired.Clear();
@@ -327,19 +389,35 @@ public sealed class AoeInitiator : IAsyncDisposable
             return;
         // At most one halving per timeout period: the losses it reveals all date from one window.
         _window.OnLoss(now, _rtt.Timeout);
+        if (now - _lastReply >= _rtt.Timeout && expired.Count >= StallProbeThreshold)
+        {
+            // A large window expired with no reply for a whole timeout: the peer (or we) stalled, as a descheduled
+            // process on a busy machine does, rather than frames being lost one by one. Probe with the oldest
+            // request and give the rest another timeout instead of sending the whole window again (and making the
+            // target read it all twice). A few requests expiring together are resent at once: that is plain loss
+            // with a small window.
+            var oldest = expired.MinBy(request => request.SentAt)!;
+            foreach (var request in expired)
+                if (request != oldest)
+                    request.Deadline = now + _rtt.TimeoutFor(request.Transmissions);
+            expired.Clear();
+            expired.Add(oldest);
+        }
         foreach (var request in expired)
         {
-            _inflight.Remove(request.Tag);
+            Forget(request);
+            if (request.IsOver)
+                continue;
             if (request.Transmissions >= _options.MaxTransmissions)
             {
-                request.Completion.TrySetException(new IOException(
+                request.Fail(new IOException(
                     $"no reply from {(_target.IsBroadcast ? "any target" : _target.ToString())} for e{Shelf}.{Slot} after {request.Transmissions} sends"));
                 continue;
             }
             Interlocked.Increment(ref _retransmissions);
-            Transmit(request, now);
+            Transmit(request, now, outgoing);
         }
-        Pump();
+        Pump(outgoing);
     }
 
     private void Break(Exception cause)
@@ -349,8 +427,9 @@ public sealed class AoeInitiator : IAsyncDisposable
             _broken = cause;
             var failure = new IOException($"AoE initiator for e{Shelf}.{Slot} stopped: {cause.Message}", cause);
             foreach (var request in _inflight.Values.Concat(_waiting))
-                request.Completion.TrySetException(failure);
+                request.Fail(failure);
             _inflight.Clear();
+            _superseded.Clear();
             _waiting.Clear();
         }
     }

@@ -2,10 +2,13 @@ namespace Bmcast.Protocols.Aoe;
 
 public sealed record AoeInitiatorOptions
 {
-    /// <summary>Most requests outstanding, whatever the target's buffer count says.</summary>
-    public int MaxWindow { get; init; } = 64;
+    /// <summary>
+    /// Most requests outstanding, whatever the target's buffer count says. Large enough that a receiver
+    /// descheduled for a moment on a busy machine finds a full batch waiting rather than an idle link.
+    /// </summary>
+    public int MaxWindow { get; init; } = 256;
 
-    /// <summary>The window to start from; it grows by one per window of replies and halves on loss.</summary>
+    /// <summary>The window to start from; it doubles per round trip until the first loss, then grows by one per window of replies, and halves on loss.</summary>
     public int InitialWindow { get; init; } = 16;
 
     /// <summary>Timeout before any round trip was measured (discovery).</summary>

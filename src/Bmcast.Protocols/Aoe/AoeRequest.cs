@@ -3,16 +3,16 @@ using Bmcast.Core.Aoe;
 namespace Bmcast.Protocols.Aoe;
 
 /// <summary>
-/// One AoE request from first send to completion, which happens exactly once: a reply, an error,
-/// cancellation or giving up. Each (re)send takes a new tag, so a reply to an earlier send is late
-/// and ignored rather than confused with the current one.
+/// One AoE request from first send to its end, which happens exactly once: a reply, an error, or its set
+/// ending (failure, cancellation). Each (re)send takes a new tag, so every reply names the send it answers;
+/// replies to the current and the previous send are accepted, older ones are late. The frame is written afresh at every send, into the
+/// sender's batch, so a request owns no frame buffer. Guarded by the initiator's lock.
 /// </summary>
-internal sealed class AoeRequest(AoeCommand command, byte[] frame, Memory<byte> destination, ulong lba)
+internal sealed class AoeRequest(AoeRequestSet set, AoeCommand command, byte ataCommand, AtaFlags ataFlags, ulong lba, int sectors, Memory<byte> destination)
 {
-    public AoeCommand Command { get; } = command;
+    public AoeRequestSet Set { get; } = set;
 
-    /// <summary>The request frame; its tag bytes are rewritten on every send.</summary>
-    public byte[] Frame { get; } = frame;
+    public AoeCommand Command { get; } = command;
 
     /// <summary>Where an ATA reply's data goes (empty for config queries).</summary>
     public Memory<byte> Destination { get; } = destination;
@@ -21,16 +21,51 @@ internal sealed class AoeRequest(AoeCommand command, byte[] frame, Memory<byte> 
 
     public uint Tag { get; set; }
 
+    /// <summary>The tag and time of the send before the current one (after a resend), whose reply is still welcome.</summary>
+    public uint PreviousTag { get; set; }
+
+    public long PreviousSentAt { get; set; }
+
     public int Transmissions { get; set; }
 
     public long SentAt { get; set; }
 
     public long Deadline { get; set; }
 
+    /// <summary>Answered, failed, or abandoned with its set: never send it again.</summary>
+    public bool IsOver => _answered || Set.IsOver;
+
     /// <summary>Who answered, and (config queries) with what.</summary>
-    public MacAddress ReplySource { get; set; }
+    public MacAddress ReplySource { get; private set; }
 
     public ConfigHeader Config { get; set; }
 
-    public TaskCompletionSource Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private bool _answered;
+
+    /// <summary>The request frame with the current tag; every request fits the 60-byte minimum frame.</summary>
+    public int Write(Span<byte> frame, MacAddress destination, MacAddress source, ushort shelf, byte slot)
+    {
+        frame[..AoeProtocol.MinimumFrameLength].Clear();
+        new AoeHeader(destination, source, AoeFlags.None, AoeError.None, shelf, slot, Command, Tag).Write(frame);
+        if (Command == AoeCommand.Ata)
+            new AtaHeader(ataFlags, 0, (byte)sectors, ataCommand, Lba).Write(frame);
+        else
+            new ConfigHeader(0, 0, 0, ConfigCommand.Read, 0).Write(frame, []);
+        return AoeProtocol.MinimumFrameLength;
+    }
+
+    public void Answer(MacAddress source)
+    {
+        if (IsOver)
+            return;
+        _answered = true;
+        ReplySource = source;
+        Set.PartDone();
+    }
+
+    public void Fail(Exception error)
+    {
+        _answered = true;
+        Set.Fail(error);
+    }
 }

@@ -7,10 +7,13 @@ namespace Bmcast.Protocols.Aoe;
 /// <summary>
 /// Exports a catalog's devices read-only over AoE: the listed exports, sorted by name, become slots
 /// 0, 1, 2... of one shelf. The set is fixed when the target starts (restart to export new images).
-/// Several receive threads share the socket so replies are built on every core.
+/// Several receive threads share the socket so replies are built on every core; each takes the frames queued
+/// so far in one call, answers them all, and sends the replies in one call.
 /// </summary>
 public sealed class AoeTarget : IAsyncDisposable
 {
+    /// <summary>Frames per receive and per send: an initiator's whole window arrives in one or two batches.</summary>
+    private const int BatchSize = 64;
     private readonly IFrameChannel _channel;
     private readonly AoeTargetOptions _options;
     private readonly ILogger _logger;
@@ -77,17 +80,21 @@ public sealed class AoeTarget : IAsyncDisposable
     private void ReceiveLoop(TaskCompletionSource done, CancellationToken cancellationToken)
     {
         // A little slack beyond the MTU so an oversized frame is seen as such rather than silently cut to fit.
-        var request = new byte[AoeProtocol.EthernetHeaderLength + _channel.Mtu + 64];
-        var reply = new byte[Handler.MaxReplyLength];
+        var requests = new FrameBatch(BatchSize, AoeProtocol.EthernetHeaderLength + _channel.Mtu + 64);
+        var replies = new ReplyBatch(_channel, BatchSize, Handler.MaxReplyLength);
         try
         {
             while (true)
             {
-                int length = _channel.Receive(request);
-                // Reads are served from memory or a synchronous file read, so this rarely blocks on a task.
-                var handled = Handler.HandleAsync(request.AsMemory(0, length), reply, _channel, cancellationToken);
-                if (!handled.IsCompletedSuccessfully)
-                    handled.AsTask().GetAwaiter().GetResult();
+                _channel.Receive(requests);
+                for (int i = 0; i < requests.Count; i++)
+                {
+                    // Reads are served from memory or a synchronous file read, so this rarely blocks on a task.
+                    var handled = Handler.HandleAsync(requests.Frame(i), replies, cancellationToken);
+                    if (!handled.IsCompletedSuccessfully)
+                        handled.AsTask().GetAwaiter().GetResult();
+                }
+                replies.Flush();
             }
         }
         catch (Exception e) when (cancellationToken.IsCancellationRequested

@@ -23,7 +23,7 @@ public sealed class AoeTargetHandler(MacAddress address, int mtu, IReadOnlyList<
     /// <summary>Frames dropped because they were malformed or not for us; for tests and logs.</summary>
     public long Dropped => Interlocked.Read(ref _dropped);
 
-    public async ValueTask HandleAsync(ReadOnlyMemory<byte> request, Memory<byte> reply, IFrameSender sender, CancellationToken cancellationToken)
+    public async ValueTask HandleAsync(ReadOnlyMemory<byte> request, IReplySink replies, CancellationToken cancellationToken)
     {
         if (!Accept(request.Span, out var header))
         {
@@ -35,6 +35,7 @@ public sealed class AoeTargetHandler(MacAddress address, int mtu, IReadOnlyList<
             var slot = slots[i];
             if (!AoeProtocol.Addresses(header.Major, header.Minor, options.Shelf, slot.Number))
                 continue;
+            var reply = replies.Reserve();
             int length = header.Command switch
             {
                 AoeCommand.Ata => await HandleAtaAsync(header, request, reply, slot, cancellationToken),
@@ -42,7 +43,7 @@ public sealed class AoeTargetHandler(MacAddress address, int mtu, IReadOnlyList<
                 _ => WriteError(header, reply.Span, slot, AoeError.UnrecognizedCommand),
             };
             if (length > 0)
-                sender.Send(reply.Span[..Pad(reply.Span, length)]);
+                replies.Commit(Pad(reply.Span, length));
         }
     }
 

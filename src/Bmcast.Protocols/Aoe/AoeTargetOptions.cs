@@ -11,7 +11,7 @@ public sealed record AoeTargetOptions
     public IReadOnlySet<MacAddress>? AllowedInitiators { get; init; }
 
     /// <summary>Requests an initiator may keep outstanding (Query Config's buffer count).</summary>
-    public ushort BufferCount { get; init; } = 64;
+    public ushort BufferCount { get; init; } = 256;
 
     /// <summary>Receive loops over the socket; each handles its frames start to finish.</summary>
     public int Workers { get; init; } = Math.Max(2, Environment.ProcessorCount);

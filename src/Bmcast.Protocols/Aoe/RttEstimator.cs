@@ -2,8 +2,8 @@ namespace Bmcast.Protocols.Aoe;
 
 /// <summary>
 /// Smoothed round-trip time and its variation (RFC 6298, in <see cref="System.Diagnostics.Stopwatch"/> ticks);
-/// the retransmission timeout is srtt + 4 * rttvar, clamped. Only first transmissions are sampled (Karn),
-/// since a reply to a resent request cannot say which send it answers.
+/// the retransmission timeout is srtt + 4 * rttvar, clamped. AoE replies echo the tag, and every send has a
+/// fresh one, so every reply is a sample of the send it answers (Karn's ambiguity does not arise).
 /// </summary>
 internal sealed class RttEstimator(long initialTimeout, long minTimeout, long maxTimeout)
 {

@@ -107,4 +107,98 @@ public sealed class AoeInitiatorTests
         Assert.True(buffer.AsSpan().IndexOfAnyExcept((byte)0) < 0);
         await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => initiator.ReadSectorsAsync(8, new byte[512], TestContext.Current.CancellationToken));
     }
+
+    [Fact]
+    public async Task AReplyToTheSendBeforeAResendStillCompletesTheRead()
+    {
+        // A slow target, as a descheduled one on a busy machine: it answers the first send of the read only once the
+        // initiator has given up on it and resent, and never answers any resend.
+        var (targetEnd, initiatorEnd) = InMemoryLink.Create();
+        byte[] image = ReadOnlyTestDevice.RandomData(4096, seed: 9);
+        var handler = new AoeTargetHandler(targetEnd.Address, 1500, [new AoeSlot(0, "a", new ReadOnlyTestDevice(image))],
+            new AoeTargetOptions(), NullLogger.Instance);
+        var serving = Task.Run(async () =>
+        {
+            var replies = new RecordingSink(handler.MaxReplyLength, targetEnd);
+            byte[]? firstSend = null;
+            var buffer = new byte[2048];
+            try
+            {
+                while (true)
+                {
+                    byte[] frame = buffer[..targetEnd.Receive(buffer)];
+                    bool read = AoeHeader.TryRead(frame, out var header) == AoeFrameStatus.Valid && header.Command == AoeCommand.Ata
+                                && AtaHeader.TryRead(frame, out var ata) == AoeFrameStatus.Valid && ata.CommandOrStatus == Ata.ReadSectorsExt;
+                    if (!read)
+                        await handler.HandleAsync(frame, replies, CancellationToken.None);
+                    else if (firstSend is null)
+                        firstSend = frame;
+                    else if (firstSend.Length > 0)
+                    {
+                        await handler.HandleAsync(firstSend, replies, CancellationToken.None);
+                        firstSend = [];
+                    }
+                }
+            }
+            catch (ObjectDisposedException)
+            {
+            }
+        }, TestContext.Current.CancellationToken);
+
+        await using (var initiator = await AoeInitiator.ConnectAsync(initiatorEnd, 0, 0, Fast, TestContext.Current.CancellationToken))
+        {
+            var data = new byte[1024];
+            await initiator.ReadSectorsAsync(0, data, TestContext.Current.CancellationToken);
+            Assert.Equal(image.AsSpan(0, 1024).ToArray(), data);
+            Assert.True(initiator.Retransmissions >= 1);
+        }
+        targetEnd.Dispose();
+        await serving;
+    }
+
+    [Fact]
+    public async Task AStalledTargetGetsProbesNotTheWholeWindowAgain()
+    {
+        // 128 requests in flight when the target stops answering for 300 ms (a descheduled process), then answers
+        // everything queued. Resending the whole window at the first timeout would be 128 resends at least; the
+        // timer ticks at most every 5 ms, and in a stall each tick probes with one request.
+        var (targetEnd, initiatorEnd) = InMemoryLink.Create();
+        byte[] image = ReadOnlyTestDevice.RandomData(2 << 20, seed: 10);
+        var handler = new AoeTargetHandler(targetEnd.Address, 1500, [new AoeSlot(0, "a", new ReadOnlyTestDevice(image))],
+            new AoeTargetOptions(), NullLogger.Instance);
+        int stall = 0;
+        var serving = Task.Run(async () =>
+        {
+            var replies = new RecordingSink(handler.MaxReplyLength, targetEnd);
+            var buffer = new byte[2048];
+            try
+            {
+                while (true)
+                {
+                    byte[] frame = buffer[..targetEnd.Receive(buffer)];
+                    if (Interlocked.Exchange(ref stall, 0) == 1)
+                        Thread.Sleep(300);
+                    await handler.HandleAsync(frame, replies, CancellationToken.None);
+                    replies.Frames.Clear();
+                }
+            }
+            catch (ObjectDisposedException)
+            {
+            }
+        }, TestContext.Current.CancellationToken);
+
+        await using (var initiator = await AoeInitiator.ConnectAsync(initiatorEnd, 0, 0, Fast, TestContext.Current.CancellationToken))
+        {
+            var warmUp = new byte[1 << 20]; // 1024 replies: slow start opens the window to its 256 ceiling
+            await initiator.ReadSectorsAsync(0, warmUp, TestContext.Current.CancellationToken);
+            long before = initiator.Retransmissions;
+            Volatile.Write(ref stall, 1);
+            var data = new byte[128 * 1024];
+            await initiator.ReadSectorsAsync(2048, data, TestContext.Current.CancellationToken);
+            Assert.Equal(image.AsSpan(2048 * 512, data.Length).ToArray(), data);
+            Assert.InRange(initiator.Retransmissions - before, 0, 127);
+        }
+        targetEnd.Dispose();
+        await serving;
+    }
 }

@@ -22,8 +22,8 @@ public sealed class AoeTargetHandlerTests
 
     private async Task<List<byte[]>> SendAsync(byte[] request)
     {
-        var sender = new RecordingSender();
-        await _handler.HandleAsync(request, new byte[_handler.MaxReplyLength], sender, TestContext.Current.CancellationToken);
+        var sender = new RecordingSink(_handler.MaxReplyLength);
+        await _handler.HandleAsync(request, sender, TestContext.Current.CancellationToken);
         return sender.Frames;
     }
 
@@ -137,8 +137,8 @@ public sealed class AoeTargetHandlerTests
         var slots = new[] { new AoeSlot(0, "alpha", _device) };
         var allowOther = new AoeTargetOptions { Shelf = Shelf, AllowedInitiators = new HashSet<MacAddress> { new(0x02_00_00_00_00_42) } };
         var handler = new AoeTargetHandler(Target, 1500, slots, allowOther, NullLogger.Instance);
-        var sender = new RecordingSender();
-        await handler.HandleAsync(AoeFrames.Config(Target, Shelf, 0, ConfigCommand.Read), new byte[handler.MaxReplyLength], sender, TestContext.Current.CancellationToken);
+        var sender = new RecordingSink(handler.MaxReplyLength);
+        await handler.HandleAsync(AoeFrames.Config(Target, Shelf, 0, ConfigCommand.Read), sender, TestContext.Current.CancellationToken);
         Assert.Empty(sender.Frames);
         Assert.Equal(1, handler.Dropped);
     }

@@ -55,6 +55,20 @@ public sealed class ChaosCampaignTests
     }
 
     [Fact]
+    public async Task Disk_faults_three_deployments_fail_only_requests_needing_space_and_lose_nothing()
+    {
+        if (!Environment.IsPrivilegedProcess)
+            Assert.Skip("disk-faults mounts a size-limited tmpfs and needs root; CI runs ./test.sh as root");
+        var summary = await RunCampaignAsync("disk-faults", 3, TimeSpan.FromMinutes(2));
+        Assert.Equal(0, summary.GetProperty("lost_writes").GetInt64());
+        Assert.Equal(0, summary.GetProperty("corrupt_blocks").GetInt64());
+        Assert.Equal(0, summary.GetProperty("spurious_errors").GetInt64());
+        Assert.Equal(3, summary.GetProperty("fills").GetInt64());
+        // The full disk refused writes that needed space, and said why.
+        Assert.True(summary.GetProperty("guest_enospc").GetInt64() > 0);
+    }
+
+    [Fact]
     public async Task Fuzz_gives_every_target_its_share_of_inputs_without_a_loss()
     {
         const int Runs = 35_000;

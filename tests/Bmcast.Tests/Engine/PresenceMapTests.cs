@@ -63,4 +63,29 @@ public sealed class PresenceMapTests
         Assert.True(map.IsComplete);
         Assert.Equal(0, map.PartialPageCount);
     }
+
+    [Fact]
+    public void Restoring_a_page_takes_bits_back_even_from_a_complete_page()
+    {
+        long blocks = 2 * BlocksPerPage - 10;
+        var map = new PresenceMap(blocks);
+        map.MarkPresent(5, 7);
+        var before = new byte[PresenceMap.PageBytes];
+        map.CopyPage(0, before);
+        var lastPage = new byte[PresenceMap.PageBytes];
+        map.CopyPage(1, lastPage);
+        map.MarkPresent(0, blocks);
+        map.TakeDirtyPages();
+
+        map.RestorePage(0, before);
+        map.RestorePage(1, lastPage);
+
+        Assert.Equal(7, map.PresentCount);
+        Assert.True(map.AllPresent(5, 7));
+        Assert.False(map.IsPresent(4) || map.IsPresent(12) || map.IsPresent(blocks - 1));
+        Assert.Equal([0, 1], map.TakeDirtyPages());
+        // Marking works as before on restored pages, up to complete again.
+        map.MarkPresent(0, blocks);
+        Assert.True(map.IsComplete);
+    }
 }

@@ -10,7 +10,8 @@ namespace Bmcast.Tests.Engine;
 
 /// <summary>
 /// Random interleavings of guest reads, writes, zeroing, flushes, background copying, fetch
-/// failures, corrupt fetched data and power cuts, checked against <see cref="DiskModel"/>
+/// failures, corrupt fetched data, a full or failing target (writes and flushes failing with ENOSPC
+/// or EIO) and power cuts, checked against <see cref="DiskModel"/>
 /// (DESIGN §4 rules 1-7). CsCheck prints the seed of a failing case; rerun it with
 /// <c>CsCheck_Seed=SEED dotnet test --filter StreamingDiskModelTests</c>.
 /// </summary>
@@ -78,8 +79,8 @@ public sealed class StreamingDiskModelTests
             byte[] image = MakeImage(size);
             _manifest = scenario.Verified ? BuildManifest(image) : null;
             _source = new FaultyMemorySource(image, scenario.Seed);
-            _target = new CrashableDevice(size, _power);
-            _stateDevice = new CrashableDevice(PresenceStateFile.SizeFor(_geometry), _power);
+            _target = new CrashableDevice(size, _power, scenario.Seed);
+            _stateDevice = new CrashableDevice(PresenceStateFile.SizeFor(_geometry), _power, scenario.Seed + 1);
             _model = new DiskModel(image);
         }
 
@@ -106,15 +107,15 @@ public sealed class StreamingDiskModelTests
                     await WriteZeroesAsync(RangeOf(op));
                     break;
                 case Kind.Flush:
-                    await _disk.FlushAsync(default);
-                    _model.Flush();
+                    if (await CommitAsync(() => _disk.FlushAsync(default).AsTask()))
+                        _model.Flush();
                     break;
                 case Kind.Background:
                     await TryAsync(_disk.EnsureChunkAsync(op.A % _geometry.ChunkCount, FetchPriority.Background, default));
                     break;
                 case Kind.Commit:
                     // The periodic commit: persists presence without being a guest flush.
-                    await _disk.CommitAsync(default);
+                    await CommitAsync(() => _disk.CommitAsync(default));
                     break;
                 case Kind.WriteRacingFill:
                 {
@@ -140,6 +141,8 @@ public sealed class StreamingDiskModelTests
                 case Kind.Faults:
                     _source.FailureRate = op.A % 3 * 0.2;
                     _source.CorruptionRate = _manifest is null ? 0 : op.B % 3 * 0.25;
+                    _target.FaultRate = op.C % 3 * 0.1;
+                    _stateDevice.FaultRate = op.C / 3 % 3 * 0.1;
                     break;
             }
         }
@@ -149,6 +152,8 @@ public sealed class StreamingDiskModelTests
         {
             _source.FailureRate = 0;
             _source.CorruptionRate = 0;
+            _target.FaultRate = 0;
+            _stateDevice.FaultRate = 0;
             var copier = new BackgroundCopier(_disk, new BackgroundModerator(new GuestActivity(), _options), _options with { IdleGap = TimeSpan.Zero }, NullLogger.Instance);
             await copier.RunAsync(default).WaitAsync(TimeSpan.FromSeconds(30));
             Assert.True(_disk.AllPresent.IsCompleted, Describe("all blocks present but AllPresent not signalled"));
@@ -174,7 +179,7 @@ public sealed class StreamingDiskModelTests
             }
             catch (IOException)
             {
-                Assert.True(_source.FailureRate > 0 || _source.CorruptionRate > 0, Describe("read failed with a healthy source"));
+                Assert.True(_source.FailureRate > 0 || _source.CorruptionRate > 0 || DeviceFaults, Describe("read failed with a healthy source and disk"));
                 return;
             }
             Assert.Null(Check(_model.Observe((int)offset, buffer)));
@@ -183,31 +188,56 @@ public sealed class StreamingDiskModelTests
         private async Task WriteAsync((long Offset, int Length) range, byte fill, bool fua)
         {
             var data = PatternData(range.Length, fill);
-            try
-            {
-                await _disk.WriteAsync(range.Offset, data, fua, default);
-            }
-            catch (IOException)
-            {
-                // Only a failed fetch of a partly written absent block can fail a write; nothing was written.
-                return;
-            }
-            _model.Write((int)range.Offset, data);
-            if (fua)
+            if (await GuestWriteAsync(range.Offset, data, () => _disk.WriteAsync(range.Offset, data, fua, default).AsTask()) && fua)
                 _model.Flush();
         }
 
-        private async Task WriteZeroesAsync((long Offset, int Length) range)
+        private Task WriteZeroesAsync((long Offset, int Length) range) =>
+            GuestWriteAsync(range.Offset, new byte[range.Length], () => _disk.WriteZeroesAsync(range.Offset, range.Length, false, default).AsTask());
+
+        /// <summary>The disk is failing, or a failed flush of the target is still to be reported to the guest's next flush.</summary>
+        private bool DeviceFaults => _target.FaultRate > 0 || _stateDevice.FaultRate > 0 || _target.FailedFlushes > 0;
+
+        /// <summary>A guest write of <paramref name="data"/>; returns whether it was acknowledged.</summary>
+        private async Task<bool> GuestWriteAsync(long offset, byte[] data, Func<Task> write)
         {
+            int failedFlushes = _target.FailedFlushes;
             try
             {
-                await _disk.WriteZeroesAsync(range.Offset, range.Length, false, default);
+                await write();
+            }
+            catch (IOException) when (!DeviceFaults)
+            {
+                // With a healthy disk only a failed fetch of a partly written absent block fails a write: nothing was written.
+                return false;
             }
             catch (IOException)
             {
-                return;
+                // Not acknowledged: old or new. A FUA whose flush of the target failed may also have lost every unflushed write.
+                _model.WriteFailed((int)offset, data);
+                if (_target.FailedFlushes != failedFlushes)
+                    _model.FlushFailed();
+                return false;
             }
-            _model.Write((int)range.Offset, new byte[range.Length]);
+            _model.Write((int)offset, data);
+            return true;
+        }
+
+        /// <summary>A commit (guest flush or periodic); returns whether it succeeded. Only a faulty disk may fail it.</summary>
+        private async Task<bool> CommitAsync(Func<Task> commit)
+        {
+            int failedFlushes = _target.FailedFlushes;
+            try
+            {
+                await commit();
+                return true;
+            }
+            catch (IOException) when (DeviceFaults)
+            {
+                if (_target.FailedFlushes != failedFlushes)
+                    _model.FlushFailed();
+                return false;
+            }
         }
 
         /// <summary>

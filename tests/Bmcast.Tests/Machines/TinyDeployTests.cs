@@ -35,7 +35,7 @@ public sealed class TinyDeployTests
         var check = await ExternalTool.RunAsync(TimeSpan.FromMinutes(4), "qemu-system-x86_64", "-machine", "q35", "-accel", "tcg", "-m", "512",
             "-nodefaults", "-display", "none", "-serial", "stdio", "-monitor", "none",
             "-drive", $"file={target},format=raw,if=virtio", "-smbios", "type=11,value=bmcast.mode=write-check");
-        Assert.True(check.Output.Contains("BMCAST-WRITES-OK", StringComparison.Ordinal), $"the target alone did not find the files: {check.Output}{check.Error}");
+        Assert.True(check.Output.Contains("BMCAST-WRITES-OK files=4", StringComparison.Ordinal), $"the target alone did not find the files: {check.Output}{check.Error}");
     }
 
     private static async Task WaitForConsoleAsync(string log, string marker, TimeSpan timeout)

@@ -27,13 +27,6 @@ public sealed class GuestMachine : IAsyncDisposable
 
     public static async Task<GuestMachine> StartAsync(string qemu, string image, Firmware firmware, string mode, DiskBus disk = DiskBus.Virtio)
     {
-        var info = new ProcessStartInfo(qemu)
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
         var args = new List<string> { "-accel", await Accelerator.DetectAsync() };
         args.AddRange(["-m", "1G", "-nodefaults", "-no-reboot", "-display", "none", "-monitor", "none",
             "-serial", "stdio", "-smbios", $"type=11,value=bmcast.mode={mode}"]);
@@ -43,9 +36,25 @@ public sealed class GuestMachine : IAsyncDisposable
             args.AddRange(["-drive", $"file={image},format=raw,if=none,id=disk", "-device", "nvme,drive=disk,serial=bmcast"]);
         else
             args.AddRange(["-drive", $"file={image},format=raw,if=virtio"]);
-        foreach (string arg in args)
+        return Start(qemu, args);
+    }
+
+    /// <summary>
+    /// QEMU started by <paramref name="program"/> (QEMU itself, or a launcher that execs it, such as <c>ip netns exec</c>,
+    /// so the PID stays QEMU's) with a command line whose serial console is stdio.
+    /// </summary>
+    public static GuestMachine Start(string program, IEnumerable<string> arguments)
+    {
+        var info = new ProcessStartInfo(program)
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (string arg in arguments)
             info.ArgumentList.Add(arg);
-        return new GuestMachine(Process.Start(info) ?? throw new InvalidOperationException($"cannot start {qemu}"));
+        return new GuestMachine(Process.Start(info) ?? throw new InvalidOperationException($"cannot start {program}"));
     }
 
     /// <summary>Everything the console printed so far, for failure messages.</summary>

@@ -49,7 +49,7 @@ public sealed class TinyImageTests(TinyImageFixture fixture, ITestOutputHelper o
             await writer.WaitForAsync("BMCAST-WRITES-DONE", BootTimeout);
         // The writer stays up and is killed: the guest synced, so nothing depends on a clean shutdown.
         await using var checker = await GuestMachine.StartAsync(fixture.Qemu, disk, Firmware.SeaBios, "write-check", DiskBus.Nvme);
-        await checker.WaitForAsync("BMCAST-WRITES-OK", BootTimeout);
+        await checker.WaitForAsync("BMCAST-WRITES-OK files=4", BootTimeout);
         await checker.WaitForExitAsync(TimeSpan.FromMinutes(1));
     }
 

@@ -36,8 +36,7 @@ internal sealed class AoeInitiatorFuzzTarget : IFuzzTarget
         var handler = new AoeTargetHandler(TargetAddress, Mtu, [new AoeSlot(0, "fuzz", new MemoryBlockDevice(data, writable: false))],
             new AoeTargetOptions(), NullLogger.Instance);
         var initiator = await AoeInitiator.ConnectAsync(new LoopbackFrameChannel(InitiatorAddress, Mtu, handler), 0, 0, cancellationToken: ct);
-        var recorder = new Recorder();
-        var reply = new byte[handler.MaxReplyLength];
+        var recorder = new ReplyRecorder(handler.MaxReplyLength);
         foreach (var request in new[]
                  {
                      AoeFrames.Config(TargetAddress, 0, 0, ConfigCommand.Read),
@@ -46,7 +45,7 @@ internal sealed class AoeInitiatorFuzzTarget : IFuzzTarget
                  })
         {
             InitiatorAddress.Write(request.AsSpan(6));
-            await handler.HandleAsync(request, reply, recorder, ct);
+            await handler.HandleAsync(request, recorder, ct);
         }
         return new AoeInitiatorFuzzTarget(initiator, recorder.Frames, data);
     }
@@ -77,11 +76,4 @@ internal sealed class AoeInitiatorFuzzTarget : IFuzzTarget
     public bool IsDocumented(Exception error) => false;
 
     public ValueTask DisposeAsync() => _initiator.DisposeAsync();
-
-    private sealed class Recorder : IFrameSender
-    {
-        public List<byte[]> Frames { get; } = [];
-
-        public void Send(ReadOnlySpan<byte> frame) => Frames.Add(frame.ToArray());
-    }
 }

@@ -17,8 +17,7 @@ internal sealed class AoeTargetFuzzTarget : IFuzzTarget
     private static readonly MacAddress Address = new(0x02_00_00_00_00_01);
     private readonly MemoryBlockDevice _image;
     private readonly AoeTargetHandler _handler;
-    private readonly byte[] _reply;
-    private readonly FrameLimitChecker _sender = new();
+    private readonly FrameLimitChecker _replies;
     private readonly byte[][] _seeds =
     [
         AoeFrames.Config(Address, 0, 0, ConfigCommand.Set, "abc"),
@@ -34,7 +33,7 @@ internal sealed class AoeTargetFuzzTarget : IFuzzTarget
         random.NextBytes(data);
         _image = new MemoryBlockDevice(data, writable: false);
         _handler = new AoeTargetHandler(Address, Mtu, [new AoeSlot(0, "fuzz", _image)], new AoeTargetOptions(), NullLogger.Instance);
-        _reply = new byte[_handler.MaxReplyLength];
+        _replies = new FrameLimitChecker(_handler.MaxReplyLength);
     }
 
     public string Name => "aoe_target";
@@ -55,7 +54,7 @@ internal sealed class AoeTargetFuzzTarget : IFuzzTarget
     public async Task FeedAsync(byte[] input, CancellationToken ct)
     {
         long refusedBefore = _image.RefusedWrites;
-        await _handler.HandleAsync(input, _reply, _sender, ct);
+        await _handler.HandleAsync(input, _replies, ct);
         if (_image.RefusedWrites > refusedBefore)
             throw new FuzzViolationException("a frame made the target write to its read-only image");
     }
@@ -64,12 +63,16 @@ internal sealed class AoeTargetFuzzTarget : IFuzzTarget
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 
-    private sealed class FrameLimitChecker : IFrameSender
+    private sealed class FrameLimitChecker(int maxReplyLength) : IReplySink
     {
-        public void Send(ReadOnlySpan<byte> frame)
+        private readonly byte[] _buffer = new byte[maxReplyLength];
+
+        public Memory<byte> Reserve() => _buffer;
+
+        public void Commit(int length)
         {
-            if (frame.Length is < AoeProtocol.MinimumFrameLength or > MaxFrameLength)
-                throw new FuzzViolationException($"the target sent a {frame.Length}-byte frame");
+            if (length is < AoeProtocol.MinimumFrameLength or > MaxFrameLength)
+                throw new FuzzViolationException($"the target sent a {length}-byte frame");
         }
     }
 }

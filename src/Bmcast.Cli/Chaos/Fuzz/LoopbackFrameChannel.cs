@@ -11,7 +11,7 @@ namespace Bmcast.Cli.Chaos.Fuzz;
 internal sealed class LoopbackFrameChannel : IFrameChannel
 {
     private readonly AoeTargetHandler _target;
-    private readonly Inbox _inbox = new();
+    private readonly Inbox _inbox;
     private readonly CancellationTokenSource _closed = new();
 
     public LoopbackFrameChannel(MacAddress address, int mtu, AoeTargetHandler target)
@@ -19,6 +19,7 @@ internal sealed class LoopbackFrameChannel : IFrameChannel
         Address = address;
         Mtu = mtu;
         _target = target;
+        _inbox = new Inbox(target.MaxReplyLength);
     }
 
     public MacAddress Address { get; }
@@ -27,9 +28,10 @@ internal sealed class LoopbackFrameChannel : IFrameChannel
 
     public void Send(ReadOnlySpan<byte> frame)
     {
-        var reply = new byte[_target.MaxReplyLength];
-        // The target's devices are in memory, so handling completes synchronously in practice.
-        _target.HandleAsync(frame.ToArray(), reply, _inbox, CancellationToken.None).AsTask().GetAwaiter().GetResult();
+        // The target's devices are in memory, so handling completes synchronously in practice; one frame at a
+        // time, because the handler writes its replies into the inbox's one buffer.
+        lock (_inbox)
+            _target.HandleAsync(frame.ToArray(), _inbox, CancellationToken.None).AsTask().GetAwaiter().GetResult();
     }
 
     public int Receive(Span<byte> buffer)
@@ -50,10 +52,14 @@ internal sealed class LoopbackFrameChannel : IFrameChannel
 
     public void Dispose() => _closed.Cancel();
 
-    private sealed class Inbox : IFrameSender
+    private sealed class Inbox(int maxReplyLength) : IReplySink
     {
+        private readonly byte[] _buffer = new byte[maxReplyLength];
+
         public BlockingCollection<byte[]> Frames { get; } = [];
 
-        public void Send(ReadOnlySpan<byte> frame) => Frames.Add(frame.ToArray());
+        public Memory<byte> Reserve() => _buffer;
+
+        public void Commit(int length) => Frames.Add(_buffer[..length]);
     }
 }

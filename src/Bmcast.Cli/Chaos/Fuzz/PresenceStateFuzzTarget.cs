@@ -29,7 +29,7 @@ internal sealed class PresenceStateFuzzTarget : IFuzzTarget
         var state = await PresenceStateFile.CreateAsync(new MemoryBlockDevice(bytes, writable: true), Geometry, identity, ct);
         for (int i = 0; i < 1000; i++)
             state.Map.MarkPresent(random.NextInt64(Geometry.BlockCount), 1);
-        await state.CommitAsync(new MemoryBlockDevice([], writable: true), ct);
+        await state.CommitAsync(new MemoryBlockDevice([], writable: true), forGuest: false, ct);
         return new PresenceStateFuzzTarget(bytes, identity);
     }
 

@@ -264,8 +264,9 @@ internal sealed class NbdServerTransmission : IDisposable
     private ValueTask FailAsync(NbdRequest request, Exception exception)
     {
         var error = NbdErrors.FromException(exception);
-        _logger.LogWarning(exception, "NBD {Peer}: {Command} at {Offset}+{Length} on '{Export}' failed ({Error})",
-            _peer, request.Command, request.Offset, request.Length, _session.ExportName, NbdErrors.Name(error));
+        // A device's own error (a full or failing disk) is one line; anything else keeps its stack trace.
+        _logger.LogWarning(exception is BlockDeviceException ? null : exception, "NBD {Peer}: {Command} at {Offset}+{Length} on '{Export}' failed ({Error}): {Message}",
+            _peer, request.Command, request.Offset, request.Length, _session.ExportName, NbdErrors.Name(error), exception.Message);
         return _replies.SendErrorAsync(request.Cookie, error, $"{request.Command} failed: {exception.Message}");
     }
 
