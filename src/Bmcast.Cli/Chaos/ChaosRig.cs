@@ -80,6 +80,18 @@ internal sealed class ChaosRig : IAsyncDisposable
         return agent;
     }
 
+    /// <summary>
+    /// Describe a deployment that never completed, keeping the agent's log beside its target
+    /// (<c>agent.log</c>, kept with <c>--keep</c>) and quoting its last lines.
+    /// </summary>
+    public static string Unfinished(string directory, BmcastProcess agent, Exception why)
+    {
+        string log = agent.Stderr;
+        File.WriteAllText(Path.Combine(directory, "agent.log"), log);
+        string tail = string.Join("\n    ", log.Split('\n', StringSplitOptions.RemoveEmptyEntries).TakeLast(8));
+        return $"{directory}: {why.Message.Split('\n')[0]}; the agent's last log lines:\n    {tail}";
+    }
+
     public BmcastProcess Track(BmcastProcess process)
     {
         _processes.Add(process);

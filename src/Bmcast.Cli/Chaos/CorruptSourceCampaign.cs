@@ -42,11 +42,11 @@ internal sealed class CorruptSourceCampaign : IChaosCampaign
         if (code != 0)
             throw new InvalidOperationException($"image manifest failed: {error.Trim()}");
 
-        var liar = new CorruptingImageDevice(image, context.Random, LieRate);
+        var liar = new CorruptingImageDevice(image, context.Fork(), LieRate);
         string backend = Path.Combine(directory, "liar.sock");
         await using var server = new NbdServer(new SingleExportCatalog(ChaosRig.ImageName, "lying image", liar), NullLogger<NbdServer>.Instance);
         await server.StartAsync(NbdEndpoint.Unix(backend), ct);
-        await using var proxy = new TruncatingProxy(Path.Combine(directory, "source.sock"), backend, context.Random, CutRate);
+        await using var proxy = new TruncatingProxy(Path.Combine(directory, "source.sock"), backend, context.Fork(), CutRate);
         string source = $"nbd+unix:///{ChaosRig.ImageName}?socket={Path.Combine(directory, "source.sock")}";
 
         for (int run = 1; run <= runs; run++)
@@ -73,7 +73,7 @@ internal sealed class CorruptSourceCampaign : IChaosCampaign
         await agent.WaitForEventAsync("started", TimeSpan.FromSeconds(60));
         await using var client = await NbdClient.ConnectAsync(NbdUri.Create(NbdEndpoint.Unix(export), ""), ct);
         // A chunk that fails verification on every attempt fails the guest's read (DESIGN §4 rule 5): allowed, counted.
-        var reader = new VerifyingReader(image, context.Random) { ExpectFailures = true };
+        var reader = new VerifyingReader(image, context.Fork()) { ExpectFailures = true };
         using var stop = new CancellationTokenSource();
         var reading = reader.ReadUntilAsync(client, stop.Token);
         System.Text.Json.JsonElement? complete = null;
@@ -83,7 +83,7 @@ internal sealed class CorruptSourceCampaign : IChaosCampaign
         }
         catch (Exception e) when (e is TimeoutException or InvalidOperationException)
         {
-            tally.Loss("unfinished_deployments", $"{directory}: {e.Message.Split('\n')[0]}");
+            tally.Loss("unfinished_deployments", ChaosRig.Unfinished(directory, agent, e));
         }
         await stop.CancelAsync();
         await reading;

@@ -57,7 +57,7 @@ internal sealed class DiskFaultsCampaign : IChaosCampaign
         string target = Path.Combine(disk.Directory, "target.raw");
         string export = Path.Combine(directory, "agent.sock");
         var ledger = new WriteLedger();
-        var writer = new LedgerWriter(ledger, image, random) { OnRefused = refused => Count(tally, refused) };
+        var writer = new LedgerWriter(ledger, image, context.Fork()) { OnRefused = refused => Count(tally, refused) };
         var agent = await rig.StartAgentAsync(target, export, "--bandwidth", Bandwidth);
         try
         {

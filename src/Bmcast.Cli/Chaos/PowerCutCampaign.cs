@@ -49,7 +49,7 @@ internal sealed class PowerCutCampaign : IChaosCampaign
         string export = Path.Combine(directory, "agent.sock");
         var exportUri = NbdUri.Create(NbdEndpoint.Unix(export), "");
         var ledger = new WriteLedger();
-        var writer = new LedgerWriter(ledger, image, random);
+        var writer = new LedgerWriter(ledger, image, context.Fork());
 
         int cuts = random.Next(1, 4);
         for (int cut = 0; cut <= cuts; cut++)

@@ -49,7 +49,7 @@ internal sealed class ServerRestartCampaign : IChaosCampaign
         string export = Path.Combine(directory, "agent.sock");
         var agent = await rig.StartAgentAsync(target, export, "--server-outage-limit", OutageLimitSeconds.ToString());
         await using var client = await NbdClient.ConnectAsync(NbdUri.Create(NbdEndpoint.Unix(export), ""), ct);
-        var reader = new VerifyingReader(image, random);
+        var reader = new VerifyingReader(image, context.Fork());
         using var stop = new CancellationTokenSource();
         var reading = reader.ReadUntilAsync(client, stop.Token);
 
@@ -71,7 +71,7 @@ internal sealed class ServerRestartCampaign : IChaosCampaign
         }
         catch (Exception e) when (e is TimeoutException or InvalidOperationException)
         {
-            tally.Loss("unfinished_deployments", $"{directory}: {e.Message.Split('\n')[0]}");
+            tally.Loss("unfinished_deployments", ChaosRig.Unfinished(directory, agent, e));
         }
         await stop.CancelAsync();
         await reading;
