@@ -15,6 +15,7 @@ namespace Bmcast.Engine;
 /// </summary>
 public sealed class BackgroundCopier(StreamingDisk disk, BackgroundModerator moderator, StreamingOptions options, ILogger logger)
 {
+    private static readonly TimeSpan CompletionPoll = TimeSpan.FromMilliseconds(100);
     private volatile bool _passBlocked;
 
     /// <summary>Chunk indexes in the order they should be fetched; chunks not listed follow in disk order.</summary>
@@ -22,12 +23,44 @@ public sealed class BackgroundCopier(StreamingDisk disk, BackgroundModerator mod
 
     public async Task RunAsync(CancellationToken ct)
     {
-        int pass = 0;
-        while (!disk.Presence.IsComplete)
+        // A guest that never pauses keeps the copier waiting for its turn while the guest's own reads
+        // may fill every chunk: a watcher ends the wait once the disk is complete.
+        using var complete = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var watcher = CancelWhenCompleteAsync(complete);
+        try
         {
-            if (pass++ > 0)
-                await Task.Delay(options.MaxRetryDelay, ct);
-            await CopyPassAsync(ct);
+            int pass = 0;
+            while (!disk.Presence.IsComplete)
+            {
+                if (pass++ > 0)
+                    await Task.Delay(options.MaxRetryDelay, complete.Token);
+                await CopyPassAsync(complete.Token);
+            }
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested && disk.Presence.IsComplete)
+        {
+        }
+        finally
+        {
+            await complete.CancelAsync();
+            await watcher;
+        }
+    }
+
+    private async Task CancelWhenCompleteAsync(CancellationTokenSource complete)
+    {
+        using var timer = new PeriodicTimer(CompletionPoll);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(complete.Token))
+                if (disk.Presence.IsComplete)
+                {
+                    await complete.CancelAsync();
+                    return;
+                }
+        }
+        catch (OperationCanceledException)
+        {
         }
     }
 

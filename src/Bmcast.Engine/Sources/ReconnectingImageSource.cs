@@ -17,6 +17,8 @@ public sealed class ReconnectingImageSource : IImageSource
 {
     private static readonly TimeSpan FirstBackoff = TimeSpan.FromMilliseconds(100);
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(5);
+    /// <summary>A read unanswered this long drops the connection and is retried on a new one.</summary>
+    private static readonly TimeSpan NoReplyLimit = TimeSpan.FromSeconds(30);
 
     private readonly Func<CancellationToken, Task<IImageSource>> _connect;
     private readonly ILogger _logger;
@@ -49,14 +51,21 @@ public sealed class ReconnectingImageSource : IImageSource
         while (true)
         {
             var source = await ConnectedAsync(ct);
+            using var noReply = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            noReply.CancelAfter(NoReplyLimit);
             try
             {
-                await source.ReadAsync(offset, buffer, ct);
+                await source.ReadAsync(offset, buffer, noReply.Token);
                 return;
             }
             catch (IOException e) when (e is not BlockDeviceException)
             {
                 await DropAsync(source, e);
+            }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+            {
+                // A connection that stays open but never answers is as dead as a closed one.
+                await DropAsync(source, new IOException($"no reply within {NoReplyLimit.TotalSeconds:0} s"));
             }
         }
     }
