@@ -8,19 +8,23 @@ namespace Bmcast.Tests.Aoe;
 /// <summary>
 /// The network-boot baseline: Debian's iPXE (<c>ipxe.lkrn</c> from the <c>ipxe</c> package, run by QEMU as a kernel
 /// with a script as its initrd) does <c>sanboot aoe:e0.0</c> against <c>bmcast serve --aoe</c>, and the tiny image's
-/// boot loader, kernel and initramfs all come over AoE through iPXE's INT 13h disk. The marker is the guest kernel
-/// starting its init: nothing but our target could have supplied them (QEMU has no disk). Tiny's root file system is
-/// out of reach: once Linux runs, INT 13h is gone and tiny's initramfs has no AoE driver, so it never prints
-/// BMCAST-READY. QEMU runs in a namespace the test creates, on a tap device there that the target serves directly.
+/// boot loader, kernel and initramfs come over AoE through iPXE's INT 13h disk. Once Linux runs, INT 13h is gone:
+/// tiny's initramfs finds no local disk, loads virtio_net and the kernel's aoe driver, and mounts its root read-only
+/// from our target, saying so on the console, before the guest prints BMCAST-READY and powers off. QEMU has no disk
+/// at all, so nothing but our target can have supplied any of it. QEMU runs in a namespace the test creates, on a
+/// tap device there that the target serves directly; the NIC is virtio (iPXE drives it, and Debian's cloud kernel
+/// has no e1000 driver).
 /// </summary>
 public sealed class IpxeAoeBootTests(TinyImageFixture fixture, ITestOutputHelper output) : IClassFixture<TinyImageFixture>
 {
     private const string IpxeKernel = "/usr/lib/ipxe/ipxe.lkrn";
     private const string KernelStarted = "Run /init as init process";
+    private const string RootOverAoe = "bmcast-initramfs: root /dev/etherd/e0.0p2 over AoE, read-only";
+    private const string Ready = "BMCAST-READY mode=poweroff";
     private static readonly TimeSpan BootTimeout = TimeSpan.FromMinutes(3);
 
     [Fact]
-    public async Task Ipxe_sanboots_the_tiny_image_from_our_aoe_target()
+    public async Task Ipxe_sanboots_the_tiny_image_from_our_aoe_target_to_the_ready_marker()
     {
         if (!Environment.IsPrivilegedProcess)
             Assert.Skip("iPXE over AoE needs root (tap device, raw sockets, ip netns); CI runs ./test.sh as root");
@@ -44,9 +48,13 @@ public sealed class IpxeAoeBootTests(TinyImageFixture fixture, ITestOutputHelper
 
         await using var machine = GuestMachine.Start("ip", tap.Exec(fixture.Qemu, "-accel", await Accelerator.DetectAsync(), "-m", "256M",
             "-nodefaults", "-no-reboot", "-display", "none", "-monitor", "none", "-serial", "stdio",
-            "-netdev", $"tap,id=net0,ifname={tap.Interface},script=no,downscript=no", "-device", "e1000,netdev=net0,romfile=",
-            "-kernel", IpxeKernel, "-initrd", dir.File("boot.ipxe")));
+            "-netdev", $"tap,id=net0,ifname={tap.Interface},script=no,downscript=no", "-device", "virtio-net-pci,netdev=net0,romfile=",
+            "-smbios", "type=11,value=bmcast.mode=poweroff", "-kernel", IpxeKernel, "-initrd", dir.File("boot.ipxe")));
         var started = await machine.WaitForAsync(KernelStarted, BootTimeout);
-        output.WriteLine($"tiny's kernel started its init after {started.TotalSeconds:0.0} s, loaded over AoE by iPXE");
+        var mounted = await machine.WaitForAsync(RootOverAoe, BootTimeout);
+        var ready = await machine.WaitForAsync(Ready, BootTimeout);
+        await machine.WaitForExitAsync(TimeSpan.FromMinutes(1));
+        output.WriteLine($"since QEMU started: tiny's kernel (loaded by iPXE over AoE) ran its init at {started.TotalSeconds:0.0} s, "
+            + $"its root was mounted over AoE at {mounted.TotalSeconds:0.0} s, BMCAST-READY at {ready.TotalSeconds:0.0} s");
     }
 }

@@ -67,6 +67,13 @@ public sealed class GuestMachine : IAsyncDisposable
         }
     }
 
+    /// <summary>Whether any line so far (console or QEMU's own output) contains <paramref name="text"/>.</summary>
+    public bool Printed(string text)
+    {
+        lock (_console)
+            return _console.Exists(line => line.Contains(text, StringComparison.Ordinal));
+    }
+
     /// <summary>
     /// Wait for a console line containing <paramref name="marker"/> (markers may share a line with a login
     /// prompt); returns the time since QEMU started.

@@ -11,6 +11,7 @@ public sealed class TinyImageTests(TinyImageFixture fixture, ITestOutputHelper o
 {
     // Under TCG on a busy two-core machine a boot takes 5-10 s; leave room for a slow CI host.
     private static readonly TimeSpan BootTimeout = TimeSpan.FromMinutes(3);
+    private const string AoeDriverLoaded = "aoe: AoE v";
 
     [Fact]
     public void A_second_build_of_the_same_recipes_comes_from_the_cache()
@@ -36,6 +37,9 @@ public sealed class TinyImageTests(TinyImageFixture fixture, ITestOutputHelper o
         await using var machine = await GuestMachine.StartAsync(fixture.Qemu, disk, firmware, "poweroff");
         var ready = await machine.WaitForAsync("BMCAST-READY mode=poweroff", BootTimeout);
         output.WriteLine($"{firmware}: BMCAST-READY after {ready.TotalSeconds:0.0} s");
+        // The disk is there as soon as its driver is (virtio_blk probes as the initramfs loads it), so the network-root
+        // fallback, a second later, never starts.
+        Assert.False(machine.Printed(AoeDriverLoaded), $"a local boot loaded the aoe driver; console:\n{machine.Console}");
         await machine.WaitForExitAsync(TimeSpan.FromMinutes(1));
     }
 
