@@ -3,7 +3,7 @@ using Microsoft.Win32.SafeHandles;
 
 namespace Bmcast.Images;
 
-/// <summary>The few POSIX calls .NET does not expose: sparse-file probing, fsync, no-clobber renames, advisory locks (directory syncs: Core's DirectorySync).</summary>
+/// <summary>The few POSIX calls .NET does not expose: sparse-file probing, fsync, no-clobber renames, advisory locks (and an open(2) that .NET does not lock itself) (directory syncs: Core's DirectorySync).</summary>
 internal static class LibC
 {
     public const int SEEK_DATA = 3;
@@ -18,6 +18,9 @@ internal static class LibC
     public const int EEXIST = 17;
     public const int AT_FDCWD = -100;
     public const uint RENAME_NOREPLACE = 1;
+    public const int O_RDWR = 2;
+    public const int O_CREAT = 0x40;
+    public const int O_CLOEXEC = 0x80000;
 
     [DllImport("libc", SetLastError = true)]
     public static extern long lseek(SafeFileHandle fd, long offset, int whence);
@@ -31,6 +34,9 @@ internal static class LibC
 
     [DllImport("libc", SetLastError = true)]
     public static extern int flock(SafeFileHandle fd, int operation);
+
+    [DllImport("libc", SetLastError = true)]
+    public static extern int open([MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags, int mode);
 
     public static IOException Failure(string what, string path)
     {

@@ -14,17 +14,24 @@ internal sealed class StoreLock : IDisposable
 
     private StoreLock(SafeFileHandle handle) => _handle = handle;
 
-    public static StoreLock Shared(string root) => Take(root, LibC.LOCK_SH)!;
+    private const string StoreFile = "store.lock";
 
-    public static StoreLock Exclusive(string root) => Take(root, LibC.LOCK_EX)!;
+    public static StoreLock Shared(string root) => Take(root, StoreFile, LibC.LOCK_SH)!;
+
+    public static StoreLock Exclusive(string root) => Take(root, StoreFile, LibC.LOCK_EX)!;
 
     /// <summary>The exclusive lock if nobody holds the store lock right now, else null.</summary>
-    public static StoreLock? TryExclusive(string root) => Take(root, LibC.LOCK_EX | LibC.LOCK_NB);
+    public static StoreLock? TryExclusive(string root) => Take(root, StoreFile, LibC.LOCK_EX | LibC.LOCK_NB);
 
-    private static StoreLock? Take(string root, int operation)
+    private static StoreLock? Take(string root, string file, int operation)
     {
-        string path = Path.Combine(root, "store.lock");
-        var handle = File.OpenHandle(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.ReadWrite);
+        string path = Path.Combine(root, file);
+        // Not File.OpenHandle: .NET takes a non-blocking flock of its own on open to emulate FileShare, which fails
+        // ("used by another process") instead of waiting while another thread or process holds the lock exclusively.
+        int descriptor = LibC.open(path, LibC.O_RDWR | LibC.O_CREAT | LibC.O_CLOEXEC, 0b110_100_100);
+        if (descriptor < 0)
+            throw LibC.Failure("open", path);
+        var handle = new SafeFileHandle(descriptor, ownsHandle: true);
         while (LibC.flock(handle, operation) != 0)
         {
             int errno = Marshal.GetLastPInvokeError();

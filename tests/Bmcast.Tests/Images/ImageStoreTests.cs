@@ -86,6 +86,20 @@ public sealed class ImageStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task An_import_started_while_the_store_is_held_exclusively_waits_for_it()
+    {
+        var image = Dense("a.raw", 4, seed: 1);
+        Task<ImportResult> import;
+        using (StoreLock.Exclusive(_temp.Store.Root)) // as garbage collection holds it
+        {
+            import = Task.Run(() => _temp.ImportAsync(image.Path, "disk", Chunk));
+            await Task.Delay(300, TestContext.Current.CancellationToken); // time enough to fail, had it not waited
+            Assert.False(import.IsCompleted);
+        }
+        Assert.Equal("disk", (await import).Image.Name);
+    }
+
+    [Fact]
     public async Task Concurrent_imports_of_the_same_content_store_it_once()
     {
         var image = Dense("a.raw", 600, seed: 5);
