@@ -107,7 +107,7 @@ public sealed class ImageImporter(ImageStore store)
             Created: DateTimeOffset.UtcNow,
             RootHash: manifest.RootHashHex,
             KeyFingerprint: manifest.KeyFingerprint);
-        bool replaced = store.Publish(options.Name, manifest, info, options.Force);
-        return new ImportResult(info, batch.NewChunks, batch.NewBytes, chunks.DataBytesRead, TimeSpan.Zero, replaced);
+        var (published, replaced) = store.Publish(options.Name, manifest, info, options.Force);
+        return new ImportResult(published, batch.NewChunks, batch.NewBytes, chunks.DataBytesRead, TimeSpan.Zero, replaced);
     }
 }

@@ -8,6 +8,10 @@ namespace Bmcast.Images;
 /// </summary>
 /// <param name="StoredBytes">Bytes of the image's non-zero chunks: what it costs the store before deduplication.</param>
 /// <param name="SourceFormat">Format of the imported file (raw, qcow2, …) before conversion.</param>
+/// <param name="AoeSlot">
+/// The AoE slot the image is exported on (shelf.slot, the shelf being <c>bmcast serve --aoe-shelf</c>): given when
+/// the image is published and kept for its life, also when it is replaced; null when all 255 were taken.
+/// </param>
 public sealed record ImageInfo(
     string Name,
     long Size,
@@ -19,7 +23,8 @@ public sealed record ImageInfo(
     string SourceFile,
     DateTimeOffset Created,
     string RootHash,
-    string KeyFingerprint)
+    string KeyFingerprint,
+    int? AoeSlot = null)
 {
     /// <summary>Enough of the root hash to tell images apart in listings.</summary>
     [JsonIgnore]

@@ -10,6 +10,7 @@ namespace Bmcast.Images;
 /// them. Layout (see docs/images.md):
 /// <code>
 ///   store.lock                 flock: shared while importing, exclusive while collecting garbage
+///   names.lock                 flock: exclusive while an AoE slot is given out
 ///   keys/store.key             ECDSA P-256, PKCS#8 PEM, 0600
 ///   chunks/ab/abcd…            one file per distinct non-zero chunk, named by its SHA-256
 ///   images/NAME/manifest       Manifest.Encode()
@@ -22,6 +23,8 @@ namespace Bmcast.Images;
 public sealed class ImageStore
 {
     public const string StoreEnvironmentVariable = "BMCAST_STORE";
+    /// <summary>AoE slots 0 to 254 of one shelf (255 is the broadcast address).</summary>
+    public const int AoeSlotCount = 255;
     private const string ManifestFile = "manifest";
     private const string InfoFile = "image.json";
     private const string BootProfileFile = "boot-profile";
@@ -102,10 +105,16 @@ public sealed class ImageStore
     {
         if (!Exists(name))
             throw new ImageNotFoundException(name);
-        string path = Path.Combine(ImageDirectory(name), BootProfileFile);
+        WriteImageFileAtomically(name, BootProfileFile, profile);
+    }
+
+    /// <summary>Replace one of an image's files: the new bytes are durable under another name, then renamed over it.</summary>
+    private void WriteImageFileAtomically(string name, string file, ReadOnlySpan<byte> content)
+    {
+        string path = Path.Combine(ImageDirectory(name), file);
         string temporary = path + ".new";
         File.Delete(temporary);
-        DurableFile.WriteNew(temporary, profile);
+        DurableFile.WriteNew(temporary, content);
         File.Move(temporary, path, overwrite: true);
         DirectorySync.Sync(ImageDirectory(name));
     }
@@ -124,10 +133,13 @@ public sealed class ImageStore
     /// Publish a manifest and its info as image <paramref name="name"/>: both are written to a durable
     /// staging directory, which is then renamed into place. With <paramref name="replace"/> an existing
     /// image of that name is swapped out; the name is absent for the moment between the two renames.
-    /// Returns true when an image was replaced.
+    /// Returns the info as published (with its AoE slot) and whether an image was replaced.
     /// </summary>
-    internal bool Publish(string name, Manifest manifest, ImageInfo info, bool replace)
+    internal (ImageInfo Published, bool Replaced) Publish(string name, Manifest manifest, ImageInfo info, bool replace)
     {
+        using var naming = StoreLock.Naming(Root);
+        AssignMissingAoeSlotsLocked();
+        info = info with { AoeSlot = ChooseAoeSlot(name) };
         string staging = Path.Combine(TemporaryDirectory, "image-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(staging);
         try
@@ -146,13 +158,51 @@ public sealed class ImageStore
                 replaced = true;
             }
             DirectorySync.Sync(_imagesDirectory);
-            return replaced;
+            return (info, replaced);
         }
         finally
         {
             if (Directory.Exists(staging))
                 Directory.Delete(staging, recursive: true);
         }
+    }
+
+    /// <summary>
+    /// Give every image published before AoE slots were recorded a slot of its own, in name order, so their numbers
+    /// stop depending on what else is in the store. <c>bmcast serve --aoe</c> calls it at start; publishing does too.
+    /// </summary>
+    public void AssignMissingAoeSlots()
+    {
+        using var naming = StoreLock.Naming(Root);
+        AssignMissingAoeSlotsLocked();
+    }
+
+    private void AssignMissingAoeSlotsLocked()
+    {
+        foreach (var info in List().Where(i => i.AoeSlot is null))
+            if (ChooseAoeSlot(info.Name) is { } slot)
+                WriteImageFileAtomically(info.Name, InfoFile, JsonSerializer.SerializeToUtf8Bytes(info with { AoeSlot = slot }, ImageInfoJson.Default.ImageInfo));
+    }
+
+    /// <summary>
+    /// The slot for an image published as <paramref name="name"/>: the one it has if it replaces an image of that name,
+    /// else the next after the highest in use (so a removed image's number is not handed on at once to another, which
+    /// a machine still reading the old one would then get), else the lowest free; null when all are taken. Caller
+    /// holds the naming lock.
+    /// </summary>
+    private int? ChooseAoeSlot(string name)
+    {
+        var images = List();
+        if (images.FirstOrDefault(i => i.Name == name) is { AoeSlot: { } kept })
+            return kept;
+        var used = images.Where(i => i.AoeSlot is not null).Select(i => i.AoeSlot!.Value).ToHashSet();
+        int next = used.Count == 0 ? 0 : used.Max() + 1;
+        if (next < AoeSlotCount)
+            return next;
+        for (int slot = 0; slot < AoeSlotCount; slot++)
+            if (!used.Contains(slot))
+                return slot;
+        return null;
     }
 
     /// <summary>Remove an image, then delete the chunks no remaining image references.</summary>

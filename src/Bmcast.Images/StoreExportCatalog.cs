@@ -10,7 +10,7 @@ namespace Bmcast.Images;
 public sealed class StoreExportCatalog(ImageStore store) : IExportCatalog
 {
     public IReadOnlyList<ExportListing> List() =>
-        store.List().Select(info => new ExportListing(info.Name, Describe(info))).ToList();
+        store.List().Select(info => new ExportListing(info.Name, Describe(info), info.AoeSlot)).ToList();
 
     public ValueTask<IBlockDevice?> OpenAsync(string name, CancellationToken cancellationToken) =>
         ValueTask.FromResult(Open(name));

@@ -7,6 +7,7 @@ namespace Bmcast.Images;
 /// An advisory lock on the whole store (flock on <c>store.lock</c>). Imports hold it shared, so any
 /// number may run at once; garbage collection holds it exclusive, because a chunk written by an
 /// import in progress is not yet referenced by any manifest and would otherwise look like garbage.
+/// <see cref="Naming"/> (flock on <c>names.lock</c>) serializes the short moments that give out AoE slots.
 /// </summary>
 internal sealed class StoreLock : IDisposable
 {
@@ -22,6 +23,9 @@ internal sealed class StoreLock : IDisposable
 
     /// <summary>The exclusive lock if nobody holds the store lock right now, else null.</summary>
     public static StoreLock? TryExclusive(string root) => Take(root, StoreFile, LibC.LOCK_EX | LibC.LOCK_NB);
+
+    /// <summary>Held while an AoE slot is chosen and recorded, so two publishers never choose the same one.</summary>
+    public static StoreLock Naming(string root) => Take(root, "names.lock", LibC.LOCK_EX)!;
 
     private static StoreLock? Take(string root, string file, int operation)
     {

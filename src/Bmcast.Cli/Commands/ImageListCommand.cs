@@ -4,7 +4,7 @@ using Spectre.Console;
 
 namespace Bmcast.Cli.Commands;
 
-/// <summary><c>bmcast image ls</c>: one row per image.</summary>
+/// <summary><c>bmcast image ls</c>: one row per image, with the AoE slot it is served on (shelf: <c>serve --aoe-shelf</c>).</summary>
 internal static class ImageListCommand
 {
     public static Command Create(ImageCommandOptions options)
@@ -19,12 +19,13 @@ internal static class ImageListCommand
                 return Task.FromResult(ExitCodes.Success);
             }
             var table = new Table().Border(context.IsTerminal ? TableBorder.Rounded : TableBorder.Simple)
-                .AddColumns("NAME", "SIZE", "STORED", "CHUNKS", "ZERO", "ROOT");
-            foreach (var column in table.Columns.Skip(1).Take(4))
+                .AddColumns("NAME", "SIZE", "STORED", "CHUNKS", "ZERO", "ROOT", "AOE SLOT");
+            foreach (var column in table.Columns.Skip(1).Take(4).Append(table.Columns[^1]))
                 column.RightAligned();
             foreach (var image in images)
                 table.AddRow(Markup.Escape(image.Name), ByteSize.Format(image.Size), ByteSize.Format(image.StoredBytes),
-                    image.ChunkCount.ToString(), image.ZeroChunkCount.ToString(), image.RootHashPrefix);
+                    image.ChunkCount.ToString(), image.ZeroChunkCount.ToString(), image.RootHashPrefix,
+                    image.AoeSlot?.ToString() ?? "-");
             context.Console.Write(table);
             return Task.FromResult(ExitCodes.Success);
         });

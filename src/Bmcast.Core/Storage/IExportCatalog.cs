@@ -13,7 +13,8 @@ public interface IExportCatalog
     ValueTask<IBlockDevice?> OpenAsync(string name, CancellationToken cancellationToken);
 }
 
-public sealed record ExportListing(string Name, string Description);
+/// <param name="AoeSlot">The AoE slot the export keeps for its life, if it has one; only numbered exports are served over AoE.</param>
+public sealed record ExportListing(string Name, string Description, int? AoeSlot = null);
 
 /// <summary>
 /// Names that <c>bmcast serve</c> answers besides the images themselves, all read-only and unlisted:
