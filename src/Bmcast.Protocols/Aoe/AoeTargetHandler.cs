@@ -33,7 +33,7 @@ public sealed class AoeTargetHandler(MacAddress address, int mtu, IReadOnlyList<
         for (int i = 0; i < slots.Count; i++) // an index, not an enumerator: this runs for every frame
         {
             var slot = slots[i];
-            if (!AoeProtocol.Addresses(header.Major, header.Minor, options.Shelf, slot.Number))
+            if (!AoeProtocol.Addresses(header.Major, header.Minor, options.ShelfOf(slot), slot.Number))
                 continue;
             var reply = replies.Reserve();
             int length = header.Command switch
@@ -80,7 +80,7 @@ public sealed class AoeTargetHandler(MacAddress address, int mtu, IReadOnlyList<
             default:
                 return WriteError(header, reply, slot, AoeError.BadArgument);
         }
-        header.ReplyFrom(address, options.Shelf, slot.Number).Write(reply);
+        header.ReplyFrom(address, options.ShelfOf(slot), slot.Number).Write(reply);
         return new ConfigHeader(options.BufferCount, FirmwareVersion, (byte)_sectorsPerFrame, config.Command, (ushort)current.Length)
             .Write(reply, current);
     }
@@ -94,8 +94,8 @@ public sealed class AoeTargetHandler(MacAddress address, int mtu, IReadOnlyList<
             return WriteAta(header, ata, reply.Span, slot, Ata.StatusReady | Ata.StatusError, Ata.ErrorAborted, 0);
         if (command == Ata.IdentifyDevice)
         {
-            AtaIdentify.Write(reply.Span[AoeProtocol.AtaDataOffset..], slot.Sectors, "bmcast " + slot.Name,
-                $"bmcast-{options.Shelf}.{slot.Number}", "1.0");
+            AtaIdentify.Write(reply.Span[AoeProtocol.AtaDataOffset..], slot.Sectors, "bmcast " + slot.Description,
+                $"bmcast-{options.ShelfOf(slot)}.{slot.Number}", "1.0");
             return WriteAta(header, ata, reply.Span, slot, Ata.StatusReady, 0, AtaIdentify.Length);
         }
         if (command is Ata.FlushCache or Ata.FlushCacheExt or Ata.CheckPowerMode)
@@ -116,7 +116,7 @@ public sealed class AoeTargetHandler(MacAddress address, int mtu, IReadOnlyList<
         catch (IOException e)
         {
             logger.LogWarning("e{Shelf}.{Slot} ({Name}): read of {Count} sectors at {Lba} failed: {Message}",
-                options.Shelf, slot.Number, slot.Name, ata.SectorCount, lba, e.Message);
+                options.ShelfOf(slot), slot.Number, slot.Description, ata.SectorCount, lba, e.Message);
             return WriteAta(header, ata, reply.Span, slot, Ata.StatusReady | Ata.StatusError | Ata.StatusDeviceFault, Ata.ErrorAborted, 0);
         }
         return WriteAta(header, ata, reply.Span, slot, Ata.StatusReady, 0, length);
@@ -133,14 +133,14 @@ public sealed class AoeTargetHandler(MacAddress address, int mtu, IReadOnlyList<
 
     private int WriteAta(in AoeHeader header, in AtaHeader request, Span<byte> reply, AoeSlot slot, byte status, byte error, int dataLength)
     {
-        header.ReplyFrom(address, options.Shelf, slot.Number).Write(reply);
+        header.ReplyFrom(address, options.ShelfOf(slot), slot.Number).Write(reply);
         (request with { ErrorOrFeature = error, CommandOrStatus = status }).Write(reply);
         return AoeProtocol.AtaDataOffset + dataLength;
     }
 
     private int WriteError(in AoeHeader header, Span<byte> reply, AoeSlot slot, AoeError error)
     {
-        (header.ReplyFrom(address, options.Shelf, slot.Number) with { Flags = AoeFlags.Response | AoeFlags.Error, Error = error }).Write(reply);
+        (header.ReplyFrom(address, options.ShelfOf(slot), slot.Number) with { Flags = AoeFlags.Response | AoeFlags.Error, Error = error }).Write(reply);
         return AoeProtocol.HeaderLength;
     }
 

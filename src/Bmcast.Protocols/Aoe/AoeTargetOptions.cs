@@ -7,6 +7,9 @@ public sealed record AoeTargetOptions
     /// <summary>The shelf (AoE major) every slot lives on.</summary>
     public ushort Shelf { get; init; }
 
+    /// <summary>The shelf of the images' manifest companions (each in its image's slot number); null when none are exported.</summary>
+    public ushort? ManifestShelf { get; init; }
+
     /// <summary>Initiators allowed to talk to us; null allows everyone. Others' frames are dropped silently, like vblade's -m.</summary>
     public IReadOnlySet<MacAddress>? AllowedInitiators { get; init; }
 
@@ -15,4 +18,8 @@ public sealed record AoeTargetOptions
 
     /// <summary>Receive loops over the socket; each handles its frames start to finish.</summary>
     public int Workers { get; init; } = Math.Max(2, Environment.ProcessorCount);
+
+    /// <summary>The shelf <paramref name="slot"/> answers on.</summary>
+    public ushort ShelfOf(AoeSlot slot) => slot.Kind == AoeSlotKind.Image ? Shelf
+        : ManifestShelf ?? throw new InvalidOperationException($"slot {slot.Number} holds a manifest but no manifest shelf is set");
 }
