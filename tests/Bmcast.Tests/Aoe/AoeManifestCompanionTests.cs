@@ -1,0 +1,117 @@
+using System.Text;
+using Bmcast.Cli.Chaos.Fuzz;
+using Bmcast.Core.Aoe;
+using Bmcast.Core.Manifests;
+using Bmcast.Core.Storage;
+using Bmcast.Protocols.Aoe;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Bmcast.Tests.Aoe;
+
+/// <summary>
+/// The target's manifest companions (<see cref="AoeSlotTable"/>): each image's manifest framed on the manifest shelf, in the
+/// image's slot, answered like any slot; and our initiator reading one back.
+/// </summary>
+public sealed class AoeManifestCompanionTests
+{
+    private const ushort Shelf = 4;
+    private const ushort ManifestShelf = 9;
+    private static readonly MacAddress Target = new(0x02_00_00_00_00_01);
+    private static readonly MacAddress Initiator = new(0x02_00_00_00_00_02);
+    private static readonly AoeTargetOptions Options = new() { Shelf = Shelf, ManifestShelf = ManifestShelf };
+    private static readonly AoeInitiatorOptions Fast = new() { InitialTimeout = TimeSpan.FromMilliseconds(50), MaxTransmissions = 3 };
+    private readonly byte[] _manifest = [.. Manifest.Magic, .. ReadOnlyTestDevice.RandomData(3000, seed: 8)];
+    private readonly MemoryExportCatalog _catalog;
+
+    public AoeManifestCompanionTests()
+    {
+        byte[] alpha = ReadOnlyTestDevice.RandomData(8192, seed: 1);
+        _catalog = new MemoryExportCatalog()
+            .Add("alpha", () => new ReadOnlyTestDevice(alpha))
+            .Add(ExportNames.ManifestOf("alpha"), () => new ReadOnlyTestDevice(_manifest), hidden: true)
+            .Add("beta", () => new ReadOnlyTestDevice(new byte[4096])); // no manifest: no companion
+    }
+
+    [Fact]
+    public async Task EachImageWithAManifestGetsACompanionInItsSlot()
+    {
+        var slots = await AoeSlotTable.OpenAsync(_catalog, Options, TestContext.Current.CancellationToken);
+
+        Assert.Equal(["alpha e4.0", "manifest of alpha e9.0", "beta e4.1"], slots.Select(s => $"{s.Description} e{Options.ShelfOf(s)}.{s.Number}"));
+        var companion = slots[1];
+        Assert.Equal(AoeSlotKind.Manifest, companion.Kind);
+        Assert.Equal(ManifestFrame.FramedLength(_manifest.Length), companion.Device.Size);
+        Assert.Equal(0, companion.Device.Size % AoeProtocol.SectorSize);
+    }
+
+    [Fact]
+    public async Task AManifestShelfThatCollidesIsRefused()
+    {
+        foreach (ushort shelf in new ushort[] { Shelf, AoeProtocol.BroadcastMajor })
+            await Assert.ThrowsAsync<ArgumentException>(() =>
+                AoeSlotTable.OpenAsync(_catalog, Options with { ManifestShelf = shelf }, TestContext.Current.CancellationToken));
+    }
+
+    [Fact]
+    public async Task TheCompanionAnswersConfigAndIdentifyLikeAnySlotAndSaysWhatItHolds()
+    {
+        var handler = new AoeTargetHandler(Target, 1500, await AoeSlotTable.OpenAsync(_catalog, Options, TestContext.Current.CancellationToken),
+            Options, NullLogger.Instance);
+        var sink = new RecordingSink(handler.MaxReplyLength);
+
+        await handler.HandleAsync(AoeFrames.Config(Target, ManifestShelf, 0, ConfigCommand.Read), sink, TestContext.Current.CancellationToken);
+        await handler.HandleAsync(AoeFrames.Ata(Target, ManifestShelf, 0, Ata.IdentifyDevice, 0, 1, AtaFlags.None), sink, TestContext.Current.CancellationToken);
+        await handler.HandleAsync(AoeFrames.Ata(Target, ManifestShelf, 1, Ata.IdentifyDevice, 0, 1, AtaFlags.None), sink, TestContext.Current.CancellationToken);
+
+        Assert.Equal(2, sink.Frames.Count); // beta has no companion, so e9.1 is silent
+        Assert.Equal(AoeFrameStatus.Valid, AoeHeader.TryRead(sink.Frames[0], out var config));
+        Assert.Equal((ManifestShelf, (byte)0, false), (config.Major, config.Minor, config.IsError));
+        byte[] identify = sink.Frames[1][AoeProtocol.AtaDataOffset..];
+        Assert.Equal((ulong)ManifestFrame.FramedLength(_manifest.Length) / 512, AtaIdentify.ReadSectors(identify));
+        Assert.Equal("bmcast manifest of alpha", AtaString(identify, 27, 40));
+        Assert.Equal("bmcast-9.0", AtaString(identify, 10, 20));
+    }
+
+    [Fact]
+    public async Task OurInitiatorReadsTheManifestBackFromTheCompanion()
+    {
+        var handler = new AoeTargetHandler(Target, 1500, await AoeSlotTable.OpenAsync(_catalog, Options, TestContext.Current.CancellationToken),
+            Options, NullLogger.Instance);
+        await using var initiator = await AoeInitiator.ConnectAsync(new LoopbackFrameChannel(Initiator, 1500, handler), ManifestShelf, 0, Fast,
+            TestContext.Current.CancellationToken);
+        await using var companion = new AoeImageSource(initiator, "e9.0");
+
+        Assert.Equal(_manifest, await AoeManifestReader.ReadAsync(companion, NullLogger.Instance, TestContext.Current.CancellationToken));
+    }
+
+    [Fact]
+    public async Task NoTargetAtTheCompanionAddressIsTellableFromATargetThatStopsAnswering()
+    {
+        var handler = new AoeTargetHandler(Target, 1500, await AoeSlotTable.OpenAsync(_catalog, Options, TestContext.Current.CancellationToken),
+            Options, NullLogger.Instance);
+        var absent = await Assert.ThrowsAsync<AoeNoReplyException>(() =>
+            AoeInitiator.ConnectAsync(new LoopbackFrameChannel(Initiator, 1500, handler), ManifestShelf, 1, Fast, TestContext.Current.CancellationToken));
+        Assert.False(absent.TargetFound);
+    }
+
+    [Fact]
+    public void AnAddressNamesItsManifestCompanion()
+    {
+        Assert.Equal(new AoeAddress("eth1", 3, 2), AoeAddress.Parse("aoe:eth1/e2.2").Manifest);
+        var explicitShelf = AoeAddress.Parse("aoe:eth1/e2.2?manifest-shelf=7");
+        Assert.Equal(new AoeAddress("eth1", 7, 2), explicitShelf.Manifest);
+        Assert.Equal("aoe:eth1/e2.2?manifest-shelf=7", explicitShelf.ToString());
+        Assert.Null(AoeAddress.Parse("aoe:eth1/e65534.0").Manifest);
+        foreach (string bad in new[] { "aoe:eth1/e2.2?manifest-shelf=2", "aoe:eth1/e2.2?manifest-shelf=65535", "aoe:eth1/e2.2?shelf=3", "aoe:eth1/e2.2?manifest-shelf=" })
+            Assert.Throws<FormatException>(() => AoeAddress.Parse(bad));
+    }
+
+    /// <summary>An ATA string: two characters per word, the first in the high byte, space-padded.</summary>
+    private static string AtaString(byte[] identify, int word, int length)
+    {
+        var text = new StringBuilder();
+        for (int i = 0; i < length; i++)
+            text.Append((char)identify[word * 2 + (i ^ 1)]);
+        return text.ToString().TrimEnd();
+    }
+}
