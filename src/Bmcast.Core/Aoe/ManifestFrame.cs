@@ -24,6 +24,14 @@ public static class ManifestFrame
     public static long FramedLength(long manifestLength) =>
         (HeaderLength + manifestLength + AoeProtocol.SectorSize - 1) / AoeProtocol.SectorSize * AoeProtocol.SectorSize;
 
+    /// <summary>The framed device for <paramref name="manifest"/>, as a new array (servers frame once, at start).</summary>
+    public static byte[] Frame(ReadOnlySpan<byte> manifest)
+    {
+        var device = new byte[FramedLength(manifest.Length)];
+        Write(manifest, device);
+        return device;
+    }
+
     /// <summary>Frame <paramref name="manifest"/> into <paramref name="device"/>, which holds <see cref="FramedLength"/> bytes.</summary>
     public static void Write(ReadOnlySpan<byte> manifest, Span<byte> device)
     {

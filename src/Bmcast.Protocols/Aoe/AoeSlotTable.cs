@@ -52,8 +52,6 @@ public static class AoeSlotTable
             throw new InvalidDataException($"the manifest of {image} has {export.Size} bytes, more than AoE initiators accept ({ManifestFrame.MaxManifestLength})");
         var encoded = new byte[export.Size];
         await export.ReadAsync(0, encoded, cancellationToken);
-        var framed = new byte[ManifestFrame.FramedLength(encoded.Length)];
-        ManifestFrame.Write(encoded, framed);
-        return new MemoryBlockDevice(framed, writable: false);
+        return new MemoryBlockDevice(ManifestFrame.Frame(encoded), writable: false);
     }
 }

@@ -13,18 +13,16 @@ public sealed class ManifestFrameTests
     /// <summary>Not a real manifest: the framing looks only at the magic; decoding is the caller's business.</summary>
     private static readonly byte[] Manifest = [.. Core.Manifests.Manifest.Magic, .. ReadOnlyTestDevice.RandomData(1000, seed: 3)];
 
-    private static byte[] Framed(byte[] manifest)
-    {
-        var device = new byte[ManifestFrame.FramedLength(manifest.Length)];
-        device.AsSpan().Fill(0xEE); // Write must clear the padding itself
-        ManifestFrame.Write(manifest, device);
-        return device;
-    }
+    private static byte[] Framed(byte[] manifest) => ManifestFrame.Frame(manifest);
 
     [Fact]
     public void FramingIsTheLengthThenTheManifestZeroPaddedToWholeSectors()
     {
         byte[] device = Framed(Manifest);
+        var reused = new byte[device.Length];
+        reused.AsSpan().Fill(0xEE); // Write must clear the padding itself
+        ManifestFrame.Write(Manifest, reused);
+        Assert.Equal(device, reused);
 
         Assert.Equal(1024, device.Length);
         Assert.Equal((ulong)Manifest.Length, BinaryPrimitives.ReadUInt64LittleEndian(device));
