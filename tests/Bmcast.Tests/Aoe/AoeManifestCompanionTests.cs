@@ -55,8 +55,7 @@ public sealed class AoeManifestCompanionTests
     [Fact]
     public async Task TheCompanionAnswersConfigAndIdentifyLikeAnySlotAndSaysWhatItHolds()
     {
-        var handler = new AoeTargetHandler(Target, 1500, await AoeSlotTable.OpenAsync(_catalog, Options, TestContext.Current.CancellationToken),
-            Options, NullLogger.Instance);
+        var handler = await HandlerAsync();
         var sink = new RecordingSink(handler.MaxReplyLength);
 
         await handler.HandleAsync(AoeFrames.Config(Target, ManifestShelf, 0, ConfigCommand.Read), sink, TestContext.Current.CancellationToken);
@@ -75,8 +74,7 @@ public sealed class AoeManifestCompanionTests
     [Fact]
     public async Task OurInitiatorReadsTheManifestBackFromTheCompanion()
     {
-        var handler = new AoeTargetHandler(Target, 1500, await AoeSlotTable.OpenAsync(_catalog, Options, TestContext.Current.CancellationToken),
-            Options, NullLogger.Instance);
+        var handler = await HandlerAsync();
         await using var initiator = await AoeInitiator.ConnectAsync(new LoopbackFrameChannel(Initiator, 1500, handler), ManifestShelf, 0, Fast,
             TestContext.Current.CancellationToken);
         await using var companion = new AoeImageSource(initiator, "e9.0");
@@ -87,8 +85,7 @@ public sealed class AoeManifestCompanionTests
     [Fact]
     public async Task NoTargetAtTheCompanionAddressIsTellableFromATargetThatStopsAnswering()
     {
-        var handler = new AoeTargetHandler(Target, 1500, await AoeSlotTable.OpenAsync(_catalog, Options, TestContext.Current.CancellationToken),
-            Options, NullLogger.Instance);
+        var handler = await HandlerAsync();
         var absent = await Assert.ThrowsAsync<AoeNoReplyException>(() =>
             AoeInitiator.ConnectAsync(new LoopbackFrameChannel(Initiator, 1500, handler), ManifestShelf, 1, Fast, TestContext.Current.CancellationToken));
         Assert.False(absent.TargetFound);
@@ -105,6 +102,9 @@ public sealed class AoeManifestCompanionTests
         foreach (string bad in new[] { "aoe:eth1/e2.2?manifest-shelf=2", "aoe:eth1/e2.2?manifest-shelf=65535", "aoe:eth1/e2.2?shelf=3", "aoe:eth1/e2.2?manifest-shelf=" })
             Assert.Throws<FormatException>(() => AoeAddress.Parse(bad));
     }
+
+    private async Task<AoeTargetHandler> HandlerAsync() =>
+        new(Target, 1500, await AoeSlotTable.OpenAsync(_catalog, Options, TestContext.Current.CancellationToken), Options, NullLogger.Instance);
 
     /// <summary>An ATA string: two characters per word, the first in the high byte, space-padded.</summary>
     private static string AtaString(byte[] identify, int word, int length)
