@@ -23,18 +23,23 @@ public sealed class AoeStreamCliTests
         await RunBmcastAsync("image", "manifest", "img", "--output", dir.File("img.manifest"), "--store", store);
         await using var server = await ServeAsync(veth, store);
 
-        await StreamToCompletionAsync(veth, dir, verified: true, "--manifest", dir.File("img.manifest"));
+        await StreamToCompletionAsync(veth, dir, verified: true, extra: ["--manifest", dir.File("img.manifest")]);
     }
 
-    [Fact]
-    public async Task WithoutAManifestFileTheManifestComesFromTheCompanionShelf()
+    /// <summary>On the default companion shelf (the image's + 1), or on one both ends are told (<paramref name="manifestShelf"/>).</summary>
+    [Theory]
+    [InlineData(null)]
+    [InlineData(7)]
+    public async Task WithoutAManifestFileTheManifestComesFromTheCompanionShelf(int? manifestShelf)
     {
         await using var veth = await VethNamespace.CreateAsync();
         using var dir = new TempDirectory();
         string store = await ImportAsync(dir);
-        await using var server = await ServeAsync(veth, store);
+        string[] shelf = manifestShelf is { } m ? ["--aoe-manifest-shelf", $"{m}"] : [];
+        await using var server = await ServeAsync(veth, store, shelf);
 
-        string stderr = await StreamToCompletionAsync(veth, dir, verified: true);
+        string source = $"aoe:{veth.HostInterface}/e2.0" + (manifestShelf is { } given ? $"?manifest-shelf={given}" : "");
+        string stderr = await StreamToCompletionAsync(veth, dir, verified: true, source);
         Assert.Contains("trusting image server", stderr); // the manifest's key, pinned on first use
     }
 
@@ -91,11 +96,11 @@ public sealed class AoeStreamCliTests
     }
 
     /// <summary><c>bmcast serve --aoe</c> on the far end: the image at e2.0, its manifest (by default) at e3.0.</summary>
-    private static async Task<ExternalTool.BackgroundProcess> ServeAsync(VethNamespace veth, string store)
+    private static async Task<ExternalTool.BackgroundProcess> ServeAsync(VethNamespace veth, string store, params string[] extra)
     {
         string us = NetworkInterfaceInfo.Read(veth.HostInterface).Address.ToString();
-        var server = ExternalTool.StartBackground("ip", veth.Exec("dotnet", Path.Combine(AppContext.BaseDirectory, "bmcast.dll"),
-            "serve", "--aoe", veth.FarInterface, "--aoe-shelf", "2", "--aoe-allow", us, "--store", store));
+        var server = ExternalTool.StartBackground("ip", veth.Exec(["dotnet", Path.Combine(AppContext.BaseDirectory, "bmcast.dll"),
+            "serve", "--aoe", veth.FarInterface, "--aoe-shelf", "2", "--aoe-allow", us, "--store", store, .. extra]));
         try
         {
             await WaitForTargetAsync(veth.HostInterface);
@@ -108,16 +113,16 @@ public sealed class AoeStreamCliTests
         }
     }
 
-    private static string[] StreamArguments(VethNamespace veth, TempDirectory dir) =>
+    private static string[] StreamArguments(VethNamespace veth, TempDirectory dir, string? source = null) =>
     [
-        "stream", "--source", $"aoe:{veth.HostInterface}/e2.0", "--target", dir.File("target.raw"),
+        "stream", "--source", source ?? $"aoe:{veth.HostInterface}/e2.0", "--target", dir.File("target.raw"),
         "--export", "unix:" + dir.File("agent.sock"), "--known-keys", dir.File("known_keys"), "--json",
     ];
 
     /// <summary>Stream until complete; checks how it started and that the target equals the image; returns the agent's log.</summary>
-    private static async Task<string> StreamToCompletionAsync(VethNamespace veth, TempDirectory dir, bool verified, params string[] extra)
+    private static async Task<string> StreamToCompletionAsync(VethNamespace veth, TempDirectory dir, bool verified, string? source = null, params string[] extra)
     {
-        await using var agent = BmcastProcess.Start([.. StreamArguments(veth, dir), .. extra]);
+        await using var agent = BmcastProcess.Start([.. StreamArguments(veth, dir, source), .. extra]);
         var started = await agent.WaitForEventAsync("started", TimeSpan.FromSeconds(60));
         Assert.Equal(verified, started.GetProperty("verified").GetBoolean());
         await agent.WaitForEventAsync("complete", TimeSpan.FromSeconds(60));
