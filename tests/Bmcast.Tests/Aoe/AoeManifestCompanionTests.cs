@@ -89,6 +89,12 @@ public sealed class AoeManifestCompanionTests
         var absent = await Assert.ThrowsAsync<AoeNoReplyException>(() =>
             AoeInitiator.ConnectAsync(new LoopbackFrameChannel(Initiator, 1500, handler), ManifestShelf, 1, Fast, TestContext.Current.CancellationToken));
         Assert.False(absent.TargetFound);
+
+        var link = new LossyChannel(new LoopbackFrameChannel(Initiator, 1500, handler), loss: 0, seed: 1);
+        await using var initiator = await AoeInitiator.ConnectAsync(link, ManifestShelf, 0, Fast, TestContext.Current.CancellationToken);
+        link.Loss = 1; // the target stops answering
+        var silent = await Assert.ThrowsAsync<AoeNoReplyException>(() => initiator.ReadSectorsAsync(0, new byte[512], TestContext.Current.CancellationToken));
+        Assert.True(silent.TargetFound);
     }
 
     [Fact]
