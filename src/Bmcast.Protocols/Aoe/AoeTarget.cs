@@ -44,7 +44,7 @@ public sealed class AoeTarget : IAsyncDisposable
     public async Task RunAsync(CancellationToken cancellationToken)
     {
         foreach (var slot in Slots)
-            _logger.LogInformation("AoE e{Shelf}.{Slot}: {Name} ({Sectors} sectors)", _options.ShelfOf(slot), slot.Number, slot.Description, slot.Sectors);
+            _logger.LogInformation("AoE e{Shelf}.{Slot}: {Name} ({Sectors} sectors)", Handler.ShelfOf(slot), slot.Number, slot.Description, slot.Sectors);
         _logger.LogInformation("AoE target on {Address}, MTU {Mtu}, {Sectors} sectors per frame",
             _channel.Address, _channel.Mtu, Handler.SectorsPerFrame);
         var loops = new Task[_options.Workers];

@@ -4,7 +4,7 @@ namespace Bmcast.Protocols.Aoe;
 
 public sealed record AoeTargetOptions
 {
-    /// <summary>The shelf (AoE major) every slot lives on.</summary>
+    /// <summary>The shelf (AoE major) every image slot lives on.</summary>
     public ushort Shelf { get; init; }
 
     /// <summary>The shelf of the images' manifest companions (each in its image's slot number); null when none are exported.</summary>
@@ -18,8 +18,4 @@ public sealed record AoeTargetOptions
 
     /// <summary>Receive loops over the socket; each handles its frames start to finish.</summary>
     public int Workers { get; init; } = Math.Max(2, Environment.ProcessorCount);
-
-    /// <summary>The shelf <paramref name="slot"/> answers on.</summary>
-    public ushort ShelfOf(AoeSlot slot) => slot.Kind == AoeSlotKind.Image ? Shelf
-        : ManifestShelf ?? throw new InvalidOperationException($"slot {slot.Number} holds a manifest but no manifest shelf is set");
 }

@@ -37,7 +37,8 @@ public sealed class AoeManifestCompanionTests
     {
         var slots = await AoeSlotTable.OpenAsync(_catalog, Options, TestContext.Current.CancellationToken);
 
-        Assert.Equal(["alpha e4.0", "manifest of alpha e9.0", "beta e4.1"], slots.Select(s => $"{s.Description} e{Options.ShelfOf(s)}.{s.Number}"));
+        var handler = new AoeTargetHandler(Target, 1500, slots, Options, NullLogger.Instance);
+        Assert.Equal(["alpha e4.0", "manifest of alpha e9.0", "beta e4.1"], slots.Select(s => $"{s.Description} e{handler.ShelfOf(s)}.{s.Number}"));
         var companion = slots[1];
         Assert.Equal(AoeSlotKind.Manifest, companion.Kind);
         Assert.Equal(ManifestFrame.FramedLength(_manifest.Length), companion.Device.Size);
@@ -45,11 +46,13 @@ public sealed class AoeManifestCompanionTests
     }
 
     [Fact]
-    public async Task AManifestShelfThatCollidesIsRefused()
+    public async Task AManifestShelfThatCollidesOrIsMissingIsRefused()
     {
         foreach (ushort shelf in new ushort[] { Shelf, AoeProtocol.BroadcastMajor })
             await Assert.ThrowsAsync<ArgumentException>(() =>
                 AoeSlotTable.OpenAsync(_catalog, Options with { ManifestShelf = shelf }, TestContext.Current.CancellationToken));
+        var slots = await AoeSlotTable.OpenAsync(_catalog, Options, TestContext.Current.CancellationToken);
+        Assert.Throws<ArgumentException>(() => new AoeTargetHandler(Target, 1500, slots, Options with { ManifestShelf = null }, NullLogger.Instance));
     }
 
     [Fact]
