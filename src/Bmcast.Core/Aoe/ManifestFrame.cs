@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using Bmcast.Core.Manifests;
 
 namespace Bmcast.Core.Aoe;
 
@@ -16,6 +15,12 @@ namespace Bmcast.Core.Aoe;
 public static class ManifestFrame
 {
     public const int HeaderLength = 8;
+
+    /// <summary>
+    /// The first bytes of every encoded manifest (<c>Manifest.Magic</c>), repeated here so that the codec compiles
+    /// without the manifest's cryptography, as the hypervisor will need.
+    /// </summary>
+    public static ReadOnlySpan<byte> ManifestMagic => "BMCMAN01"u8;
 
     /// <summary>The largest manifest a reader accepts: a 1 TiB image at 64 KiB chunks needs 512 MiB.</summary>
     public const long MaxManifestLength = 1L << 30;
@@ -47,13 +52,13 @@ public static class ManifestFrame
     public static ManifestFrameStatus TryReadHeader(ReadOnlySpan<byte> start, long deviceSize, out long manifestLength)
     {
         manifestLength = 0;
-        if (start.Length < HeaderLength + Manifest.Magic.Length || deviceSize < start.Length)
+        if (start.Length < HeaderLength + ManifestMagic.Length || deviceSize < start.Length)
             return ManifestFrameStatus.Truncated;
         ulong declared = BinaryPrimitives.ReadUInt64LittleEndian(start);
         manifestLength = (long)Math.Min(declared, long.MaxValue);
-        if (!start.Slice(HeaderLength, Manifest.Magic.Length).SequenceEqual(Manifest.Magic))
+        if (!start.Slice(HeaderLength, ManifestMagic.Length).SequenceEqual(ManifestMagic))
             return ManifestFrameStatus.NotAManifest;
-        if (declared < (ulong)Manifest.Magic.Length || declared > MaxManifestLength)
+        if (declared < (ulong)ManifestMagic.Length || declared > MaxManifestLength)
             return ManifestFrameStatus.BadLength;
         return declared > (ulong)(deviceSize - HeaderLength) ? ManifestFrameStatus.PastDeviceEnd : ManifestFrameStatus.Valid;
     }

@@ -30,6 +30,7 @@ public sealed class ManifestFrameTests
         Assert.True(device.AsSpan(8 + Manifest.Length).IndexOfAnyExcept((byte)0) < 0, "the padding is not zero");
         Assert.Equal(ManifestFrameStatus.Valid, ManifestFrame.TryReadHeader(device.AsSpan(0, 512), device.Length, out long length));
         Assert.Equal(Manifest.Length, length);
+        Assert.True(ManifestFrame.ManifestMagic.SequenceEqual(Core.Manifests.Manifest.Magic));
         Assert.Equal(512, ManifestFrame.FramedLength(504));
         Assert.Equal(1024, ManifestFrame.FramedLength(505));
     }
