@@ -10,7 +10,8 @@ namespace Bmcast.Core.Aoe;
 ///   8  the encoded manifest ("BMCMAN01"...)
 ///  ..  zeros to the end of the last sector
 /// </code>
-/// A reader learns everything it must check from the first sector. Spans and <c>BinaryPrimitives</c> only.
+/// A reader learns everything it must check from the first sector. Spans and <c>BinaryPrimitives</c> only, except
+/// <see cref="Frame"/>, which servers call once per image to allocate the device.
 /// </summary>
 public static class ManifestFrame
 {
