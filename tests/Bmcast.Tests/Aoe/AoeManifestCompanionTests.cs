@@ -77,26 +77,30 @@ public sealed class AoeManifestCompanionTests
     [Fact]
     public async Task OurInitiatorReadsTheManifestBackFromTheCompanion()
     {
-        var handler = await HandlerAsync();
-        await using var initiator = await AoeInitiator.ConnectAsync(new LoopbackFrameChannel(Initiator, 1500, handler), ManifestShelf, 0, Fast,
-            TestContext.Current.CancellationToken);
-        await using var companion = new AoeImageSource(initiator, "e9.0");
+        byte[]? read = await WithTargetAsync(async link =>
+        {
+            await using var initiator = await AoeInitiator.ConnectAsync(link, ManifestShelf, 0, Fast, TestContext.Current.CancellationToken);
+            await using var companion = new AoeImageSource(initiator, "e9.0");
+            return await AoeManifestReader.ReadAsync(companion, NullLogger.Instance, TestContext.Current.CancellationToken);
+        });
 
-        Assert.Equal(_manifest, await AoeManifestReader.ReadAsync(companion, NullLogger.Instance, TestContext.Current.CancellationToken));
+        Assert.Equal(_manifest, read);
     }
 
     [Fact]
     public async Task NoTargetAtTheCompanionAddressIsTellableFromATargetThatStopsAnswering()
     {
-        var handler = await HandlerAsync();
-        var absent = await Assert.ThrowsAsync<AoeNoReplyException>(() =>
-            AoeInitiator.ConnectAsync(new LoopbackFrameChannel(Initiator, 1500, handler), ManifestShelf, 1, Fast, TestContext.Current.CancellationToken));
+        var absent = await WithTargetAsync(link => Assert.ThrowsAsync<AoeNoReplyException>(() =>
+            AoeInitiator.ConnectAsync(link, ManifestShelf, 1, Fast, TestContext.Current.CancellationToken)));
         Assert.False(absent.TargetFound);
 
-        var link = new LossyChannel(new LoopbackFrameChannel(Initiator, 1500, handler), loss: 0, seed: 1);
-        await using var initiator = await AoeInitiator.ConnectAsync(link, ManifestShelf, 0, Fast, TestContext.Current.CancellationToken);
-        link.Loss = 1; // the target stops answering
-        var silent = await Assert.ThrowsAsync<AoeNoReplyException>(() => initiator.ReadSectorsAsync(0, new byte[512], TestContext.Current.CancellationToken));
+        var silent = await WithTargetAsync(async link =>
+        {
+            var lossy = new LossyChannel(link, loss: 0, seed: 1);
+            await using var initiator = await AoeInitiator.ConnectAsync(lossy, ManifestShelf, 0, Fast, TestContext.Current.CancellationToken);
+            lossy.Loss = 1; // the target stops answering
+            return await Assert.ThrowsAsync<AoeNoReplyException>(() => initiator.ReadSectorsAsync(0, new byte[512], TestContext.Current.CancellationToken));
+        });
         Assert.True(silent.TargetFound);
     }
 
@@ -110,6 +114,24 @@ public sealed class AoeManifestCompanionTests
         Assert.Null(AoeAddress.Parse("aoe:eth1/e65534.0").Manifest);
         foreach (string bad in new[] { "aoe:eth1/e2.2?manifest-shelf=2", "aoe:eth1/e2.2?manifest-shelf=65535", "aoe:eth1/e2.2?shelf=3", "aoe:eth1/e2.2?manifest-shelf=" })
             Assert.Throws<FormatException>(() => AoeAddress.Parse(bad));
+    }
+
+    /// <summary>Our target serving the catalog at the far end of an in-memory link while <paramref name="use"/> runs on the near end.</summary>
+    private async Task<T> WithTargetAsync<T>(Func<IFrameChannel, Task<T>> use)
+    {
+        var (targetEnd, initiatorEnd) = InMemoryLink.Create(1500);
+        await using var target = await AoeTarget.CreateAsync(targetEnd, _catalog, Options, NullLogger.Instance, TestContext.Current.CancellationToken);
+        using var stop = new CancellationTokenSource();
+        var serving = target.RunAsync(stop.Token);
+        try
+        {
+            return await use(initiatorEnd);
+        }
+        finally
+        {
+            stop.Cancel();
+            await serving;
+        }
     }
 
     private async Task<AoeTargetHandler> HandlerAsync() =>
