@@ -12,7 +12,7 @@ namespace Bmcast.Cli.Commands;
 /// <summary>
 /// <c>bmcast serve --nbd ENDPOINT --aoe IFACE</c>: export every image in the store over NBD, each image's
 /// signed manifest as <c>manifest:NAME</c>, and/or over AoE as shelf.slot (slot = the image's index in
-/// name order). Logs go to stderr; Ctrl-C or SIGTERM stops the server cleanly. With <c>--tls-cert</c> NBD clients must
+/// name order), each image's manifest on the manifest shelf in the same slot. Logs go to stderr; Ctrl-C or SIGTERM stops the server cleanly. With <c>--tls-cert</c> NBD clients must
 /// use TLS, with <c>--tls-client-ca</c> present a certificate, and <c>--tls-allow</c> limits images to named clients.
 /// </summary>
 internal static class ServeCommand
@@ -43,6 +43,11 @@ internal static class ServeCommand
         };
         var aoe = new Option<string?>("--aoe") { Description = "Serve over AoE on this interface (needs CAP_NET_RAW)", HelpName = "IFACE" };
         var aoeShelf = new Option<ushort>("--aoe-shelf") { Description = "AoE shelf (major) of every image; slots follow image name order", DefaultValueFactory = _ => 0 };
+        var aoeManifestShelf = new Option<ushort?>("--aoe-manifest-shelf")
+        {
+            Description = "AoE shelf of the images' signed manifests, each in its image's slot (default: the image shelf + 1)",
+            HelpName = "SHELF",
+        };
         var aoeAllow = new Option<string?>("--aoe-allow") { Description = "Answer only these initiators' MAC addresses", HelpName = "MAC,..." };
         var tlsCert = new Option<string?>("--tls-cert") { Description = "Require TLS on NBD, with this server certificate (PEM, then any intermediates)", HelpName = "FILE" };
         var tlsKey = new Option<string?>("--tls-key") { Description = "The server certificate's private key (PEM)", HelpName = "FILE" };
@@ -53,7 +58,7 @@ internal static class ServeCommand
             HelpName = "IMAGE=CN[,CN...]",
         };
         var command = new Command("serve", "Serve the store's images over NBD and/or AoE");
-        foreach (var option in new Option[] { store, nbd, rate, maxConnections, handshakeTimeout, aoe, aoeShelf, aoeAllow, tlsCert, tlsKey, tlsClientCa, tlsAllow })
+        foreach (var option in new Option[] { store, nbd, rate, maxConnections, handshakeTimeout, aoe, aoeShelf, aoeManifestShelf, aoeAllow, tlsCert, tlsKey, tlsClientCa, tlsAllow })
             command.Options.Add(option);
         command.SetAction(async (parseResult, cancellationToken) =>
         {
@@ -88,7 +93,13 @@ internal static class ServeCommand
                 }
                 if (aoeInterface is not null)
                 {
-                    var options = new AoeTargetOptions { Shelf = parseResult.GetValue(aoeShelf), AllowedInitiators = ParseMacs(parseResult.GetValue(aoeAllow)) };
+                    ushort shelf = parseResult.GetValue(aoeShelf);
+                    var options = new AoeTargetOptions
+                    {
+                        Shelf = shelf,
+                        ManifestShelf = ManifestShelf(shelf, parseResult.GetValue(aoeManifestShelf)),
+                        AllowedInitiators = ParseMacs(parseResult.GetValue(aoeAllow)),
+                    };
                     servers.Add(ServeAoeAsync(aoeInterface, catalog, options, logging.CreateLogger<AoeTarget>(), cancellationToken));
                 }
                 // A server that fails (say, the AoE interface vanished) ends the command rather than leaving the other serving.
@@ -119,6 +130,12 @@ internal static class ServeCommand
             throw new ArgumentException($"--handshake-timeout must be a positive number of seconds, not {handshakeSeconds}");
         return new NbdServerOptions { MaxConnections = maxConnections, HandshakeTimeout = TimeSpan.FromSeconds(handshakeSeconds) };
     }
+
+    /// <summary>Where the manifests go: the shelf given, else the next one (the slot table refuses a shelf that collides).</summary>
+    private static ushort ManifestShelf(ushort imageShelf, ushort? given) =>
+        given ?? (imageShelf + 1 < AoeProtocol.BroadcastMajor
+            ? (ushort)(imageShelf + 1)
+            : throw new ArgumentException($"--aoe-shelf {imageShelf} leaves no shelf above it for the manifests: give --aoe-manifest-shelf"));
 
     private static async Task ServeAoeAsync(string interfaceName, IExportCatalog catalog, AoeTargetOptions options, ILogger logger, CancellationToken cancellationToken)
     {

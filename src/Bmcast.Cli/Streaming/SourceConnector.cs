@@ -14,9 +14,10 @@ namespace Bmcast.Cli.Streaming;
 /// Turns a <c>--source</c> URI into an image source and the manifest that verifies it. Sources from
 /// <c>bmcast serve</c> publish their signed manifest as the hidden export <c>manifest:NAME</c>;
 /// foreign servers (nbdkit, qemu-nbd, nbd-server) have none and stream unverified unless the
-/// operator gives <c>--manifest</c>. AoE sources (<c>aoe:IFACE/eSHELF.SLOT</c>) have no way to fetch the
-/// manifest yet, so they too need <c>--manifest</c> to be verified. <c>nbds</c> sources use <paramref name="tls"/>
-/// for the image and its companions alike.
+/// operator gives <c>--manifest</c>. AoE sources (<c>aoe:IFACE/eSHELF.SLOT</c>) read it from the companion slot
+/// (<see cref="AoeManifestReader"/>: by default the next shelf, same slot); <c>vblade</c> has none. Either way a
+/// server without a manifest is streamed unverified, unless a key is required (<c>--trust-key</c>) or pinned for
+/// it. <c>nbds</c> sources use <paramref name="tls"/> for the image and its companions alike.
 /// </summary>
 internal sealed class SourceConnector(ManifestTrust trust, TimeSpan outageLimit, NbdClientTls? tls, ILogger logger)
 {
@@ -25,15 +26,15 @@ internal sealed class SourceConnector(ManifestTrust trust, TimeSpan outageLimit,
     /// <summary>The source, its manifest (null: unverified) and its boot profile (empty when none is published).</summary>
     public async Task<(IImageSource Source, Manifest? Manifest, byte[]? BootProfile)> OpenAsync(string uri, string? manifestPath, string? trustedKey, CancellationToken ct)
     {
-        var (source, authority, fetchCompanion) = await ConnectAsync(uri, ct);
+        var (source, authority, fetchManifest, fetchProfile) = await ConnectAsync(uri, ct);
         try
         {
-            Manifest? manifest = await LoadManifestAsync(manifestPath, authority, trustedKey, token => fetchCompanion(ExportNames.ManifestOf, token), ct);
+            Manifest? manifest = await LoadManifestAsync(manifestPath, authority, trustedKey, fetchManifest, ct);
             if (manifest is not null && manifest.ImageSize != source.Size)
                 throw new ManifestTrustException($"manifest describes {manifest.ImageSize} bytes but {source.Description} has {source.Size}");
             if (manifest is null)
                 logger.LogWarning("{Source} has no manifest: streaming UNVERIFIED (give --manifest to verify)", source.Description);
-            return (source, manifest, await fetchCompanion(ExportNames.ProfileOf, ct));
+            return (source, manifest, await fetchProfile(ct));
         }
         catch
         {
@@ -57,6 +58,8 @@ internal sealed class SourceConnector(ManifestTrust trust, TimeSpan outageLimit,
         byte[]? encoded = await fetchManifest(ct);
         if (encoded is null)
         {
+            if (trustedKey is not null)
+                throw new ManifestTrustException($"image server {authority} published no manifest but --trust-key requires one: refusing to stream unverified");
             if (trust.IsPinned(authority))
                 throw new ManifestTrustException($"image server {authority} has a pinned key but published no manifest: refusing to stream unverified");
             return null;
@@ -66,27 +69,41 @@ internal sealed class SourceConnector(ManifestTrust trust, TimeSpan outageLimit,
         return manifest;
     }
 
-    /// <summary>Connect; also returns the server's authority (for key pinning) and how to read a companion export of the image.</summary>
-    private async Task<(IImageSource, string, Func<Func<string, string>, CancellationToken, Task<byte[]?>>)> ConnectAsync(string uri, CancellationToken ct)
+    /// <summary>A connected source, the server's authority (for key pinning), and how to fetch its manifest and boot profile (null: none).</summary>
+    private sealed record Connection(IImageSource Source, string Authority,
+        Func<CancellationToken, Task<byte[]?>> FetchManifest, Func<CancellationToken, Task<byte[]?>> FetchProfile);
+
+    private async Task<Connection> ConnectAsync(string uri, CancellationToken ct)
     {
         if (uri.StartsWith("file://", StringComparison.Ordinal))
         {
             var file = new FileImageSource(new Uri(uri).LocalPath);
-            return (file, "localhost", (_, _) => Task.FromResult<byte[]?>(null));
+            return new Connection(file, "localhost", None, None);
         }
         if (uri.StartsWith("nbd", StringComparison.Ordinal))
         {
             var nbd = NbdUri.Parse(uri);
             var source = await ReconnectingImageSource.ConnectAsync(async token => await NbdImageSource.OpenAsync(nbd, tls, token), outageLimit, logger, ct);
-            return (source, nbd.Endpoint.ToString(), (nameOf, token) => FetchCompanionAsync(nbd, nameOf, token));
+            return new Connection(source, nbd.Endpoint.ToString(),
+                token => FetchCompanionAsync(nbd, ExportNames.ManifestOf, token), token => FetchCompanionAsync(nbd, ExportNames.ProfileOf, token));
         }
         if (uri.StartsWith(AoeAddress.Scheme, StringComparison.Ordinal))
         {
             var aoe = AoeAddress.Parse(uri);
             var source = await AoeImageSource.OpenAsync(aoe, cancellationToken: ct);
-            return (source, source.Initiator.Target.ToString(), (_, _) => Task.FromResult<byte[]?>(null));
+            return new Connection(source, source.Initiator.Target.ToString(), token => FetchAoeManifestAsync(aoe, token), None);
         }
-        throw new ArgumentException($"unsupported source '{uri}': expected nbd[s]://HOST[:PORT]/NAME, nbd[s]+unix:///NAME?socket=PATH, aoe:IFACE/eSHELF.SLOT or file:///PATH");
+        throw new ArgumentException($"unsupported source '{uri}': expected nbd[s]://HOST[:PORT]/NAME, nbd[s]+unix:///NAME?socket=PATH, aoe:IFACE/eSHELF.SLOT[?manifest-shelf=M] or file:///PATH");
+    }
+
+    private static Task<byte[]?> None(CancellationToken ct) => Task.FromResult<byte[]?>(null);
+
+    private async Task<byte[]?> FetchAoeManifestAsync(AoeAddress image, CancellationToken ct)
+    {
+        if (image.Manifest is { } companion)
+            return await AoeManifestReader.ReadAsync(companion, logger, ct);
+        logger.LogWarning("{Source}: no shelf above {Shelf} for a manifest (give ?manifest-shelf=M)", image, image.Shelf);
+        return null;
     }
 
     /// <summary>

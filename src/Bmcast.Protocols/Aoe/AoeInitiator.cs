@@ -410,8 +410,9 @@ public sealed class AoeInitiator : IAsyncDisposable
                 continue;
             if (request.Transmissions >= _options.MaxTransmissions)
             {
-                request.Fail(new IOException(
-                    $"no reply from {(_target.IsBroadcast ? "any target" : _target.ToString())} for e{Shelf}.{Slot} after {request.Transmissions} sends"));
+                request.Fail(new AoeNoReplyException(
+                    $"no reply from {(_target.IsBroadcast ? "any target" : _target.ToString())} for e{Shelf}.{Slot} after {request.Transmissions} sends",
+                    targetFound: !_target.IsBroadcast));
                 continue;
             }
             Interlocked.Increment(ref _retransmissions);

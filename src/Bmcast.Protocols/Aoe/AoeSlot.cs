@@ -2,8 +2,11 @@ using Bmcast.Core.Storage;
 
 namespace Bmcast.Protocols.Aoe;
 
-/// <summary>One exported device at shelf.slot, with the config string initiators may set (kept in memory only).</summary>
-public sealed class AoeSlot(byte number, string name, IBlockDevice device)
+/// <summary>
+/// One exported device at shelf.slot, with the config string initiators may set (kept in memory only). An image's
+/// manifest companion has the image's slot number and name; its shelf is <see cref="AoeTargetOptions.ManifestShelf"/>.
+/// </summary>
+public sealed class AoeSlot(byte number, string name, IBlockDevice device, AoeSlotKind kind = AoeSlotKind.Image)
 {
     private readonly Lock _lock = new();
     private readonly BlockReadCache _cache = new(device);
@@ -11,7 +14,13 @@ public sealed class AoeSlot(byte number, string name, IBlockDevice device)
 
     public byte Number { get; } = number;
 
+    /// <summary>The image's name, for a manifest companion too.</summary>
     public string Name { get; } = name;
+
+    public AoeSlotKind Kind { get; } = kind;
+
+    /// <summary>What the slot holds, for logs and IDENTIFY's model string: <c>NAME</c> or <c>manifest of NAME</c>.</summary>
+    public string Description => Kind == AoeSlotKind.Manifest ? "manifest of " + Name : Name;
 
     public IBlockDevice Device { get; } = device;
 

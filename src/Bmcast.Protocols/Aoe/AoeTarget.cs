@@ -6,7 +6,8 @@ namespace Bmcast.Protocols.Aoe;
 
 /// <summary>
 /// Exports a catalog's devices read-only over AoE: the listed exports, sorted by name, become slots
-/// 0, 1, 2... of one shelf. The set is fixed when the target starts (restart to export new images).
+/// 0, 1, 2... of one shelf, and their manifests the same slots of another (<see cref="AoeSlotTable"/>). The set
+/// is fixed when the target starts (restart to export new images).
 /// Several receive threads share the socket so replies are built on every core; each takes the frames queued
 /// so far in one call, answers them all, and sends the replies in one call.
 /// </summary>
@@ -31,39 +32,19 @@ public sealed class AoeTarget : IAsyncDisposable
 
     public AoeTargetHandler Handler { get; }
 
-    /// <summary>Open every listed export of <paramref name="catalog"/> as a slot (at most 255: slot 0xFF is the broadcast address).</summary>
+    /// <summary>Export the catalog's slots (<see cref="AoeSlotTable"/>) on <paramref name="channel"/>.</summary>
     public static async Task<AoeTarget> CreateAsync(IFrameChannel channel, IExportCatalog catalog, AoeTargetOptions options, ILogger logger, CancellationToken cancellationToken)
     {
         if (AoeProtocol.SectorsPerFrame(channel.Mtu) < 1)
             throw new ArgumentException($"MTU {channel.Mtu} cannot carry one sector per frame");
-        var names = catalog.List().Select(e => e.Name).Order(StringComparer.Ordinal).ToList();
-        if (names.Count > AoeProtocol.BroadcastMinor)
-            throw new ArgumentException($"{names.Count} images do not fit one shelf's {AoeProtocol.BroadcastMinor} slots");
-        var slots = new List<AoeSlot>();
-        try
-        {
-            for (int slot = 0; slot < names.Count; slot++)
-            {
-                // An image removed since List() leaves its slot number unused rather than renumbering the rest.
-                var device = await catalog.OpenAsync(names[slot], cancellationToken);
-                if (device is not null)
-                    slots.Add(new AoeSlot((byte)slot, names[slot], device));
-            }
-        }
-        catch
-        {
-            foreach (var slot in slots)
-                await slot.Device.DisposeAsync();
-            throw;
-        }
-        return new AoeTarget(channel, slots, options, logger);
+        return new AoeTarget(channel, await AoeSlotTable.OpenAsync(catalog, options, cancellationToken), options, logger);
     }
 
     /// <summary>Serve until cancelled; cancelling disposes the channel, which is what unblocks the receive threads.</summary>
     public async Task RunAsync(CancellationToken cancellationToken)
     {
         foreach (var slot in Slots)
-            _logger.LogInformation("AoE e{Shelf}.{Slot}: {Name} ({Sectors} sectors)", _options.Shelf, slot.Number, slot.Name, slot.Sectors);
+            _logger.LogInformation("AoE e{Shelf}.{Slot}: {Name} ({Sectors} sectors)", Handler.ShelfOf(slot), slot.Number, slot.Description, slot.Sectors);
         _logger.LogInformation("AoE target on {Address}, MTU {Mtu}, {Sectors} sectors per frame",
             _channel.Address, _channel.Mtu, Handler.SectorsPerFrame);
         var loops = new Task[_options.Workers];

@@ -13,12 +13,18 @@ public sealed class AoeTargetHandler(MacAddress address, int mtu, IReadOnlyList<
 {
     private const ushort FirmwareVersion = 0x0001;
     private readonly int _sectorsPerFrame = Math.Min(byte.MaxValue, AoeProtocol.SectorsPerFrame(mtu));
+    /// <summary>Checked once here: a manifest slot without a manifest shelf would otherwise fail on every frame.</summary>
+    private readonly ushort _manifestShelf = options.ManifestShelf
+        ?? (slots.Any(slot => slot.Kind == AoeSlotKind.Manifest) ? throw new ArgumentException("manifest slots need a manifest shelf") : (ushort)0);
     private long _dropped;
 
     /// <summary>Reply frames need this many bytes: a full frame at the MTU, or an IDENTIFY block if larger.</summary>
     public int MaxReplyLength => Math.Max(AoeProtocol.EthernetHeaderLength + mtu, AoeProtocol.AtaDataOffset + AtaIdentify.Length);
 
     public int SectorsPerFrame => _sectorsPerFrame;
+
+    /// <summary>The shelf <paramref name="slot"/> answers on: the target's, or the manifest shelf for a manifest companion.</summary>
+    public ushort ShelfOf(AoeSlot slot) => slot.Kind == AoeSlotKind.Image ? options.Shelf : _manifestShelf;
 
     /// <summary>Frames dropped because they were malformed or not for us; for tests and logs.</summary>
     public long Dropped => Interlocked.Read(ref _dropped);
@@ -33,7 +39,7 @@ public sealed class AoeTargetHandler(MacAddress address, int mtu, IReadOnlyList<
         for (int i = 0; i < slots.Count; i++) // an index, not an enumerator: this runs for every frame
         {
             var slot = slots[i];
-            if (!AoeProtocol.Addresses(header.Major, header.Minor, options.Shelf, slot.Number))
+            if (!AoeProtocol.Addresses(header.Major, header.Minor, ShelfOf(slot), slot.Number))
                 continue;
             var reply = replies.Reserve();
             int length = header.Command switch
@@ -80,7 +86,7 @@ public sealed class AoeTargetHandler(MacAddress address, int mtu, IReadOnlyList<
             default:
                 return WriteError(header, reply, slot, AoeError.BadArgument);
         }
-        header.ReplyFrom(address, options.Shelf, slot.Number).Write(reply);
+        header.ReplyFrom(address, ShelfOf(slot), slot.Number).Write(reply);
         return new ConfigHeader(options.BufferCount, FirmwareVersion, (byte)_sectorsPerFrame, config.Command, (ushort)current.Length)
             .Write(reply, current);
     }
@@ -94,8 +100,8 @@ public sealed class AoeTargetHandler(MacAddress address, int mtu, IReadOnlyList<
             return WriteAta(header, ata, reply.Span, slot, Ata.StatusReady | Ata.StatusError, Ata.ErrorAborted, 0);
         if (command == Ata.IdentifyDevice)
         {
-            AtaIdentify.Write(reply.Span[AoeProtocol.AtaDataOffset..], slot.Sectors, "bmcast " + slot.Name,
-                $"bmcast-{options.Shelf}.{slot.Number}", "1.0");
+            AtaIdentify.Write(reply.Span[AoeProtocol.AtaDataOffset..], slot.Sectors, "bmcast " + slot.Description,
+                $"bmcast-{ShelfOf(slot)}.{slot.Number}", "1.0");
             return WriteAta(header, ata, reply.Span, slot, Ata.StatusReady, 0, AtaIdentify.Length);
         }
         if (command is Ata.FlushCache or Ata.FlushCacheExt or Ata.CheckPowerMode)
@@ -116,7 +122,7 @@ public sealed class AoeTargetHandler(MacAddress address, int mtu, IReadOnlyList<
         catch (IOException e)
         {
             logger.LogWarning("e{Shelf}.{Slot} ({Name}): read of {Count} sectors at {Lba} failed: {Message}",
-                options.Shelf, slot.Number, slot.Name, ata.SectorCount, lba, e.Message);
+                ShelfOf(slot), slot.Number, slot.Description, ata.SectorCount, lba, e.Message);
             return WriteAta(header, ata, reply.Span, slot, Ata.StatusReady | Ata.StatusError | Ata.StatusDeviceFault, Ata.ErrorAborted, 0);
         }
         return WriteAta(header, ata, reply.Span, slot, Ata.StatusReady, 0, length);
@@ -133,14 +139,14 @@ public sealed class AoeTargetHandler(MacAddress address, int mtu, IReadOnlyList<
 
     private int WriteAta(in AoeHeader header, in AtaHeader request, Span<byte> reply, AoeSlot slot, byte status, byte error, int dataLength)
     {
-        header.ReplyFrom(address, options.Shelf, slot.Number).Write(reply);
+        header.ReplyFrom(address, ShelfOf(slot), slot.Number).Write(reply);
         (request with { ErrorOrFeature = error, CommandOrStatus = status }).Write(reply);
         return AoeProtocol.AtaDataOffset + dataLength;
     }
 
     private int WriteError(in AoeHeader header, Span<byte> reply, AoeSlot slot, AoeError error)
     {
-        (header.ReplyFrom(address, options.Shelf, slot.Number) with { Flags = AoeFlags.Response | AoeFlags.Error, Error = error }).Write(reply);
+        (header.ReplyFrom(address, ShelfOf(slot), slot.Number) with { Flags = AoeFlags.Response | AoeFlags.Error, Error = error }).Write(reply);
         return AoeProtocol.HeaderLength;
     }
 

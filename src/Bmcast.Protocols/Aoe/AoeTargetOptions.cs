@@ -4,8 +4,11 @@ namespace Bmcast.Protocols.Aoe;
 
 public sealed record AoeTargetOptions
 {
-    /// <summary>The shelf (AoE major) every slot lives on.</summary>
+    /// <summary>The shelf (AoE major) every image slot lives on.</summary>
     public ushort Shelf { get; init; }
+
+    /// <summary>The shelf of the images' manifest companions (each in its image's slot number); null when none are exported.</summary>
+    public ushort? ManifestShelf { get; init; }
 
     /// <summary>Initiators allowed to talk to us; null allows everyone. Others' frames are dropped silently, like vblade's -m.</summary>
     public IReadOnlySet<MacAddress>? AllowedInitiators { get; init; }

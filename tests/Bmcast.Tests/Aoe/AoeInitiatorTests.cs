@@ -92,8 +92,9 @@ public sealed class AoeInitiatorTests
     {
         await using var rig = await Rig.StartAsync(0, 1500, new byte[4096]);
         var options = Fast with { InitialTimeout = TimeSpan.FromMilliseconds(5), MaxTransmissions = 3 };
-        var error = await Assert.ThrowsAsync<IOException>(() => AoeInitiator.ConnectAsync(rig.InitiatorEnd, 1, 7, options, TestContext.Current.CancellationToken));
+        var error = await Assert.ThrowsAsync<AoeNoReplyException>(() => AoeInitiator.ConnectAsync(rig.InitiatorEnd, 1, 7, options, TestContext.Current.CancellationToken));
         Assert.Contains("e1.7", error.Message);
+        Assert.False(error.TargetFound);
     }
 
     [Fact]

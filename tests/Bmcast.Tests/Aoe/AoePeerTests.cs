@@ -16,7 +16,7 @@ public sealed class AoePeerTests
 {
     private const string Install = "apt-get install vblade aoetools";
 
-    private static string RequireAoeTool(string tool)
+    internal static string RequireAoeTool(string tool)
     {
         foreach (string dir in new[] { "/usr/sbin", "/usr/bin", "/sbin" })
             if (File.Exists(Path.Combine(dir, tool)))

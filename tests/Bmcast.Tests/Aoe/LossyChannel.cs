@@ -10,6 +10,9 @@ internal sealed class LossyChannel(IFrameChannel inner, double loss, int seed) :
 
     public long Dropped;
 
+    /// <summary>The fraction dropped from now on; 1 silences the link.</summary>
+    public double Loss { get; set; } = loss;
+
     public MacAddress Address => inner.Address;
 
     public int Mtu => inner.Mtu;
@@ -34,7 +37,7 @@ internal sealed class LossyChannel(IFrameChannel inner, double loss, int seed) :
     {
         lock (_random)
         {
-            if (_random.NextDouble() >= loss)
+            if (_random.NextDouble() >= Loss)
                 return false;
         }
         Interlocked.Increment(ref Dropped);

@@ -72,7 +72,7 @@ public sealed class ChaosCampaignTests
     public async Task Fuzz_gives_every_target_its_share_of_inputs_without_a_loss()
     {
         const int Runs = 35_000;
-        string[] targets = ["nbd_server", "nbd_client", "aoe_target", "aoe_initiator", "manifest", "presence_state", "boot_profile"];
+        string[] targets = ["nbd_server", "nbd_client", "aoe_target", "aoe_initiator", "aoe_manifest", "manifest", "presence_state", "boot_profile"];
         var summary = await RunCampaignAsync("fuzz", Runs, TimeSpan.FromMinutes(3));
         foreach (string loss in new[] { "crashes", "hangs", "unbounded_allocations", "protocol_violations" })
             Assert.Equal(0, summary.GetProperty(loss).GetInt64());

@@ -49,6 +49,23 @@ public sealed class ForeignSourceTests
         Assert.Contains("failed verification", agent.Stderr);
     }
 
+    [Fact]
+    public async Task A_required_key_refuses_a_server_without_a_manifest()
+    {
+        string nbdkit = ExternalTool.Require("nbdkit");
+        using var dir = new Bmcast.Tests.Support.TempDirectory();
+        await File.WriteAllBytesAsync(dir.File("image.raw"), new byte[1 << 20], TestContext.Current.CancellationToken);
+        await using var server = ExternalTool.StartBackground(nbdkit, "--foreground", "--exit-with-parent", "-U", dir.File("nbdkit.sock"), "file", dir.File("image.raw"));
+        await server.WaitUntilAsync(() => File.Exists(dir.File("nbdkit.sock")), "its socket");
+
+        var (code, _, error) = await BmcastProcess.RunAsync(TimeSpan.FromMinutes(2), "stream", "--source", $"nbd+unix:///?socket={dir.File("nbdkit.sock")}",
+            "--target", dir.File("target.raw"), "--export", "unix:" + dir.File("agent.sock"), "--known-keys", dir.File("known_keys"),
+            "--trust-key", new string('a', 64));
+
+        Assert.Equal(1, code);
+        Assert.Contains("--trust-key requires one: refusing to stream unverified", error);
+    }
+
     private static async Task RunBmcastAsync(params string[] arguments)
     {
         var (code, output, error) = await BmcastProcess.RunAsync(TimeSpan.FromMinutes(2), arguments);

@@ -7,15 +7,17 @@ namespace Bmcast.Cli.Chaos.Fuzz;
 
 /// <summary>
 /// The AoE target's frame handler on random, truncated and mutated request frames (config queries and sets,
-/// reads, IDENTIFY, writes): it may reply or drop, but never write to its read-only image, and every reply
-/// must be a valid Ethernet frame no longer than its jumbo MTU.
+/// reads, IDENTIFY, writes) to an image slot and its manifest companion: it may reply or drop, but never write to
+/// either read-only device, and every reply must be a valid Ethernet frame no longer than its jumbo MTU.
 /// </summary>
 internal sealed class AoeTargetFuzzTarget : IFuzzTarget
 {
     private const int Mtu = 9000;
     private const int MaxFrameLength = AoeProtocol.EthernetHeaderLength + Mtu;
+    private const ushort ManifestShelf = 1;
     private static readonly MacAddress Address = new(0x02_00_00_00_00_01);
     private readonly MemoryBlockDevice _image;
+    private readonly MemoryBlockDevice _manifest;
     private readonly AoeTargetHandler _handler;
     private readonly FrameLimitChecker _replies;
     private readonly byte[][] _seeds =
@@ -25,6 +27,8 @@ internal sealed class AoeTargetFuzzTarget : IFuzzTarget
         AoeFrames.Ata(Address, 0, 0, Ata.ReadSectorsExt, 100, 17),
         AoeFrames.Ata(Address, 0, 0, Ata.IdentifyDevice, 0, 1, AtaFlags.None),
         AoeFrames.Ata(Address, 0, 0, Ata.WriteSectorsExt, 5, 2, AtaFlags.Extended | AtaFlags.Write, dataLength: 1024),
+        AoeFrames.Ata(Address, ManifestShelf, 0, Ata.ReadSectorsExt, 0, 8),
+        AoeFrames.Ata(Address, ManifestShelf, 0, Ata.IdentifyDevice, 0, 1, AtaFlags.None),
     ];
 
     public AoeTargetFuzzTarget(Random random)
@@ -32,7 +36,11 @@ internal sealed class AoeTargetFuzzTarget : IFuzzTarget
         var data = new byte[1 << 20];
         random.NextBytes(data);
         _image = new MemoryBlockDevice(data, writable: false);
-        _handler = new AoeTargetHandler(Address, Mtu, [new AoeSlot(0, "fuzz", _image)], new AoeTargetOptions(), NullLogger.Instance);
+        var manifest = new byte[8 * AoeProtocol.SectorSize];
+        random.NextBytes(manifest);
+        _manifest = new MemoryBlockDevice(manifest, writable: false);
+        _handler = new AoeTargetHandler(Address, Mtu, [new AoeSlot(0, "fuzz", _image), new AoeSlot(0, "fuzz", _manifest, AoeSlotKind.Manifest)],
+            new AoeTargetOptions { ManifestShelf = ManifestShelf }, NullLogger.Instance);
         _replies = new FrameLimitChecker(_handler.MaxReplyLength);
     }
 
@@ -53,10 +61,10 @@ internal sealed class AoeTargetFuzzTarget : IFuzzTarget
 
     public async Task FeedAsync(byte[] input, CancellationToken ct)
     {
-        long refusedBefore = _image.RefusedWrites;
+        long refusedBefore = _image.RefusedWrites + _manifest.RefusedWrites;
         await _handler.HandleAsync(input, _replies, ct);
-        if (_image.RefusedWrites > refusedBefore)
-            throw new FuzzViolationException("a frame made the target write to its read-only image");
+        if (_image.RefusedWrites + _manifest.RefusedWrites > refusedBefore)
+            throw new FuzzViolationException("a frame made the target write to a read-only device");
     }
 
     public bool IsDocumented(Exception error) => false;

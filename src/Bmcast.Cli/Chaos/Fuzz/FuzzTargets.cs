@@ -12,6 +12,7 @@ internal static class FuzzTargets
             new NbdClientFuzzTarget(context.Directory("nbd-client")),
             new AoeTargetFuzzTarget(random),
             await AoeInitiatorFuzzTarget.CreateAsync(random, ct),
+            new AoeManifestFuzzTarget(random),
             new ManifestFuzzTarget(random),
             await PresenceStateFuzzTarget.CreateAsync(random, ct),
             new BootProfileFuzzTarget(context.Directory("boot-profile"), random),

@@ -11,12 +11,18 @@ namespace Bmcast.Cli.Chaos.Fuzz;
 internal sealed class ManifestFuzzTarget : IFuzzTarget
 {
     private const int ChunkSize = Manifest.MinChunkSize;
-    private readonly List<(byte[] Encoded, int BodyLength)> _seeds = [];
+    private readonly List<(byte[] Encoded, int BodyLength)> _seeds;
 
-    public ManifestFuzzTarget(Random random)
+    public ManifestFuzzTarget(Random random) => _seeds = CreateSeeds(random);
+
+    /// <summary>
+    /// Signed manifests, encoded, with the length of the body their root hash covers: one chunk, a partly zero
+    /// image within one bitmap word, and one spanning three words.
+    /// </summary>
+    public static List<(byte[] Encoded, int BodyLength)> CreateSeeds(Random random)
     {
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        // One chunk, a partly zero image within one bitmap word, and one spanning three words.
+        var seeds = new List<(byte[] Encoded, int BodyLength)>();
         foreach (long chunks in new[] { 1L, 37, 130 })
         {
             var zero = new bool[chunks];
@@ -27,8 +33,9 @@ internal sealed class ManifestFuzzTarget : IFuzzTarget
             long imageSize = chunks * ChunkSize - random.Next(ChunkSize);
             var manifest = Manifest.Create(imageSize, ChunkSize, zero, hashes, key);
             int bodyLength = 32 + (int)((chunks + 7) / 8) + (int)manifest.NonZeroChunkCount * Manifest.HashSize;
-            _seeds.Add((manifest.Encode(), bodyLength));
+            seeds.Add((manifest.Encode(), bodyLength));
         }
+        return seeds;
     }
 
     public string Name => "manifest";
