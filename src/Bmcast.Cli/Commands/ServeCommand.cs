@@ -11,8 +11,8 @@ namespace Bmcast.Cli.Commands;
 
 /// <summary>
 /// <c>bmcast serve --nbd ENDPOINT --aoe IFACE</c>: export every image in the store over NBD, each image's
-/// signed manifest as <c>manifest:NAME</c>, and/or over AoE as shelf.slot (slot = the image's index in
-/// name order), each image's manifest on the manifest shelf in the same slot. Logs go to stderr; Ctrl-C or SIGTERM stops the server cleanly. With <c>--tls-cert</c> NBD clients must
+/// signed manifest as <c>manifest:NAME</c>, and/or over AoE as shelf.slot (slot = the number the image keeps
+/// from its import on, <c>image ls</c>), each image's manifest on the manifest shelf in the same slot. Logs go to stderr; Ctrl-C or SIGTERM stops the server cleanly. With <c>--tls-cert</c> NBD clients must
 /// use TLS, with <c>--tls-client-ca</c> present a certificate, and <c>--tls-allow</c> limits images to named clients.
 /// </summary>
 internal static class ServeCommand
@@ -42,7 +42,7 @@ internal static class ServeCommand
             DefaultValueFactory = _ => (int)defaults.HandshakeTimeout.TotalSeconds,
         };
         var aoe = new Option<string?>("--aoe") { Description = "Serve over AoE on this interface (needs CAP_NET_RAW)", HelpName = "IFACE" };
-        var aoeShelf = new Option<ushort>("--aoe-shelf") { Description = "AoE shelf (major) of every image; slots follow image name order", DefaultValueFactory = _ => 0 };
+        var aoeShelf = new Option<ushort>("--aoe-shelf") { Description = "AoE shelf (major) of every image; each image's slot is its own (image ls)", DefaultValueFactory = _ => 0 };
         var aoeManifestShelf = new Option<ushort?>("--aoe-manifest-shelf")
         {
             Description = "AoE shelf of the images' signed manifests, each in its image's slot (default: the image shelf + 1)",
@@ -94,6 +94,8 @@ internal static class ServeCommand
                 if (aoeInterface is not null)
                 {
                     ushort shelf = parseResult.GetValue(aoeShelf);
+                    // Images imported before slots were recorded get theirs now, for good.
+                    imageStore.AssignMissingAoeSlots();
                     var options = new AoeTargetOptions
                     {
                         Shelf = shelf,

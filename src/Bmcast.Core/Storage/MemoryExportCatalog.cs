@@ -2,7 +2,8 @@ namespace Bmcast.Core.Storage;
 
 /// <summary>
 /// A catalog of named device factories held in memory, for servers in one process (tests, fuzzing);
-/// hidden exports open by name but are not listed. Listed exports take AoE slots 0, 1, 2... in the order added.
+/// hidden exports open by name but are not listed. Listed exports take AoE slots 0, 1, 2... in the order added; one added
+/// again under its name (a replaced image) keeps its slot.
 /// </summary>
 public sealed class MemoryExportCatalog : IExportCatalog
 {
@@ -11,7 +12,14 @@ public sealed class MemoryExportCatalog : IExportCatalog
 
     public MemoryExportCatalog Add(string name, Func<IBlockDevice> open, string description = "", bool hidden = false)
     {
-        _exports[name] = (open, description, hidden ? null : _nextAoeSlot++);
+        int? slot = hidden ? null : _exports.TryGetValue(name, out var existing) && existing.AoeSlot is { } kept ? kept : _nextAoeSlot++;
+        _exports[name] = (open, description, slot);
+        return this;
+    }
+
+    public MemoryExportCatalog Remove(string name)
+    {
+        _exports.Remove(name);
         return this;
     }
 

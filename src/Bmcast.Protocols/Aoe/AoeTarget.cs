@@ -5,9 +5,9 @@ using Microsoft.Extensions.Logging;
 namespace Bmcast.Protocols.Aoe;
 
 /// <summary>
-/// Exports a catalog's devices read-only over AoE: the listed exports, sorted by name, become slots
-/// 0, 1, 2... of one shelf, and their manifests the same slots of another (<see cref="AoeSlotTable"/>). The set
-/// is fixed when the target starts (restart to export new images).
+/// Exports a catalog's devices read-only over AoE: each listed export on its own slot number of one shelf, and their
+/// manifests on the same slots of another (<see cref="AoeSlotTable"/>). The catalog is read again every
+/// <see cref="AoeTargetOptions.SlotRefreshInterval"/>: images imported since appear, removed ones stop answering.
 /// Several receive threads share the socket so replies are built on every core; each takes the frames queued
 /// so far in one call, answers them all, and sends the replies in one call.
 /// </summary>
@@ -19,7 +19,7 @@ public sealed class AoeTarget : IAsyncDisposable
     private readonly AoeTargetOptions _options;
     private readonly ILogger _logger;
 
-    private AoeTarget(IFrameChannel channel, IReadOnlyList<AoeSlot> slots, AoeTargetOptions options, ILogger logger)
+    private AoeTarget(IFrameChannel channel, AoeSlotTable slots, AoeTargetOptions options, ILogger logger)
     {
         _channel = channel;
         _options = options;
@@ -28,7 +28,7 @@ public sealed class AoeTarget : IAsyncDisposable
         Handler = new AoeTargetHandler(channel.Address, channel.Mtu, slots, options, logger);
     }
 
-    public IReadOnlyList<AoeSlot> Slots { get; }
+    public AoeSlotTable Slots { get; }
 
     public AoeTargetHandler Handler { get; }
 
@@ -43,8 +43,8 @@ public sealed class AoeTarget : IAsyncDisposable
     /// <summary>Serve until cancelled; cancelling disposes the channel, which is what unblocks the receive threads.</summary>
     public async Task RunAsync(CancellationToken cancellationToken)
     {
-        foreach (var slot in Slots)
-            _logger.LogInformation("AoE e{Shelf}.{Slot}: {Name} ({Sectors} sectors)", Handler.ShelfOf(slot), slot.Number, slot.Description, slot.Sectors);
+        foreach (var slot in Slots.Current)
+            LogSlot(slot);
         _logger.LogInformation("AoE target on {Address}, MTU {Mtu}, {Sectors} sectors per frame",
             _channel.Address, _channel.Mtu, Handler.SectorsPerFrame);
         var loops = new Task[_options.Workers];
@@ -55,7 +55,37 @@ public sealed class AoeTarget : IAsyncDisposable
             new Thread(() => ReceiveLoop(done, cancellationToken)) { IsBackground = true, Name = $"aoe-target-{i}" }.Start();
         }
         await using (cancellationToken.Register(_channel.Dispose))
-            await Task.WhenAll(loops);
+            await Task.WhenAll([.. loops, RefreshLoopAsync(cancellationToken)]);
+    }
+
+    private void LogSlot(AoeSlot slot) =>
+        _logger.LogInformation("AoE e{Shelf}.{Slot}: {Name} ({Sectors} sectors)", Handler.ShelfOf(slot), slot.Number, slot.Description, slot.Sectors);
+
+    /// <summary>Keep the slots in step with the catalog; a failed refresh (a damaged image, say) keeps the old ones.</summary>
+    private async Task RefreshLoopAsync(CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(_options.SlotRefreshInterval);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(cancellationToken))
+            {
+                try
+                {
+                    var (added, removed) = await Slots.RefreshAsync(cancellationToken);
+                    foreach (var slot in removed)
+                        _logger.LogInformation("AoE e{Shelf}.{Slot}: {Name} no longer exported", Handler.ShelfOf(slot), slot.Number, slot.Description);
+                    foreach (var slot in added)
+                        LogSlot(slot);
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    _logger.LogWarning("AoE slots not refreshed: {Error}", e.Message);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
     }
 
     private void ReceiveLoop(TaskCompletionSource done, CancellationToken cancellationToken)
@@ -89,9 +119,5 @@ public sealed class AoeTarget : IAsyncDisposable
         }
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        foreach (var slot in Slots)
-            await slot.Device.DisposeAsync();
-    }
+    public ValueTask DisposeAsync() => Slots.DisposeAsync();
 }

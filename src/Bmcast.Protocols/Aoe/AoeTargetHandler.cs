@@ -9,13 +9,13 @@ namespace Bmcast.Protocols.Aoe;
 /// allow-list is dropped without a word (AoE initiators resend); well-formed requests we cannot
 /// honour get an AoE or ATA error. Exports are read-only, so nothing a frame says can write.
 /// </summary>
-public sealed class AoeTargetHandler(MacAddress address, int mtu, IReadOnlyList<AoeSlot> slots, AoeTargetOptions options, ILogger logger)
+public sealed class AoeTargetHandler(MacAddress address, int mtu, AoeSlotTable slots, AoeTargetOptions options, ILogger logger)
 {
     private const ushort FirmwareVersion = 0x0001;
     private readonly int _sectorsPerFrame = Math.Min(byte.MaxValue, AoeProtocol.SectorsPerFrame(mtu));
     /// <summary>Checked once here: a manifest slot without a manifest shelf would otherwise fail on every frame.</summary>
     private readonly ushort _manifestShelf = options.ManifestShelf
-        ?? (slots.Any(slot => slot.Kind == AoeSlotKind.Manifest) ? throw new ArgumentException("manifest slots need a manifest shelf") : (ushort)0);
+        ?? (slots.Current.Any(slot => slot.Kind == AoeSlotKind.Manifest) ? throw new ArgumentException("manifest slots need a manifest shelf") : (ushort)0);
     private long _dropped;
 
     /// <summary>Reply frames need this many bytes: a full frame at the MTU, or an IDENTIFY block if larger.</summary>
@@ -36,9 +36,10 @@ public sealed class AoeTargetHandler(MacAddress address, int mtu, IReadOnlyList<
             Interlocked.Increment(ref _dropped);
             return;
         }
-        for (int i = 0; i < slots.Count; i++) // an index, not an enumerator: this runs for every frame
+        var current = slots.Current; // once: a refresh may replace it meanwhile
+        for (int i = 0; i < current.Count; i++) // an index, not an enumerator: this runs for every frame
         {
-            var slot = slots[i];
+            var slot = current[i];
             if (!AoeProtocol.Addresses(header.Major, header.Minor, ShelfOf(slot), slot.Number))
                 continue;
             var reply = replies.Reserve();

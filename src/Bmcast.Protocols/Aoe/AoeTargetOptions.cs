@@ -16,6 +16,9 @@ public sealed record AoeTargetOptions
     /// <summary>Requests an initiator may keep outstanding (Query Config's buffer count).</summary>
     public ushort BufferCount { get; init; } = 256;
 
+    /// <summary>How often the catalog is read again for images imported, replaced or removed since.</summary>
+    public TimeSpan SlotRefreshInterval { get; init; } = TimeSpan.FromSeconds(2);
+
     /// <summary>Receive loops over the socket; each handles its frames start to finish.</summary>
     public int Workers { get; init; } = Math.Max(2, Environment.ProcessorCount);
 }

@@ -116,7 +116,7 @@ public sealed class AoeInitiatorTests
         // initiator has given up on it and resent, and never answers any resend.
         var (targetEnd, initiatorEnd) = InMemoryLink.Create();
         byte[] image = ReadOnlyTestDevice.RandomData(4096, seed: 9);
-        var handler = new AoeTargetHandler(targetEnd.Address, 1500, [new AoeSlot(0, "a", new ReadOnlyTestDevice(image))],
+        var handler = new AoeTargetHandler(targetEnd.Address, 1500, new AoeSlotTable([new AoeSlot(0, "a", new ReadOnlyTestDevice(image))]),
             new AoeTargetOptions(), NullLogger.Instance);
         var serving = Task.Run(async () =>
         {
@@ -165,7 +165,7 @@ public sealed class AoeInitiatorTests
         // timer ticks at most every 5 ms, and in a stall each tick probes with one request.
         var (targetEnd, initiatorEnd) = InMemoryLink.Create();
         byte[] image = ReadOnlyTestDevice.RandomData(2 << 20, seed: 10);
-        var handler = new AoeTargetHandler(targetEnd.Address, 1500, [new AoeSlot(0, "a", new ReadOnlyTestDevice(image))],
+        var handler = new AoeTargetHandler(targetEnd.Address, 1500, new AoeSlotTable([new AoeSlot(0, "a", new ReadOnlyTestDevice(image))]),
             new AoeTargetOptions(), NullLogger.Instance);
         int stall = 0;
         var serving = Task.Run(async () =>

@@ -38,8 +38,8 @@ public sealed class AoeManifestCompanionTests
         var slots = await AoeSlotTable.OpenAsync(_catalog, Options, TestContext.Current.CancellationToken);
 
         var handler = new AoeTargetHandler(Target, 1500, slots, Options, NullLogger.Instance);
-        Assert.Equal(["alpha e4.0", "manifest of alpha e9.0", "beta e4.1"], slots.Select(s => $"{s.Description} e{handler.ShelfOf(s)}.{s.Number}"));
-        var companion = slots[1];
+        Assert.Equal(["alpha e4.0", "manifest of alpha e9.0", "beta e4.1"], slots.Current.Select(s => $"{s.Description} e{handler.ShelfOf(s)}.{s.Number}"));
+        var companion = slots.Current[1];
         Assert.Equal(AoeSlotKind.Manifest, companion.Kind);
         Assert.Equal(ManifestFrame.FramedLength(_manifest.Length), companion.Device.Size);
         Assert.Equal(0, companion.Device.Size % AoeProtocol.SectorSize);

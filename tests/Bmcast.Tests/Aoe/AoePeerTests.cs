@@ -54,7 +54,8 @@ public sealed class AoePeerTests
         string sancheck = RequireAoeTool("aoe-sancheck");
         await using var veth = await VethNamespace.CreateAsync();
         byte[] image = ReadOnlyTestDevice.RandomData(1 << 20, seed: 9);
-        var catalog = new MemoryExportCatalog().Add("zeta", () => new ReadOnlyTestDevice(new byte[4096])).Add("alpha", () => new ReadOnlyTestDevice(image));
+        // Slots are the catalog's numbers (the order added here): alpha 7.0, zeta 7.1.
+        var catalog = new MemoryExportCatalog().Add("alpha", () => new ReadOnlyTestDevice(image)).Add("zeta", () => new ReadOnlyTestDevice(new byte[4096]));
         using var channel = PacketSocketChannel.Open(veth.HostInterface);
         await using var target = await AoeTarget.CreateAsync(channel, catalog, new AoeTargetOptions { Shelf = 7 }, NullLogger.Instance, TestContext.Current.CancellationToken);
         using var stop = new CancellationTokenSource();

@@ -43,6 +43,28 @@ public sealed class AoeStreamCliTests
         Assert.Contains("trusting image server", stderr); // the manifest's key, pinned on first use
     }
 
+    /// <summary>
+    /// An image imported while the server runs is exported within a refresh, on the slot it was given (the next one,
+    /// though its name sorts first), and the image served before keeps its slot.
+    /// </summary>
+    [Fact]
+    public async Task AnImageImportedWhileServingIsStreamedFromItsOwnSlot()
+    {
+        await using var veth = await VethNamespace.CreateAsync();
+        using var dir = new TempDirectory();
+        string store = await ImportAsync(dir);
+        await using var server = await ServeAsync(veth, store);
+        byte[] later = ReadOnlyTestDevice.RandomData(4 << 20, seed: ImageSeed + 1);
+        await File.WriteAllBytesAsync(dir.File("later.raw"), later, TestContext.Current.CancellationToken);
+        await RunBmcastAsync("image", "import", dir.File("later.raw"), "--name", "aaa", "--store", store);
+
+        await WaitForTargetAsync(veth.HostInterface, slot: 1);
+        await StreamToCompletionAsync(veth, dir, verified: true, $"aoe:{veth.HostInterface}/e2.1", expected: later);
+        File.Delete(dir.File("target.raw"));
+        File.Delete(dir.File("target.raw.bmcast-state"));
+        await StreamToCompletionAsync(veth, dir, verified: true);
+    }
+
     [Fact]
     public async Task ACompanionServingATamperedManifestIsRefused()
     {
@@ -120,7 +142,8 @@ public sealed class AoeStreamCliTests
     ];
 
     /// <summary>Stream until complete; checks how it started and that the target equals the image; returns the agent's log.</summary>
-    private static async Task<string> StreamToCompletionAsync(VethNamespace veth, TempDirectory dir, bool verified, string? source = null, params string[] extra)
+    private static async Task<string> StreamToCompletionAsync(VethNamespace veth, TempDirectory dir, bool verified, string? source = null,
+        byte[]? expected = null, params string[] extra)
     {
         await using var agent = BmcastProcess.Start([.. StreamArguments(veth, dir, source), .. extra]);
         var started = await agent.WaitForEventAsync("started", TimeSpan.FromSeconds(60));
@@ -128,19 +151,19 @@ public sealed class AoeStreamCliTests
         await agent.WaitForEventAsync("complete", TimeSpan.FromSeconds(60));
         Assert.Equal(0, await agent.StopAsync(TimeSpan.FromSeconds(30)));
         byte[] target = await File.ReadAllBytesAsync(dir.File("target.raw"), TestContext.Current.CancellationToken);
-        Assert.True(Image.AsSpan().SequenceEqual(target), "the streamed disk differs from the image");
+        Assert.True((expected ?? Image).AsSpan().SequenceEqual(target), "the streamed disk differs from the image");
         return agent.Stderr;
     }
 
-    /// <summary>A loaded machine may take seconds to start dotnet: wait until the target answers before timing the agent.</summary>
-    private static async Task WaitForTargetAsync(string hostInterface)
+    /// <summary>A loaded machine may take seconds to start dotnet: wait until the target answers e2.SLOT before timing the agent.</summary>
+    private static async Task WaitForTargetAsync(string hostInterface, byte slot = 0)
     {
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
         while (true)
         {
             try
             {
-                await using var probe = await AoeInitiator.ConnectAsync(PacketSocketChannel.Open(hostInterface), 2, 0,
+                await using var probe = await AoeInitiator.ConnectAsync(PacketSocketChannel.Open(hostInterface), 2, slot,
                     cancellationToken: TestContext.Current.CancellationToken);
                 return;
             }

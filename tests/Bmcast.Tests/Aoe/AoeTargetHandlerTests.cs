@@ -17,7 +17,7 @@ public sealed class AoeTargetHandlerTests
     {
         _device = new ReadOnlyTestDevice(_data);
         var slots = new[] { new AoeSlot(0, "alpha", _device), new AoeSlot(1, "beta", new ReadOnlyTestDevice(new byte[4096])) };
-        _handler = new AoeTargetHandler(Target, 9000, slots, new AoeTargetOptions { Shelf = Shelf, BufferCount = 32 }, NullLogger.Instance);
+        _handler = new AoeTargetHandler(Target, 9000, new AoeSlotTable(slots), new AoeTargetOptions { Shelf = Shelf, BufferCount = 32 }, NullLogger.Instance);
     }
 
     private async Task<List<byte[]>> SendAsync(byte[] request)
@@ -136,7 +136,7 @@ public sealed class AoeTargetHandlerTests
     {
         var slots = new[] { new AoeSlot(0, "alpha", _device) };
         var allowOther = new AoeTargetOptions { Shelf = Shelf, AllowedInitiators = new HashSet<MacAddress> { new(0x02_00_00_00_00_42) } };
-        var handler = new AoeTargetHandler(Target, 1500, slots, allowOther, NullLogger.Instance);
+        var handler = new AoeTargetHandler(Target, 1500, new AoeSlotTable(slots), allowOther, NullLogger.Instance);
         var sender = new RecordingSink(handler.MaxReplyLength);
         await handler.HandleAsync(AoeFrames.Config(Target, Shelf, 0, ConfigCommand.Read), sender, TestContext.Current.CancellationToken);
         Assert.Empty(sender.Frames);

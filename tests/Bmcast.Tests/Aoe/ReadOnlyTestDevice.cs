@@ -36,7 +36,13 @@ internal sealed class ReadOnlyTestDevice(byte[] data, bool failReads = false) : 
         return ValueTask.CompletedTask;
     }
 
-    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    public bool Disposed { get; private set; }
+
+    public ValueTask DisposeAsync()
+    {
+        Disposed = true;
+        return ValueTask.CompletedTask;
+    }
 
     public static byte[] RandomData(int length, int seed)
     {

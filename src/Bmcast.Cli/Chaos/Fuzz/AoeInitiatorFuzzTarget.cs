@@ -33,7 +33,7 @@ internal sealed class AoeInitiatorFuzzTarget : IFuzzTarget
     {
         var data = new byte[64 << 10];
         random.NextBytes(data);
-        var handler = new AoeTargetHandler(TargetAddress, Mtu, [new AoeSlot(0, "fuzz", new MemoryBlockDevice(data, writable: false))],
+        var handler = new AoeTargetHandler(TargetAddress, Mtu, new AoeSlotTable([new AoeSlot(0, "fuzz", new MemoryBlockDevice(data, writable: false))]),
             new AoeTargetOptions(), NullLogger.Instance);
         var initiator = await AoeInitiator.ConnectAsync(new LoopbackFrameChannel(InitiatorAddress, Mtu, handler), 0, 0, cancellationToken: ct);
         var recorder = new ReplyRecorder(handler.MaxReplyLength);

@@ -39,7 +39,7 @@ internal sealed class AoeTargetFuzzTarget : IFuzzTarget
         var manifest = new byte[8 * AoeProtocol.SectorSize];
         random.NextBytes(manifest);
         _manifest = new MemoryBlockDevice(manifest, writable: false);
-        _handler = new AoeTargetHandler(Address, Mtu, [new AoeSlot(0, "fuzz", _image), new AoeSlot(0, "fuzz", _manifest, AoeSlotKind.Manifest)],
+        _handler = new AoeTargetHandler(Address, Mtu, new AoeSlotTable([new AoeSlot(0, "fuzz", _image), new AoeSlot(0, "fuzz", _manifest, AoeSlotKind.Manifest)]),
             new AoeTargetOptions { ManifestShelf = ManifestShelf }, NullLogger.Instance);
         _replies = new FrameLimitChecker(_handler.MaxReplyLength);
     }
