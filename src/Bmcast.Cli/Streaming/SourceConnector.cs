@@ -91,19 +91,31 @@ internal sealed class SourceConnector(ManifestTrust trust, TimeSpan outageLimit,
         {
             var aoe = AoeAddress.Parse(uri);
             var source = await AoeImageSource.OpenAsync(aoe, cancellationToken: ct);
-            return new Connection(source, source.Initiator.Target.ToString(), token => FetchAoeManifestAsync(aoe, token), None);
+            bool bmcastTarget = source.Initiator.Model.StartsWith(AoeTargetHandler.ModelPrefix, StringComparison.Ordinal);
+            return new Connection(source, source.Initiator.Target.ToString(), token => FetchAoeManifestAsync(aoe, bmcastTarget, token), None);
         }
         throw new ArgumentException($"unsupported source '{uri}': expected nbd[s]://HOST[:PORT]/NAME, nbd[s]+unix:///NAME?socket=PATH, aoe:IFACE/eSHELF.SLOT[?manifest-shelf=M] or file:///PATH");
     }
 
     private static Task<byte[]?> None(CancellationToken ct) => Task.FromResult<byte[]?>(null);
 
-    private async Task<byte[]?> FetchAoeManifestAsync(AoeAddress image, CancellationToken ct)
+    /// <summary>
+    /// The manifest from the image's companion slot. A <c>bmcast serve</c> target (its IDENTIFY model says so) always
+    /// exports one, so there a missing companion is a mismatched manifest shelf or a server too busy to answer, and
+    /// is refused rather than quietly streamed unverified; it is also given the initiator's full patience.
+    /// </summary>
+    private async Task<byte[]?> FetchAoeManifestAsync(AoeAddress image, bool bmcastTarget, CancellationToken ct)
     {
+        byte[]? manifest = null;
         if (image.Manifest is { } companion)
-            return await AoeManifestReader.ReadAsync(companion, logger, ct);
-        logger.LogWarning("{Source}: no shelf above {Shelf} for a manifest (give ?manifest-shelf=M)", image, image.Shelf);
-        return null;
+            manifest = await AoeManifestReader.ReadAsync(companion, logger, ct, bmcastTarget ? new AoeInitiatorOptions() : null);
+        else
+            logger.LogWarning("{Source}: no shelf above {Shelf} for a manifest (give ?manifest-shelf=M)", image, image.Shelf);
+        if (manifest is null && bmcastTarget)
+            throw new ManifestTrustException(
+                $"{image} is a bmcast target but no manifest came from its companion slot ({(image.Manifest?.ToString() ?? "no shelf")}): " +
+                "refusing to stream unverified (match ?manifest-shelf= to serve's --aoe-manifest-shelf, or give --manifest)");
+        return manifest;
     }
 
     /// <summary>

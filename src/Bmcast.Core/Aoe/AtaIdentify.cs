@@ -43,6 +43,15 @@ public static class AtaIdentify
             : BinaryPrimitives.ReadUInt32LittleEndian(block[120..]);
     }
 
+    /// <summary>The model string (words 27-46), without its padding.</summary>
+    public static string ReadModel(ReadOnlySpan<byte> block)
+    {
+        Span<char> model = stackalloc char[40];
+        for (int i = 0; i < model.Length; i++)
+            model[i] = (char)block[27 * 2 + (i ^ 1)];
+        return new string(model.TrimEnd(' '));
+    }
+
     /// <summary>ATA strings hold two characters per word, the first in the high byte, padded with spaces.</summary>
     private static void WriteString(Span<byte> block, int word, int length, ReadOnlySpan<char> text)
     {

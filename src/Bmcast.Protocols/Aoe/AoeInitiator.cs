@@ -69,6 +69,9 @@ public sealed class AoeInitiator : IAsyncDisposable
 
     public ulong Sectors { get; private set; }
 
+    /// <summary>The model string of the target's IDENTIFY reply.</summary>
+    public string Model { get; private set; } = "";
+
     public long Retransmissions => Interlocked.Read(ref _retransmissions);
 
     /// <summary>Frames dropped as malformed, late, duplicate or not for us.</summary>
@@ -132,6 +135,7 @@ public sealed class AoeInitiator : IAsyncDisposable
         var set = new AoeRequestSet(1);
         await RunAsync(set, [new AoeRequest(set, AoeCommand.Ata, Ata.IdentifyDevice, AtaFlags.None, 0, 1, identify)], cancellationToken);
         Sectors = AtaIdentify.ReadSectors(identify);
+        Model = AtaIdentify.ReadModel(identify);
     }
 
     private async Task RunAsync(AoeRequestSet set, AoeRequest[] requests, CancellationToken cancellationToken)

@@ -20,13 +20,16 @@ public static class AoeManifestReader
     /// </summary>
     public static AoeInitiatorOptions Discovery { get; } = new() { MaxTransmissions = 5 };
 
-    /// <summary>The manifest at <paramref name="companion"/>; null (with a log line saying why) when there is none.</summary>
-    public static async Task<byte[]?> ReadAsync(AoeAddress companion, ILogger logger, CancellationToken cancellationToken)
+    /// <summary>
+    /// The manifest at <paramref name="companion"/>; null (with a log line saying why) when there is none. Looked for with
+    /// <paramref name="options"/> (default: <see cref="Discovery"/>).
+    /// </summary>
+    public static async Task<byte[]?> ReadAsync(AoeAddress companion, ILogger logger, CancellationToken cancellationToken, AoeInitiatorOptions? options = null)
     {
         AoeImageSource device;
         try
         {
-            device = await AoeImageSource.OpenAsync(companion, Discovery, cancellationToken);
+            device = await AoeImageSource.OpenAsync(companion, options ?? Discovery, cancellationToken);
         }
         catch (AoeNoReplyException e) when (!e.TargetFound)
         {

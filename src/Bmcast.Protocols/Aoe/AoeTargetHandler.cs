@@ -11,6 +11,8 @@ namespace Bmcast.Protocols.Aoe;
 /// </summary>
 public sealed class AoeTargetHandler(MacAddress address, int mtu, AoeSlotTable slots, AoeTargetOptions options, ILogger logger)
 {
+    /// <summary>How IDENTIFY's model string starts on our slots: an initiator can tell a bmcast target, which has manifests.</summary>
+    public const string ModelPrefix = "bmcast ";
     private const ushort FirmwareVersion = 0x0001;
     private readonly int _sectorsPerFrame = Math.Min(byte.MaxValue, AoeProtocol.SectorsPerFrame(mtu));
     /// <summary>Checked once here: a manifest slot without a manifest shelf would otherwise fail on every frame.</summary>
@@ -101,7 +103,7 @@ public sealed class AoeTargetHandler(MacAddress address, int mtu, AoeSlotTable s
             return WriteAta(header, ata, reply.Span, slot, Ata.StatusReady | Ata.StatusError, Ata.ErrorAborted, 0);
         if (command == Ata.IdentifyDevice)
         {
-            AtaIdentify.Write(reply.Span[AoeProtocol.AtaDataOffset..], slot.Sectors, "bmcast " + slot.Description,
+            AtaIdentify.Write(reply.Span[AoeProtocol.AtaDataOffset..], slot.Sectors, ModelPrefix + slot.Description,
                 $"bmcast-{ShelfOf(slot)}.{slot.Number}", "1.0");
             return WriteAta(header, ata, reply.Span, slot, Ata.StatusReady, 0, AtaIdentify.Length);
         }

@@ -65,6 +65,22 @@ public sealed class AoeStreamCliTests
         await StreamToCompletionAsync(veth, dir, verified: true);
     }
 
+    /// <summary>Our target always has a companion: not finding it (shelves that do not match) is refused, not streamed unverified.</summary>
+    [Fact]
+    public async Task ABmcastTargetWhoseCompanionIsNotFoundIsRefused()
+    {
+        await using var veth = await VethNamespace.CreateAsync();
+        using var dir = new TempDirectory();
+        string store = await ImportAsync(dir);
+        await using var server = await ServeAsync(veth, store, "--aoe-manifest-shelf", "7");
+
+        var (code, _, error) = await BmcastProcess.RunAsync(TimeSpan.FromMinutes(2), StreamArguments(veth, dir)); // looks on shelf 3
+
+        Assert.Equal(1, code);
+        Assert.Contains("is a bmcast target but no manifest came from its companion slot", error);
+        Assert.DoesNotContain("UNVERIFIED", error);
+    }
+
     [Fact]
     public async Task ACompanionServingATamperedManifestIsRefused()
     {
