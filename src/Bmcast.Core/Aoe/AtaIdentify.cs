@@ -18,7 +18,7 @@ public static class AtaIdentify
         SetWord(block, 0, 0x0040);                  // fixed, non-removable ATA device
         WriteString(block, 10, 20, serial);
         WriteString(block, 23, 8, firmware);
-        WriteString(block, 27, 40, model);
+        WriteString(block, 27, ModelLength, model);
         SetWord(block, 49, 0x0300);                 // LBA and DMA supported
         SetWord(block, 53, 0x0006);                 // words 64-70 and 88 valid
         uint lba28 = (uint)Math.Min(sectors, MaxLba28Sectors);
@@ -43,13 +43,14 @@ public static class AtaIdentify
             : BinaryPrimitives.ReadUInt32LittleEndian(block[120..]);
     }
 
-    /// <summary>The model string (words 27-46), without its padding.</summary>
-    public static string ReadModel(ReadOnlySpan<byte> block)
+    public const int ModelLength = 40;
+
+    /// <summary>The model string (words 27-46) into <paramref name="model"/> (at least <see cref="ModelLength"/>); returns its length without the padding.</summary>
+    public static int ReadModel(ReadOnlySpan<byte> block, Span<char> model)
     {
-        Span<char> model = stackalloc char[40];
-        for (int i = 0; i < model.Length; i++)
+        for (int i = 0; i < ModelLength; i++)
             model[i] = (char)block[27 * 2 + (i ^ 1)];
-        return new string(model.TrimEnd(' '));
+        return model[..ModelLength].TrimEnd(' ').Length;
     }
 
     /// <summary>ATA strings hold two characters per word, the first in the high byte, padded with spaces.</summary>

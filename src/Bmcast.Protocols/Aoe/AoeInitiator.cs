@@ -135,7 +135,8 @@ public sealed class AoeInitiator : IAsyncDisposable
         var set = new AoeRequestSet(1);
         await RunAsync(set, [new AoeRequest(set, AoeCommand.Ata, Ata.IdentifyDevice, AtaFlags.None, 0, 1, identify)], cancellationToken);
         Sectors = AtaIdentify.ReadSectors(identify);
-        Model = AtaIdentify.ReadModel(identify);
+        Span<char> model = stackalloc char[AtaIdentify.ModelLength];
+        Model = new string(model[..AtaIdentify.ReadModel(identify, model)]);
     }
 
     private async Task RunAsync(AoeRequestSet set, AoeRequest[] requests, CancellationToken cancellationToken)

@@ -94,7 +94,8 @@ public sealed class AoeCodecTests
 
         Assert.Equal(sectors, AtaIdentify.ReadSectors(block));
         Assert.Equal("mbactsd beai n", System.Text.Encoding.ASCII.GetString(block, 54, 14)); // byte-swapped pairs
-        Assert.Equal("bmcast debian", AtaIdentify.ReadModel(block));
+        var model = new char[AtaIdentify.ModelLength];
+        Assert.Equal("bmcast debian", new string(model, 0, AtaIdentify.ReadModel(block, model)));
         var lba28Only = (byte[])block.Clone();
         lba28Only[166] = lba28Only[167] = lba28Only[172] = lba28Only[173] = 0; // words 83 and 86
         Assert.Equal(Math.Min(sectors, 0x0FFF_FFFFUL), AtaIdentify.ReadSectors(lba28Only));
