@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Bmcast.Cli.Processes;
 
 namespace Bmcast.Cli.Chaos;
@@ -10,7 +11,10 @@ namespace Bmcast.Cli.Chaos;
 internal sealed class ChaosRig : IAsyncDisposable
 {
     public const string ImageName = "disk";
+    private const string UnfinishedDeployments = "unfinished_deployments";
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
+    private static readonly TimeSpan CompletionTimeout = TimeSpan.FromMinutes(3);
+    private static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(30);
     private readonly List<BmcastProcess> _processes = [];
     private readonly string _directory;
     private readonly string[] _serveOptions;
@@ -81,10 +85,39 @@ internal sealed class ChaosRig : IAsyncDisposable
     }
 
     /// <summary>
+    /// Finish a deployment and judge it: wait for the agent's <c>complete</c> event, let the guest stop
+    /// and count what it saw, stop the agent (after a completion it must stop cleanly), and judge the
+    /// target file. A deployment that never completes is an <c>unfinished_deployments</c> loss where
+    /// that is one of the campaign's loss counters; elsewhere the error fails the campaign. Returns the
+    /// <c>complete</c> event, or null.
+    /// </summary>
+    public static async Task<JsonElement?> FinishAsync(ChaosTally tally, ChaosDeployment deployment, IChaosGuest guest, CancellationToken ct)
+    {
+        var (directory, target, agent, client) = deployment;
+        JsonElement? complete = null;
+        try
+        {
+            complete = await agent.WaitForEventAsync("complete", CompletionTimeout);
+        }
+        catch (Exception e) when ((e is TimeoutException or InvalidOperationException) && tally.IsLossCounter(UnfinishedDeployments))
+        {
+            tally.Loss(UnfinishedDeployments, Unfinished(directory, agent, e));
+        }
+        await guest.FinishAsync(client, tally, ct);
+        await client.DisposeAsync();
+        // An agent serves until stopped: after a completion it must still run, and stop cleanly.
+        int? code = agent.HasExited ? null : await agent.StopAsync(StopTimeout);
+        if (complete is not null && code != 0)
+            throw new InvalidOperationException($"the agent {(code is null ? "exited by itself" : $"exited with {code} when stopped")} after completing; stderr:\n{agent.Stderr}");
+        await guest.JudgeTargetAsync(target, tally, ct);
+        return complete;
+    }
+
+    /// <summary>
     /// Describe a deployment that never completed, keeping the agent's log beside its target
     /// (<c>agent.log</c>, kept with <c>--keep</c>) and quoting its last lines.
     /// </summary>
-    public static string Unfinished(string directory, BmcastProcess agent, Exception why)
+    private static string Unfinished(string directory, BmcastProcess agent, Exception why)
     {
         string log = agent.Stderr;
         File.WriteAllText(Path.Combine(directory, "agent.log"), log);

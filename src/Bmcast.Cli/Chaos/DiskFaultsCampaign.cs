@@ -21,7 +21,6 @@ internal sealed class DiskFaultsCampaign : IChaosCampaign
     private const long FullBelow = 64 << 10;
     private const int RewritesOnFullDisk = 32;
     private static readonly TimeSpan FillTimeout = TimeSpan.FromMinutes(1);
-    private static readonly TimeSpan CompletionTimeout = TimeSpan.FromMinutes(3);
 
     public string Name => "disk-faults";
 
@@ -75,12 +74,7 @@ internal sealed class DiskFaultsCampaign : IChaosCampaign
 
             await disk.ResizeAsync(2L * ImageSize, ct);
             await WriteWhileAsync(writer, client, () => Task.Delay(random.Next(50, 500), ct));
-            await agent.WaitForEventAsync("complete", CompletionTimeout);
-            PowerCutCampaign.Judge(tally, await writer.SettleAsync(client, ct), "at completion");
-            await client.DisposeAsync();
-            int code = await agent.StopAsync(TimeSpan.FromSeconds(30));
-            if (code != 0)
-                throw new InvalidOperationException($"the agent exited with {code} when stopped; stderr:\n{agent.Stderr}");
+            await ChaosRig.FinishAsync(tally, new ChaosDeployment(directory, target, agent, client), writer, ct);
         }
         finally
         {
@@ -88,9 +82,6 @@ internal sealed class DiskFaultsCampaign : IChaosCampaign
             if (!agent.HasExited)
                 await agent.KillHardAsync();
         }
-        tally.Add("writes_acknowledged", writer.WritesAcknowledged);
-        tally.Add("flushes_acknowledged", writer.FlushesAcknowledged);
-        await PowerCutCampaign.CompareTargetAsync(tally, ledger, writer, target, ct);
         context.Log.LogDebug("deployment in {Directory}: {Room} bytes of room, {Blocks} blocks written", directory, room, ledger.Blocks.Count);
     }
 
@@ -138,7 +129,7 @@ internal sealed class DiskFaultsCampaign : IChaosCampaign
             }
             var verdict = ledger.Judge(block, actual, writer.ImageBlock(block));
             if (!verdict.Allowed)
-                PowerCutCampaign.Record(tally, block, verdict, "on the full disk");
+                LedgerVerdicts.Record(tally, block, verdict, "on the full disk");
         }
     }
 

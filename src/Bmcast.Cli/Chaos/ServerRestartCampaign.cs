@@ -15,7 +15,6 @@ internal sealed class ServerRestartCampaign : IChaosCampaign
 {
     private const int ImageSize = 16 << 20;
     private const int OutageLimitSeconds = 8;
-    private static readonly TimeSpan CompletionTimeout = TimeSpan.FromMinutes(3);
 
     public string Name => "server-restart";
 
@@ -49,9 +48,8 @@ internal sealed class ServerRestartCampaign : IChaosCampaign
         string export = Path.Combine(directory, "agent.sock");
         var agent = await rig.StartAgentAsync(target, export, "--server-outage-limit", OutageLimitSeconds.ToString());
         await using var client = await NbdClient.ConnectAsync(NbdUri.Create(NbdEndpoint.Unix(export), ""), ct);
-        var reader = new VerifyingReader(image, context.Fork());
-        using var stop = new CancellationTokenSource();
-        var reading = reader.ReadUntilAsync(client, stop.Token);
+        var reader = new VerifyingReader(image, context.Fork(), "expected_read_errors");
+        reader.Start(client);
 
         if (longOutage)
             await LongOutageAsync(context, rig, agent, reader, ct);
@@ -65,27 +63,7 @@ internal sealed class ServerRestartCampaign : IChaosCampaign
             tally.Add("short_outages");
         }
 
-        try
-        {
-            await agent.WaitForEventAsync("complete", CompletionTimeout);
-        }
-        catch (Exception e) when (e is TimeoutException or InvalidOperationException)
-        {
-            tally.Loss("unfinished_deployments", ChaosRig.Unfinished(directory, agent, e));
-        }
-        await stop.CancelAsync();
-        await reading;
-        tally.Add("guest_reads", reader.Reads);
-        tally.Add("expected_read_errors", reader.ExpectedFailures);
-        foreach (string failure in reader.UnexpectedFailures)
-            tally.Loss("guest_io_errors", failure);
-        foreach (string wrong in reader.WrongContent)
-            tally.Loss("corrupt_reads", wrong);
-        await client.DisposeAsync();
-        if (!agent.HasExited)
-            await agent.StopAsync(TimeSpan.FromSeconds(30));
-        if (new FileInfo(target).Length != image.Size || !(await File.ReadAllBytesAsync(target, ct)).AsSpan().SequenceEqual(image.Bytes))
-            tally.Loss("corrupt_blocks", $"{target} differs from the image");
+        await ChaosRig.FinishAsync(tally, new ChaosDeployment(directory, target, agent, client), reader, ct);
     }
 
     /// <summary>
