@@ -4,9 +4,9 @@ using Bmcast.Cli.Processes;
 namespace Bmcast.Cli.Chaos;
 
 /// <summary>
-/// An image store with one image, <c>bmcast serve</c> on a unix socket, and streaming agents
-/// (<c>bmcast stream --json</c>) from it: the real processes an operator runs, which a campaign may
-/// kill at will. Disposing stops every process it started.
+/// An image store with one image, <c>bmcast serve</c> on a unix socket when the campaign serves from it,
+/// and streaming agents (<c>bmcast stream --json</c>): the real processes an operator runs, which a
+/// campaign may kill at will. Disposing stops every process it started.
 /// </summary>
 internal sealed class ChaosRig : IAsyncDisposable
 {
@@ -17,13 +17,9 @@ internal sealed class ChaosRig : IAsyncDisposable
     private static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(30);
     private readonly List<BmcastProcess> _processes = [];
     private readonly string _directory;
-    private readonly string[] _serveOptions;
+    private string[] _serveOptions = [];
 
-    private ChaosRig(string directory, string[] serveOptions)
-    {
-        _directory = directory;
-        _serveOptions = serveOptions;
-    }
+    private ChaosRig(string directory) => _directory = directory;
 
     public string Store => Path.Combine(_directory, "store");
 
@@ -31,35 +27,34 @@ internal sealed class ChaosRig : IAsyncDisposable
 
     public string KnownKeys => Path.Combine(_directory, "known_keys");
 
+    /// <summary>The image as <see cref="ServeAsync"/> serves it.</summary>
     public string SourceUri => $"nbd+unix:///{ImageName}?socket={ServerSocket}";
 
-    /// <summary>The running <c>bmcast serve</c>.</summary>
+    /// <summary>The running <c>bmcast serve</c>, once <see cref="ServeAsync"/> has started it.</summary>
     public BmcastProcess Server { get; private set; } = null!;
 
-    /// <summary>Import <paramref name="image"/> into a new store in <paramref name="directory"/> and serve it.</summary>
-    public static async Task<ChaosRig> StartAsync(string directory, SyntheticImage image, CancellationToken ct, params string[] serveOptions)
+    /// <summary>Import <paramref name="image"/> into a new store in <paramref name="directory"/>; nothing runs yet.</summary>
+    public static async Task<ChaosRig> ImportAsync(string directory, SyntheticImage image, CancellationToken ct)
     {
-        var rig = new ChaosRig(directory, serveOptions);
-        try
-        {
-            string imagePath = Path.Combine(directory, "image.raw");
-            await image.WriteAsync(imagePath, ct);
-            var (code, _, error) = await BmcastProcess.RunAsync(TimeSpan.FromMinutes(3), "image", "import", imagePath, "--name", ImageName, "--store", rig.Store);
-            if (code != 0)
-                throw new InvalidOperationException($"image import failed: {error.Trim()}");
-            File.Delete(imagePath);
-            await rig.StartServerAsync(ct);
-            return rig;
-        }
-        catch
-        {
-            await rig.DisposeAsync();
-            throw;
-        }
+        var rig = new ChaosRig(directory);
+        string imagePath = Path.Combine(directory, "image.raw");
+        await image.WriteAsync(imagePath, ct);
+        var (code, _, error) = await BmcastProcess.RunAsync(TimeSpan.FromMinutes(3), "image", "import", imagePath, "--name", ImageName, "--store", rig.Store);
+        if (code != 0)
+            throw new InvalidOperationException($"image import failed: {error.Trim()}");
+        File.Delete(imagePath);
+        return rig;
     }
 
-    /// <summary>Start <c>bmcast serve</c> (again, after a kill) on the same store and socket.</summary>
-    public async Task StartServerAsync(CancellationToken ct)
+    /// <summary>Start <c>bmcast serve</c> with <paramref name="options"/> (kept for restarts) on the store, at <see cref="SourceUri"/>.</summary>
+    public Task ServeAsync(CancellationToken ct, params string[] options)
+    {
+        _serveOptions = options;
+        return RestartServerAsync(ct);
+    }
+
+    /// <summary>Start <c>bmcast serve</c> again after a kill: the same store, socket and options.</summary>
+    public async Task RestartServerAsync(CancellationToken ct)
     {
         File.Delete(ServerSocket);
         Server = Track(BmcastProcess.Start(["serve", "--store", Store, "--nbd", "unix:" + ServerSocket, .. _serveOptions]));
@@ -72,12 +67,15 @@ internal sealed class ChaosRig : IAsyncDisposable
         }
     }
 
-    /// <summary>Start <c>bmcast stream --json</c> onto <paramref name="target"/>, exported on <paramref name="exportSocket"/>; waits until it exports.</summary>
-    public async Task<BmcastProcess> StartAgentAsync(string target, string exportSocket, params string[] extra)
+    /// <summary>
+    /// Start <c>bmcast stream --json</c> from <paramref name="source"/> onto <paramref name="target"/>,
+    /// exported on <paramref name="exportSocket"/>; waits until it exports.
+    /// </summary>
+    public async Task<BmcastProcess> StartAgentAsync(string source, string target, string exportSocket, params string[] extra)
     {
         var agent = Track(BmcastProcess.Start(
         [
-            "stream", "--source", SourceUri, "--target", target, "--export", "unix:" + exportSocket,
+            "stream", "--source", source, "--target", target, "--export", "unix:" + exportSocket,
             "--known-keys", KnownKeys, "--json", .. extra,
         ]));
         await agent.WaitForEventAsync("started", StartTimeout);

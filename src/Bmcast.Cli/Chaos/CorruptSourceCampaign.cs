@@ -35,7 +35,8 @@ internal sealed class CorruptSourceCampaign : IChaosCampaign
     {
         var image = SyntheticImage.Create(ImageSize, context.Random);
         string directory = context.Directory("rig");
-        await using var rig = await ChaosRig.StartAsync(directory, image, ct);
+        // The agent streams from the lying server below: the rig's store only signs the manifest, and serves nothing.
+        await using var rig = await ChaosRig.ImportAsync(directory, image, ct);
         string manifest = Path.Combine(directory, "disk.manifest");
         var (code, _, error) = await BmcastProcess.RunAsync(TimeSpan.FromMinutes(1), "image", "manifest", ChaosRig.ImageName, "--store", rig.Store, "--output", manifest);
         if (code != 0)
@@ -66,9 +67,7 @@ internal sealed class CorruptSourceCampaign : IChaosCampaign
     {
         string target = Path.Combine(directory, "target.raw");
         string export = Path.Combine(directory, "agent.sock");
-        var agent = rig.Track(BmcastProcess.Start("stream", "--source", source, "--manifest", manifest, "--target", target,
-            "--export", "unix:" + export, "--known-keys", rig.KnownKeys, "--json"));
-        await agent.WaitForEventAsync("started", TimeSpan.FromSeconds(60));
+        var agent = await rig.StartAgentAsync(source, target, export, "--manifest", manifest);
         await using var client = await NbdClient.ConnectAsync(NbdUri.Create(NbdEndpoint.Unix(export), ""), ct);
         // A chunk that fails verification on every attempt fails the guest's read (DESIGN §4 rule 5): allowed, counted.
         var reader = new VerifyingReader(image, context.Fork(), "guest_read_errors") { ExpectFailures = true };

@@ -37,7 +37,8 @@ internal sealed class DiskFaultsCampaign : IChaosCampaign
         if (!Environment.IsPrivilegedProcess)
             throw new InvalidOperationException("disk-faults needs root: it mounts a size-limited tmpfs for each target");
         var image = SyntheticImage.Create(ImageSize, context.Random);
-        await using var rig = await ChaosRig.StartAsync(context.Directory("rig"), image, ct);
+        await using var rig = await ChaosRig.ImportAsync(context.Directory("rig"), image, ct);
+        await rig.ServeAsync(ct);
         for (int run = 1; run <= runs; run++)
         {
             await DeployOntoFullDiskAsync(context, rig, image, context.Directory($"run-{run}"), ct);
@@ -57,7 +58,7 @@ internal sealed class DiskFaultsCampaign : IChaosCampaign
         string export = Path.Combine(directory, "agent.sock");
         var ledger = new WriteLedger();
         var writer = new LedgerWriter(ledger, image, context.Fork()) { OnRefused = refused => Count(tally, refused) };
-        var agent = await rig.StartAgentAsync(target, export, "--bandwidth", Bandwidth);
+        var agent = await rig.StartAgentAsync(rig.SourceUri, target, export, "--bandwidth", Bandwidth);
         try
         {
             await using var client = await NbdClient.ConnectAsync(NbdUri.Create(NbdEndpoint.Unix(export), ""), ct);

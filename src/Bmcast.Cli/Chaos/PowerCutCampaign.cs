@@ -31,7 +31,8 @@ internal sealed class PowerCutCampaign : IChaosCampaign
     public async Task RunAsync(ChaosContext context, int runs, CancellationToken ct)
     {
         var image = SyntheticImage.Create(ImageSize, context.Random);
-        await using var rig = await ChaosRig.StartAsync(context.Directory("rig"), image, ct);
+        await using var rig = await ChaosRig.ImportAsync(context.Directory("rig"), image, ct);
+        await rig.ServeAsync(ct);
         for (int run = 1; run <= runs; run++)
         {
             await DeployWithCutsAsync(context, rig, image, context.Directory($"run-{run}"), ct);
@@ -53,7 +54,7 @@ internal sealed class PowerCutCampaign : IChaosCampaign
         int cuts = random.Next(1, 4);
         for (int cut = 0; cut <= cuts; cut++)
         {
-            var agent = await rig.StartAgentAsync(target, export, "--bandwidth", Bandwidth);
+            var agent = await rig.StartAgentAsync(rig.SourceUri, target, export, "--bandwidth", Bandwidth);
             await using var client = await NbdClient.ConnectAsync(exportUri, ct);
             if (cut > 0)
                 LedgerVerdicts.Record(tally, await writer.SettleAsync(client, ct), $"after cut {cut}");

@@ -30,7 +30,8 @@ internal sealed class ServerRestartCampaign : IChaosCampaign
     {
         var image = SyntheticImage.Create(ImageSize, context.Random);
         // A slow link keeps each deployment unfinished while the server comes and goes.
-        await using var rig = await ChaosRig.StartAsync(context.Directory("rig"), image, ct, "--rate", "2M");
+        await using var rig = await ChaosRig.ImportAsync(context.Directory("rig"), image, ct);
+        await rig.ServeAsync(ct, "--rate", "2M");
         for (int run = 1; run <= runs; run++)
         {
             await DeployThroughOutagesAsync(context, rig, image, context.Directory($"run-{run}"), longOutage: run % 2 == 1, ct);
@@ -46,7 +47,7 @@ internal sealed class ServerRestartCampaign : IChaosCampaign
         var tally = context.Tally;
         string target = Path.Combine(directory, "target.raw");
         string export = Path.Combine(directory, "agent.sock");
-        var agent = await rig.StartAgentAsync(target, export, "--server-outage-limit", OutageLimitSeconds.ToString());
+        var agent = await rig.StartAgentAsync(rig.SourceUri, target, export, "--server-outage-limit", OutageLimitSeconds.ToString());
         await using var client = await NbdClient.ConnectAsync(NbdUri.Create(NbdEndpoint.Unix(export), ""), ct);
         var reader = new VerifyingReader(image, context.Fork(), "expected_read_errors");
         reader.Start(client);
@@ -59,7 +60,7 @@ internal sealed class ServerRestartCampaign : IChaosCampaign
             await Task.Delay(random.Next(100, 1000), ct);
             await rig.Server.KillHardAsync();
             await Task.Delay(random.Next(0, 1000), ct);
-            await rig.StartServerAsync(ct);
+            await rig.RestartServerAsync(ct);
             tally.Add("short_outages");
         }
 
@@ -77,7 +78,7 @@ internal sealed class ServerRestartCampaign : IChaosCampaign
         long failuresBefore = reader.ExpectedFailures;
         await rig.Server.KillHardAsync();
         await Task.Delay(TimeSpan.FromSeconds(OutageLimitSeconds + 2), ct);
-        await rig.StartServerAsync(ct);
+        await rig.RestartServerAsync(ct);
         // The server listens again: reads that start from now on must succeed, the first of them reconnecting.
         reader.ExpectFailures = false;
         context.Tally.Add("long_outages");
