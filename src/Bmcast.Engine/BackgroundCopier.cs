@@ -16,10 +16,27 @@ namespace Bmcast.Engine;
 public sealed class BackgroundCopier(StreamingDisk disk, BackgroundModerator moderator, StreamingOptions options, ILogger logger)
 {
     private static readonly TimeSpan CompletionPoll = TimeSpan.FromMilliseconds(100);
+    private readonly IReadOnlyList<long> _preferredOrder = [];
+    // Built once with the order: every pass asks it of every chunk.
+    private readonly HashSet<long> _preferred = [];
     private volatile bool _passBlocked;
 
-    /// <summary>Chunk indexes in the order they should be fetched; chunks not listed follow in disk order.</summary>
-    public IReadOnlyList<long> PreferredOrder { get; init; } = [];
+    /// <summary>
+    /// Chunk indexes in the order they should be fetched; chunks not listed follow in disk order. Kept
+    /// without repeats and chunks beyond the disk.
+    /// </summary>
+    public IReadOnlyList<long> PreferredOrder
+    {
+        get => _preferredOrder;
+        init
+        {
+            var order = new List<long>();
+            foreach (long chunk in value)
+                if (chunk >= 0 && chunk < disk.Geometry.ChunkCount && _preferred.Add(chunk))
+                    order.Add(chunk);
+            _preferredOrder = order;
+        }
+    }
 
     public async Task RunAsync(CancellationToken ct)
     {
@@ -68,7 +85,6 @@ public sealed class BackgroundCopier(StreamingDisk disk, BackgroundModerator mod
     {
         using var slots = new SemaphoreSlim(options.BackgroundParallelism);
         var running = new List<Task>();
-        var predicted = new HashSet<long>(PreferredOrder);
         _passBlocked = false;
         foreach (long chunk in Order())
         {
@@ -79,7 +95,7 @@ public sealed class BackgroundCopier(StreamingDisk disk, BackgroundModerator mod
                 continue;
             // Zero chunks cost no transfer, so they spend none of the guest's share of the link.
             if (!disk.IsKnownZeroChunk(chunk))
-                await moderator.WaitForTurnAsync(disk.Geometry.ChunkLength(chunk), waitForIdleGuest: !predicted.Contains(chunk), ct);
+                await moderator.WaitForTurnAsync(disk.Geometry.ChunkLength(chunk), waitForIdleGuest: !_preferred.Contains(chunk), ct);
             await slots.WaitAsync(ct);
             running.Add(CopyChunkAsync(chunk, slots, ct));
             running.RemoveAll(t => t.IsCompleted);
@@ -111,13 +127,10 @@ public sealed class BackgroundCopier(StreamingDisk disk, BackgroundModerator mod
 
     private IEnumerable<long> Order()
     {
-        long count = disk.Geometry.ChunkCount;
-        var seen = new HashSet<long>();
-        foreach (long chunk in PreferredOrder)
-            if (chunk >= 0 && chunk < count && seen.Add(chunk))
-                yield return chunk;
-        for (long chunk = 0; chunk < count; chunk++)
-            if (!seen.Contains(chunk))
+        foreach (long chunk in _preferredOrder)
+            yield return chunk;
+        for (long chunk = 0; chunk < disk.Geometry.ChunkCount; chunk++)
+            if (!_preferred.Contains(chunk))
                 yield return chunk;
     }
 }

@@ -21,6 +21,9 @@ internal sealed class ChaosTally
             Add(counter, 0);
     }
 
+    /// <summary>True when <paramref name="counter"/> is one of this campaign's loss counters.</summary>
+    public bool IsLossCounter(string counter) => _lossCounters.Contains(counter);
+
     /// <summary>True when any loss counter is above zero.</summary>
     public bool Lost
     {
@@ -55,7 +58,7 @@ internal sealed class ChaosTally
     /// <summary>Count a loss on <paramref name="counter"/> (one of the loss counters) and keep why.</summary>
     public void Loss(string counter, string detail)
     {
-        if (!_lossCounters.Contains(counter))
+        if (!IsLossCounter(counter))
             throw new ArgumentException($"{counter} is not a loss counter of this campaign");
         Add(counter);
         lock (_gate)

@@ -20,7 +20,6 @@ internal sealed class CorruptSourceCampaign : IChaosCampaign
     private const int ImageSize = 16 << 20;
     private const double LieRate = 0.05;
     private const double CutRate = 0.5;
-    private static readonly TimeSpan CompletionTimeout = TimeSpan.FromMinutes(3);
 
     public string Name => "corrupt-source";
 
@@ -36,7 +35,8 @@ internal sealed class CorruptSourceCampaign : IChaosCampaign
     {
         var image = SyntheticImage.Create(ImageSize, context.Random);
         string directory = context.Directory("rig");
-        await using var rig = await ChaosRig.StartAsync(directory, image, ct);
+        // The agent streams from the lying server below: the rig's store only signs the manifest, and serves nothing.
+        await using var rig = await ChaosRig.ImportAsync(directory, image, ct);
         string manifest = Path.Combine(directory, "disk.manifest");
         var (code, _, error) = await BmcastProcess.RunAsync(TimeSpan.FromMinutes(1), "image", "manifest", ChaosRig.ImageName, "--store", rig.Store, "--output", manifest);
         if (code != 0)
@@ -65,41 +65,15 @@ internal sealed class CorruptSourceCampaign : IChaosCampaign
     private static async Task DeployAsync(ChaosContext context, ChaosRig rig, SyntheticImage image, string source, string manifest,
         string directory, CancellationToken ct)
     {
-        var tally = context.Tally;
         string target = Path.Combine(directory, "target.raw");
         string export = Path.Combine(directory, "agent.sock");
-        var agent = rig.Track(BmcastProcess.Start("stream", "--source", source, "--manifest", manifest, "--target", target,
-            "--export", "unix:" + export, "--known-keys", rig.KnownKeys, "--json"));
-        await agent.WaitForEventAsync("started", TimeSpan.FromSeconds(60));
+        var agent = await rig.StartAgentAsync(source, target, export, "--manifest", manifest);
         await using var client = await NbdClient.ConnectAsync(NbdUri.Create(NbdEndpoint.Unix(export), ""), ct);
         // A chunk that fails verification on every attempt fails the guest's read (DESIGN §4 rule 5): allowed, counted.
-        var reader = new VerifyingReader(image, context.Fork()) { ExpectFailures = true };
-        using var stop = new CancellationTokenSource();
-        var reading = reader.ReadUntilAsync(client, stop.Token);
-        System.Text.Json.JsonElement? complete = null;
-        try
-        {
-            complete = await agent.WaitForEventAsync("complete", CompletionTimeout);
-        }
-        catch (Exception e) when (e is TimeoutException or InvalidOperationException)
-        {
-            tally.Loss("unfinished_deployments", ChaosRig.Unfinished(directory, agent, e));
-        }
-        await stop.CancelAsync();
-        await reading;
-        await client.DisposeAsync();
-        if (!agent.HasExited)
-            await agent.StopAsync(TimeSpan.FromSeconds(30));
-
-        tally.Add("guest_reads", reader.Reads);
-        tally.Add("guest_read_errors", reader.ExpectedFailures);
-        foreach (string wrong in reader.WrongContent)
-            tally.Loss("corrupt_reads", wrong);
-        if (complete is { } done)
-            tally.Add("verification_failures", done.GetProperty("verification_failures").GetInt64());
-        byte[] actual = await File.ReadAllBytesAsync(target, ct);
-        if (!actual.AsSpan().SequenceEqual(image.Bytes))
-            tally.Loss("corrupt_blocks", $"{target} differs from the image");
+        var reader = new VerifyingReader(image, context.Fork(), "guest_read_errors") { ExpectFailures = true };
+        reader.Start(client);
+        if (await ChaosRig.FinishAsync(context.Tally, new ChaosDeployment(directory, target, agent, client), reader, ct) is { } complete)
+            context.Tally.Add("verification_failures", complete.GetProperty("verification_failures").GetInt64());
         context.Log.LogDebug("deployment in {Directory} done", directory);
     }
 

@@ -21,7 +21,6 @@ internal sealed class DiskFaultsCampaign : IChaosCampaign
     private const long FullBelow = 64 << 10;
     private const int RewritesOnFullDisk = 32;
     private static readonly TimeSpan FillTimeout = TimeSpan.FromMinutes(1);
-    private static readonly TimeSpan CompletionTimeout = TimeSpan.FromMinutes(3);
 
     public string Name => "disk-faults";
 
@@ -38,7 +37,8 @@ internal sealed class DiskFaultsCampaign : IChaosCampaign
         if (!Environment.IsPrivilegedProcess)
             throw new InvalidOperationException("disk-faults needs root: it mounts a size-limited tmpfs for each target");
         var image = SyntheticImage.Create(ImageSize, context.Random);
-        await using var rig = await ChaosRig.StartAsync(context.Directory("rig"), image, ct);
+        await using var rig = await ChaosRig.ImportAsync(context.Directory("rig"), image, ct);
+        await rig.ServeAsync(ct);
         for (int run = 1; run <= runs; run++)
         {
             await DeployOntoFullDiskAsync(context, rig, image, context.Directory($"run-{run}"), ct);
@@ -58,7 +58,7 @@ internal sealed class DiskFaultsCampaign : IChaosCampaign
         string export = Path.Combine(directory, "agent.sock");
         var ledger = new WriteLedger();
         var writer = new LedgerWriter(ledger, image, context.Fork()) { OnRefused = refused => Count(tally, refused) };
-        var agent = await rig.StartAgentAsync(target, export, "--bandwidth", Bandwidth);
+        var agent = await rig.StartAgentAsync(rig.SourceUri, target, export, "--bandwidth", Bandwidth);
         try
         {
             await using var client = await NbdClient.ConnectAsync(NbdUri.Create(NbdEndpoint.Unix(export), ""), ct);
@@ -75,12 +75,7 @@ internal sealed class DiskFaultsCampaign : IChaosCampaign
 
             await disk.ResizeAsync(2L * ImageSize, ct);
             await WriteWhileAsync(writer, client, () => Task.Delay(random.Next(50, 500), ct));
-            await agent.WaitForEventAsync("complete", CompletionTimeout);
-            PowerCutCampaign.Judge(tally, await writer.SettleAsync(client, ct), "at completion");
-            await client.DisposeAsync();
-            int code = await agent.StopAsync(TimeSpan.FromSeconds(30));
-            if (code != 0)
-                throw new InvalidOperationException($"the agent exited with {code} when stopped; stderr:\n{agent.Stderr}");
+            await ChaosRig.FinishAsync(tally, new ChaosDeployment(directory, target, agent, client), writer, ct);
         }
         finally
         {
@@ -88,9 +83,6 @@ internal sealed class DiskFaultsCampaign : IChaosCampaign
             if (!agent.HasExited)
                 await agent.KillHardAsync();
         }
-        tally.Add("writes_acknowledged", writer.WritesAcknowledged);
-        tally.Add("flushes_acknowledged", writer.FlushesAcknowledged);
-        await PowerCutCampaign.CompareTargetAsync(tally, ledger, writer, target, ct);
         context.Log.LogDebug("deployment in {Directory}: {Room} bytes of room, {Blocks} blocks written", directory, room, ledger.Blocks.Count);
     }
 
@@ -138,7 +130,7 @@ internal sealed class DiskFaultsCampaign : IChaosCampaign
             }
             var verdict = ledger.Judge(block, actual, writer.ImageBlock(block));
             if (!verdict.Allowed)
-                PowerCutCampaign.Record(tally, block, verdict, "on the full disk");
+                LedgerVerdicts.Record(tally, block, verdict, "on the full disk");
         }
     }
 

@@ -6,9 +6,10 @@ namespace Bmcast.Cli.Chaos;
 /// <summary>
 /// A guest that writes and flushes through an NBD export, one request at a time, recording every
 /// write in a <see cref="WriteLedger"/> before it is sent and every acknowledgement after. It stops
-/// quietly when the export goes away (the power cut).
+/// quietly when the export goes away (the power cut). At the end of a deployment it reads back every
+/// block it wrote, and judges the finished target block by block.
 /// </summary>
-internal sealed class LedgerWriter(WriteLedger ledger, SyntheticImage image, Random random)
+internal sealed class LedgerWriter(WriteLedger ledger, SyntheticImage image, Random random) : IChaosGuest
 {
     private const int MaxBlocksPerWrite = 8;
     private readonly HashSet<long> _acknowledged = [];
@@ -73,6 +74,28 @@ internal sealed class LedgerWriter(WriteLedger ledger, SyntheticImage image, Ran
         foreach (var (block, write) in found)
             ledger.Settle(block, write);
         return broken;
+    }
+
+    /// <summary>The deployment completed (the writing has stopped): every written block, read back, must hold what the ledger allows.</summary>
+    public async Task FinishAsync(NbdClient client, ChaosTally tally, CancellationToken ct)
+    {
+        LedgerVerdicts.Record(tally, await SettleAsync(client, ct), "at completion");
+        tally.Add("writes_acknowledged", WritesAcknowledged);
+        tally.Add("flushes_acknowledged", FlushesAcknowledged);
+    }
+
+    /// <summary>The finished target file itself, every block: the image where the guest never wrote, the surviving write where it did.</summary>
+    public async Task JudgeTargetAsync(string target, ChaosTally tally, CancellationToken ct)
+    {
+        byte[] actual = await File.ReadAllBytesAsync(target, ct);
+        long blocks = actual.Length / WriteLedger.BlockSize;
+        for (long block = 0; block < blocks; block++)
+        {
+            var verdict = ledger.Judge(block, actual.AsSpan((int)(block * WriteLedger.BlockSize), WriteLedger.BlockSize), ImageBlock(block));
+            if (!verdict.Allowed)
+                LedgerVerdicts.Record(tally, block, verdict, "in the finished target");
+        }
+        tally.Add("blocks_checked", blocks);
     }
 
     public ReadOnlySpan<byte> ImageBlock(long block) => image.Bytes.AsSpan((int)(block * WriteLedger.BlockSize), WriteLedger.BlockSize);

@@ -17,7 +17,6 @@ internal sealed class PowerCutCampaign : IChaosCampaign
     private const int ImageSize = 16 << 20;
     // Slow enough that cuts land mid-copy: about two seconds of background copying per deployment.
     private const string Bandwidth = "6M";
-    private static readonly TimeSpan CompletionTimeout = TimeSpan.FromMinutes(3);
 
     public string Name => "power-cut";
 
@@ -32,7 +31,8 @@ internal sealed class PowerCutCampaign : IChaosCampaign
     public async Task RunAsync(ChaosContext context, int runs, CancellationToken ct)
     {
         var image = SyntheticImage.Create(ImageSize, context.Random);
-        await using var rig = await ChaosRig.StartAsync(context.Directory("rig"), image, ct);
+        await using var rig = await ChaosRig.ImportAsync(context.Directory("rig"), image, ct);
+        await rig.ServeAsync(ct);
         for (int run = 1; run <= runs; run++)
         {
             await DeployWithCutsAsync(context, rig, image, context.Directory($"run-{run}"), ct);
@@ -54,10 +54,10 @@ internal sealed class PowerCutCampaign : IChaosCampaign
         int cuts = random.Next(1, 4);
         for (int cut = 0; cut <= cuts; cut++)
         {
-            var agent = await rig.StartAgentAsync(target, export, "--bandwidth", Bandwidth);
+            var agent = await rig.StartAgentAsync(rig.SourceUri, target, export, "--bandwidth", Bandwidth);
             await using var client = await NbdClient.ConnectAsync(exportUri, ct);
             if (cut > 0)
-                Judge(tally, await writer.SettleAsync(client, ct), $"after cut {cut}");
+                LedgerVerdicts.Record(tally, await writer.SettleAsync(client, ct), $"after cut {cut}");
             using var stop = new CancellationTokenSource();
             var writing = writer.WriteUntilAsync(client, stop.Token);
             if (cut < cuts)
@@ -72,46 +72,8 @@ internal sealed class PowerCutCampaign : IChaosCampaign
             await Task.Delay(random.Next(50, 1000), ct);
             await stop.CancelAsync();
             await writing;
-            await agent.WaitForEventAsync("complete", CompletionTimeout);
-            Judge(tally, await writer.SettleAsync(client, ct), "at completion");
-            await client.DisposeAsync();
-            int code = await agent.StopAsync(TimeSpan.FromSeconds(30));
-            if (code != 0)
-                throw new InvalidOperationException($"the agent exited with {code} when stopped; stderr:\n{agent.Stderr}");
+            await ChaosRig.FinishAsync(tally, new ChaosDeployment(directory, target, agent, client), writer, ct);
         }
-        tally.Add("writes_acknowledged", writer.WritesAcknowledged);
-        tally.Add("flushes_acknowledged", writer.FlushesAcknowledged);
-        await CompareTargetAsync(tally, ledger, writer, target, ct);
         context.Log.LogDebug("deployment in {Directory}: {Cuts} cuts, {Blocks} blocks written", directory, cuts, ledger.Blocks.Count);
     }
-
-    internal static void Judge(ChaosTally tally, IReadOnlyList<(long Block, BlockVerdict Verdict)> broken, string when)
-    {
-        foreach (var (block, verdict) in broken)
-            Record(tally, block, verdict, when);
-    }
-
-    /// <summary>The finished target file itself, every block: the image where the guest never wrote, the surviving write where it did.</summary>
-    internal static async Task CompareTargetAsync(ChaosTally tally, WriteLedger ledger, LedgerWriter writer, string target, CancellationToken ct)
-    {
-        byte[] actual = await File.ReadAllBytesAsync(target, ct);
-        long blocks = actual.Length / WriteLedger.BlockSize;
-        for (long block = 0; block < blocks; block++)
-        {
-            var verdict = ledger.Judge(block, actual.AsSpan((int)(block * WriteLedger.BlockSize), WriteLedger.BlockSize), writer.ImageBlock(block));
-            if (!verdict.Allowed)
-                Record(tally, block, verdict, "in the finished target");
-        }
-        tally.Add("blocks_checked", blocks);
-    }
-
-    internal static void Record(ChaosTally tally, long block, BlockVerdict verdict, string when)
-    {
-        if (verdict.Recognised)
-            tally.Loss("lost_writes", $"block {block} {when}: holds {Describe(verdict.Found)}, must hold {Describe(verdict.Expected)}");
-        else
-            tally.Loss("corrupt_blocks", $"block {block} {when}: content is neither the image nor any write");
-    }
-
-    private static string Describe(long write) => write == 0 ? "the image's bytes" : $"write #{write}";
 }

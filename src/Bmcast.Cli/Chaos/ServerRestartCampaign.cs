@@ -15,7 +15,6 @@ internal sealed class ServerRestartCampaign : IChaosCampaign
 {
     private const int ImageSize = 16 << 20;
     private const int OutageLimitSeconds = 8;
-    private static readonly TimeSpan CompletionTimeout = TimeSpan.FromMinutes(3);
 
     public string Name => "server-restart";
 
@@ -31,7 +30,8 @@ internal sealed class ServerRestartCampaign : IChaosCampaign
     {
         var image = SyntheticImage.Create(ImageSize, context.Random);
         // A slow link keeps each deployment unfinished while the server comes and goes.
-        await using var rig = await ChaosRig.StartAsync(context.Directory("rig"), image, ct, "--rate", "2M");
+        await using var rig = await ChaosRig.ImportAsync(context.Directory("rig"), image, ct);
+        await rig.ServeAsync(ct, "--rate", "2M");
         for (int run = 1; run <= runs; run++)
         {
             await DeployThroughOutagesAsync(context, rig, image, context.Directory($"run-{run}"), longOutage: run % 2 == 1, ct);
@@ -47,11 +47,10 @@ internal sealed class ServerRestartCampaign : IChaosCampaign
         var tally = context.Tally;
         string target = Path.Combine(directory, "target.raw");
         string export = Path.Combine(directory, "agent.sock");
-        var agent = await rig.StartAgentAsync(target, export, "--server-outage-limit", OutageLimitSeconds.ToString());
+        var agent = await rig.StartAgentAsync(rig.SourceUri, target, export, "--server-outage-limit", OutageLimitSeconds.ToString());
         await using var client = await NbdClient.ConnectAsync(NbdUri.Create(NbdEndpoint.Unix(export), ""), ct);
-        var reader = new VerifyingReader(image, context.Fork());
-        using var stop = new CancellationTokenSource();
-        var reading = reader.ReadUntilAsync(client, stop.Token);
+        var reader = new VerifyingReader(image, context.Fork(), "expected_read_errors");
+        reader.Start(client);
 
         if (longOutage)
             await LongOutageAsync(context, rig, agent, reader, ct);
@@ -61,31 +60,11 @@ internal sealed class ServerRestartCampaign : IChaosCampaign
             await Task.Delay(random.Next(100, 1000), ct);
             await rig.Server.KillHardAsync();
             await Task.Delay(random.Next(0, 1000), ct);
-            await rig.StartServerAsync(ct);
+            await rig.RestartServerAsync(ct);
             tally.Add("short_outages");
         }
 
-        try
-        {
-            await agent.WaitForEventAsync("complete", CompletionTimeout);
-        }
-        catch (Exception e) when (e is TimeoutException or InvalidOperationException)
-        {
-            tally.Loss("unfinished_deployments", ChaosRig.Unfinished(directory, agent, e));
-        }
-        await stop.CancelAsync();
-        await reading;
-        tally.Add("guest_reads", reader.Reads);
-        tally.Add("expected_read_errors", reader.ExpectedFailures);
-        foreach (string failure in reader.UnexpectedFailures)
-            tally.Loss("guest_io_errors", failure);
-        foreach (string wrong in reader.WrongContent)
-            tally.Loss("corrupt_reads", wrong);
-        await client.DisposeAsync();
-        if (!agent.HasExited)
-            await agent.StopAsync(TimeSpan.FromSeconds(30));
-        if (new FileInfo(target).Length != image.Size || !(await File.ReadAllBytesAsync(target, ct)).AsSpan().SequenceEqual(image.Bytes))
-            tally.Loss("corrupt_blocks", $"{target} differs from the image");
+        await ChaosRig.FinishAsync(tally, new ChaosDeployment(directory, target, agent, client), reader, ct);
     }
 
     /// <summary>
@@ -99,7 +78,7 @@ internal sealed class ServerRestartCampaign : IChaosCampaign
         long failuresBefore = reader.ExpectedFailures;
         await rig.Server.KillHardAsync();
         await Task.Delay(TimeSpan.FromSeconds(OutageLimitSeconds + 2), ct);
-        await rig.StartServerAsync(ct);
+        await rig.RestartServerAsync(ct);
         // The server listens again: reads that start from now on must succeed, the first of them reconnecting.
         reader.ExpectFailures = false;
         context.Tally.Add("long_outages");

@@ -131,8 +131,8 @@ internal sealed class BmcastProcess : IAsyncDisposable
         return _process.ExitCode;
     }
 
+    /// <summary>
     /// Stop it if it still runs: SIGTERM first, so a <c>bmcast deploy</c> can still stop the
-    /// Stop it if a test left it running: SIGTERM first, so a <c>bmcast deploy</c> can still stop the
     /// machine it started politely (a SIGKILL kills QEMU outright), then SIGKILL after a grace period.
     /// </summary>
     public async ValueTask DisposeAsync()

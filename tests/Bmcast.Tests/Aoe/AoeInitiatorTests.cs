@@ -1,3 +1,4 @@
+using Bmcast.Cli.Chaos.Fuzz;
 using Bmcast.Core.Aoe;
 using Bmcast.Core.Storage;
 using Bmcast.Protocols.Aoe;
@@ -18,23 +19,21 @@ public sealed class AoeInitiatorTests
         private readonly Task _serving;
         private readonly AoeTarget _target;
 
-        private Rig(AoeTarget target, InMemoryLink.Endpoint targetEnd, InMemoryLink.Endpoint initiatorEnd)
+        private Rig(AoeTarget target, IFrameChannel initiatorEnd)
         {
             _target = target;
-            TargetEnd = targetEnd;
             InitiatorEnd = initiatorEnd;
             _serving = target.RunAsync(_stop.Token);
         }
 
-        public InMemoryLink.Endpoint TargetEnd { get; }
-
-        public InMemoryLink.Endpoint InitiatorEnd { get; }
+        /// <summary>The initiator's end of the link, which drops the given fraction of frames both ways.</summary>
+        public IFrameChannel InitiatorEnd { get; }
 
         public static Task<Rig> StartAsync(double loss, int mtu, params byte[][] images) => StartAsync(loss, mtu, false, images);
 
         public static async Task<Rig> StartAsync(double loss, int mtu, bool failReads, params byte[][] images)
         {
-            var (a, b) = InMemoryLink.Create(mtu, loss, seed: 42);
+            var (a, b) = InMemoryLink.Create(mtu);
             var catalog = new MemoryExportCatalog();
             for (int i = 0; i < images.Length; i++)
             {
@@ -43,7 +42,7 @@ public sealed class AoeInitiatorTests
             }
             var target = await AoeTarget.CreateAsync(a, catalog, new AoeTargetOptions { Shelf = 1, BufferCount = 48, Workers = 2 },
                 NullLogger.Instance, CancellationToken.None);
-            return new Rig(target, a, b);
+            return new Rig(target, new LossyChannel(b, loss, seed: 42));
         }
 
         public async ValueTask DisposeAsync()

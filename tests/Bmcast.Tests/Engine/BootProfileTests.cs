@@ -19,7 +19,9 @@ public sealed class BootProfileTests
         var disk = new StreamingDisk(geometry, new FaultyMemorySource(image, 1), null, new CrashableDevice(geometry.Size), state, options, NullLogger.Instance);
         disk.Activity.NoteIo(); // the guest is busy for the next hour, as far as moderation can tell
 
-        var copier = new BackgroundCopier(disk, new BackgroundModerator(disk.Activity, options), options, NullLogger.Instance) { PreferredOrder = [5, 2] };
+        // Repeats and chunks beyond the disk (it has 8) are dropped from the order.
+        var copier = new BackgroundCopier(disk, new BackgroundModerator(disk.Activity, options), options, NullLogger.Instance) { PreferredOrder = [5, 2, 5, 8, -1] };
+        Assert.Equal([5L, 2L], copier.PreferredOrder);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var run = copier.RunAsync(stop.Token);
         var deadline = DateTime.UtcNow.AddSeconds(10);

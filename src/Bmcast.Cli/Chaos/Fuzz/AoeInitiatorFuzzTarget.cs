@@ -8,22 +8,28 @@ namespace Bmcast.Cli.Chaos.Fuzz;
 /// <summary>
 /// A connected <see cref="AoeInitiator"/> with nothing outstanding, fed mutations of genuine replies (config,
 /// IDENTIFY, data) whose tags are long retired: it must drop every one, completing or failing no request.
-/// Every so often it reads from its target, which must still work and return the image's bytes.
+/// Every so often it reads from its target (a real <see cref="AoeTarget"/> over an in-memory link), which
+/// must still work and return the image's bytes.
 /// </summary>
 internal sealed class AoeInitiatorFuzzTarget : IFuzzTarget
 {
     private const int Mtu = 1500;
     private const int ReadBackEvery = 1000;
-    private static readonly MacAddress TargetAddress = new(0x02_00_00_00_00_0A);
-    private static readonly MacAddress InitiatorAddress = new(0x02_00_00_00_00_0B);
+    private readonly AoeTarget _target;
+    private readonly CancellationTokenSource _stopServing;
+    private readonly Task _serving;
     private readonly AoeInitiator _initiator;
     private readonly List<byte[]> _seeds;
     private readonly byte[] _image;
     private readonly byte[] _readBack = new byte[8 * AoeProtocol.SectorSize];
     private long _fed;
 
-    private AoeInitiatorFuzzTarget(AoeInitiator initiator, List<byte[]> seeds, byte[] image)
+    private AoeInitiatorFuzzTarget(AoeTarget target, CancellationTokenSource stopServing, Task serving, AoeInitiator initiator,
+        List<byte[]> seeds, byte[] image)
     {
+        _target = target;
+        _stopServing = stopServing;
+        _serving = serving;
         _initiator = initiator;
         _seeds = seeds;
         _image = image;
@@ -33,21 +39,33 @@ internal sealed class AoeInitiatorFuzzTarget : IFuzzTarget
     {
         var data = new byte[64 << 10];
         random.NextBytes(data);
-        var handler = new AoeTargetHandler(TargetAddress, Mtu, new AoeSlotTable([new AoeSlot(0, "fuzz", new MemoryBlockDevice(data, writable: false))]),
-            new AoeTargetOptions(), NullLogger.Instance);
-        var initiator = await AoeInitiator.ConnectAsync(new LoopbackFrameChannel(InitiatorAddress, Mtu, handler), 0, 0, cancellationToken: ct);
-        var recorder = new ReplyRecorder(handler.MaxReplyLength);
+        var (targetEnd, initiatorEnd) = InMemoryLink.Create(Mtu);
+        var target = await AoeTarget.CreateAsync(targetEnd, new MemoryExportCatalog().Add("fuzz", () => new MemoryBlockDevice(data, writable: false)),
+            new AoeTargetOptions { Workers = 1 }, NullLogger.Instance, ct);
+        var stopServing = new CancellationTokenSource();
+        var serving = target.RunAsync(stopServing.Token);
+        AoeInitiator initiator;
+        try
+        {
+            initiator = await AoeInitiator.ConnectAsync(initiatorEnd, 0, 0, cancellationToken: ct);
+        }
+        catch
+        {
+            await StopServingAsync(target, stopServing, serving);
+            throw;
+        }
+        var recorder = new ReplyRecorder(target.Handler.MaxReplyLength);
         foreach (var request in new[]
                  {
-                     AoeFrames.Config(TargetAddress, 0, 0, ConfigCommand.Read),
-                     AoeFrames.Ata(TargetAddress, 0, 0, Ata.IdentifyDevice, 0, 1, AtaFlags.None),
-                     AoeFrames.Ata(TargetAddress, 0, 0, Ata.ReadSectorsExt, 3, 2),
+                     AoeFrames.Config(targetEnd.Address, 0, 0, ConfigCommand.Read),
+                     AoeFrames.Ata(targetEnd.Address, 0, 0, Ata.IdentifyDevice, 0, 1, AtaFlags.None),
+                     AoeFrames.Ata(targetEnd.Address, 0, 0, Ata.ReadSectorsExt, 3, 2),
                  })
         {
-            InitiatorAddress.Write(request.AsSpan(6));
-            await handler.HandleAsync(request, recorder, ct);
+            initiatorEnd.Address.Write(request.AsSpan(6));
+            await target.Handler.HandleAsync(request, recorder, ct);
         }
-        return new AoeInitiatorFuzzTarget(initiator, recorder.Frames, data);
+        return new AoeInitiatorFuzzTarget(target, stopServing, serving, initiator, recorder.Frames, data);
     }
 
     public string Name => "aoe_initiator";
@@ -75,5 +93,17 @@ internal sealed class AoeInitiatorFuzzTarget : IFuzzTarget
 
     public bool IsDocumented(Exception error) => false;
 
-    public ValueTask DisposeAsync() => _initiator.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        await _initiator.DisposeAsync();
+        await StopServingAsync(_target, _stopServing, _serving);
+    }
+
+    private static async Task StopServingAsync(AoeTarget target, CancellationTokenSource stopServing, Task serving)
+    {
+        await stopServing.CancelAsync();
+        await serving;
+        await target.DisposeAsync();
+        stopServing.Dispose();
+    }
 }

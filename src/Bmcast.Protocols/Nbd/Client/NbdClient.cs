@@ -172,7 +172,9 @@ public sealed class NbdClient : IAsyncDisposable
         _transport.Input.CancelPendingRead();
         await _replyLoop;
         await _transport.DisposeAsync();
-        _sendLock.Dispose();
+        // The send lock is left undisposed: disposing a SemaphoreSlim drops the requests waiting for it, and
+        // they then wait for ever, deaf even to their cancellation (a stream agent stalled so, for minutes).
+        // Left alone, each gets its turn, finds the connection closed and fails.
     }
 
     private static async Task<SocketDuplexPipe> OpenTransportAsync(NbdEndpoint endpoint, CancellationToken cancellationToken)
@@ -200,15 +202,10 @@ public sealed class NbdClient : IAsyncDisposable
         var request = new NbdRequest(flags, command, (ulong)Interlocked.Increment(ref _lastCookie), (ulong)offset, length);
         var pending = new PendingRequest(request, readBuffer);
         _pending[request.Cookie] = pending;
-        // The reply loop publishes its failure before failing what is pending, so one of the two sees this request.
-        if (Volatile.Read(ref _failure) is { } failure)
-        {
-            _pending.TryRemove(request.Cookie, out _);
-            throw failure is ObjectDisposedException ? new ObjectDisposedException(nameof(NbdClient))
-                : new IOException($"NBD connection to '{Export.Name}' is closed", failure);
-        }
         try
         {
+            // The reply loop publishes its failure before failing what is pending, so one of the two sees this request.
+            ThrowIfClosed();
             await SendAsync(request, writeData, cancellationToken);
         }
         catch
@@ -227,6 +224,8 @@ public sealed class NbdClient : IAsyncDisposable
         await _sendLock.WaitAsync(cancellationToken);
         try
         {
+            // A request that waited for its turn behind another's send may find the connection closed meanwhile.
+            ThrowIfClosed();
             var output = _transport.Output;
             NbdTransmissionCodec.WriteRequest(output.GetSpan(NbdTransmissionCodec.RequestSize), request);
             output.Advance(NbdTransmissionCodec.RequestSize);
@@ -237,6 +236,13 @@ public sealed class NbdClient : IAsyncDisposable
         {
             _sendLock.Release();
         }
+    }
+
+    private void ThrowIfClosed()
+    {
+        if (Volatile.Read(ref _failure) is { } failure)
+            throw failure is ObjectDisposedException ? new ObjectDisposedException(nameof(NbdClient))
+                : new IOException($"NBD connection to '{Export.Name}' is closed", failure);
     }
 
     private async Task ReadRepliesAsync()

@@ -1,0 +1,11 @@
+using Bmcast.Cli.Processes;
+using Bmcast.Protocols.Nbd.Client;
+
+namespace Bmcast.Cli.Chaos;
+
+/// <summary>
+/// A deployment under way, for <see cref="ChaosRig.FinishAsync"/>: the streaming agent writing
+/// <paramref name="Target"/>, the guest's connection to its export, and the run's directory (where an
+/// unfinished deployment keeps the agent's log).
+/// </summary>
+internal sealed record ChaosDeployment(string Directory, string Target, BmcastProcess Agent, NbdClient Client);
