@@ -59,20 +59,49 @@ public sealed class NbdServer : IAsyncDisposable
         var socket = NbdEndpoint.CreateSocket(address);
         try
         {
-            socket.Bind(address);
-            socket.Listen(512);
+            if (endpoint.UnixSocketPath is { } unixPath)
+                BindUnixListening(socket, unixPath);
+            else
+            {
+                socket.Bind(address);
+                socket.Listen(512);
+            }
         }
         catch
         {
             socket.Dispose();
             throw;
         }
+        var bound = endpoint.UnixSocketPath is null ? socket.LocalEndPoint! : address;
         var listener = new Listener(socket, endpoint.UnixSocketPath);
         lock (_listeners)
             _listeners.Add(listener);
         listener.AcceptLoop = AcceptAsync(listener);
-        _logger.LogInformation("NBD server listening on {Endpoint}", socket.LocalEndPoint);
-        return socket.LocalEndPoint!;
+        _logger.LogInformation("NBD server listening on {Endpoint}", bound);
+        return bound;
+    }
+
+    /// <summary>
+    /// Bind and listen under a temporary name, then rename the socket file into place: the file appears only once it
+    /// accepts connections. Bound in place, it would appear at bind(2), and a client that waits for the file (a
+    /// script, a test) could connect before listen(2) and be refused.
+    /// </summary>
+    private static void BindUnixListening(Socket socket, string path)
+    {
+        // Beside the final name (a rename stays in one file system), and short: unix socket paths are limited to 107 bytes.
+        string temporary = Path.Combine(Path.GetDirectoryName(path) ?? "", $".nbd-{Random.Shared.Next():x8}");
+        File.Delete(temporary);
+        socket.Bind(new UnixDomainSocketEndPoint(temporary));
+        try
+        {
+            socket.Listen(512);
+            File.Move(temporary, path, overwrite: false);
+        }
+        catch
+        {
+            File.Delete(temporary);
+            throw;
+        }
     }
 
     /// <summary>Stop accepting, close every connection (cancelling its in-flight requests), remove unix socket files.</summary>
