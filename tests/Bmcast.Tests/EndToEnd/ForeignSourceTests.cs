@@ -26,7 +26,7 @@ public sealed class ForeignSourceTests
         served[5 * 65536 + 100] ^= 0xff;
         await File.WriteAllBytesAsync(dir.File("served.raw"), served, ct);
         await using var server = ExternalTool.StartBackground(nbdkit, "--foreground", "--exit-with-parent", "-U", dir.File("nbdkit.sock"), "file", dir.File("served.raw"));
-        await server.WaitUntilAsync(() => File.Exists(dir.File("nbdkit.sock")), "its socket");
+        await server.WaitForSocketAsync(dir.File("nbdkit.sock"));
 
         await using var agent = BmcastProcess.Start("stream", "--source", $"nbd+unix:///?socket={dir.File("nbdkit.sock")}",
             "--target", dir.File("target.raw"), "--export", "unix:" + dir.File("agent.sock"), "--manifest", dir.File("img.manifest"),
@@ -56,7 +56,7 @@ public sealed class ForeignSourceTests
         using var dir = new Bmcast.Tests.Support.TempDirectory();
         await File.WriteAllBytesAsync(dir.File("image.raw"), new byte[1 << 20], TestContext.Current.CancellationToken);
         await using var server = ExternalTool.StartBackground(nbdkit, "--foreground", "--exit-with-parent", "-U", dir.File("nbdkit.sock"), "file", dir.File("image.raw"));
-        await server.WaitUntilAsync(() => File.Exists(dir.File("nbdkit.sock")), "its socket");
+        await server.WaitForSocketAsync(dir.File("nbdkit.sock"));
 
         var (code, _, error) = await BmcastProcess.RunAsync(TimeSpan.FromMinutes(2), "stream", "--source", $"nbd+unix:///?socket={dir.File("nbdkit.sock")}",
             "--target", dir.File("target.raw"), "--export", "unix:" + dir.File("agent.sock"), "--known-keys", dir.File("known_keys"),

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Net.Sockets;
 using Xunit;
 
 namespace Bmcast.Tests.Nbd;
@@ -98,6 +99,28 @@ internal static class ExternalTool
                 if (DateTime.UtcNow > deadline)
                     Assert.Fail($"{_process.StartInfo.FileName}: no {what} after 10 s");
                 await Task.Delay(20);
+            }
+        }
+
+        /// <summary>
+        /// Wait until the unix socket at <paramref name="path"/> accepts a connection (then closed at once). Its file
+        /// alone is not enough: it appears at bind(2), before listen(2), and a connect in between is refused.
+        /// </summary>
+        public Task WaitForSocketAsync(string path) => WaitUntilAsync(() => Accepts(path), "listening socket");
+
+        private static bool Accepts(string path)
+        {
+            if (!File.Exists(path))
+                return false;
+            using var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            try
+            {
+                probe.Connect(new UnixDomainSocketEndPoint(path));
+                return true;
+            }
+            catch (SocketException)
+            {
+                return false;
             }
         }
 

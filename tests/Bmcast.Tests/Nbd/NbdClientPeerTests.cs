@@ -17,7 +17,7 @@ public sealed class NbdClientPeerTests
         var (image, path) = CreateImage(directory);
         string socket = directory.File("nbdkit.sock");
         await using var nbdkit = ExternalTool.StartBackground("nbdkit", "--foreground", "--readonly", "--unix", socket, "file", path);
-        await nbdkit.WaitUntilAsync(() => File.Exists(socket), "its socket");
+        await nbdkit.WaitForSocketAsync(socket);
 
         await using var client = await NbdClient.ConnectAsync(NbdUri.Parse($"nbd+unix:///?socket={socket}"), Ct);
         await AssertReadsImageAsync(client, image);
@@ -36,7 +36,7 @@ public sealed class NbdClientPeerTests
         string socket = directory.File("qemu-nbd.sock");
         await using var qemuNbd = ExternalTool.StartBackground("qemu-nbd", "--read-only", "--persistent", "--format=raw",
             "--shared=4", "--export-name=disk", "--socket=" + socket, path);
-        await qemuNbd.WaitUntilAsync(() => File.Exists(socket), "its socket");
+        await qemuNbd.WaitForSocketAsync(socket);
 
         await using var client = await NbdClient.ConnectAsync(NbdUri.Parse($"nbd+unix:///disk?socket={socket}"), Ct);
         Assert.True(client.Export is { IsReadOnly: true, StructuredReplies: true });
@@ -61,6 +61,7 @@ public sealed class NbdClientPeerTests
                 readonly = true
             """);
         await using var nbdServer = ExternalTool.StartBackground("nbd-server", "-C", config, "-d");
+        // Not WaitForSocketAsync: with -d nbd-server serves one connection, which a probe would use up.
         await nbdServer.WaitUntilAsync(() => File.Exists(socket), "its socket");
 
         await using var client = await NbdClient.ConnectAsync(NbdUri.Parse($"nbd+unix:///disk?socket={socket}"), Ct);

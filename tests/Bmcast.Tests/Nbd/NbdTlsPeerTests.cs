@@ -117,7 +117,7 @@ public sealed class NbdTlsPeerTests
                 "--tls=require", "--tls-certificates=" + pki, "--tls-verify-peer", "file", path)
             : ExternalTool.StartBackground("qemu-nbd", "--object", $"tls-creds-x509,id=tls0,dir={pki},endpoint=server,verify-peer=on",
                 "--tls-creds=tls0", "--read-only", "--persistent", "--shared=4", "--format=raw", "--export-name=", "--socket=" + socket, path);
-        await peer.WaitUntilAsync(() => File.Exists(socket), "its socket");
+        await peer.WaitForSocketAsync(socket);
         var uri = NbdUri.Parse($"nbds+unix:///?socket={socket}");
 
         await using (var client = await NbdClient.ConnectAsync(uri, TestPki.Instance.ClientTls(TestPki.AliceName), Ct))
