@@ -26,14 +26,17 @@ internal sealed class SourceConnector(ManifestTrust trust, TimeSpan outageLimit,
 
     /// <summary>
     /// A boot profile is read from a bmcast target, which answers at once when it has one; most images have none, and
-    /// waiting for it holds up the start, so three sends (200, 400, 800 ms: 1.4 s) rather than the manifest's five.
+    /// the background copy waits for the answer, so three sends (200, 400, 800 ms: 1.4 s) rather than the manifest's five.
     /// </summary>
     private static readonly AoeInitiatorOptions ProfileDiscovery = AoeCompanionReader.Discovery with { MaxTransmissions = 3 };
 
     private static readonly AoeCompanionReader ProfileReader = new("boot profile", BootProfile.Magic.ToArray());
 
-    /// <summary>The source, its manifest (null: unverified) and its boot profile (empty when none is published).</summary>
-    public async Task<(IImageSource Source, Manifest? Manifest, byte[]? BootProfile)> OpenAsync(string uri, string? manifestPath, string? trustedKey, CancellationToken ct)
+    /// <summary>
+    /// The source, its manifest (null: unverified) and its boot profile (null when none is published), the last still
+    /// being fetched: the disk can be exported before it is known, the background copy only after.
+    /// </summary>
+    public async Task<(IImageSource Source, Manifest? Manifest, Task<byte[]?> BootProfile)> OpenAsync(string uri, string? manifestPath, string? trustedKey, CancellationToken ct)
     {
         var (source, authority, fetchManifest, fetchProfile) = await ConnectAsync(uri, ct);
         try
@@ -43,7 +46,7 @@ internal sealed class SourceConnector(ManifestTrust trust, TimeSpan outageLimit,
                 throw new ManifestTrustException($"manifest describes {manifest.ImageSize} bytes but {source.Description} has {source.Size}");
             if (manifest is null)
                 logger.LogWarning("{Source} has no manifest: streaming UNVERIFIED (give --manifest to verify)", source.Description);
-            return (source, manifest, await fetchProfile(ct));
+            return (source, manifest, fetchProfile(ct));
         }
         catch
         {
@@ -101,7 +104,7 @@ internal sealed class SourceConnector(ManifestTrust trust, TimeSpan outageLimit,
             var aoe = AoeAddress.Parse(uri);
             var source = await AoeImageSource.OpenAsync(aoe, cancellationToken: ct);
             bool bmcastTarget = source.Initiator.Model.StartsWith(AoeTargetHandler.ModelPrefix, StringComparison.Ordinal);
-            // Looked for while the manifest is: an image without a profile costs the profile's discovery timeout, not that plus the manifest's.
+            // Looked for while the manifest is and while the disk is opened and exported, which need no profile.
             var profile = FetchAoeProfileAsync(aoe, ct);
             return new Connection(source, source.Initiator.Target.ToString(), token => FetchAoeManifestAsync(aoe, bmcastTarget, token), _ => profile);
         }
