@@ -146,7 +146,7 @@ internal static class ServeCommand
     private static ushort CompanionShelf(ushort imageShelf, int above, ushort? given, string option) =>
         given ?? (imageShelf + above < AoeProtocol.BroadcastMajor
             ? (ushort)(imageShelf + above)
-            : throw new ArgumentException($"--aoe-shelf {imageShelf} leaves no shelf {above} above it: give {option}"));
+            : throw new ArgumentException($"--aoe-shelf {imageShelf} leaves no shelf {imageShelf + above} below {AoeProtocol.BroadcastMajor} (broadcast): give {option}"));
 
     private static async Task ServeAoeAsync(string interfaceName, IExportCatalog catalog, AoeTargetOptions options, ILogger logger, CancellationToken cancellationToken)
     {
