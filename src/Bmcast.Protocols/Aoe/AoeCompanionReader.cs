@@ -10,9 +10,9 @@ namespace Bmcast.Protocols.Aoe;
 /// disk), means "none" with a log line saying why; a frame that claims the payload but contradicts itself or its
 /// device is an <see cref="InvalidDataException"/>. The bytes returned are untrusted: the caller checks them.
 /// </summary>
-/// <param name="What">What the payload is, for log lines: <c>manifest</c>, <c>boot profile</c>.</param>
-/// <param name="Magic">The payload's first bytes.</param>
-public sealed record AoeCompanionReader(string What, ReadOnlyMemory<byte> Magic)
+/// <param name="what">What the payload is, for log lines: <c>manifest</c>, <c>boot profile</c>.</param>
+/// <param name="magic">The payload's first bytes.</param>
+public sealed class AoeCompanionReader(string what, ReadOnlyMemory<byte> magic)
 {
     /// <summary>
     /// Five sends (200 ms doubling to 1 s, about 3.4 s in all): the image's target has just answered, so a companion
@@ -34,7 +34,7 @@ public sealed record AoeCompanionReader(string What, ReadOnlyMemory<byte> Magic)
         }
         catch (AoeNoReplyException e) when (!e.TargetFound)
         {
-            logger.Log(absentLevel, "no AoE target answered at {Companion}, where the image's {What} would be", companion, What);
+            logger.Log(absentLevel, "no AoE target answered at {Companion}, where the image's {What} would be", companion, what);
             return null;
         }
         await using (device)
@@ -46,17 +46,17 @@ public sealed record AoeCompanionReader(string What, ReadOnlyMemory<byte> Magic)
     {
         var start = new byte[Math.Min(device.Size, AoeProtocol.SectorSize)];
         await device.ReadAsync(0, start, cancellationToken);
-        switch (CompanionFrame.TryReadHeader(start, device.Size, Magic.Span, out long length))
+        switch (CompanionFrame.TryReadHeader(start, device.Size, magic.Span, out long length))
         {
             case CompanionFrameStatus.Valid:
                 break;
             case CompanionFrameStatus.Truncated or CompanionFrameStatus.NoMagic:
                 logger.Log(absentLevel, "{Device} holds no bmcast {What} ({Size} bytes, no {What} magic at byte {Offset})",
-                    device.Description, What, device.Size, What, CompanionFrame.HeaderLength);
+                    device.Description, what, device.Size, what, CompanionFrame.HeaderLength);
                 return null;
             case var status:
                 throw new InvalidDataException(
-                    $"{device.Description} holds a {What} frame that declares {length} bytes on a device of {device.Size} ({status})");
+                    $"{device.Description} holds a {what} frame that declares {length} bytes on a device of {device.Size} ({status})");
         }
         // Whole sectors, so an AoE source reads straight into the buffer; the frame fits the device (checked above).
         var framed = new byte[Math.Min(device.Size, CompanionFrame.FramedLength(length))];
