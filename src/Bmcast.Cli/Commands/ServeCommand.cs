@@ -48,6 +48,11 @@ internal static class ServeCommand
             Description = "AoE shelf of the images' signed manifests, each in its image's slot (default: the image shelf + 1)",
             HelpName = "SHELF",
         };
+        var aoeProfileShelf = new Option<ushort?>("--aoe-profile-shelf")
+        {
+            Description = "AoE shelf of the images' boot profiles, each in its image's slot, for images that have one (default: the image shelf + 2)",
+            HelpName = "SHELF",
+        };
         var aoeAllow = new Option<string?>("--aoe-allow") { Description = "Answer only these initiators' MAC addresses", HelpName = "MAC,..." };
         var tlsCert = new Option<string?>("--tls-cert") { Description = "Require TLS on NBD, with this server certificate (PEM, then any intermediates)", HelpName = "FILE" };
         var tlsKey = new Option<string?>("--tls-key") { Description = "The server certificate's private key (PEM)", HelpName = "FILE" };
@@ -58,7 +63,7 @@ internal static class ServeCommand
             HelpName = "IMAGE=CN[,CN...]",
         };
         var command = new Command("serve", "Serve the store's images over NBD and/or AoE");
-        foreach (var option in new Option[] { store, nbd, rate, maxConnections, handshakeTimeout, aoe, aoeShelf, aoeManifestShelf, aoeAllow, tlsCert, tlsKey, tlsClientCa, tlsAllow })
+        foreach (var option in new Option[] { store, nbd, rate, maxConnections, handshakeTimeout, aoe, aoeShelf, aoeManifestShelf, aoeProfileShelf, aoeAllow, tlsCert, tlsKey, tlsClientCa, tlsAllow })
             command.Options.Add(option);
         command.SetAction(async (parseResult, cancellationToken) =>
         {
@@ -99,7 +104,8 @@ internal static class ServeCommand
                     var options = new AoeTargetOptions
                     {
                         Shelf = shelf,
-                        ManifestShelf = ManifestShelf(shelf, parseResult.GetValue(aoeManifestShelf)),
+                        ManifestShelf = CompanionShelf(shelf, 1, parseResult.GetValue(aoeManifestShelf), "--aoe-manifest-shelf"),
+                        ProfileShelf = CompanionShelf(shelf, 2, parseResult.GetValue(aoeProfileShelf), "--aoe-profile-shelf"),
                         AllowedInitiators = ParseMacs(parseResult.GetValue(aoeAllow)),
                     };
                     servers.Add(ServeAoeAsync(aoeInterface, catalog, options, logging.CreateLogger<AoeTarget>(), cancellationToken));
@@ -133,11 +139,14 @@ internal static class ServeCommand
         return new NbdServerOptions { MaxConnections = maxConnections, HandshakeTimeout = TimeSpan.FromSeconds(handshakeSeconds) };
     }
 
-    /// <summary>Where the manifests go: the shelf given, else the next one (the slot table refuses a shelf that collides).</summary>
-    private static ushort ManifestShelf(ushort imageShelf, ushort? given) =>
-        given ?? (imageShelf + 1 < AoeProtocol.BroadcastMajor
-            ? (ushort)(imageShelf + 1)
-            : throw new ArgumentException($"--aoe-shelf {imageShelf} leaves no shelf above it for the manifests: give --aoe-manifest-shelf"));
+    /// <summary>
+    /// Where a kind of companion (manifests, boot profiles) goes: the shelf given, else <paramref name="above"/> shelves
+    /// above the images' (the slot table refuses a shelf that collides).
+    /// </summary>
+    private static ushort CompanionShelf(ushort imageShelf, int above, ushort? given, string option) =>
+        given ?? (imageShelf + above < AoeProtocol.BroadcastMajor
+            ? (ushort)(imageShelf + above)
+            : throw new ArgumentException($"--aoe-shelf {imageShelf} leaves no shelf {imageShelf + above} below {AoeProtocol.BroadcastMajor} (broadcast): give {option}"));
 
     private static async Task ServeAoeAsync(string interfaceName, IExportCatalog catalog, AoeTargetOptions options, ILogger logger, CancellationToken cancellationToken)
     {

@@ -40,13 +40,9 @@ internal sealed class StreamAgent(StreamRequest request, IStreamReporter reporte
         var (source, manifest, published) = await connector.OpenAsync(request.SourceUri, request.ManifestPath, request.TrustedKey, ct);
         await using var sourceLifetime = source;
         await using var session = await StreamingSession.OpenAsync(source, manifest, request.TargetPath, request.StatePath, request.Options, log, ct);
-        string? profileText = request.BootProfilePath is { } profilePath ? await File.ReadAllTextAsync(profilePath, ct)
-            : published is null ? null : System.Text.Encoding.UTF8.GetString(published);
-        if (profileText is not null)
-        {
-            session.PreferredOrder = BootProfile.Parse(profileText, session.Disk.Geometry.ChunkCount);
-            log.LogInformation("prefetching {Count} chunks of the boot profile first", session.PreferredOrder.Count);
-        }
+        // A profile file given is checked before anything starts; a published one may still be on its way.
+        if (request.BootProfilePath is { } profilePath)
+            Prefetch(session, await File.ReadAllTextAsync(profilePath, ct), log);
         var disk = session.Disk;
         _disk = disk;
         var catalog = new SingleExportCatalog(Path.GetFileName(request.TargetPath), $"streaming {source.Description}", disk);
@@ -60,6 +56,10 @@ internal sealed class StreamAgent(StreamRequest request, IStreamReporter reporte
 
         try
         {
+            // After the export: the guest's reads need no profile, and an AoE source without one takes its discovery
+            // timeout (about 1.4 s) to say so; the background copier takes its order from the profile, so it waits.
+            if (request.BootProfilePath is null && await published is { } bytes)
+                Prefetch(session, System.Text.Encoding.UTF8.GetString(bytes), log);
             var copy = session.RunToCompletionAsync(ct);
             while (!copy.IsCompleted)
             {
@@ -80,5 +80,11 @@ internal sealed class StreamAgent(StreamRequest request, IStreamReporter reporte
             await server.StopAsync();
             reporter.Stopped(StreamingProgress.Of(disk, clock.Elapsed));
         }
+    }
+
+    private static void Prefetch(StreamingSession session, string profileText, ILogger log)
+    {
+        session.PreferredOrder = BootProfile.Parse(profileText, session.Disk.Geometry.ChunkCount);
+        log.LogInformation("prefetching {Count} chunks of the boot profile first", session.PreferredOrder.Count);
     }
 }

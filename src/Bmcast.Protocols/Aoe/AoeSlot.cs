@@ -4,7 +4,8 @@ namespace Bmcast.Protocols.Aoe;
 
 /// <summary>
 /// One exported device at shelf.slot, with the config string initiators may set (kept in memory only). An image's
-/// manifest companion has the image's slot number and name; its shelf is <see cref="AoeTargetOptions.ManifestShelf"/>.
+/// companions (manifest, boot profile) have the image's slot number and name; their shelves are
+/// <see cref="AoeTargetOptions.ManifestShelf"/> and <see cref="AoeTargetOptions.ProfileShelf"/>.
 /// </summary>
 public sealed class AoeSlot(byte number, string name, IBlockDevice device, AoeSlotKind kind = AoeSlotKind.Image)
 {
@@ -14,13 +15,18 @@ public sealed class AoeSlot(byte number, string name, IBlockDevice device, AoeSl
 
     public byte Number { get; } = number;
 
-    /// <summary>The image's name, for a manifest companion too.</summary>
+    /// <summary>The image's name, for its companions too.</summary>
     public string Name { get; } = name;
 
     public AoeSlotKind Kind { get; } = kind;
 
-    /// <summary>What the slot holds, for logs and IDENTIFY's model string: <c>NAME</c> or <c>manifest of NAME</c>.</summary>
-    public string Description => Kind == AoeSlotKind.Manifest ? "manifest of " + Name : Name;
+    /// <summary>What the slot holds, for logs and IDENTIFY's model string: <c>NAME</c>, <c>manifest of NAME</c> or <c>boot profile of NAME</c>.</summary>
+    public string Description => Kind switch
+    {
+        AoeSlotKind.Manifest => "manifest of " + Name,
+        AoeSlotKind.Profile => "boot profile of " + Name,
+        _ => Name,
+    };
 
     public IBlockDevice Device { get; } = device;
 

@@ -8,8 +8,9 @@ namespace Bmcast.Protocols.Aoe;
 /// (<see cref="ExportListing.AoeSlot"/>, which an image keeps for its life) is that slot of
 /// <see cref="AoeTargetOptions.Shelf"/>; with <see cref="AoeTargetOptions.ManifestShelf"/> set, each image's signed
 /// manifest (the catalog's <c>manifest:NAME</c>) is the same slot number on that shelf, framed as a
-/// <see cref="ManifestFrame"/>. <see cref="RefreshAsync"/> brings it up to date with the catalog while frames are
-/// being answered: readers take <see cref="Current"/>, an array that is replaced, never changed.
+/// <see cref="CompanionFrame"/>; likewise each image's boot profile (<c>profile:NAME</c>), when it has one, on
+/// <see cref="AoeTargetOptions.ProfileShelf"/>. <see cref="RefreshAsync"/> brings it up to date with the catalog while
+/// frames are being answered: readers take <see cref="Current"/>, an array that is replaced, never changed.
 /// </summary>
 public sealed class AoeSlotTable : IAsyncDisposable
 {
@@ -21,6 +22,11 @@ public sealed class AoeSlotTable : IAsyncDisposable
     private volatile AoeSlot[] _current;
     /// <summary>The listing each current image was opened from: a changed listing (a replaced image) is reopened.</summary>
     private Dictionary<string, ExportListing> _openedFrom = [];
+    /// <summary>
+    /// The boot profile each profile slot serves. Recording or replacing a profile changes no listing, so every refresh
+    /// reads the profiles again (a few KiB each) and compares.
+    /// </summary>
+    private Dictionary<string, byte[]> _profiles = [];
 
     /// <summary>A fixed set of slots (tests, fuzzing): <see cref="RefreshAsync"/> is not for it.</summary>
     public AoeSlotTable(IEnumerable<AoeSlot> slots)
@@ -44,6 +50,8 @@ public sealed class AoeSlotTable : IAsyncDisposable
     {
         if (options.ManifestShelf is { } manifestShelf && (manifestShelf == options.Shelf || manifestShelf == AoeProtocol.BroadcastMajor))
             throw new ArgumentException($"the manifest shelf {manifestShelf} must differ from the image shelf {options.Shelf} and from {AoeProtocol.BroadcastMajor} (broadcast)");
+        if (options.ProfileShelf is { } profileShelf && (profileShelf == options.Shelf || profileShelf == options.ManifestShelf || profileShelf == AoeProtocol.BroadcastMajor))
+            throw new ArgumentException($"the boot profile shelf {profileShelf} must differ from the image shelf {options.Shelf}, the manifest shelf and {AoeProtocol.BroadcastMajor} (broadcast)");
         var table = new AoeSlotTable(catalog, options);
         try
         {
@@ -59,17 +67,18 @@ public sealed class AoeSlotTable : IAsyncDisposable
 
     /// <summary>
     /// Open what the catalog lists and the table lacks (new or replaced images), stop answering for what it no longer
-    /// lists; returns the slots added and removed.
+    /// lists, and serve each image's boot profile as it is now; returns the slots added and removed.
     /// </summary>
     public async Task<(IReadOnlyList<AoeSlot> Added, IReadOnlyList<AoeSlot> Removed)> RefreshAsync(CancellationToken cancellationToken)
     {
         var catalog = _catalog ?? throw new InvalidOperationException("a fixed slot table has no catalog to refresh from");
         var listed = catalog.List().Where(l => l.AoeSlot is >= 0 and < AoeProtocol.BroadcastMinor).ToDictionary(l => l.Name);
         var current = _current;
-        var kept = current.Where(slot => listed.TryGetValue(slot.Name, out var listing) && _openedFrom.GetValueOrDefault(slot.Name) == listing).ToList();
-        var removed = current.Except(kept).ToList();
+        var kept = current.Where(slot => slot.Kind != AoeSlotKind.Profile
+            && listed.TryGetValue(slot.Name, out var listing) && _openedFrom.GetValueOrDefault(slot.Name) == listing).ToList();
         var added = new List<AoeSlot>();
         var openedFrom = kept.Select(slot => slot.Name).Distinct().ToDictionary(name => name, name => _openedFrom[name]);
+        var profiles = new Dictionary<string, byte[]>();
         try
         {
             foreach (var listing in listed.Values.Where(l => !openedFrom.ContainsKey(l.Name)).OrderBy(l => l.AoeSlot))
@@ -81,9 +90,21 @@ public sealed class AoeSlotTable : IAsyncDisposable
                 var image = new AoeSlot((byte)listing.AoeSlot!.Value, listing.Name, device);
                 added.Add(image);
                 openedFrom[listing.Name] = listing;
-                if (_options.ManifestShelf is not null && await OpenManifestAsync(catalog, listing.Name, cancellationToken) is { } manifest)
-                    added.Add(new AoeSlot(image.Number, listing.Name, manifest, AoeSlotKind.Manifest));
+                if (_options.ManifestShelf is not null && await ReadCompanionAsync(catalog, ExportNames.ManifestOf(listing.Name), cancellationToken) is { } manifest)
+                    added.Add(Companion(image, manifest, AoeSlotKind.Manifest));
             }
+            if (_options.ProfileShelf is not null)
+                foreach (var image in kept.Concat(added).Where(slot => slot.Kind == AoeSlotKind.Image).ToList())
+                {
+                    if (await ReadCompanionAsync(catalog, ExportNames.ProfileOf(image.Name), cancellationToken) is not { } profile)
+                        continue;
+                    profiles[image.Name] = profile;
+                    var serving = current.FirstOrDefault(slot => slot.Kind == AoeSlotKind.Profile && slot.Name == image.Name && slot.Number == image.Number);
+                    if (serving is not null && _profiles[image.Name].AsSpan().SequenceEqual(profile))
+                        kept.Add(serving);
+                    else
+                        added.Add(Companion(image, profile, AoeSlotKind.Profile));
+                }
         }
         catch
         {
@@ -91,26 +112,32 @@ public sealed class AoeSlotTable : IAsyncDisposable
                 await slot.Device.DisposeAsync();
             throw;
         }
+        var removed = current.Except(kept).ToList();
         lock (_refreshing)
         {
             _retired.AddRange(removed);
             _openedFrom = openedFrom;
-            _current = [.. kept, .. added];
+            _profiles = profiles;
+            _current = [.. kept.Concat(added).OrderBy(slot => slot.Number).ThenBy(slot => slot.Kind)];
         }
         return (added, removed);
     }
 
-    /// <summary>The image's encoded manifest framed in memory; null when the catalog has none for it.</summary>
-    private static async Task<IBlockDevice?> OpenManifestAsync(IExportCatalog catalog, string image, CancellationToken cancellationToken)
+    /// <summary>A companion of <paramref name="image"/> holding <paramref name="payload"/>, framed in memory.</summary>
+    private static AoeSlot Companion(AoeSlot image, byte[] payload, AoeSlotKind kind) =>
+        new(image.Number, image.Name, new MemoryBlockDevice(CompanionFrame.Frame(payload), writable: false), kind);
+
+    /// <summary>The hidden export <paramref name="name"/> (a manifest, a boot profile) read whole; null when the catalog has none.</summary>
+    private static async Task<byte[]?> ReadCompanionAsync(IExportCatalog catalog, string name, CancellationToken cancellationToken)
     {
-        await using var export = await catalog.OpenAsync(ExportNames.ManifestOf(image), cancellationToken);
+        await using var export = await catalog.OpenAsync(name, cancellationToken);
         if (export is null)
             return null;
-        if (export.Size > ManifestFrame.MaxManifestLength)
-            throw new InvalidDataException($"the manifest of {image} has {export.Size} bytes, more than AoE initiators accept ({ManifestFrame.MaxManifestLength})");
-        var encoded = new byte[export.Size];
-        await export.ReadAsync(0, encoded, cancellationToken);
-        return new MemoryBlockDevice(ManifestFrame.Frame(encoded), writable: false);
+        if (export.Size > CompanionFrame.MaxPayloadLength)
+            throw new InvalidDataException($"{name} has {export.Size} bytes, more than AoE initiators accept ({CompanionFrame.MaxPayloadLength})");
+        var payload = new byte[export.Size];
+        await export.ReadAsync(0, payload, cancellationToken);
+        return payload;
     }
 
     public async ValueTask DisposeAsync()

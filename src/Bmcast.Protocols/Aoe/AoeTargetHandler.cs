@@ -15,9 +15,8 @@ public sealed class AoeTargetHandler(MacAddress address, int mtu, AoeSlotTable s
     public const string ModelPrefix = "bmcast ";
     private const ushort FirmwareVersion = 0x0001;
     private readonly int _sectorsPerFrame = Math.Min(byte.MaxValue, AoeProtocol.SectorsPerFrame(mtu));
-    /// <summary>Checked once here: a manifest slot without a manifest shelf would otherwise fail on every frame.</summary>
-    private readonly ushort _manifestShelf = options.ManifestShelf
-        ?? (slots.Current.Any(slot => slot.Kind == AoeSlotKind.Manifest) ? throw new ArgumentException("manifest slots need a manifest shelf") : (ushort)0);
+    private readonly ushort _manifestShelf = CompanionShelf(options.ManifestShelf, slots, AoeSlotKind.Manifest);
+    private readonly ushort _profileShelf = CompanionShelf(options.ProfileShelf, slots, AoeSlotKind.Profile);
     private long _dropped;
 
     /// <summary>Reply frames need this many bytes: a full frame at the MTU, or an IDENTIFY block if larger.</summary>
@@ -25,8 +24,17 @@ public sealed class AoeTargetHandler(MacAddress address, int mtu, AoeSlotTable s
 
     public int SectorsPerFrame => _sectorsPerFrame;
 
-    /// <summary>The shelf <paramref name="slot"/> answers on: the target's, or the manifest shelf for a manifest companion.</summary>
-    public ushort ShelfOf(AoeSlot slot) => slot.Kind == AoeSlotKind.Image ? options.Shelf : _manifestShelf;
+    /// <summary>The shelf <paramref name="slot"/> answers on: the target's, or its companion shelf for a manifest or boot profile.</summary>
+    public ushort ShelfOf(AoeSlot slot) => slot.Kind switch
+    {
+        AoeSlotKind.Image => options.Shelf,
+        AoeSlotKind.Manifest => _manifestShelf,
+        _ => _profileShelf,
+    };
+
+    /// <summary>Checked once here: a companion slot without its shelf would otherwise fail on every frame.</summary>
+    private static ushort CompanionShelf(ushort? shelf, AoeSlotTable slots, AoeSlotKind kind) =>
+        shelf ?? (slots.Current.Any(slot => slot.Kind == kind) ? throw new ArgumentException($"{kind} slots need a {kind} shelf") : (ushort)0);
 
     /// <summary>Frames dropped because they were malformed or not for us; for tests and logs.</summary>
     public long Dropped => Interlocked.Read(ref _dropped);

@@ -10,6 +10,9 @@ public sealed record AoeTargetOptions
     /// <summary>The shelf of the images' manifest companions (each in its image's slot number); null when none are exported.</summary>
     public ushort? ManifestShelf { get; init; }
 
+    /// <summary>The shelf of the images' boot profiles (each in its image's slot number, for images that have one); null when none are exported.</summary>
+    public ushort? ProfileShelf { get; init; }
+
     /// <summary>Initiators allowed to talk to us; null allows everyone. Others' frames are dropped silently, like vblade's -m.</summary>
     public IReadOnlySet<MacAddress>? AllowedInitiators { get; init; }
 

@@ -41,7 +41,7 @@ public sealed class AoeManifestCompanionTests
         Assert.Equal(["alpha e4.0", "manifest of alpha e9.0", "beta e4.1"], slots.Current.Select(s => $"{s.Description} e{handler.ShelfOf(s)}.{s.Number}"));
         var companion = slots.Current[1];
         Assert.Equal(AoeSlotKind.Manifest, companion.Kind);
-        Assert.Equal(ManifestFrame.FramedLength(_manifest.Length), companion.Device.Size);
+        Assert.Equal(CompanionFrame.FramedLength(_manifest.Length), companion.Device.Size);
         Assert.Equal(0, companion.Device.Size % AoeProtocol.SectorSize);
     }
 
@@ -69,7 +69,7 @@ public sealed class AoeManifestCompanionTests
         Assert.Equal(AoeFrameStatus.Valid, AoeHeader.TryRead(sink.Frames[0], out var config));
         Assert.Equal((ManifestShelf, (byte)0, false), (config.Major, config.Minor, config.IsError));
         byte[] identify = sink.Frames[1][AoeProtocol.AtaDataOffset..];
-        Assert.Equal((ulong)ManifestFrame.FramedLength(_manifest.Length) / 512, AtaIdentify.ReadSectors(identify));
+        Assert.Equal((ulong)CompanionFrame.FramedLength(_manifest.Length) / 512, AtaIdentify.ReadSectors(identify));
         Assert.Equal("bmcast manifest of alpha", AtaString(identify, 27, 40));
         Assert.Equal("bmcast-9.0", AtaString(identify, 10, 20));
     }

@@ -8,7 +8,8 @@ namespace Bmcast.Tests.Aoe;
 /// <summary>
 /// The CLI wiring end to end: <c>bmcast serve --aoe</c> (allow-listing our MAC) inside a namespace,
 /// <c>bmcast stream --source aoe:...</c> on our side of the veth pair, verified with a manifest file or with the
-/// manifest the server exports on its companion shelf; and <c>vblade</c>, which exports no manifest.
+/// manifest the server exports on its companion shelf, with the boot profile from the profile shelf; and <c>vblade</c>,
+/// which exports neither.
 /// </summary>
 public sealed class AoeStreamCliTests
 {
@@ -41,6 +42,30 @@ public sealed class AoeStreamCliTests
         string source = $"aoe:{veth.HostInterface}/e2.0" + (manifestShelf is { } given ? $"?manifest-shelf={given}" : "");
         string stderr = await StreamToCompletionAsync(veth, dir, verified: true, source);
         Assert.Contains("trusting image server", stderr); // the manifest's key, pinned on first use
+        Assert.Contains("where the image's boot profile would be", stderr); // none recorded: a log line, no error
+        Assert.DoesNotContain("prefetching", stderr);
+    }
+
+    /// <summary>
+    /// A profile recorded while the server runs is exported within a refresh, on the default profile shelf (the image's
+    /// + 2) or one both ends are told (<paramref name="profileShelf"/>), and the agent prefetches it.
+    /// </summary>
+    [Theory]
+    [InlineData(null)]
+    [InlineData(9)]
+    public async Task ABootProfileRecordedWhileServingReachesTheAgentOverAoe(int? profileShelf)
+    {
+        await using var veth = await VethNamespace.CreateAsync();
+        using var dir = new TempDirectory();
+        string store = await ImportAsync(dir);
+        await using var server = await ServeAsync(veth, store, profileShelf is { } p ? ["--aoe-profile-shelf", $"{p}"] : []);
+        await File.WriteAllTextAsync(dir.File("boot-profile"), "# bmcast boot profile v1\n40\n7\n12\n", TestContext.Current.CancellationToken);
+        await RunBmcastAsync("image", "profile", "img", "--from", dir.File("boot-profile"), "--store", store);
+
+        await WaitForTargetAsync(veth.HostInterface, shelf: (ushort)(profileShelf ?? 4));
+        string source = $"aoe:{veth.HostInterface}/e2.0" + (profileShelf is { } given ? $"?profile-shelf={given}" : "");
+        string stderr = await StreamToCompletionAsync(veth, dir, verified: true, source);
+        Assert.Contains("prefetching 3 chunks of the boot profile first", stderr);
     }
 
     /// <summary>
@@ -115,6 +140,7 @@ public sealed class AoeStreamCliTests
         string stderr = await StreamToCompletionAsync(veth, dir, verified: false);
         Assert.Contains($"no AoE target answered at aoe:{veth.HostInterface}/e3.0, where the image's manifest would be", stderr);
         Assert.Contains("streaming UNVERIFIED", stderr);
+        Assert.Contains($"no AoE target answered at aoe:{veth.HostInterface}/e4.0, where the image's boot profile would be", stderr);
 
         // Refused while connecting, before the (complete) deployment is opened again.
         var (code, _, error) = await BmcastProcess.RunAsync(TimeSpan.FromMinutes(2),
@@ -171,15 +197,15 @@ public sealed class AoeStreamCliTests
         return agent.Stderr;
     }
 
-    /// <summary>A loaded machine may take seconds to start dotnet: wait until the target answers e2.SLOT before timing the agent.</summary>
-    private static async Task WaitForTargetAsync(string hostInterface, byte slot = 0)
+    /// <summary>A loaded machine may take seconds to start dotnet: wait until the target answers eSHELF.SLOT before timing the agent.</summary>
+    private static async Task WaitForTargetAsync(string hostInterface, byte slot = 0, ushort shelf = 2)
     {
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
         while (true)
         {
             try
             {
-                await using var probe = await AoeInitiator.ConnectAsync(PacketSocketChannel.Open(hostInterface), 2, slot,
+                await using var probe = await AoeInitiator.ConnectAsync(PacketSocketChannel.Open(hostInterface), shelf, slot,
                     cancellationToken: TestContext.Current.CancellationToken);
                 return;
             }

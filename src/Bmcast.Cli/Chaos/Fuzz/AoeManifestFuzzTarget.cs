@@ -14,14 +14,14 @@ namespace Bmcast.Cli.Chaos.Fuzz;
 internal sealed class AoeManifestFuzzTarget(Random random) : IFuzzTarget
 {
     private readonly List<(byte[] Manifest, byte[] Framed)> _seeds = ManifestFuzzTarget.CreateSeeds(random)
-        .Select(seed => (seed.Encoded, ManifestFrame.Frame(seed.Encoded))).ToList();
+        .Select(seed => (seed.Encoded, CompanionFrame.Frame(seed.Encoded))).ToList();
 
     public string Name => "aoe_manifest";
 
     public byte[] Generate(Random random)
     {
         byte[] framed = _seeds[random.Next(_seeds.Count)].Framed;
-        return Mutations.Mutate(framed, random, framed.Length + 1024, random.Next(2) == 0 ? ..(ManifestFrame.HeaderLength + 32) : null);
+        return Mutations.Mutate(framed, random, framed.Length + 1024, random.Next(2) == 0 ? ..(CompanionFrame.HeaderLength + 32) : null);
     }
 
     public async Task FeedAsync(byte[] input, CancellationToken ct)
@@ -29,7 +29,7 @@ internal sealed class AoeManifestFuzzTarget(Random random) : IFuzzTarget
         byte[]? manifest = await AoeManifestReader.ReadAsync(new MemoryImageSource(input, "fuzz"), NullLogger.Instance, ct);
         if (manifest is null)
             return;
-        if (manifest.Length > input.Length - ManifestFrame.HeaderLength)
+        if (manifest.Length > input.Length - CompanionFrame.HeaderLength)
             throw new FuzzViolationException($"a {input.Length}-byte device yielded a {manifest.Length}-byte manifest");
         if (Manifest.Decode(manifest).HasValidSignature() && !_seeds.Any(s => s.Manifest.AsSpan().SequenceEqual(manifest)))
             throw new FuzzViolationException("a damaged companion yielded a validly signed manifest other than the one framed");

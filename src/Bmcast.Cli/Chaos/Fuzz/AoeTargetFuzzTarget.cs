@@ -1,5 +1,6 @@
 using Bmcast.Core.Aoe;
 using Bmcast.Core.Storage;
+using Bmcast.Engine;
 using Bmcast.Protocols.Aoe;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -7,17 +8,19 @@ namespace Bmcast.Cli.Chaos.Fuzz;
 
 /// <summary>
 /// The AoE target's frame handler on random, truncated and mutated request frames (config queries and sets,
-/// reads, IDENTIFY, writes) to an image slot and its manifest companion: it may reply or drop, but never write to
-/// either read-only device, and every reply must be a valid Ethernet frame no longer than its jumbo MTU.
+/// reads, IDENTIFY, writes) to an image slot and its manifest and boot profile companions: it may reply or drop, but
+/// never write to a read-only device, and every reply must be a valid Ethernet frame no longer than its jumbo MTU.
 /// </summary>
 internal sealed class AoeTargetFuzzTarget : IFuzzTarget
 {
     private const int Mtu = 9000;
     private const int MaxFrameLength = AoeProtocol.EthernetHeaderLength + Mtu;
     private const ushort ManifestShelf = 1;
+    private const ushort ProfileShelf = 2;
     private static readonly MacAddress Address = new(0x02_00_00_00_00_01);
     private readonly MemoryBlockDevice _image;
     private readonly MemoryBlockDevice _manifest;
+    private readonly MemoryBlockDevice _profile;
     private readonly AoeTargetHandler _handler;
     private readonly FrameLimitChecker _replies;
     private readonly byte[][] _seeds =
@@ -29,6 +32,8 @@ internal sealed class AoeTargetFuzzTarget : IFuzzTarget
         AoeFrames.Ata(Address, 0, 0, Ata.WriteSectorsExt, 5, 2, AtaFlags.Extended | AtaFlags.Write, dataLength: 1024),
         AoeFrames.Ata(Address, ManifestShelf, 0, Ata.ReadSectorsExt, 0, 8),
         AoeFrames.Ata(Address, ManifestShelf, 0, Ata.IdentifyDevice, 0, 1, AtaFlags.None),
+        AoeFrames.Ata(Address, ProfileShelf, 0, Ata.ReadSectorsExt, 0, 2),
+        AoeFrames.Config(Address, ProfileShelf, 0, ConfigCommand.Read),
     ];
 
     public AoeTargetFuzzTarget(Random random)
@@ -39,8 +44,10 @@ internal sealed class AoeTargetFuzzTarget : IFuzzTarget
         var manifest = new byte[8 * AoeProtocol.SectorSize];
         random.NextBytes(manifest);
         _manifest = new MemoryBlockDevice(manifest, writable: false);
-        _handler = new AoeTargetHandler(Address, Mtu, new AoeSlotTable([new AoeSlot(0, "fuzz", _image), new AoeSlot(0, "fuzz", _manifest, AoeSlotKind.Manifest)]),
-            new AoeTargetOptions { ManifestShelf = ManifestShelf }, NullLogger.Instance);
+        _profile = new MemoryBlockDevice(CompanionFrame.Frame([.. BootProfile.Magic, .. "\n0\n7\n"u8]), writable: false);
+        var slots = new AoeSlotTable([new AoeSlot(0, "fuzz", _image), new AoeSlot(0, "fuzz", _manifest, AoeSlotKind.Manifest),
+            new AoeSlot(0, "fuzz", _profile, AoeSlotKind.Profile)]);
+        _handler = new AoeTargetHandler(Address, Mtu, slots, new AoeTargetOptions { ManifestShelf = ManifestShelf, ProfileShelf = ProfileShelf }, NullLogger.Instance);
         _replies = new FrameLimitChecker(_handler.MaxReplyLength);
     }
 
@@ -61,11 +68,13 @@ internal sealed class AoeTargetFuzzTarget : IFuzzTarget
 
     public async Task FeedAsync(byte[] input, CancellationToken ct)
     {
-        long refusedBefore = _image.RefusedWrites + _manifest.RefusedWrites;
+        long refusedBefore = RefusedWrites;
         await _handler.HandleAsync(input, _replies, ct);
-        if (_image.RefusedWrites + _manifest.RefusedWrites > refusedBefore)
+        if (RefusedWrites > refusedBefore)
             throw new FuzzViolationException("a frame made the target write to a read-only device");
     }
+
+    private long RefusedWrites => _image.RefusedWrites + _manifest.RefusedWrites + _profile.RefusedWrites;
 
     public bool IsDocumented(Exception error) => false;
 
