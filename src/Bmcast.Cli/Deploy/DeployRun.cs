@@ -100,7 +100,8 @@ internal sealed class DeployRun(DeployRequest request, IStreamReporter reporter,
         var elapsed = clock.Elapsed;
         _ready.TrySetResult(elapsed);
         var progress = agent.Progress;
-        long guestRead = await machine.GuestBytesReadAsync(CancellationToken.None);
+        // A guest may power off right after its marker, before QEMU answers: then the last sample stands.
+        long guestRead = await machine.GuestBytesReadOrLastAsync();
         string profile = request.Stream.TargetPath + ".boot-profile";
         BootProfile.Write(profile, agent.OnDemandOrder);
         log.LogInformation("guest ready after {Seconds:0.00} s: it read {Read} bytes, {OnDemand} bytes were fetched on demand; boot profile in {Profile}",

@@ -6,18 +6,23 @@ namespace Bmcast.Machines.Qemu;
 
 /// <summary>
 /// A running QEMU machine: its process, its QMP connection, and its serial console (stdout), whose
-/// lines are logged to <c>console.log</c> in the work directory and can be waited on.
+/// lines are logged to <c>console.log</c> in the work directory and can be waited on. QEMU's own stderr goes to
+/// <c>qemu.log</c> beside it (drained, so a chatty QEMU never blocks on a full pipe).
 /// </summary>
 public sealed class QemuMachine : IAsyncDisposable
 {
+    private static readonly TimeSpan ReadSampleInterval = TimeSpan.FromMilliseconds(250);
     private readonly Process _process;
     private readonly StreamWriter _consoleLog;
     private readonly List<(string Marker, TaskCompletionSource<TimeSpan> Seen)> _markers = [];
     private readonly List<(string Marker, Action<string> Seen)> _watchers = [];
     private readonly Stopwatch _clock;
     private readonly Task _consolePump;
+    private readonly Task _stderrPump;
+    private readonly Task _readSampler;
+    private long _lastGuestBytesRead;
 
-    private QemuMachine(Process process, QmpClient qmp, string accelerator, StreamWriter consoleLog, Stopwatch clock)
+    private QemuMachine(Process process, QmpClient qmp, string accelerator, StreamWriter consoleLog, string qemuLog, Stopwatch clock)
     {
         _process = process;
         Qmp = qmp;
@@ -25,6 +30,8 @@ public sealed class QemuMachine : IAsyncDisposable
         _consoleLog = consoleLog;
         _clock = clock;
         _consolePump = PumpConsoleAsync();
+        _stderrPump = PumpStderrAsync(qemuLog);
+        _readSampler = SampleGuestReadsAsync();
     }
 
     public QmpClient Qmp { get; }
@@ -57,8 +64,9 @@ public sealed class QemuMachine : IAsyncDisposable
         try
         {
             var qmp = await ConnectQmpAsync(qmpSocket, process, ct);
-            var consoleLog = new StreamWriter(spec.ConsoleLog ?? Path.Combine(spec.WorkDirectory, "console.log")) { AutoFlush = true };
-            return new QemuMachine(process, qmp, accelerator, consoleLog, clock);
+            string consolePath = spec.ConsoleLog ?? Path.Combine(spec.WorkDirectory, "console.log");
+            var consoleLog = new StreamWriter(consolePath) { AutoFlush = true };
+            return new QemuMachine(process, qmp, accelerator, consoleLog, Path.Combine(Path.GetDirectoryName(consolePath)!, "qemu.log"), clock);
         }
         catch
         {
@@ -86,6 +94,38 @@ public sealed class QemuMachine : IAsyncDisposable
     }
 
     public Task WaitForExitAsync(CancellationToken ct) => _process.WaitForExitAsync(ct);
+
+    /// <summary>
+    /// Bytes the guest has read from its disk so far; when QEMU has just gone (a guest that powers off as soon as it
+    /// is ready), the last of the samples taken every <see cref="ReadSampleInterval"/> while it ran.
+    /// </summary>
+    public async Task<long> GuestBytesReadOrLastAsync()
+    {
+        try
+        {
+            return await GuestBytesReadAsync(CancellationToken.None);
+        }
+        catch (Exception e) when (e is QmpException or IOException or ObjectDisposedException)
+        {
+            return Interlocked.Read(ref _lastGuestBytesRead);
+        }
+    }
+
+    private async Task SampleGuestReadsAsync()
+    {
+        try
+        {
+            while (!_process.HasExited)
+            {
+                Interlocked.Exchange(ref _lastGuestBytesRead, await GuestBytesReadAsync(CancellationToken.None));
+                await Task.Delay(ReadSampleInterval);
+            }
+        }
+        catch (Exception e) when (e is QmpException or IOException or ObjectDisposedException)
+        {
+            // QEMU is going: the last sample stands.
+        }
+    }
 
     /// <summary>Bytes the guest has read from its disk so far (QEMU's block statistics for the device).</summary>
     public async Task<long> GuestBytesReadAsync(CancellationToken ct)
@@ -120,7 +160,9 @@ public sealed class QemuMachine : IAsyncDisposable
             _process.Kill();
         await _process.WaitForExitAsync();
         await Qmp.DisposeAsync();
+        await _readSampler;
         await _consolePump;
+        await _stderrPump;
         await _consoleLog.DisposeAsync();
         _process.Dispose();
     }
@@ -149,6 +191,13 @@ public sealed class QemuMachine : IAsyncDisposable
                 throw new IOException($"QEMU's QMP socket {socket} did not come up in 30 s");
             await Task.Delay(20, ct);
         }
+    }
+
+    private async Task PumpStderrAsync(string path)
+    {
+        await using var log = new StreamWriter(path) { AutoFlush = true };
+        while (await _process.StandardError.ReadLineAsync() is { } line)
+            await log.WriteLineAsync(line);
     }
 
     private async Task PumpConsoleAsync()
