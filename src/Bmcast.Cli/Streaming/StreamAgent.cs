@@ -58,8 +58,8 @@ internal sealed class StreamAgent(StreamRequest request, IStreamReporter reporte
         {
             // After the export: the guest's reads need no profile, and an AoE source without one takes its discovery
             // timeout (about 1.4 s) to say so; the background copier takes its order from the profile, so it waits.
-            if (request.BootProfilePath is null && await published is { } bytes)
-                Prefetch(session, System.Text.Encoding.UTF8.GetString(bytes), log);
+            if (request.BootProfilePath is null)
+                await PrefetchPublishedAsync(session, published, log);
             var copy = session.RunToCompletionAsync(ct);
             while (!copy.IsCompleted)
             {
@@ -79,6 +79,23 @@ internal sealed class StreamAgent(StreamRequest request, IStreamReporter reporte
             _complete.TrySetCanceled(ct);
             await server.StopAsync();
             reporter.Stopped(StreamingProgress.Of(disk, clock.Elapsed));
+        }
+    }
+
+    /// <summary>
+    /// The image server's profile is an optimisation: one that cannot be fetched or parsed once a guest may be running on
+    /// the export is logged, and the copy goes on in disk order, rather than ending the deployment under the guest.
+    /// </summary>
+    private static async Task PrefetchPublishedAsync(StreamingSession session, Task<byte[]?> published, ILogger log)
+    {
+        try
+        {
+            if (await published is { } bytes)
+                Prefetch(session, System.Text.Encoding.UTF8.GetString(bytes), log);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            log.LogWarning("the image server's boot profile is not used: {Error}", e.Message);
         }
     }
 
