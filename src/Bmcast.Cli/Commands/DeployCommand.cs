@@ -10,7 +10,6 @@ using Bmcast.Images;
 using Bmcast.Machines.Qemu;
 using Bmcast.Machines.Qmp;
 using Bmcast.Protocols.Nbd;
-using Microsoft.Extensions.Logging;
 
 namespace Bmcast.Cli.Commands;
 
@@ -44,10 +43,8 @@ internal static partial class DeployCommand
         streaming.AddTo(command);
         foreach (var option in new Option[] { memory, cpus, disk, firmware, guestMode, guestSettings })
             command.Options.Add(option);
-        command.SetAction(async (parseResult, cancellationToken) =>
+        AgentCommandAction.Bind(command, "bmcast.deploy", async (parseResult, logging, cancellationToken) =>
         {
-            using var logging = CliLogging.Create();
-            var log = logging.CreateLogger("bmcast.deploy");
             string work = Directory.CreateTempSubdirectory("bmcast-deploy-").FullName;
             try
             {
@@ -64,16 +61,6 @@ internal static partial class DeployCommand
                 var events = parseResult.GetValue(streaming.Json) ? new JsonEventWriter(parseResult.InvocationConfiguration.Output) : null;
                 IStreamReporter reporter = events is not null ? new JsonStreamReporter(events) : new ConsoleStreamReporter(parseResult.InvocationConfiguration.Output, "Pivoting the guest onto the local disk; the machine runs on until it powers off.");
                 await new DeployRun(new DeployRequest(stream, machine), reporter, events, logging).RunAsync(cancellationToken);
-                return ExitCodes.Success;
-            }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-            {
-                return ExitCodes.Success;
-            }
-            catch (Exception e) when (OperatorError.Is(e))
-            {
-                log.LogError("{Message}", e.Message);
-                return ExitCodes.Failed;
             }
             finally
             {

@@ -6,7 +6,6 @@ using Bmcast.Core.Manifests;
 using Bmcast.Engine;
 using Bmcast.Engine.Verification;
 using Bmcast.Protocols.Nbd;
-using Microsoft.Extensions.Logging;
 
 namespace Bmcast.Cli.Commands;
 
@@ -24,28 +23,13 @@ internal static class StreamCommand
         var command = new Command("stream", "Stream an image onto a local disk and export it over NBD while it streams");
         options.AddTo(command);
         command.Options.Add(export);
-        command.SetAction(async (parseResult, cancellationToken) =>
+        AgentCommandAction.Bind(command, "bmcast.stream", async (parseResult, logging, cancellationToken) =>
         {
-            using var logging = CliLogging.Create();
-            var log = logging.CreateLogger("bmcast.stream");
-            try
-            {
-                var request = options.ToRequest(parseResult, NbdEndpoint.Parse(parseResult.GetValue(export)!));
-                var output = parseResult.GetValue(options.Json)
-                    ? (IStreamReporter)new JsonStreamReporter(new JsonEventWriter(parseResult.InvocationConfiguration.Output))
-                    : new ConsoleStreamReporter(parseResult.InvocationConfiguration.Output, "Still exporting until stopped (Ctrl-C).");
-                await new StreamAgent(request, output, logging).RunAsync(cancellationToken);
-                return ExitCodes.Success;
-            }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-            {
-                return ExitCodes.Success;
-            }
-            catch (Exception e) when (OperatorError.Is(e))
-            {
-                log.LogError("{Message}", e.Message);
-                return ExitCodes.Failed;
-            }
+            var request = options.ToRequest(parseResult, NbdEndpoint.Parse(parseResult.GetValue(export)!));
+            var output = parseResult.GetValue(options.Json)
+                ? (IStreamReporter)new JsonStreamReporter(new JsonEventWriter(parseResult.InvocationConfiguration.Output))
+                : new ConsoleStreamReporter(parseResult.InvocationConfiguration.Output, "Still exporting until stopped (Ctrl-C).");
+            await new StreamAgent(request, output, logging).RunAsync(cancellationToken);
         });
         return command;
     }

@@ -15,11 +15,16 @@ internal sealed class SocketDuplexPipe : ITlsUpgradableTransport, IAsyncDisposab
     private const int ReadBufferSize = 256 << 10;
     private const int WriteBufferSize = 64 << 10;
 
+    private readonly Socket _socket;
+
     /// <summary>The socket's stream, or the TLS stream over it (which then owns it).</summary>
     private Stream _stream;
 
+    private volatile bool _aborted;
+
     public SocketDuplexPipe(Socket socket)
     {
+        _socket = socket;
         _stream = new NetworkStream(socket, ownsSocket: true);
         (Input, Output) = CreatePipes(_stream);
     }
@@ -48,12 +53,23 @@ internal sealed class SocketDuplexPipe : ITlsUpgradableTransport, IAsyncDisposab
         return tls;
     }
 
+    /// <summary>
+    /// Close the socket now, without flushing: a send stuck on a peer that stopped reading, and a pending receive,
+    /// fail at once instead of waiting on the peer. <see cref="DisposeAsync"/> must still follow.
+    /// </summary>
+    public void Abort()
+    {
+        _aborted = true;
+        _socket.Dispose();
+    }
+
     public async ValueTask DisposeAsync()
     {
         await Input.CompleteAsync().ConfigureAwait(false);
         try
         {
-            await Output.CompleteAsync().ConfigureAwait(false);
+            // Completing without an error flushes what is buffered: pointless, and failing, once aborted.
+            await Output.CompleteAsync(_aborted ? new IOException("connection aborted") : null).ConfigureAwait(false);
         }
         catch (IOException)
         {

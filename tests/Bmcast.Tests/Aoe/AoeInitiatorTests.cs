@@ -119,7 +119,7 @@ public sealed class AoeInitiatorTests
             new AoeTargetOptions(), NullLogger.Instance);
         var serving = Task.Run(async () =>
         {
-            var replies = new RecordingSink(handler.MaxReplyLength, targetEnd);
+            var replies = new ReplyBatch(targetEnd, 1, handler.MaxReplyLength);
             byte[]? firstSend = null;
             var buffer = new byte[2048];
             try
@@ -138,6 +138,7 @@ public sealed class AoeInitiatorTests
                         await handler.HandleAsync(firstSend, replies, CancellationToken.None);
                         firstSend = [];
                     }
+                    replies.Flush();
                 }
             }
             catch (ObjectDisposedException)
@@ -169,7 +170,7 @@ public sealed class AoeInitiatorTests
         int stall = 0;
         var serving = Task.Run(async () =>
         {
-            var replies = new RecordingSink(handler.MaxReplyLength, targetEnd);
+            var replies = new ReplyBatch(targetEnd, 1, handler.MaxReplyLength);
             var buffer = new byte[2048];
             try
             {
@@ -179,7 +180,7 @@ public sealed class AoeInitiatorTests
                     if (Interlocked.Exchange(ref stall, 0) == 1)
                         Thread.Sleep(300);
                     await handler.HandleAsync(frame, replies, CancellationToken.None);
-                    replies.Frames.Clear();
+                    replies.Flush();
                 }
             }
             catch (ObjectDisposedException)

@@ -59,7 +59,7 @@ public sealed class AoeManifestCompanionTests
     public async Task TheCompanionAnswersConfigAndIdentifyLikeAnySlotAndSaysWhatItHolds()
     {
         var handler = await HandlerAsync();
-        var sink = new RecordingSink(handler.MaxReplyLength);
+        var sink = new ReplyRecorder(handler.MaxReplyLength);
 
         await handler.HandleAsync(AoeFrames.Config(Target, ManifestShelf, 0, ConfigCommand.Read), sink, TestContext.Current.CancellationToken);
         await handler.HandleAsync(AoeFrames.Ata(Target, ManifestShelf, 0, Ata.IdentifyDevice, 0, 1, AtaFlags.None), sink, TestContext.Current.CancellationToken);

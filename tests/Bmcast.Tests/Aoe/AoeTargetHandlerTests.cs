@@ -22,7 +22,7 @@ public sealed class AoeTargetHandlerTests
 
     private async Task<List<byte[]>> SendAsync(byte[] request)
     {
-        var sender = new RecordingSink(_handler.MaxReplyLength);
+        var sender = new ReplyRecorder(_handler.MaxReplyLength);
         await _handler.HandleAsync(request, sender, TestContext.Current.CancellationToken);
         return sender.Frames;
     }
@@ -137,7 +137,7 @@ public sealed class AoeTargetHandlerTests
         var slots = new[] { new AoeSlot(0, "alpha", _device) };
         var allowOther = new AoeTargetOptions { Shelf = Shelf, AllowedInitiators = new HashSet<MacAddress> { new(0x02_00_00_00_00_42) } };
         var handler = new AoeTargetHandler(Target, 1500, new AoeSlotTable(slots), allowOther, NullLogger.Instance);
-        var sender = new RecordingSink(handler.MaxReplyLength);
+        var sender = new ReplyRecorder(handler.MaxReplyLength);
         await handler.HandleAsync(AoeFrames.Config(Target, Shelf, 0, ConfigCommand.Read), sender, TestContext.Current.CancellationToken);
         Assert.Empty(sender.Frames);
         Assert.Equal(1, handler.Dropped);

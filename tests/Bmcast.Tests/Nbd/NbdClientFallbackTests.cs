@@ -17,19 +17,11 @@ public sealed class NbdClientFallbackTests
     public async Task Falls_back_to_export_name_and_simple_replies()
     {
         var ct = TestContext.Current.CancellationToken;
-        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        listener.Listen(1);
-        int port = ((IPEndPoint)listener.LocalEndPoint!).Port;
+        using var listener = ListenOnLoopback(backlog: 1);
         var data = Enumerable.Range(0, 8192).Select(i => (byte)i).ToArray();
-        var server = Task.Run(async () =>
-        {
-            using var socket = await listener.AcceptAsync(ct);
-            await using var stream = new NetworkStream(socket);
-            await ServeOldStyleAsync(stream, data, ct);
-        }, ct);
+        var server = ServeOneAsync(listener, stream => ServeOldStyleAsync(stream, data, ct), ct);
 
-        await using (var client = await NbdClient.ConnectAsync(NbdUri.Parse($"nbd://127.0.0.1:{port}/old"), ct))
+        await using (var client = await NbdClient.ConnectAsync(OldExport(listener), ct))
         {
             Assert.False(client.Export.StructuredReplies);
             Assert.Equal(data.Length, client.Size);
@@ -46,17 +38,12 @@ public sealed class NbdClientFallbackTests
     public async Task Garbage_replies_fail_requests_with_io_exceptions()
     {
         var ct = TestContext.Current.CancellationToken;
-        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        listener.Listen(8);
-        int port = ((IPEndPoint)listener.LocalEndPoint!).Port;
+        using var listener = ListenOnLoopback(backlog: 8);
         for (int seed = 0; seed < 100; seed++)
         {
             var random = new Random(seed);
-            var server = Task.Run(async () =>
+            var server = ServeOneAsync(listener, async stream =>
             {
-                using var socket = await listener.AcceptAsync(ct);
-                await using var stream = new NetworkStream(socket);
                 await HandshakeAsync(stream, 1 << 20, ct);
                 await stream.ReadExactlyAsync(new byte[NbdTransmissionCodec.RequestSize], ct);
                 var garbage = new byte[random.Next(4, 200)];
@@ -66,11 +53,30 @@ public sealed class NbdClientFallbackTests
                 await stream.WriteAsync(garbage, ct);
             }, ct);
 
-            await using var client = await NbdClient.ConnectAsync(NbdUri.Parse($"nbd://127.0.0.1:{port}/old"), ct);
+            await using var client = await NbdClient.ConnectAsync(OldExport(listener), ct);
             await Assert.ThrowsAnyAsync<IOException>(() => client.ReadAsync(0, new byte[512], ct).AsTask().WaitAsync(TimeSpan.FromSeconds(5), ct));
             await server;
         }
     }
+
+    private static Socket ListenOnLoopback(int backlog)
+    {
+        var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listener.Listen(backlog);
+        return listener;
+    }
+
+    /// <summary>The export the scripted servers offer, at <paramref name="listener"/>'s port.</summary>
+    private static NbdUri OldExport(Socket listener) => NbdUri.Parse($"nbd://127.0.0.1:{((IPEndPoint)listener.LocalEndPoint!).Port}/old");
+
+    /// <summary>Accept one client and run <paramref name="serve"/> on its connection.</summary>
+    private static Task ServeOneAsync(Socket listener, Func<NetworkStream, Task> serve, CancellationToken ct) => Task.Run(async () =>
+    {
+        using var socket = await listener.AcceptAsync(ct);
+        await using var stream = new NetworkStream(socket);
+        await serve(stream);
+    }, ct);
 
     /// <summary>Answer every option but EXPORT_NAME with ERR_UNSUP, then serve reads: the first from data, the next with EIO.</summary>
     private static async Task ServeOldStyleAsync(NetworkStream stream, byte[] data, CancellationToken ct)

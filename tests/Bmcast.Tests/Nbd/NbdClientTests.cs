@@ -172,6 +172,29 @@ public sealed class NbdClientTests
         await Assert.ThrowsAnyAsync<IOException>(() => client.ReadAsync(4096, new byte[512], Ct).AsTask());
     }
 
+    [Theory(Timeout = 30_000)]
+    [InlineData(false)]
+    [InlineData(true)] // The socket then sits under a TLS stream, which must not keep the send alive.
+    public async Task Disposal_cuts_short_a_send_stuck_on_a_server_that_stopped_reading(bool tls)
+    {
+        var catalog = new MemoryExportCatalog().Add("sink", () => new MemoryBlockDevice(new byte[16 << 20], writable: true));
+        await using var server = new DeafNbdServer(catalog, new NbdServerOptions { Tls = tls ? TestPki.Instance.ServerTls(clientCertificates: false) : null });
+        await using var client = await NbdClient.ConnectAsync(NbdUri.Create(server.Endpoint, "sink", tls), TestPki.Instance.ClientTls(null), Ct);
+
+        // Far more than the socket buffers hold, to a server that reads none of it: the send cannot finish.
+        var write = client.WriteAsync(0, new byte[16 << 20], cancellationToken: Ct).AsTask();
+        Assert.False(write.IsCompleted);
+        var queued = client.WriteAsync(0, new byte[512], cancellationToken: Ct).AsTask(); // Waits for its turn to send.
+
+        // A hang guard, not a timing assertion: disposal used to wait for the stuck send for ever.
+        await client.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10), Ct);
+        foreach (var call in new[] { write, queued })
+        {
+            var error = await Assert.ThrowsAnyAsync<IOException>(() => call.WaitAsync(TimeSpan.FromSeconds(10), Ct));
+            Assert.Contains("is closed", error.Message);
+        }
+    }
+
     [Fact(Timeout = 30_000)]
     public async Task Unix_socket_files_are_replaced_when_stale_and_removed_on_stop()
     {

@@ -152,25 +152,39 @@ public sealed class NbdClient : IAsyncDisposable
         return pending.Extents;
     }
 
-    /// <summary>Send NBD_CMD_DISC, wait briefly for the server to close, and release the connection.</summary>
+    /// <summary>
+    /// Send NBD_CMD_DISC, wait briefly for the server to close, and release the connection. Bounded: a send stuck
+    /// on a server that stopped reading is cut short (it fails with an <see cref="IOException"/>), not waited for.
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
             return;
-        if (Volatile.Read(ref _failure) is null)
+        var disconnect = Task.CompletedTask;
+        // DISC only when no send is under way: one may be stuck for good, and the server learns of the close anyway.
+        if (Volatile.Read(ref _failure) is null && _sendLock.Wait(0))
         {
+            disconnect = SendTakenAsync(new NbdRequest(NbdCommandFlags.None, NbdCommand.Disconnect, 0, 0, 0), default);
             try
             {
-                await SendAsync(new NbdRequest(NbdCommandFlags.None, NbdCommand.Disconnect, 0, 0, 0), default);
-                await _replyLoop.WaitAsync(DisconnectGrace);
+                // The DISC itself may get stuck the same way, behind what the server left unread.
+                using var grace = new CancellationTokenSource(DisconnectGrace);
+                await disconnect.WaitAsync(grace.Token);
+                await _replyLoop.WaitAsync(grace.Token);
             }
-            catch (Exception e) when (e is IOException or TimeoutException or ObjectDisposedException)
+            catch (Exception e) when (e is IOException or OperationCanceledException or ObjectDisposedException)
             {
                 // Closing anyway.
             }
         }
-        _transport.Input.CancelPendingRead();
+        // Published before the abort, so the sends it cuts short and those still waiting for their turn say why.
+        Close(new ObjectDisposedException(nameof(NbdClient), $"NBD client for '{Export.Name}' was disposed"));
+        _transport.Abort();
         await _replyLoop;
+        // Nothing may still be writing when the pipes are completed: the abort ends every send under way.
+        await disconnect.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await _sendLock.WaitAsync();
+        _sendLock.Release();
         await _transport.DisposeAsync();
         // The send lock is left undisposed: disposing a SemaphoreSlim drops the requests waiting for it, and
         // they then wait for ever, deaf even to their cancellation (a stream agent stalled so, for minutes).
@@ -218,19 +232,35 @@ public sealed class NbdClient : IAsyncDisposable
         return pending;
     }
 
-    /// <summary>Write one whole request; once started it is never cancelled, or the stream would lose step.</summary>
-    private async Task SendAsync(NbdRequest request, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default)
+    private async Task SendAsync(NbdRequest request, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
     {
         await _sendLock.WaitAsync(cancellationToken);
+        await SendTakenAsync(request, payload);
+    }
+
+    /// <summary>
+    /// Write one whole request, the send lock taken (released here); once started it is never cancelled, or the
+    /// stream would lose step. Only closing the connection ends it early.
+    /// </summary>
+    private async Task SendTakenAsync(NbdRequest request, ReadOnlyMemory<byte> payload)
+    {
         try
         {
             // A request that waited for its turn behind another's send may find the connection closed meanwhile.
-            ThrowIfClosed();
-            var output = _transport.Output;
-            NbdTransmissionCodec.WriteRequest(output.GetSpan(NbdTransmissionCodec.RequestSize), request);
-            output.Advance(NbdTransmissionCodec.RequestSize);
-            output.Write(payload.Span);
-            await output.FlushAsync(CancellationToken.None);
+            ThrowIfClosed(started: true);
+            try
+            {
+                var output = _transport.Output;
+                NbdTransmissionCodec.WriteRequest(output.GetSpan(NbdTransmissionCodec.RequestSize), request);
+                output.Advance(NbdTransmissionCodec.RequestSize);
+                output.Write(payload.Span);
+                await output.FlushAsync(CancellationToken.None);
+            }
+            catch (Exception e) when (e is IOException or ObjectDisposedException && Volatile.Read(ref _failure) is { } failure)
+            {
+                // The connection closed under this send: say why it closed, not how the write broke.
+                throw Closed(failure);
+            }
         }
         finally
         {
@@ -238,12 +268,20 @@ public sealed class NbdClient : IAsyncDisposable
         }
     }
 
-    private void ThrowIfClosed()
+    /// <summary>
+    /// Fail a call once the connection is closed: one made after disposal with <see cref="ObjectDisposedException"/>,
+    /// one already <paramref name="started"/> (waiting for its turn or sending) with the connection's error.
+    /// </summary>
+    private void ThrowIfClosed(bool started = false)
     {
         if (Volatile.Read(ref _failure) is { } failure)
-            throw failure is ObjectDisposedException ? new ObjectDisposedException(nameof(NbdClient))
-                : new IOException($"NBD connection to '{Export.Name}' is closed", failure);
+            throw failure is ObjectDisposedException && !started ? new ObjectDisposedException(nameof(NbdClient)) : Closed(failure);
     }
+
+    private IOException Closed(Exception failure) => new($"NBD connection to '{Export.Name}' is closed", failure);
+
+    /// <summary>Record why the connection closed; the first reason wins. Returns it.</summary>
+    private Exception Close(Exception failure) => Interlocked.CompareExchange(ref _failure, failure, null) ?? failure;
 
     private async Task ReadRepliesAsync()
     {
@@ -265,11 +303,6 @@ public sealed class NbdClient : IAsyncDisposable
                 {
                     input.AdvanceTo(buffer.Start, buffer.End);
                 }
-                if (result.IsCanceled)
-                {
-                    failure = new ObjectDisposedException(nameof(NbdClient), $"NBD client for '{Export.Name}' was disposed");
-                    break;
-                }
                 if (result.IsCompleted)
                 {
                     failure = new IOException($"NBD server closed the connection to '{Export.Name}'");
@@ -281,7 +314,10 @@ public sealed class NbdClient : IAsyncDisposable
         {
             failure = e is IOException ? e : new IOException($"NBD connection to '{Export.Name}' failed: {e.Message}", e);
         }
-        Volatile.Write(ref _failure, failure);
+        // Disposal closes first: what is pending then fails with an IOException that says so.
+        failure = Close(failure);
+        if (failure is not IOException)
+            failure = Closed(failure);
         foreach (var cookie in _pending.Keys)
             if (_pending.TryRemove(cookie, out var pending))
                 pending.Fail(failure);
