@@ -16,25 +16,38 @@ namespace Bmcast.Engine;
 public sealed class BackgroundCopier(StreamingDisk disk, BackgroundModerator moderator, StreamingOptions options, ILogger logger)
 {
     private static readonly TimeSpan CompletionPoll = TimeSpan.FromMilliseconds(100);
-    private readonly IReadOnlyList<long> _preferredOrder = [];
-    // Built once with the order: every pass asks it of every chunk.
-    private readonly HashSet<long> _preferred = [];
+    private volatile Preference _preference = new([], []);
+    /// <summary>Set when the order changes during a pass: the pass stops and the next starts in the new order.</summary>
+    private volatile bool _orderChanged;
+    /// <summary>Cancels the running pass's wait for its turn when the order changes (the wait may be long: an idle guest).</summary>
+    private volatile CancellationTokenSource? _passInterrupt;
     private volatile bool _passBlocked;
 
     /// <summary>
     /// Chunk indexes in the order they should be fetched; chunks not listed follow in disk order. Kept
-    /// without repeats and chunks beyond the disk.
+    /// without repeats and chunks beyond the disk. May be set while the copier runs (a boot profile that
+    /// arrives after the copy started): the chunks still absent are then taken in the new order.
     /// </summary>
     public IReadOnlyList<long> PreferredOrder
     {
-        get => _preferredOrder;
-        init
+        get => _preference.Order;
+        set
         {
             var order = new List<long>();
+            var preferred = new HashSet<long>();
             foreach (long chunk in value)
-                if (chunk >= 0 && chunk < disk.Geometry.ChunkCount && _preferred.Add(chunk))
+                if (chunk >= 0 && chunk < disk.Geometry.ChunkCount && preferred.Add(chunk))
                     order.Add(chunk);
-            _preferredOrder = order;
+            _preference = new Preference(order, preferred);
+            _orderChanged = true;
+            try
+            {
+                _passInterrupt?.Cancel();
+            }
+            catch (ObjectDisposedException)
+            {
+                // The pass ended meanwhile; the next one reads the new order.
+            }
         }
     }
 
@@ -49,7 +62,8 @@ public sealed class BackgroundCopier(StreamingDisk disk, BackgroundModerator mod
             int pass = 0;
             while (!disk.Presence.IsComplete)
             {
-                if (pass++ > 0)
+                // A pass cut short by a new order is not a failed one: the next starts at once.
+                if (pass++ > 0 && !_orderChanged)
                     await Task.Delay(options.MaxRetryDelay, complete.Token);
                 await CopyPassAsync(complete.Token);
             }
@@ -86,19 +100,34 @@ public sealed class BackgroundCopier(StreamingDisk disk, BackgroundModerator mod
         using var slots = new SemaphoreSlim(options.BackgroundParallelism);
         var running = new List<Task>();
         _passBlocked = false;
-        foreach (long chunk in Order())
+        using var interrupt = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        _passInterrupt = interrupt;
+        _orderChanged = false;
+        var preference = _preference;
+        try
         {
-            // Every further chunk would fail the same way; the next pass tries again.
-            if (_passBlocked)
-                break;
-            if (disk.IsChunkPresent(chunk))
-                continue;
-            // Zero chunks cost no transfer, so they spend none of the guest's share of the link.
-            if (!disk.IsKnownZeroChunk(chunk))
-                await moderator.WaitForTurnAsync(disk.Geometry.ChunkLength(chunk), waitForIdleGuest: !_preferred.Contains(chunk), ct);
-            await slots.WaitAsync(ct);
-            running.Add(CopyChunkAsync(chunk, slots, ct));
-            running.RemoveAll(t => t.IsCompleted);
+            foreach (long chunk in Order(preference))
+            {
+                // Every further chunk would fail the same way; the next pass tries again. A new order starts a new pass.
+                if (_passBlocked || _orderChanged)
+                    break;
+                if (disk.IsChunkPresent(chunk))
+                    continue;
+                // Zero chunks cost no transfer, so they spend none of the guest's share of the link.
+                if (!disk.IsKnownZeroChunk(chunk))
+                    await moderator.WaitForTurnAsync(disk.Geometry.ChunkLength(chunk), waitForIdleGuest: !preference.Chunks.Contains(chunk), interrupt.Token);
+                await slots.WaitAsync(ct);
+                running.Add(CopyChunkAsync(chunk, slots, ct));
+                running.RemoveAll(t => t.IsCompleted);
+            }
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested && _orderChanged)
+        {
+            // Interrupted while waiting for its turn: the next pass starts in the new order.
+        }
+        finally
+        {
+            _passInterrupt = null;
         }
         await Task.WhenAll(running);
     }
@@ -125,12 +154,15 @@ public sealed class BackgroundCopier(StreamingDisk disk, BackgroundModerator mod
         }
     }
 
-    private IEnumerable<long> Order()
+    private IEnumerable<long> Order(Preference preference)
     {
-        foreach (long chunk in _preferredOrder)
+        foreach (long chunk in preference.Order)
             yield return chunk;
         for (long chunk = 0; chunk < disk.Geometry.ChunkCount; chunk++)
-            if (!_preferred.Contains(chunk))
+            if (!preference.Chunks.Contains(chunk))
                 yield return chunk;
     }
+
+    /// <summary>The preferred order and, built once with it, its set: every pass asks the set of every chunk.</summary>
+    private sealed record Preference(IReadOnlyList<long> Order, HashSet<long> Chunks);
 }

@@ -19,6 +19,9 @@ public sealed class StreamingSession : IAsyncDisposable
     private readonly IBlockDevice _stateDevice;
     private readonly StreamingOptions _options;
     private readonly ILogger _logger;
+    private readonly Lock _copierLock = new();
+    private IReadOnlyList<long> _preferredOrder = [];
+    private BackgroundCopier? _copier;
 
     private StreamingSession(StreamingDisk disk, IBlockDevice target, IBlockDevice stateDevice, bool resumed,
         StreamingOptions options, ILogger logger)
@@ -36,8 +39,27 @@ public sealed class StreamingSession : IAsyncDisposable
     /// <summary>True when an existing state file was found and the deployment continues from it.</summary>
     public bool Resumed { get; }
 
-    /// <summary>Chunk order for the background copier to take first (a boot profile).</summary>
-    public IReadOnlyList<long> PreferredOrder { get; set; } = [];
+    /// <summary>
+    /// Chunk order for the background copier to take first (a boot profile); may be set while the copy runs, and the
+    /// chunks still absent are then taken in that order.
+    /// </summary>
+    public IReadOnlyList<long> PreferredOrder
+    {
+        get
+        {
+            lock (_copierLock)
+                return _copier?.PreferredOrder ?? _preferredOrder;
+        }
+        set
+        {
+            lock (_copierLock)
+            {
+                _preferredOrder = value;
+                if (_copier is not null)
+                    _copier.PreferredOrder = value;
+            }
+        }
+    }
 
     public static async Task<StreamingSession> OpenAsync(IImageSource source, Manifest? manifest, string targetPath,
         string statePath, StreamingOptions options, ILogger logger, CancellationToken ct)
@@ -80,10 +102,12 @@ public sealed class StreamingSession : IAsyncDisposable
     /// </summary>
     public async Task RunToCompletionAsync(CancellationToken ct)
     {
-        var copier = new BackgroundCopier(Disk, new BackgroundModerator(Disk.Activity, _options), _options, _logger)
-        {
-            PreferredOrder = PreferredOrder,
-        };
+        BackgroundCopier copier;
+        lock (_copierLock)
+            _copier = copier = new BackgroundCopier(Disk, new BackgroundModerator(Disk.Activity, _options), _options, _logger)
+            {
+                PreferredOrder = _preferredOrder,
+            };
         using var stopCommitter = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var committer = CommitPeriodicallyAsync(stopCommitter.Token);
         try

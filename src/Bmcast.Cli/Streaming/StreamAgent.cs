@@ -56,11 +56,10 @@ internal sealed class StreamAgent(StreamRequest request, IStreamReporter reporte
 
         try
         {
-            // After the export: the guest's reads need no profile, and an AoE source without one takes its discovery
-            // timeout (about 1.4 s) to say so; the background copier takes its order from the profile, so it waits.
-            if (request.BootProfilePath is null)
-                await PrefetchPublishedAsync(session, published, log);
+            // Neither the guest's reads nor the copy wait for the published profile (an AoE source without one takes its
+            // discovery timeout, about 1.4 s, to say so): the copy starts in disk order and takes the profile's when it comes.
             var copy = session.RunToCompletionAsync(ct);
+            var profiled = request.BootProfilePath is null ? PrefetchPublishedAsync(session, published, log) : Task.CompletedTask;
             while (!copy.IsCompleted)
             {
                 await Task.WhenAny(copy, Task.Delay(ProgressInterval, ct));
@@ -68,6 +67,8 @@ internal sealed class StreamAgent(StreamRequest request, IStreamReporter reporte
                 reporter.Progress(StreamingProgress.Of(disk, clock.Elapsed));
             }
             await copy;
+            // Complete means nothing is left to do: an image copied faster than the lookup (1.4 s) waits for its end.
+            await profiled;
             reporter.Complete(StreamingProgress.Of(disk, clock.Elapsed));
             _complete.TrySetResult();
             log.LogInformation("deployment complete: every block present and committed; still exporting until stopped");

@@ -35,6 +35,32 @@ public sealed class BootProfileTests
     }
 
     [Fact]
+    public async Task A_profile_set_while_the_copy_runs_is_taken_for_the_chunks_still_absent()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var geometry = new DiskGeometry(64 * 65536);
+        var image = new byte[geometry.Size];
+        new Random(2).NextBytes(image);
+        var options = new StreamingOptions { IdleGap = TimeSpan.FromHours(1), BackgroundParallelism = 1 };
+        var state = await PresenceStateFile.CreateAsync(new CrashableDevice(PresenceStateFile.SizeFor(geometry)), geometry, new byte[32], ct);
+        var disk = new StreamingDisk(geometry, new FaultyMemorySource(image, 1), null, new CrashableDevice(geometry.Size), state, options, NullLogger.Instance);
+        disk.Activity.NoteIo(); // a busy guest: only profiled chunks may be copied
+        var copier = new BackgroundCopier(disk, new BackgroundModerator(disk.Activity, options), options, NullLogger.Instance);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var run = copier.RunAsync(stop.Token); // no profile yet: it waits for the guest to go idle before chunk 0
+
+        copier.PreferredOrder = [40, 9];
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (!(disk.IsChunkPresent(40) && disk.IsChunkPresent(9)) && DateTime.UtcNow < deadline)
+            await Task.Delay(10, ct);
+        await stop.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run);
+
+        Assert.True(disk.IsChunkPresent(40) && disk.IsChunkPresent(9), "the profile set during the copy was not taken up");
+        Assert.False(disk.IsChunkPresent(0), "an unprofiled chunk was copied while the guest was busy");
+    }
+
+    [Fact]
     public async Task On_demand_fetches_are_recorded_once_in_first_touch_order()
     {
         var ct = TestContext.Current.CancellationToken;
