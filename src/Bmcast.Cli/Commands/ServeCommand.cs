@@ -105,7 +105,7 @@ internal static class ServeCommand
                     {
                         Shelf = shelf,
                         ManifestShelf = CompanionShelf(shelf, 1, parseResult.GetValue(aoeManifestShelf), "--aoe-manifest-shelf"),
-                        ProfileShelf = CompanionShelf(shelf, 2, parseResult.GetValue(aoeProfileShelf), "--aoe-profile-shelf"),
+                        ProfileShelf = ProfileShelf(shelf, parseResult.GetValue(aoeManifestShelf), parseResult.GetValue(aoeProfileShelf)),
                         AllowedInitiators = ParseMacs(parseResult.GetValue(aoeAllow)),
                     };
                     servers.Add(ServeAoeAsync(aoeInterface, catalog, options, logging.CreateLogger<AoeTarget>(), cancellationToken));
@@ -143,6 +143,12 @@ internal static class ServeCommand
     /// Where a kind of companion (manifests, boot profiles) goes: the shelf given, else <paramref name="above"/> shelves
     /// above the images' (the slot table refuses a shelf that collides).
     /// </summary>
+    /// <summary>The profile shelf: given, or N+2, unless a manifest shelf given as N+2 took it (say so, rather than clash).</summary>
+    private static ushort ProfileShelf(ushort imageShelf, ushort? manifestShelf, ushort? given) =>
+        given is null && manifestShelf == imageShelf + 2
+            ? throw new ArgumentException($"--aoe-manifest-shelf {manifestShelf} is where boot profiles go by default: give --aoe-profile-shelf too")
+            : CompanionShelf(imageShelf, 2, given, "--aoe-profile-shelf");
+
     private static ushort CompanionShelf(ushort imageShelf, int above, ushort? given, string option) =>
         given ?? (imageShelf + above < AoeProtocol.BroadcastMajor
             ? (ushort)(imageShelf + above)
