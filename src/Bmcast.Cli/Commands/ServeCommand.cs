@@ -65,67 +65,52 @@ internal static class ServeCommand
         var command = new Command("serve", "Serve the store's images over NBD and/or AoE");
         foreach (var option in new Option[] { store, nbd, rate, maxConnections, handshakeTimeout, aoe, aoeShelf, aoeManifestShelf, aoeProfileShelf, aoeAllow, tlsCert, tlsKey, tlsClientCa, tlsAllow })
             command.Options.Add(option);
-        command.SetAction(async (parseResult, cancellationToken) =>
+        LongRunningCommand.Bind(command, "bmcast.serve", async (parseResult, logging, cancellationToken) =>
         {
-            using var logging = CliLogging.Create();
             var log = logging.CreateLogger("bmcast.serve");
-            try
+            string? nbdEndpoint = parseResult.GetValue(nbd);
+            string? aoeInterface = parseResult.GetValue(aoe);
+            if (nbdEndpoint is null && aoeInterface is null)
+                throw new ArgumentException("give --nbd ENDPOINT, --aoe IFACE or both");
+            var imageStore = ImageStore.Open(parseResult.GetValue(store));
+            IExportCatalog catalog = new StoreExportCatalog(imageStore);
+            if (parseResult.GetValue(rate) is { } text)
             {
-                string? nbdEndpoint = parseResult.GetValue(nbd);
-                string? aoeInterface = parseResult.GetValue(aoe);
-                if (nbdEndpoint is null && aoeInterface is null)
-                    throw new ArgumentException("give --nbd ENDPOINT, --aoe IFACE or both");
-                var imageStore = ImageStore.Open(parseResult.GetValue(store));
-                IExportCatalog catalog = new StoreExportCatalog(imageStore);
-                if (parseResult.GetValue(rate) is { } text)
-                {
-                    if (!ByteSize.TryParse(text, out long bytesPerSecond) || bytesPerSecond <= 0)
-                        throw new ArgumentException($"--rate '{text}' is not a byte rate such as 125M");
-                    catalog = new LinkLimitedCatalog(catalog, new LinkEmulator(bytesPerSecond));
-                    log.LogInformation("emulating a {Rate}/s link shared by all clients", ByteSize.Format(bytesPerSecond));
-                }
-                var servers = new List<Task>();
-                if (nbdEndpoint is not null)
-                {
-                    var endpoint = NbdEndpoint.Parse(nbdEndpoint);
-                    var tls = ParseTls(parseResult.GetValue(tlsCert), parseResult.GetValue(tlsKey), parseResult.GetValue(tlsClientCa), parseResult.GetValue(tlsAllow));
-                    var options = NbdLimits(parseResult.GetValue(maxConnections), parseResult.GetValue(handshakeTimeout)) with { Tls = tls };
-                    log.LogInformation("serving {Count} images from {Store} on {Endpoint}",
-                        imageStore.List().Count, imageStore.Root, endpoint);
-                    if (tls is not null)
-                        log.LogInformation("NBD requires TLS{Clients}", tls.ClientAuthorities is null ? "" : " and a client certificate");
-                    servers.Add(new NbdServer(catalog, logging.CreateLogger<NbdServer>(), options).RunAsync(endpoint, cancellationToken));
-                }
-                if (aoeInterface is not null)
-                {
-                    ushort shelf = parseResult.GetValue(aoeShelf);
-                    // Images imported before slots were recorded get theirs now, for good.
-                    imageStore.AssignMissingAoeSlots();
-                    var options = new AoeTargetOptions
-                    {
-                        Shelf = shelf,
-                        ManifestShelf = CompanionShelf(shelf, 1, parseResult.GetValue(aoeManifestShelf), "--aoe-manifest-shelf"),
-                        ProfileShelf = ProfileShelf(shelf, parseResult.GetValue(aoeManifestShelf), parseResult.GetValue(aoeProfileShelf)),
-                        AllowedInitiators = ParseMacs(parseResult.GetValue(aoeAllow)),
-                    };
-                    servers.Add(ServeAoeAsync(aoeInterface, catalog, options, logging.CreateLogger<AoeTarget>(), cancellationToken));
-                }
-                // A server that fails (say, the AoE interface vanished) ends the command rather than leaving the other serving.
-                await await Task.WhenAny(servers);
-                await Task.WhenAll(servers);
-                cancellationToken.ThrowIfCancellationRequested();
-                return ExitCodes.Success;
+                if (!ByteSize.TryParse(text, out long bytesPerSecond) || bytesPerSecond <= 0)
+                    throw new ArgumentException($"--rate '{text}' is not a byte rate such as 125M");
+                catalog = new LinkLimitedCatalog(catalog, new LinkEmulator(bytesPerSecond));
+                log.LogInformation("emulating a {Rate}/s link shared by all clients", ByteSize.Format(bytesPerSecond));
             }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            var servers = new List<Task>();
+            if (nbdEndpoint is not null)
             {
-                log.LogInformation("stopped");
-                return ExitCodes.Success;
+                var endpoint = NbdEndpoint.Parse(nbdEndpoint);
+                var tls = ParseTls(parseResult.GetValue(tlsCert), parseResult.GetValue(tlsKey), parseResult.GetValue(tlsClientCa), parseResult.GetValue(tlsAllow));
+                var options = NbdLimits(parseResult.GetValue(maxConnections), parseResult.GetValue(handshakeTimeout)) with { Tls = tls };
+                log.LogInformation("serving {Count} images from {Store} on {Endpoint}",
+                    imageStore.List().Count, imageStore.Root, endpoint);
+                if (tls is not null)
+                    log.LogInformation("NBD requires TLS{Clients}", tls.ClientAuthorities is null ? "" : " and a client certificate");
+                servers.Add(new NbdServer(catalog, logging.CreateLogger<NbdServer>(), options).RunAsync(endpoint, cancellationToken));
             }
-            catch (Exception e) when (OperatorError.Is(e))
+            if (aoeInterface is not null)
             {
-                log.LogError("{Message}", e.Message);
-                return ExitCodes.Failed;
+                ushort shelf = parseResult.GetValue(aoeShelf);
+                // Images imported before slots were recorded get theirs now, for good.
+                imageStore.AssignMissingAoeSlots();
+                var options = new AoeTargetOptions
+                {
+                    Shelf = shelf,
+                    ManifestShelf = CompanionShelf(shelf, 1, parseResult.GetValue(aoeManifestShelf), "--aoe-manifest-shelf"),
+                    ProfileShelf = ProfileShelf(shelf, parseResult.GetValue(aoeManifestShelf), parseResult.GetValue(aoeProfileShelf)),
+                    AllowedInitiators = ParseMacs(parseResult.GetValue(aoeAllow)),
+                };
+                servers.Add(ServeAoeAsync(aoeInterface, catalog, options, logging.CreateLogger<AoeTarget>(), cancellationToken));
             }
+            // A server that fails (say, the AoE interface vanished) ends the command rather than leaving the other serving.
+            await await Task.WhenAny(servers);
+            await Task.WhenAll(servers);
+            cancellationToken.ThrowIfCancellationRequested(); // servers end quietly when stopped: say so
         });
         return command;
     }

@@ -4,11 +4,11 @@ using Microsoft.Extensions.Logging;
 namespace Bmcast.Cli.Commands;
 
 /// <summary>
-/// The action of a command that runs an agent until it is done or stopped (<c>stream</c>, <c>deploy</c>): Ctrl-C or
-/// SIGTERM is a clean stop, a failure an operator can act on one logged line and exit code 1, anything else a bug
-/// that keeps its stack trace.
+/// The action of a command that runs until it is done or stopped (<c>serve</c>, <c>stream</c>, <c>deploy</c>): Ctrl-C
+/// or SIGTERM is a clean stop (logged as <c>stopped</c>), a failure an operator can act on one logged line and exit
+/// code 1, anything else a bug that keeps its stack trace.
 /// </summary>
-internal static class AgentCommandAction
+internal static class LongRunningCommand
 {
     public static void Bind(Command command, string loggerName, Func<ParseResult, ILoggerFactory, CancellationToken, Task> run) =>
         command.SetAction(async (parseResult, cancellationToken) =>
@@ -21,6 +21,7 @@ internal static class AgentCommandAction
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
+                logging.CreateLogger(loggerName).LogInformation("stopped");
                 return ExitCodes.Success;
             }
             catch (Exception e) when (OperatorError.Is(e))
