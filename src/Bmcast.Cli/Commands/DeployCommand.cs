@@ -45,7 +45,7 @@ internal static partial class DeployCommand
             command.Options.Add(option);
         LongRunningCommand.Bind(command, "bmcast.deploy", async (parseResult, logging, cancellationToken) =>
         {
-            string work = Directory.CreateTempSubdirectory("bmcast-deploy-").FullName;
+            string work = DeployWorkDirectory.Create();
             try
             {
                 if (!ByteSize.TryParse(parseResult.GetValue(memory)!, out long memoryBytes) || memoryBytes < 64 << 20)
