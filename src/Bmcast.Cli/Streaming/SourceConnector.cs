@@ -26,7 +26,8 @@ internal sealed class SourceConnector(ManifestTrust trust, TimeSpan outageLimit,
 
     /// <summary>
     /// A boot profile is read from a bmcast target, which answers at once when it has one; most images have none, and
-    /// the background copy waits for the answer, so three sends (200, 400, 800 ms: 1.4 s) rather than the manifest's five.
+    /// the deployment cannot report complete before the answer, so three sends (200, 400, 800 ms: 1.4 s) rather than the
+    /// manifest's five.
     /// </summary>
     private static readonly AoeInitiatorOptions ProfileDiscovery = AoeCompanionReader.Discovery with { MaxTransmissions = 3 };
 
@@ -34,7 +35,7 @@ internal sealed class SourceConnector(ManifestTrust trust, TimeSpan outageLimit,
 
     /// <summary>
     /// The source, its manifest (null: unverified) and its boot profile (null when none is published), the last still
-    /// being fetched: the disk can be exported before it is known, the background copy only after.
+    /// being fetched: the disk is exported and the copy started before it is known.
     /// </summary>
     public async Task<(IImageSource Source, Manifest? Manifest, Task<byte[]?> BootProfile)> OpenAsync(string uri, string? manifestPath, string? trustedKey, CancellationToken ct)
     {
