@@ -3,6 +3,7 @@ using Bmcast.Cli.Output;
 using Bmcast.Cli.Streaming;
 using Bmcast.Engine;
 using Bmcast.Machines.Qemu;
+using Bmcast.Machines.Qmp;
 using Microsoft.Extensions.Logging;
 
 namespace Bmcast.Cli.Deploy;
@@ -19,6 +20,7 @@ internal sealed class DeployRun(DeployRequest request, IStreamReporter reporter,
     /// <summary>What every guest marker starts with: such console lines become <c>guest</c> events.</summary>
     public const string MarkerPrefix = "BMCAST-";
     private static readonly TimeSpan ShutdownGrace = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan ReadSampleInterval = TimeSpan.FromMilliseconds(250);
     private readonly TaskCompletionSource<TimeSpan> _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource<TimeSpan> _pivoted = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -89,9 +91,18 @@ internal sealed class DeployRun(DeployRequest request, IStreamReporter reporter,
 
     private async Task WatchReadyAsync(QemuMachine machine, StreamAgent agent, Stopwatch clock, ILogger log)
     {
+        var marker = machine.WaitForConsoleAsync(ReadyMarker);
+        // A guest may power off right after its marker, before QEMU answers a query: until the marker, the guest's
+        // reads are sampled, and the last sample stands if QEMU is gone by then.
+        long guestRead = 0;
+        while (!marker.IsCompleted)
+        {
+            guestRead = await TryGuestBytesReadAsync(machine) ?? guestRead;
+            await Task.WhenAny(marker, Task.Delay(ReadSampleInterval));
+        }
         try
         {
-            await machine.WaitForConsoleAsync(ReadyMarker);
+            await marker;
         }
         catch (IOException)
         {
@@ -100,14 +111,25 @@ internal sealed class DeployRun(DeployRequest request, IStreamReporter reporter,
         var elapsed = clock.Elapsed;
         _ready.TrySetResult(elapsed);
         var progress = agent.Progress;
-        // A guest may power off right after its marker, before QEMU answers: then the last sample stands.
-        long guestRead = await machine.GuestBytesReadOrLastAsync();
+        guestRead = await TryGuestBytesReadAsync(machine) ?? guestRead;
         string profile = request.Stream.TargetPath + ".boot-profile";
         BootProfile.Write(profile, agent.OnDemandOrder);
         log.LogInformation("guest ready after {Seconds:0.00} s: it read {Read} bytes, {OnDemand} bytes were fetched on demand; boot profile in {Profile}",
             elapsed.TotalSeconds, guestRead, progress?.BytesOnDemand, profile);
         Emit("ready", clock, ("time_to_ready", Math.Round(elapsed.TotalSeconds, 3)), ("guest_read_bytes", guestRead),
             ("on_demand_bytes", progress?.BytesOnDemand ?? 0), ("background_bytes", progress?.BytesBackground ?? 0));
+    }
+
+    private static async Task<long?> TryGuestBytesReadAsync(QemuMachine machine)
+    {
+        try
+        {
+            return await machine.GuestBytesReadAsync(CancellationToken.None);
+        }
+        catch (Exception e) when (e is QmpException or IOException or ObjectDisposedException)
+        {
+            return null;
+        }
     }
 
     private static async Task StopAgentAsync(CancellationTokenSource stop, Task agentRun)

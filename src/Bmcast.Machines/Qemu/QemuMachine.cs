@@ -11,7 +11,6 @@ namespace Bmcast.Machines.Qemu;
 /// </summary>
 public sealed class QemuMachine : IAsyncDisposable
 {
-    private static readonly TimeSpan ReadSampleInterval = TimeSpan.FromMilliseconds(250);
     private readonly Process _process;
     private readonly StreamWriter _consoleLog;
     private readonly List<(string Marker, TaskCompletionSource<TimeSpan> Seen)> _markers = [];
@@ -19,8 +18,6 @@ public sealed class QemuMachine : IAsyncDisposable
     private readonly Stopwatch _clock;
     private readonly Task _consolePump;
     private readonly Task _stderrPump;
-    private readonly Task _readSampler;
-    private long _lastGuestBytesRead;
 
     private QemuMachine(Process process, QmpClient qmp, string accelerator, StreamWriter consoleLog, string qemuLog, Stopwatch clock)
     {
@@ -31,7 +28,6 @@ public sealed class QemuMachine : IAsyncDisposable
         _clock = clock;
         _consolePump = PumpConsoleAsync();
         _stderrPump = PumpStderrAsync(qemuLog);
-        _readSampler = SampleGuestReadsAsync();
     }
 
     public QmpClient Qmp { get; }
@@ -95,38 +91,6 @@ public sealed class QemuMachine : IAsyncDisposable
 
     public Task WaitForExitAsync(CancellationToken ct) => _process.WaitForExitAsync(ct);
 
-    /// <summary>
-    /// Bytes the guest has read from its disk so far; when QEMU has just gone (a guest that powers off as soon as it
-    /// is ready), the last of the samples taken every <see cref="ReadSampleInterval"/> while it ran.
-    /// </summary>
-    public async Task<long> GuestBytesReadOrLastAsync()
-    {
-        try
-        {
-            return await GuestBytesReadAsync(CancellationToken.None);
-        }
-        catch (Exception e) when (e is QmpException or IOException or ObjectDisposedException)
-        {
-            return Interlocked.Read(ref _lastGuestBytesRead);
-        }
-    }
-
-    private async Task SampleGuestReadsAsync()
-    {
-        try
-        {
-            while (!_process.HasExited)
-            {
-                Interlocked.Exchange(ref _lastGuestBytesRead, await GuestBytesReadAsync(CancellationToken.None));
-                await Task.Delay(ReadSampleInterval);
-            }
-        }
-        catch (Exception e) when (e is QmpException or IOException or ObjectDisposedException)
-        {
-            // QEMU is going: the last sample stands.
-        }
-    }
-
     /// <summary>Bytes the guest has read from its disk so far (QEMU's block statistics for the device).</summary>
     public async Task<long> GuestBytesReadAsync(CancellationToken ct)
     {
@@ -160,7 +124,6 @@ public sealed class QemuMachine : IAsyncDisposable
             _process.Kill();
         await _process.WaitForExitAsync();
         await Qmp.DisposeAsync();
-        await _readSampler;
         await _consolePump;
         await _stderrPump;
         await _consoleLog.DisposeAsync();
