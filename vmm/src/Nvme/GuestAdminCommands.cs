@@ -9,8 +9,9 @@ namespace Bmcast.Vmm.Nvme;
 // - Doorbell Buffer Config (0x7C) becomes a reserved opcode and fails, and
 //   Identify Controller loses OACS bit 8: with shadow doorbells the controller
 //   would read submission tails from guest memory, and commands would run
-//   without ever passing the doorbell trap. (bmcast.vmm.nvme-dbbuf=allow
-//   lets both through: the negative control of the ordering check.)
+//   without ever passing the doorbell trap. (bmcast.vmm.nvme-dbbuf=advertise
+//   leaves OACS alone, so that the guest tries and the refusal is seen;
+//   =allow lets both through: the negative control of the ordering check.)
 // - Set Features (Number of Queues) becomes Get Features (QEMU refuses a
 //   second Set; the hypervisor's came first), and the Number of Queues
 //   answer grants one queue fewer than the controller does: the last is the
@@ -23,17 +24,17 @@ internal static unsafe class GuestAdminCommands
     private const uint OptionalAdminCommandsOffset = 256;   // OACS in Identify Controller
     private const byte DoorbellBufferConfigSupported = 1;   // OACS bit 8, in its second byte
 
-    private static bool s_allowDoorbellBuffer;
+    private static DoorbellBufferPolicy s_doorbellBuffer;
     private static ulong s_doorbellBufferRefused, s_queueRefused;
 
-    public static void AllowDoorbellBuffer(bool allow) => s_allowDoorbellBuffer = allow;
+    public static void SetDoorbellBufferPolicy(DoorbellBufferPolicy policy) => s_doorbellBuffer = policy;
 
     public static void Rewrite(NvmeCommand* command)
     {
         switch (command->Opcode)
         {
             case NvmeCommand.AdminDoorbellBufferConfig:
-                if (!s_allowDoorbellBuffer)
+                if (s_doorbellBuffer != DoorbellBufferPolicy.Allow)
                 {
                     command->Opcode = NvmeCommand.AdminReserved;
                     s_doorbellBufferRefused++;
@@ -68,7 +69,7 @@ internal static unsafe class GuestAdminCommands
         bool queues = command->Opcode == NvmeCommand.AdminGetFeatures && command->FeatureId == NvmeCommand.FeatureNumberOfQueues
             && PrivateQueuePair.Id != 0;
         bool controller = command->Opcode == NvmeCommand.AdminIdentify && command->Cns == NvmeCommand.IdentifyController
-            && !s_allowDoorbellBuffer;
+            && s_doorbellBuffer == DoorbellBufferPolicy.Hide;
         bool ns = command->Opcode == NvmeCommand.AdminIdentify && command->Cns == NvmeCommand.IdentifyNamespace
             && HiddenTail.Covers(command->NamespaceId);
         if (!queues && !controller && !ns)
@@ -122,4 +123,11 @@ internal static unsafe class GuestAdminCommands
                 break;
         }
     }
+}
+
+internal enum DoorbellBufferPolicy
+{
+    Hide,        // OACS bit 8 cleared and the command refused
+    Advertise,   // the command refused only
+    Allow,       // neither: commands can run without a doorbell exit
 }

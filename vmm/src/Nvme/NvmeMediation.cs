@@ -9,6 +9,7 @@ namespace Bmcast.Vmm.Nvme;
 // doorbell page, takes a private I/O queue pair at each controller enable,
 // and reports at power-off. Options (SMBIOS OEM strings):
 //   bmcast.vmm.nvme-tail=BLOCKS   4 KiB blocks hidden at the namespace's end (default 256, 1 MiB)
+//   bmcast.vmm.nvme-dbbuf=advertise   refuse the guest's Doorbell Buffer Config, but advertise it
 //   bmcast.vmm.nvme-dbbuf=allow   let the guest use shadow doorbells (a test's negative control)
 internal static unsafe class NvmeMediation
 {
@@ -19,7 +20,10 @@ internal static unsafe class NvmeMediation
         Controller.Attach(bar0);
         QueueTable.Place(state);
         PrivateQueuePair.Place(state + QueueTable.Pages * ReservedMemory.PageSize);
-        GuestAdminCommands.AllowDoorbellBuffer(Smbios.HasOemString(st, "bmcast.vmm.nvme-dbbuf=allow"));
+        GuestAdminCommands.SetDoorbellBufferPolicy(
+            Smbios.HasOemString(st, "bmcast.vmm.nvme-dbbuf=allow") ? DoorbellBufferPolicy.Allow
+            : Smbios.HasOemString(st, "bmcast.vmm.nvme-dbbuf=advertise") ? DoorbellBufferPolicy.Advertise
+            : DoorbellBufferPolicy.Hide);
         ulong tail;
         HiddenTail.Configure(Smbios.TryGetOemNumber(st, "bmcast.vmm.nvme-tail=", out tail) ? tail : HiddenTail.DefaultBlocks);
         IoInterceptor.Install(&IoCounter.Submitted);
