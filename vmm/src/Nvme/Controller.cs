@@ -72,12 +72,13 @@ internal static unsafe class Controller
     {
         Serial.Write("bmcast-vmm: nvme: FAILED: no completion for ");
         Serial.Write(what);
-        Serial.Write(Failed ? " (controller fatal status)" : " within ");
-        if (!Failed)
+        if (Failed)
         {
-            Serial.WriteDecimal(PollLimit);
-            Serial.Write(" polls");
+            Serial.WriteLine(" (controller fatal status)");
+            return;
         }
-        Serial.WriteLine();
+        Serial.Write(" within ");
+        Serial.WriteDecimal(PollLimit);
+        Serial.WriteLine(" polls");
     }
 }

@@ -26,7 +26,8 @@ internal static unsafe class HostCommands
         }
         *completion = *entry;
         sq->Head = entry->SubmissionHead;
-        cq->ConsumedTo(cq->Head + 1u == cq->Entries ? 0 : cq->Head + 1u);
+        var index = (uint)(entry - cq->At(0));   // at the head, on an idle queue
+        cq->ConsumedTo(index + 1 == cq->Entries ? 0 : index + 1);
         Controller.RingCompletion(queue, cq->Head);
         return true;
     }
