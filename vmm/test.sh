@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Integration test of the hypervisor: OVMF -> bmcast-vmm -> the stand-in OS
-# disk (a real Debian kernel) in QEMU/TCG, two boots.
+# disk (a real Debian kernel) in QEMU/TCG, six boots.
 #   launch: the guest reaches its marker in guest mode, sees SVM hidden, and
 #           powers off through the PM1a intercept, which prints the exit counts.
 #   devirt: the guest asks the hypervisor to leave; afterwards CPUID is
