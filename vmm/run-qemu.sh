@@ -6,7 +6,8 @@
 #   --guest-mode MODE  passed to the guest as SMBIOS type 11 "bmcast.mode=MODE"
 #               (the stand-in knows "devirt": it asks the hypervisor to leave)
 #   --vmm-option OPT  passed to the hypervisor as an SMBIOS type 11 string
-#               ("bmcast.vmm.nvme=trap": trap the NVMe doorbells;
+#               ("bmcast.vmm.nvme=trap": mediate the NVMe controller, tuned by
+#               "bmcast.vmm.nvme-tail=BLOCKS" and "bmcast.vmm.nvme-dbbuf=advertise|allow";
 #               "bmcast.vmm.nic=hide": hide the first Ethernet function)
 #   --nic       add a virtio-net NIC (user networking, no option ROM)
 #   --no-vmm    boot the same disk without the hypervisor (the benchmark

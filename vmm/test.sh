@@ -1,14 +1,21 @@
 #!/usr/bin/env bash
 # Integration test of the hypervisor: OVMF -> bmcast-vmm -> the stand-in OS
-# disk (a real Debian kernel) in QEMU/TCG, two boots.
+# disk (a real Debian kernel) in QEMU/TCG, six boots.
 #   launch: the guest reaches its marker in guest mode, sees SVM hidden, and
 #           powers off through the PM1a intercept, which prints the exit counts.
 #   devirt: the guest asks the hypervisor to leave; afterwards CPUID is
 #           answered by the bare CPU and no exit ever happens again.
-#   nvme:   the hypervisor traps the NVMe doorbell page (stage 2's mediation
-#           point) and reads every submitted command; firmware (restarted in
-#           front of it) and Linux drive the disk through the trap, and the
-#           guest's read of the whole disk is seen command by command.
+#   nvme:   the hypervisor traps the NVMe controller's registers and doorbells
+#           (stage 2's mediation point) on a target disk 1 MiB larger than the
+#           stand-in image: at each controller enable it takes a private I/O
+#           queue pair through the guest's admin queue (left as fresh), reads
+#           the GPT header and writes its hidden tail through it; firmware and
+#           Linux see the disk 1 MiB smaller, cannot read past it, and every
+#           command is seen at the doorbell before it runs (completions' SQHD).
+#   nvme-dbbuf-refused: the guest is offered shadow doorbells; its Doorbell
+#           Buffer Config command is refused; a configured 512 KiB tail.
+#   nvme-dbbuf-allowed: the negative control: shadow doorbells allowed, the
+#           ordering check finds commands that ran without a doorbell exit.
 #   nic:    the hypervisor hides a NIC (stage 2's AoE NIC) from the guest,
 #           which the launch boot, with the same NIC, does see.
 #   vmm/test.sh [--disk IMG]   (IMG, used for the launch boot instead of the
@@ -17,7 +24,8 @@ set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 . "$here/lib.sh"
 log="$(mktemp)"
-trap 'boot_stop; rm -f "$log"' EXIT
+work="$(mktemp -d)"
+trap 'boot_stop; rm -f "$log"; rm -rf "$work"' EXIT
 trap 'exit 130' INT TERM
 
 disk=""
@@ -66,19 +74,63 @@ result "no hypervisor panic" "$(has 'bmcast-vmm: PANIC' && echo 0 || echo 1)"
 result "guest powered the machine off on bare hardware" "$boot_exited"
 show
 
+# The target disk: the image plus 1 MiB, which the hypervisor hides.
+image_bytes=$(stat -c %s "$standin_disk")
+target="$work/target.img"
+hidden_tail_check() {   # hidden_tail_check HIDDEN_BYTES: the hypervisor's pattern at the tail's first block
+  local lba=$(( ($(stat -c %s "$target") - $1) / 512 ))
+  local want="$(( lba & 255 )) $(( (7 + lba) & 255 )) $(( (14 + lba) & 255 )) $(( (21 + lba) & 255 ))"
+  [[ "$(od -An -tu1 -j $((lba * 512)) -N 4 "$target" | xargs)" == "$want" ]]
+}
+fresh_target() { cp --sparse=always "$standin_disk" "$target" && truncate -s +1M "$target"; }
+nvme_common() {   # checks every NVMe boot makes
+  result "registers and doorbells of the NVMe controller trapped" "$(has '^bmcast-vmm: nvme: trapping the registers and doorbells' && echo 1 || echo 0)"
+  result "firmware's NVMe driver restarted in front of the hypervisor" "$(has '^bmcast-vmm: nvme: firmware driver restarted under the hypervisor \(0x0, 0x0\)' && echo 1 || echo 0)"
+  result "private queue pair taken at the firmware's enable (admin queues 2/2), queue left fresh" "$(has '^bmcast-vmm: nvme: controller enabled, admin queues 2/2: private I/O queue [1-9][0-9]*, [0-9]+ admin commands \+ [0-9]+ padding, admin queue left fresh' && echo 1 || echo 0)"
+  result "private queue pair taken at Linux's enable (admin queues 32/32, 64 commands), queue left fresh" "$(has '^bmcast-vmm: nvme: controller enabled, admin queues 32/32: private I/O queue [1-9][0-9]*, 5 admin commands \+ 59 padding, admin queue left fresh' && echo 1 || echo 0)"
+  result "private read of LBA 1 finds the GPT header" "$(has '^bmcast-vmm: nvme: private read of LBA 1: EFI PART' && echo 1 || echo 0)"
+  result "private write into the hidden tail read back equal" "$(has '^bmcast-vmm: nvme: private write of hidden LBA [0-9]+ read back equal' && echo 1 || echo 0)"
+  result "Linux found the partition through the trap" "$(has 'nvme0n1: p1' && echo 1 || echo 0)"
+  result "Linux's NVMe driver saw no timeout or reset (extra admin interrupts harmless)" "$(has 'nvme nvme0: .*(timeout|Abort|reset|Removing|Disabling|failed)' && echo 0 || echo 1)"
+  result "no command reached into the hidden tail" "$(has '^bmcast-vmm: nvme: .* into-hidden-tail=0 ' && echo 1 || echo 0)"
+  result "guest reached its marker" "$(has 'BMCAST-READY' && echo 1 || echo 0)"
+  result "no hypervisor panic or NVMe failure" "$(has 'bmcast-vmm: (PANIC|nvme: FAILED)' && echo 0 || echo 1)"
+  result "guest powered the machine off" "$boot_exited"
+}
+
 scenario=nvme failed_before=$failed
-boot_start "$log" --disk "$standin_disk" --vmm-option bmcast.vmm.nvme=trap --guest-mode read-disk
+fresh_target
+boot_start "$log" --disk "$target" --vmm-option bmcast.vmm.nvme=trap --guest-mode read-disk
 boot_wait 300 BMCAST-READY
-result "doorbell page of the NVMe controller trapped" "$(has '^bmcast-vmm: nvme: trapping the doorbells' && echo 1 || echo 0)"
-result "firmware's NVMe driver restarted in front of the hypervisor" "$(has '^bmcast-vmm: nvme: firmware driver restarted under the hypervisor \(0x0, 0x0\)' && echo 1 || echo 0)"
-disk_bytes=$(stat -c %s "$standin_disk")
-result "guest read the whole disk through the trap" "$(has "read the whole disk: $disk_bytes bytes" && echo 1 || echo 0)"
-result "every read seen at the doorbell: the whole disk plus the firmware's >= 8 MiB" "$(grep -aoE 'read-lbas=[0-9]+' "$log" | awk -F= -v d="$disk_bytes" '{ exit !($2 >= d / 512 + 16384) }' && echo 1 || echo 0)"
-result "Linux found the disk through the trap" "$(has 'nvme0n1: p1' && echo 1 || echo 0)"
-result "guest reached its marker" "$(has 'BMCAST-READY' && echo 1 || echo 0)"
+nvme_common
+result "guest sees the disk 1 MiB smaller: exactly the image" "$(has "bmcast-guest: nvme0n1 sectors=$((image_bytes / 512))\b" && echo 1 || echo 0)"
+result "guest read the whole visible disk through the trap" "$(has "read the whole disk: $image_bytes bytes" && echo 1 || echo 0)"
+result "guest cannot read past the visible end" "$(has 'bmcast-guest: read past the end: 0 bytes' && echo 1 || echo 0)"
+result "the hidden tail holds the hypervisor's block on disk" "$(hidden_tail_check $((1024 * 1024)) && echo 1 || echo 0)"
+result "every read seen at the doorbell: the whole disk plus the firmware's >= 8 MiB" "$(grep -aoE 'read-lbas=[0-9]+' "$log" | awk -F= -v d="$image_bytes" '{ exit !($2 >= d / 512 + 16384) }' && echo 1 || echo 0)"
+result "Identify Controller hides shadow doorbells: the guest never asks" "$(has '^bmcast-vmm: nvme: .* dbbuf-refused=0 ' && echo 1 || echo 0)"
+result "every command seen before it ran (SQHD never past a forwarded tail)" "$(has '^bmcast-vmm: nvme: .* completions-checked=[1-9][0-9]* unseen-commands=0 ' && echo 1 || echo 0)"
 result "doorbell exits counted at power-off" "$(has '^bmcast-vmm: exits total=[0-9]+ .* mmio=[1-9][0-9]* ' && echo 1 || echo 0)"
+show
+
+scenario=nvme-dbbuf-refused failed_before=$failed
+fresh_target
+boot_start "$log" --disk "$target" --vmm-option bmcast.vmm.nvme=trap --vmm-option bmcast.vmm.nvme-dbbuf=advertise \
+  --vmm-option bmcast.vmm.nvme-tail=128 --guest-mode read-disk
+boot_wait 300 BMCAST-READY
+nvme_common
+result "the configured 512 KiB tail is hidden" "$(has "bmcast-guest: nvme0n1 sectors=$((image_bytes / 512 + 1024))\b" && hidden_tail_check $((512 * 1024)) && echo 1 || echo 0)"
+result "guest's Doorbell Buffer Config refused at the doorbell" "$(has '^bmcast-vmm: nvme: .* dbbuf-refused=1 ' && has 'unable to set dbbuf' && echo 1 || echo 0)"
+result "every command seen before it ran" "$(has '^bmcast-vmm: nvme: .* completions-checked=[1-9][0-9]* unseen-commands=0 ' && echo 1 || echo 0)"
+show
+
+scenario=nvme-dbbuf-allowed failed_before=$failed
+fresh_target
+boot_start "$log" --disk "$target" --vmm-option bmcast.vmm.nvme=trap --vmm-option bmcast.vmm.nvme-dbbuf=allow --guest-mode read-disk
+boot_wait 300 BMCAST-READY
+result "guest reached its marker" "$(has 'BMCAST-READY' && echo 1 || echo 0)"
+result "negative control: with shadow doorbells some commands ran unseen" "$(has '^bmcast-vmm: nvme: .* unseen-commands=[1-9][0-9]* ' && echo 1 || echo 0)"
 result "no hypervisor panic" "$(has 'bmcast-vmm: PANIC' && echo 0 || echo 1)"
-result "guest powered the machine off" "$boot_exited"
 show
 
 scenario=nic failed_before=$failed

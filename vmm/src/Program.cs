@@ -2,6 +2,7 @@ using System.Runtime;
 using Bmcast.Vmm.Boot;
 using Bmcast.Vmm.Devices;
 using Bmcast.Vmm.Efi;
+using Bmcast.Vmm.Nvme;
 using Bmcast.Vmm.Platform;
 using Bmcast.Vmm.Svm;
 
@@ -25,7 +26,7 @@ internal static unsafe class Program
             return Refuse("no loaded-image protocol", EfiStatus.NotFound);
 
         ulong imagePages = ReservedMemory.PagesFor(image->ImageSize);
-        ulong pages = imagePages + 1 /*trap table*/ + NvmeDoorbells.StatePages + Launcher.PagesNeeded(SvmSupport.PhysicalAddressBits());
+        ulong pages = imagePages + 1 /*trap table*/ + NvmeMediation.StatePages + Launcher.PagesNeeded(SvmSupport.PhysicalAddressBits());
         if (!ReservedMemory.TryReserve(st->BootServices, pages, out ReservedMemory memory))
             return Refuse("cannot reserve memory", EfiStatus.OutOfResources);
 
@@ -76,11 +77,10 @@ internal static unsafe class Program
             else
             {
                 ulong bar0 = Pci.MemoryBar(nvme, 0);
-                Serial.Write("bmcast-vmm: nvme: trapping the doorbells of the controller at BAR0 ");
+                Serial.Write("bmcast-vmm: nvme: trapping the registers and doorbells of the controller at BAR0 ");
                 Serial.WriteHex(bar0);
                 Serial.WriteLine();
-                traps.Add(NvmeDoorbells.Trap(bar0, memory->TakePages(NvmeDoorbells.StatePages)));
-                traps.AddReport(&NvmeDoorbells.Report);
+                NvmeMediation.Install(st, ref traps, bar0, memory->TakePages(NvmeMediation.StatePages));
             }
         }
         if (Smbios.HasOemString(st, "bmcast.vmm.nic=hide"))

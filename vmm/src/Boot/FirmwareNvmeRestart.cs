@@ -4,7 +4,7 @@ using Bmcast.Vmm.Platform;
 namespace Bmcast.Vmm.Boot;
 
 // The firmware set up its NVMe queues before the hypervisor existed, so the
-// doorbell device cannot know where they are; yet the firmware's reads (the
+// mediation cannot know where they are; yet the firmware's reads (the
 // OS boot loader, the kernel) are the first a streaming deployment must
 // mediate. Run from guest mode, this disconnects the firmware's NVMe driver
 // and connects it again: it resets the controller and creates its queues

@@ -9,12 +9,29 @@ internal static unsafe class Smbios
 {
     private const byte OemStrings = 11, EndOfTable = 127;
 
-    public static bool HasOemString(SystemTable* st, string wanted)
+    public static bool HasOemString(SystemTable* st, string wanted) => FindOemString(st, wanted, false) != null;
+
+    // A number given as "PREFIXdigits" (e.g. "bmcast.vmm.nvme-tail=256").
+    public static bool TryGetOemNumber(SystemTable* st, string prefix, out ulong value)
+    {
+        value = 0;
+        byte* s = FindOemString(st, prefix, true);
+        if (s == null)
+            return false;
+        byte* digits = s + prefix.Length;
+        int i = 0;
+        for (; digits[i] >= (byte)'0' && digits[i] <= (byte)'9'; i++)
+            value = value * 10 + (ulong)(digits[i] - '0');
+        return i > 0 && digits[i] == 0;
+    }
+
+    // The first OEM string equal to wanted, or starting with it.
+    private static byte* FindOemString(SystemTable* st, string wanted, bool prefix)
     {
         byte* table;
         ulong length;
         if (!TryFindTable(st, out table, out length))
-            return false;
+            return null;
         byte* end = table + length;
         for (byte* s = table; s + 4 <= end && s[0] != EndOfTable;)
         {
@@ -26,13 +43,13 @@ internal static unsafe class Smbios
             {
                 for (byte* str = strings; str < next + 1 && *str != 0; str += Length(str) + 1)
                 {
-                    if (Equals(str, wanted))
-                        return true;
+                    if (StartsWith(str, wanted) && (prefix || str[wanted.Length] == 0))
+                        return str;
                 }
             }
             s = next + 2;
         }
-        return false;
+        return null;
     }
 
     private static bool TryFindTable(SystemTable* st, out byte* table, out ulong length)
@@ -64,13 +81,13 @@ internal static unsafe class Smbios
         return n;
     }
 
-    private static bool Equals(byte* s, string wanted)
+    private static bool StartsWith(byte* s, string wanted)
     {
         for (int i = 0; i < wanted.Length; i++)
         {
             if (s[i] != wanted[i])
                 return false;
         }
-        return s[wanted.Length] == 0;
+        return true;
     }
 }

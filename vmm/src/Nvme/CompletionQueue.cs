@@ -1,0 +1,63 @@
+using System.Runtime.InteropServices;
+
+namespace Bmcast.Vmm.Nvme;
+
+// What the hypervisor knows of one completion queue: where it is, and the
+// consumer's head and the phase tag that new entries there carry (it starts
+// at 1 and flips at each wrap, NVMe base spec 2.0 §4.6).
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct CompletionQueue
+{
+    public ulong Base;      // 0 = not known
+    public uint Entries;
+    public ushort Head;
+    public ushort Phase;
+
+    public bool Known => Base != 0;
+
+    public NvmeCompletion* At(uint index) => (NvmeCompletion*)(Base + 16ul * index);
+
+    public void Reset(ulong queueBase, uint entries)
+    {
+        Base = queueBase;
+        Entries = entries;
+        Head = 0;
+        Phase = 1;
+    }
+
+    // The consumer moved its head (a doorbell write, or the host itself).
+    // Only a wrap moves it backwards: a consumer cannot go a whole ring at once.
+    public void ConsumedTo(uint newHead)
+    {
+        if (newHead < Head)
+            Phase ^= 1;
+        Head = (ushort)newHead;
+    }
+
+    // The completion of command (queue, id) posted at or after Head, not
+    // consumed: polled until the controller writes it (bounded); null on
+    // timeout, fatal status, or if the whole ring holds other entries.
+    public NvmeCompletion* WaitFor(ushort submissionQueue, ushort commandId)
+    {
+        uint index = Head, phase = Phase;
+        for (ulong polls = 0; polls < Controller.PollLimit;)
+        {
+            NvmeCompletion* entry = At(index);
+            if (entry->Phase != phase)
+            {
+                if (Controller.Failed)
+                    return null;
+                polls++;
+                continue;
+            }
+            if (entry->SubmissionQueueId == submissionQueue && entry->CommandId == commandId)
+                return entry;
+            index = index + 1 == Entries ? 0 : index + 1;
+            if (index == 0)
+                phase ^= 1;
+            if (index == Head)
+                return null;
+        }
+        return null;
+    }
+}

@@ -1,0 +1,41 @@
+using System.Runtime.InteropServices;
+
+namespace Bmcast.Vmm.Nvme;
+
+// A submission queue entry (NVMe base spec 2.0 §4.2), the fields we read or rewrite.
+[StructLayout(LayoutKind.Explicit, Size = 64)]
+internal struct NvmeCommand
+{
+    // Admin opcodes (base spec 2.0 Figure 28).
+    public const byte AdminDeleteIoSubmissionQueue = 0x00, AdminCreateIoSubmissionQueue = 0x01,
+        AdminDeleteIoCompletionQueue = 0x04, AdminCreateIoCompletionQueue = 0x05, AdminIdentify = 0x06,
+        AdminSetFeatures = 0x09, AdminGetFeatures = 0x0A, AdminDoorbellBufferConfig = 0x7C;
+    // Reserved in the admin set, with 0x7C's data-transfer bits (none): a
+    // controller answers Invalid Command Opcode without touching memory.
+    public const byte AdminReserved = 0x78;
+    // NVM command set I/O opcodes.
+    public const byte IoWrite = 0x01, IoRead = 0x02;
+    // Identify CNS values and the Number of Queues feature.
+    public const byte IdentifyNamespace = 0x00, IdentifyController = 0x01, FeatureNumberOfQueues = 0x07;
+
+    [FieldOffset(0)] public byte Opcode;
+    [FieldOffset(2)] public ushort CommandId;
+    [FieldOffset(4)] public uint NamespaceId;
+    [FieldOffset(24)] public ulong Prp1;
+    [FieldOffset(32)] public ulong Prp2;
+    [FieldOffset(40)] public uint Cdw10;
+    [FieldOffset(44)] public uint Cdw11;
+    [FieldOffset(48)] public uint Cdw12;
+
+    // Read/Write: starting LBA and number of logical blocks (0's based on the wire).
+    public ulong StartingLba => (ulong)Cdw11 << 32 | Cdw10;
+    public uint BlockCount => (Cdw12 & 0xFFFF) + 1;
+
+    // Create/Delete I/O queue: queue id; create: entries (0's based on the wire).
+    public ushort QueueId => (ushort)Cdw10;
+    public uint QueueEntries => (Cdw10 >> 16) + 1;
+
+    // Identify: the data structure asked for. Get/Set Features: the feature.
+    public byte Cns => (byte)Cdw10;
+    public byte FeatureId => (byte)Cdw10;
+}
