@@ -9,12 +9,22 @@ internal static unsafe class Smbios
 {
     private const byte OemStrings = 11, EndOfTable = 127;
 
-    public static bool HasOemString(SystemTable* st, string wanted)
+    public static bool HasOemString(SystemTable* st, string wanted) => FindOemString(st, wanted, false) != null;
+
+    // The rest of the first OEM string that starts with prefix (a
+    // NUL-terminated byte string, e.g. after "bmcast.vmm.aoe="); null if none.
+    public static byte* OemValue(SystemTable* st, string prefix)
+    {
+        byte* s = FindOemString(st, prefix, true);
+        return s == null ? null : s + prefix.Length;
+    }
+
+    private static byte* FindOemString(SystemTable* st, string wanted, bool prefixOnly)
     {
         byte* table;
         ulong length;
         if (!TryFindTable(st, out table, out length))
-            return false;
+            return null;
         byte* end = table + length;
         for (byte* s = table; s + 4 <= end && s[0] != EndOfTable;)
         {
@@ -26,13 +36,13 @@ internal static unsafe class Smbios
             {
                 for (byte* str = strings; str < next + 1 && *str != 0; str += Length(str) + 1)
                 {
-                    if (Equals(str, wanted))
-                        return true;
+                    if (StartsWith(str, wanted) && (prefixOnly || str[wanted.Length] == 0))
+                        return str;
                 }
             }
             s = next + 2;
         }
-        return false;
+        return null;
     }
 
     private static bool TryFindTable(SystemTable* st, out byte* table, out ulong length)
@@ -64,13 +74,13 @@ internal static unsafe class Smbios
         return n;
     }
 
-    private static bool Equals(byte* s, string wanted)
+    private static bool StartsWith(byte* s, string wanted)
     {
         for (int i = 0; i < wanted.Length; i++)
         {
             if (s[i] != wanted[i])
                 return false;
         }
-        return s[wanted.Length] == 0;
+        return true;
     }
 }
