@@ -205,7 +205,7 @@ internal static unsafe class AoeStartupCheck
     {
         value = 0;
         int digits = 0;
-        for (; *s >= '0' && *s <= '9' && digits < 6; s++, digits++)
+        for (; *s >= '0' && *s <= '9' && digits < 10; s++, digits++)
             value = value * 10 + (ulong)(*s - '0');
         if (digits == 0 || *s != end || value > max)
             return false;
