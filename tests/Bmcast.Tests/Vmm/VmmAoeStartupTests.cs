@@ -51,6 +51,31 @@ public sealed class VmmAoeStartupTests(VmmAoeStartupTests.Setup setup, ITestOutp
     }
 
     [Fact]
+    public async Task Lost_replies_are_resent_and_every_chunk_still_verifies()
+    {
+        await setup.EnsureAsync();
+        await using var tap = await setup.NamespaceAsync(9000);
+        // Lose a tenth of the server's replies: netem on the tap's egress (towards the machine) where the kernel has it,
+        // else the hypervisor's own fault injection, which drops every tenth reply it receives before matching it.
+        var netem = await ExternalTool.RunAsync("ip", tap.Exec("tc", "qdisc", "add", "dev", tap.Interface, "root", "netem", "loss", "10%"));
+        string loss = netem.ExitCode == 0 ? "netem loss 10%" : "bmcast.vmm.aoe-drop=10";
+        if (netem.ExitCode != 0)
+            output.WriteLine($"no netem here ({netem.Error.Trim()}): the hypervisor drops every tenth reply instead");
+        await using var server = await setup.ServeAsync(tap);
+        await using var machine = netem.ExitCode == 0
+            ? setup.Boot(tap, setup.RootHash, "bmcast.vmm.aoe-verify=1000000")
+            : setup.Boot(tap, setup.RootHash, "bmcast.vmm.aoe-verify=1000000", "bmcast.vmm.aoe-drop=10");
+
+        await machine.WaitForAsync("manifest ok", BootTimeout);
+        await machine.WaitForAsync("BMCAST-READY", BootTimeout);
+        var summary = Summary.Match(machine.LineContaining("manifest ok") ?? "");
+        Assert.True(summary.Success, $"no summary line; console:\n{machine.Console}");
+        Assert.Equal(setup.ChunkCount, long.Parse(summary.Groups["verified"].Value));
+        Assert.True(long.Parse(summary.Groups["resends"].Value) > 0, $"{loss} but no resend: {summary.Value}");
+        output.WriteLine($"{loss}: {machine.LineContaining("manifest ok")} (QEMU TCG on a loaded shared machine)");
+    }
+
+    [Fact]
     public async Task A_wrong_pinned_root_is_refused_and_no_OS_starts()
     {
         await setup.EnsureAsync();

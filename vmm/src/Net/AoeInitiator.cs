@@ -6,8 +6,8 @@ namespace Bmcast.Vmm.Net;
 // A freestanding AoE initiator on the hypervisor's own e1000, polled: finds a
 // target by a Query Config broadcast (its MAC is the reply's source), asks
 // its size with ATA IDENTIFY, and reads with ATA READ SECTORS EXT (LBA48),
-// keeping a window of requests outstanding, each resent on timeout with the
-// timeout doubled. AoE is unreliable by design: a read whose requests go
+// keeping a window of requests outstanding, each resent on timeout
+// (RetransmitTimer: from the measured round trips) with the timeout doubled. AoE is unreliable by design: a read whose requests go
 // unanswered MaxSends times fails (LastError says why), it never hangs.
 // Replies are matched by tag (unique per request, kept across resends), so a
 // late reply to a resent request is simply dropped.
@@ -15,7 +15,6 @@ internal static unsafe class AoeInitiator
 {
     public const int Window = 16;
     private const int MaxSends = 8;
-    private const ulong FirstTimeoutMs = 100, MaxTimeoutMs = 1000;
     private const ulong DiscoveryMs = 10_000, DiscoveryResendMs = 500;
     private const int OurMaxSectors = (E1000.MaxFrame - AoeFrame.AtaDataOffset) / AoeFrame.SectorSize;
 
@@ -26,16 +25,23 @@ internal static unsafe class AoeInitiator
         public int Count;
         public int Sends;
         public ulong SentAt;
-        public ulong TimeoutMs;
+        public ulong TimeoutUs;
         public bool Busy;
     }
 
     private static Request* s_requests;   // Window entries
     private static uint s_nextTag;
+    private static ulong s_dropEvery, s_received;
+    private static RetransmitTimer s_timer;
 
     private static AoeFailure s_failure;
 
     public static ulong Resends { get; private set; }
+    public static ulong Dropped { get; private set; }
+
+    // Fault injection for tests where the kernel offers no netem: every nth
+    // reply a read receives is dropped as if the network had lost it.
+    public static void DropEvery(ulong n) => s_dropEvery = n;
 
     // Why the last Discover or Read failed. (A code, not a string: a static
     // reference would need the runtime's GC statics.)
@@ -131,13 +137,19 @@ internal static unsafe class AoeInitiator
                 r->Count = end - next < (ulong)target.SectorsPerFrame ? (int)(end - next) : target.SectorsPerFrame;
                 r->Tag = s_nextTag++;
                 r->Sends = 0;
-                r->TimeoutMs = FirstTimeoutMs;
+                r->TimeoutUs = s_timer.TimeoutUs;
                 r->Busy = true;
                 next += (ulong)r->Count;
                 if (!Send(ref target, command, flags, r))
                     return false;
             }
             byte* reply = E1000.Poll(out int length);
+            if (reply != null && s_dropEvery != 0 && ++s_received % s_dropEvery == 0)
+            {
+                E1000.Release();
+                Dropped++;
+                continue;
+            }
             if (reply != null)
             {
                 int done = Complete(ref target, lba, destination, reply, length);
@@ -150,12 +162,12 @@ internal static unsafe class AoeInitiator
             for (int i = 0; i < Window; i++)
             {
                 Request* r = s_requests + i;
-                if (!r->Busy || Clock.MsSince(r->SentAt) < r->TimeoutMs)
+                if (!r->Busy || Clock.MicrosecondsSince(r->SentAt) < r->TimeoutUs)
                     continue;
                 if (r->Sends >= MaxSends)
                     return Fail(AoeFailure.Unanswered);
                 Resends++;
-                r->TimeoutMs = r->TimeoutMs * 2 > MaxTimeoutMs ? MaxTimeoutMs : r->TimeoutMs * 2;
+                r->TimeoutUs = RetransmitTimer.Backoff(r->TimeoutUs);
                 if (!Send(ref target, command, flags, r))
                     return false;
             }
@@ -197,6 +209,8 @@ internal static unsafe class AoeInitiator
             if ((ulong)length < AoeFrame.AtaDataOffset + bytes)
                 return 0;   // short: wait for a resend
             Memory.Copy(destination + (r->Lba - lba) * AoeFrame.SectorSize, reply + AoeFrame.AtaDataOffset, (nuint)bytes);
+            if (r->Sends == 1)
+                s_timer.Sample(Clock.MicrosecondsSince(r->SentAt));
             r->Busy = false;
             return r->Count;
         }

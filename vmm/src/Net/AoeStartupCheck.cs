@@ -16,12 +16,14 @@ namespace Bmcast.Vmm.Net;
 // is its trust anchor), reads chunks of the image from eS.L (the first, the
 // last, the first zero chunk, and with "bmcast.vmm.aoe-verify=N" the first
 // N) and verifies each against the manifest. One summary line on success.
+// ("bmcast.vmm.aoe-drop=N" drops every Nth reply: a test's frame loss.)
 // Any failure stops the machine with one line saying why: once the
 // hypervisor streams, an OS started without its trusted image would run on a
 // partly filled disk.
 internal static unsafe class AoeStartupCheck
 {
-    private const string AddressOption = "bmcast.vmm.aoe=", RootOption = "bmcast.vmm.root=", VerifyOption = "bmcast.vmm.aoe-verify=";
+    private const string AddressOption = "bmcast.vmm.aoe=", RootOption = "bmcast.vmm.root=", VerifyOption = "bmcast.vmm.aoe-verify=",
+        DropOption = "bmcast.vmm.aoe-drop=";
 
     // The e1000's rings and buffers, the initiator's request table, one sector of scratch.
     public static ulong PagesNeeded(SystemTable* st) => Smbios.OemValue(st, AddressOption) == null ? 0 : E1000.Pages + 2;
@@ -37,6 +39,7 @@ internal static unsafe class AoeStartupCheck
         if (!TryParseRoot(Smbios.OemValue(st, RootOption), root))
             Refuse("no bmcast.vmm.root=<64 hex digits>: nothing to trust the manifest by");
         ulong extra = ParseDecimal(Smbios.OemValue(st, VerifyOption));
+        AoeInitiator.DropEvery(ParseDecimal(Smbios.OemValue(st, DropOption)));
 
         bool wide;
         ushort pmTimer = Acpi.FindPmTimerPort(st, out wide);
@@ -52,7 +55,9 @@ internal static unsafe class AoeStartupCheck
         PciConceal.Hide(ref traps, nic, ecam, firstBus);
         Serial.Write("bmcast-vmm: aoe: e1000 at PCI ");
         Serial.WriteHex((ulong)nic);
-        Serial.Write(", MAC ");
+        Serial.Write(" (firmware left PCI command ");
+        Serial.WriteHex(E1000.FirmwareCommand);
+        Serial.Write("), MAC ");
         WriteMac(E1000.Mac);
         Serial.Write(", TSC ");
         Serial.WriteDecimal(Clock.TicksPerMs / 1000);
@@ -128,6 +133,11 @@ internal static unsafe class AoeStartupCheck
         Serial.WriteDecimal(AoeInitiator.Resends);
         Serial.Write(" total-ms=");
         Serial.WriteDecimal(Clock.MsSince(started));
+        if (AoeInitiator.Dropped > 0)
+        {
+            Serial.Write(" injected-drops=");
+            Serial.WriteDecimal(AoeInitiator.Dropped);
+        }
         Serial.WriteLine();
     }
 
