@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Boots OVMF -> bmcast-vmm -> the OS disk in QEMU (TCG), serial console on
 # stdout. Builds whatever is missing first.
-#   vmm/run-qemu.sh [--disk IMG] [--no-vmm] [--guest-mode MODE] [--vmm-option OPT] [--nic]
+#   vmm/run-qemu.sh [--disk IMG] [--no-vmm] [--guest-mode MODE] [--vmm-option OPT] [--nic] [--aoe-tap IFACE]
 #   --disk IMG  a UEFI-bootable raw disk (default: the stand-in from guest/make-disk.sh)
 #   --guest-mode MODE  passed to the guest as SMBIOS type 11 "bmcast.mode=MODE"
 #               (the stand-in knows "devirt": it asks the hypervisor to leave)
@@ -10,6 +10,9 @@
 #               "bmcast.vmm.nvme-tail=BLOCKS" and "bmcast.vmm.nvme-dbbuf=advertise|allow";
 #               "bmcast.vmm.nic=hide": hide the first Ethernet function)
 #   --nic       add a virtio-net NIC (user networking, no option ROM)
+#   --aoe-tap IFACE  add the hypervisor's own NIC: an e1000 (no option ROM, so
+#               the firmware binds no driver to it) on tap device IFACE, which
+#               must exist (run this inside its network namespace)
 #   --no-vmm    boot the same disk without the hypervisor (the benchmark
 #               baseline): the same machine, hypervisor drive still attached,
 #               but the firmware boots the OS disk first
@@ -26,7 +29,8 @@ while (($#)); do
     --guest-mode) oem+=("value=bmcast.mode=$2"); shift 2 ;;
     --vmm-option) oem+=("value=$2"); shift 2 ;;
     --nic) nic=(-netdev user,id=nic0 -device virtio-net-pci,netdev=nic0,romfile=); shift ;;
-    *) echo "usage: $0 [--disk IMG] [--no-vmm] [--guest-mode MODE] [--vmm-option OPT] [--nic]" >&2; exit 2 ;;
+    --aoe-tap) nic+=(-netdev "tap,id=aoe0,ifname=$2,script=no,downscript=no" -device e1000,netdev=aoe0,romfile=); shift 2 ;;
+    *) echo "usage: $0 [--disk IMG] [--no-vmm] [--guest-mode MODE] [--vmm-option OPT] [--nic] [--aoe-tap IFACE]" >&2; exit 2 ;;
   esac
 done
 

@@ -36,6 +36,13 @@ cpu_in32:
     in eax, dx
     ret
 
+global cpu_rdtsc
+cpu_rdtsc:                      ; the time-stamp counter (Platform/Clock.cs)
+    rdtsc
+    shl rdx, 32
+    or rax, rdx
+    ret
+
 global cpu_rdmsr, cpu_wrmsr
 cpu_rdmsr:
     rdmsr

@@ -2,6 +2,7 @@ using System.Runtime;
 using Bmcast.Vmm.Boot;
 using Bmcast.Vmm.Devices;
 using Bmcast.Vmm.Efi;
+using Bmcast.Vmm.Net;
 using Bmcast.Vmm.Nvme;
 using Bmcast.Vmm.Platform;
 using Bmcast.Vmm.Svm;
@@ -26,7 +27,7 @@ internal static unsafe class Program
             return Refuse("no loaded-image protocol", EfiStatus.NotFound);
 
         ulong imagePages = ReservedMemory.PagesFor(image->ImageSize);
-        ulong pages = imagePages + 1 /*trap table*/ + NvmeMediation.StatePages + Launcher.PagesNeeded(SvmSupport.PhysicalAddressBits());
+        ulong pages = imagePages + 1 /*trap table*/ + NvmeMediation.StatePages + AoeStartupCheck.PagesNeeded(st) + Launcher.PagesNeeded(SvmSupport.PhysicalAddressBits());
         if (!ReservedMemory.TryReserve(st->BootServices, pages, out ReservedMemory memory))
             return Refuse("cannot reserve memory", EfiStatus.OutOfResources);
 
@@ -53,6 +54,7 @@ internal static unsafe class Program
         TrapTable traps = TrapTable.In(memory->TakePages(1));
         traps.Add(AcpiPowerControl.Trap(pm1aControl));
         AddRequestedDevices(st, ref traps, memory);
+        AoeStartupCheck.RunIfRequested(st, ref traps, memory);
         Launcher.Launch(ref *memory, traps);
 
         if (!HypervisorAnswers())

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Bmcast.Tests.Nbd;
 using Bmcast.Tests.Support;
 
@@ -19,7 +18,7 @@ public sealed class DeployTests
         ExternalTool.Require("qemu-system-x86_64");
         if (!File.Exists("/usr/share/ovmf/OVMF.fd"))
             Assert.Skip("OVMF is not installed (apt-get install ovmf)");
-        string image = await StandInDiskAsync();
+        string image = await VmmScripts.StandInDiskAsync();
         using var dir = new Bmcast.Tests.Support.TempDirectory();
         string target = dir.File("target.raw");
 
@@ -38,27 +37,5 @@ public sealed class DeployTests
         byte[] expected = await File.ReadAllBytesAsync(image, ct);
         byte[] actual = await File.ReadAllBytesAsync(target, ct);
         Assert.True(expected.AsSpan().SequenceEqual(actual), "target differs from the image");
-    }
-
-    /// <summary>Build (or reuse) the hypervisor's stand-in disk with its own script.</summary>
-    private static async Task<string> StandInDiskAsync()
-    {
-        string script = Path.Combine(RepositoryRoot(), "vmm", "guest", "make-disk.sh");
-        var info = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true };
-        info.ArgumentList.Add(script);
-        using var process = Process.Start(info)!;
-        string output = await process.StandardOutput.ReadToEndAsync();
-        string error = await process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        Assert.True(process.ExitCode == 0, $"make-disk.sh failed: {error}");
-        return output.Trim();
-    }
-
-    private static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "Bmcast.slnx")))
-                return dir.FullName;
-        throw new InvalidOperationException("repository root not found above " + AppContext.BaseDirectory);
     }
 }

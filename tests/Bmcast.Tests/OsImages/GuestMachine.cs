@@ -74,6 +74,13 @@ public sealed class GuestMachine : IAsyncDisposable
             return _console.Exists(line => line.Contains(text, StringComparison.Ordinal));
     }
 
+    /// <summary>The first line so far (console or QEMU's own output) containing <paramref name="text"/>, or null.</summary>
+    public string? LineContaining(string text)
+    {
+        lock (_console)
+            return _console.Find(line => line.Contains(text, StringComparison.Ordinal));
+    }
+
     /// <summary>
     /// Wait for a console line containing <paramref name="marker"/> (markers may share a line with a login
     /// prompt); returns the time since QEMU started.

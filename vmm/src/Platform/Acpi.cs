@@ -14,6 +14,15 @@ internal static unsafe class Acpi
         return fadt == null ? (ushort)0 : (ushort)*(uint*)(fadt + 64);   // PM1a_CNT_BLK
     }
 
+    // The ACPI PM timer's port (PM_TMR_BLK) and whether it counts 32 bits
+    // (FADT flag TMR_VAL_EXT) rather than 24; port 0 if unknown.
+    public static ushort FindPmTimerPort(SystemTable* st, out bool wide)
+    {
+        byte* fadt = FindTable(st, 'F', 'A', 'C', 'P');
+        wide = fadt != null && (*(uint*)(fadt + 112) & (1u << 8)) != 0;
+        return fadt == null ? (ushort)0 : (ushort)*(uint*)(fadt + 76);
+    }
+
     // The memory-mapped configuration space (ECAM) of PCI segment 0 from the
     // MCFG table: (base, first bus), or base 0 if there is none (i440fx).
     public static ulong FindEcamBase(SystemTable* st, out byte firstBus)

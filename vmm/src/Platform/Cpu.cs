@@ -19,6 +19,9 @@ internal static unsafe class Cpu
     [RuntimeImport("*", "cpu_in32")] [MethodImpl(MethodImplOptions.InternalCall)]
     public static extern uint In32(ushort port);
 
+    [RuntimeImport("*", "cpu_rdtsc")] [MethodImpl(MethodImplOptions.InternalCall)]
+    public static extern ulong ReadTsc();
+
     [RuntimeImport("*", "cpu_rdmsr")] [MethodImpl(MethodImplOptions.InternalCall)]
     public static extern ulong ReadMsr(uint msr);
     [RuntimeImport("*", "cpu_wrmsr")] [MethodImpl(MethodImplOptions.InternalCall)]

@@ -15,18 +15,25 @@ internal static unsafe class Smbios
     public static bool TryGetOemNumber(SystemTable* st, string prefix, out ulong value)
     {
         value = 0;
-        byte* s = FindOemString(st, prefix, true);
-        if (s == null)
+        byte* digits = OemValue(st, prefix);
+        if (digits == null)
             return false;
-        byte* digits = s + prefix.Length;
         int i = 0;
         for (; digits[i] >= (byte)'0' && digits[i] <= (byte)'9'; i++)
             value = value * 10 + (ulong)(digits[i] - '0');
         return i > 0 && digits[i] == 0;
     }
 
+    // The rest of the first OEM string that starts with prefix (a
+    // NUL-terminated byte string, e.g. after "bmcast.vmm.aoe="); null if none.
+    public static byte* OemValue(SystemTable* st, string prefix)
+    {
+        byte* s = FindOemString(st, prefix, true);
+        return s == null ? null : s + prefix.Length;
+    }
+
     // The first OEM string equal to wanted, or starting with it.
-    private static byte* FindOemString(SystemTable* st, string wanted, bool prefix)
+    private static byte* FindOemString(SystemTable* st, string wanted, bool prefixOnly)
     {
         byte* table;
         ulong length;
@@ -43,7 +50,7 @@ internal static unsafe class Smbios
             {
                 for (byte* str = strings; str < next + 1 && *str != 0; str += Length(str) + 1)
                 {
-                    if (StartsWith(str, wanted) && (prefix || str[wanted.Length] == 0))
+                    if (StartsWith(str, wanted) && (prefixOnly || str[wanted.Length] == 0))
                         return str;
                 }
             }

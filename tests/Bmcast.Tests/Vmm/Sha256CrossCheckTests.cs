@@ -1,0 +1,67 @@
+using System.Security.Cryptography;
+using Bmcast.Vmm.Shared;
+using CsCheck;
+
+namespace Bmcast.Tests.Vmm;
+
+/// <summary>The hypervisor's freestanding SHA-256 (vmm/src/Shared/Sha256.cs) against the BCL's.</summary>
+public sealed unsafe class Sha256CrossCheckTests
+{
+    [Fact]
+    public void One_shot_hash_equals_the_bcl_for_random_inputs_of_zero_to_several_blocks() =>
+        Gen.Byte.Array[0, 300].Sample(data => Assert.Equal(SHA256.HashData(data), Freestanding(data)), iter: 2000);
+
+    [Theory]
+    [InlineData(55)]   // the padding's 0x80 and length still fit the last block
+    [InlineData(56)]   // they no longer do: one more block
+    [InlineData(63)]
+    [InlineData(64)]
+    [InlineData(119)]
+    [InlineData(120)]
+    [InlineData(128)]
+    public void Padding_boundaries_hash_like_the_bcl(int length)
+    {
+        var data = new byte[length];
+        Random.Shared.NextBytes(data);
+        Assert.Equal(SHA256.HashData(data), Freestanding(data));
+    }
+
+    [Fact]
+    public void Hashing_in_pieces_equals_hashing_at_once() =>
+        Gen.Select(Gen.Byte.Array[0, 700], Gen.Int[0, 700].Array[0, 6]).Sample((data, cuts) =>
+        {
+            var hash = new byte[Sha256.HashSize];
+            Sha256 sha = default;
+            sha.Init();
+            int at = 0;
+            fixed (byte* d = data)
+            {
+                foreach (int cut in cuts.Select(c => Math.Min(c, data.Length)).Order())
+                {
+                    sha.Update(d + at, (ulong)(cut - at > 0 ? cut - at : 0));
+                    at = Math.Max(at, cut);
+                }
+                sha.Update(d + at, (ulong)(data.Length - at));
+            }
+            fixed (byte* h = hash)
+                sha.Final(h);
+            Assert.Equal(SHA256.HashData(data), hash);
+        }, iter: 1000);
+
+    [Fact]
+    public void A_64_KiB_chunk_hashes_like_the_bcl()
+    {
+        var chunk = new byte[64 << 10];
+        Random.Shared.NextBytes(chunk);
+        Assert.Equal(SHA256.HashData(chunk), Freestanding(chunk));
+    }
+
+    internal static byte[] Freestanding(byte[] data)
+    {
+        var hash = new byte[Sha256.HashSize];
+        fixed (byte* d = data)
+        fixed (byte* h = hash)
+            Sha256.Hash(d, (ulong)data.Length, h);
+        return hash;
+    }
+}
