@@ -5,6 +5,10 @@ namespace Bmcast.Tests.Support;
 /// <summary>The hypervisor's own scripts (vmm/), run by tests that need what they build.</summary>
 internal static class VmmScripts
 {
+    // One script at a time: test classes run in parallel, and the scripts build into one cache (vmm/.cache) that two
+    // first runs on a fresh machine would both rebuild.
+    private static readonly SemaphoreSlim OneAtATime = new(1);
+
     /// <summary>The hypervisor's stand-in OS disk (built once, cached by the script).</summary>
     public static Task<string> StandInDiskAsync() => RunAsync("guest/make-disk.sh");
 
@@ -15,6 +19,19 @@ internal static class VmmScripts
     public static string PathOf(string relative) => Path.Combine(RepositoryRoot(), "vmm", relative);
 
     private static async Task<string> RunAsync(string script)
+    {
+        await OneAtATime.WaitAsync();
+        try
+        {
+            return await RunAloneAsync(script);
+        }
+        finally
+        {
+            OneAtATime.Release();
+        }
+    }
+
+    private static async Task<string> RunAloneAsync(string script)
     {
         var info = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true };
         info.ArgumentList.Add(PathOf(script));

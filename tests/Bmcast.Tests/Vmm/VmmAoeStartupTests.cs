@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Bmcast.Tests.Aoe;
@@ -14,7 +15,7 @@ namespace Bmcast.Tests.Vmm;
 /// <c>bmcast serve --aoe</c> serves the stand-in disk imported into a store. Configured by SMBIOS strings, the
 /// hypervisor finds its e1000, fetches the manifest from the companion slot over AoE, checks it against the pinned
 /// root, reads and verifies every chunk (bmcast.vmm.aoe-verify), prints one summary line, hides the NIC and boots the
-/// OS. A wrong root, or no server, stops the machine with one line before any OS starts.
+/// OS. A wrong root, a corrupt chunk, or no server stops the machine with one line before any OS starts.
 /// </summary>
 public sealed class VmmAoeStartupTests(VmmAoeStartupTests.Setup setup, ITestOutputHelper output) : IClassFixture<VmmAoeStartupTests.Setup>
 {
@@ -91,6 +92,35 @@ public sealed class VmmAoeStartupTests(VmmAoeStartupTests.Setup setup, ITestOutp
     }
 
     [Fact]
+    public async Task A_corrupt_chunk_in_the_store_is_detected_and_no_OS_starts()
+    {
+        await setup.EnsureAsync();
+        // A store of its own: the server does not check chunks it reads, so the damage reaches the hypervisor.
+        using var dir = new TempDirectory();
+        string store = dir.File("store");
+        var imported = await CliRunner.RunAsync("image", "import", setup.Disk, "--name", "standin", "--store", store);
+        Assert.True(imported.ExitCode == 0, $"import failed: {imported.Output}{imported.Error}");
+        var first = new byte[setup.ChunkSize];
+        await using (var disk = File.OpenRead(setup.Disk))
+            await disk.ReadExactlyAsync(first, TestContext.Current.CancellationToken);
+        string hex = Convert.ToHexStringLower(SHA256.HashData(first));
+        string chunkFile = Path.Combine(store, "chunks", hex[..2], hex);
+        Assert.True(File.Exists(chunkFile), $"chunk 0 is not stored at {chunkFile}");
+        byte[] bytes = await File.ReadAllBytesAsync(chunkFile, TestContext.Current.CancellationToken);
+        bytes[^1] ^= 0x20;
+        await File.WriteAllBytesAsync(chunkFile, bytes, TestContext.Current.CancellationToken);
+
+        await using var tap = await setup.NamespaceAsync(9000);
+        await using var server = await setup.ServeAsync(tap, store);
+        await using var machine = setup.Boot(tap, setup.RootHash);
+
+        await machine.WaitForAsync("bmcast-vmm: aoe: chunk 0 does not match its hash in the manifest", BootTimeout);
+        await machine.WaitForAsync("bmcast-vmm: aoe: refused: a chunk failed verification; the machine stops", BootTimeout);
+        Assert.False(machine.Printed("manifest ok"), machine.Console);
+        Assert.False(machine.Printed("guest running under SVM"), machine.Console);
+    }
+
+    [Fact]
     public async Task Without_a_server_the_check_fails_within_its_bound_and_no_OS_starts()
     {
         await setup.EnsureAsync();
@@ -112,6 +142,8 @@ public sealed class VmmAoeStartupTests(VmmAoeStartupTests.Setup setup, ITestOutp
         private Task? _build;
 
         public string Store => _dir.File("store");
+        public string Disk { get; private set; } = "";
+        public int ChunkSize { get; private set; }
         public string RootHash { get; private set; } = "";
         public long ChunkCount { get; private set; }
         public long ZeroChunkCount { get; private set; }
@@ -135,8 +167,8 @@ public sealed class VmmAoeStartupTests(VmmAoeStartupTests.Setup setup, ITestOutp
         private async Task BuildAsync()
         {
             await VmmScripts.BuildAsync();
-            string disk = await VmmScripts.StandInDiskAsync();
-            var imported = await CliRunner.RunAsync("image", "import", disk, "--name", "standin", "--store", Store);
+            Disk = await VmmScripts.StandInDiskAsync();
+            var imported = await CliRunner.RunAsync("image", "import", Disk, "--name", "standin", "--store", Store);
             Assert.True(imported.ExitCode == 0, $"import failed: {imported.Output}{imported.Error}");
             var inspected = await CliRunner.RunAsync("image", "inspect", "standin", "--store", Store, "--json");
             Assert.True(inspected.ExitCode == 0, $"inspect failed: {inspected.Output}{inspected.Error}");
@@ -144,6 +176,7 @@ public sealed class VmmAoeStartupTests(VmmAoeStartupTests.Setup setup, ITestOutp
             RootHash = image.GetProperty("rootHash").GetString()!;
             ChunkCount = image.GetProperty("chunkCount").GetInt64();
             ZeroChunkCount = image.GetProperty("zeroChunkCount").GetInt64();
+            ChunkSize = image.GetProperty("chunkSize").GetInt32();
             Assert.Equal(0, image.GetProperty("aoeSlot").GetInt32());
         }
 
@@ -155,10 +188,10 @@ public sealed class VmmAoeStartupTests(VmmAoeStartupTests.Setup setup, ITestOutp
         }
 
         /// <summary><c>bmcast serve --aoe</c> in the namespace: the image on e1.0, its manifest on e2.0.</summary>
-        internal async Task<ExternalTool.BackgroundProcess> ServeAsync(TapNamespace tap)
+        internal async Task<ExternalTool.BackgroundProcess> ServeAsync(TapNamespace tap, string? store = null)
         {
             var server = ExternalTool.StartBackground("ip", tap.Exec("dotnet", Path.Combine(AppContext.BaseDirectory, "bmcast.dll"),
-                "serve", "--aoe", tap.Interface, "--aoe-shelf", "1", "--store", Store));
+                "serve", "--aoe", tap.Interface, "--aoe-shelf", "1", "--store", store ?? Store));
             await tap.WaitForAoeSocketAsync(TimeSpan.FromSeconds(60));
             return server;
         }

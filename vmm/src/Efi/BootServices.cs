@@ -24,8 +24,21 @@ internal unsafe struct BootServices
     public delegate* unmanaged[SuppressGCTransition]<void*, void**, void*, byte, ulong> ConnectController;
     [FieldOffset(24 + 31 * 8)]
     public delegate* unmanaged[SuppressGCTransition]<void*, void*, void*, ulong> DisconnectController;
+    [FieldOffset(24 + 34 * 8)]
+    public delegate* unmanaged[SuppressGCTransition]<void*, EfiGuid*, OpenProtocolInformationEntry**, nuint*, ulong> OpenProtocolInformation;
     [FieldOffset(24 + 36 * 8)]
     public delegate* unmanaged[SuppressGCTransition]<LocateSearchType, EfiGuid*, void*, nuint*, void***, ulong> LocateHandleBuffer;
+}
+
+// One agent that has a protocol open (UEFI 2.10 §7.3.11).
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct OpenProtocolInformationEntry
+{
+    public const uint ByDriver = 0x10;
+    public void* AgentHandle;
+    public void* ControllerHandle;
+    public uint Attributes;
+    public uint OpenCount;
 }
 
 internal enum AllocateType : uint

@@ -48,6 +48,7 @@ internal static unsafe class AoeStartupCheck
         long nic = Pci.FindById(E1000.VendorId, E1000.DeviceId);
         if (nic < 0)
             Refuse("no e1000 (8086:100E) to speak AoE on");
+        int firmwareDrivers = FirmwareDriverRelease.Release(st, nic);
         string why = E1000.Start(nic, memory->TakePages(E1000.Pages));
         if (why != null)
             Refuse(why);
@@ -55,9 +56,17 @@ internal static unsafe class AoeStartupCheck
         PciConceal.Hide(ref traps, nic, ecam, firstBus);
         Serial.Write("bmcast-vmm: aoe: e1000 at PCI ");
         Serial.WriteHex((ulong)nic);
-        Serial.Write(" (firmware left PCI command ");
-        Serial.WriteHex(E1000.FirmwareCommand);
-        Serial.Write("), MAC ");
+        if (firmwareDrivers < 0)
+        {
+            Serial.Write(" (no firmware PCI I/O handle)");
+        }
+        else
+        {
+            Serial.Write(" (firmware drivers disconnected: ");
+            Serial.WriteDecimal((ulong)firmwareDrivers);
+            Serial.Write(')');
+        }
+        Serial.Write(", MAC ");
         WriteMac(E1000.Mac);
         Serial.Write(", TSC ");
         Serial.WriteDecimal(Clock.TicksPerMs / 1000);

@@ -72,16 +72,11 @@ internal static unsafe class E1000
 
     public static ulong Mac { get; private set; }
 
-    // The PCI command register as the firmware left it: memory decoding and
-    // bus mastering off (0) means no firmware driver had started the device.
-    public static uint FirmwareCommand { get; private set; }
-
     // Takes the device at this PCI location; pages: Pages zeroed pages of reserved memory.
     // Returns null on success, else why not.
     public static string Start(long location, byte* pages)
     {
-        FirmwareCommand = Pci.Read32(location, Pci.Command) & 0xFFFF;
-        Pci.Write32(location, Pci.Command, FirmwareCommand | Pci.CommandMemory | Pci.CommandBusMaster);
+        Pci.Write32(location, Pci.Command, (Pci.Read32(location, Pci.Command) & 0xFFFF) | Pci.CommandMemory | Pci.CommandBusMaster);
         s_registers = (byte*)Pci.MemoryBar(location, 0);
         if (s_registers == null)
             return "BAR0 is not assigned";

@@ -150,17 +150,3 @@ internal unsafe struct ManifestView
         return difference == 0;
     }
 }
-
-internal enum ManifestStatus
-{
-    Valid,
-    BadMagic,
-    BadVersion,
-    BadChunkSize,
-    BadImageSize,
-    BadChunkCount,
-    Truncated,
-    BitmapPadding,
-    RootMismatch,
-    NotPinnedRoot,
-}
