@@ -10,7 +10,7 @@ public sealed class ChaosCampaignTests
 {
     private static async Task<JsonElement> RunCampaignAsync(string campaign, int runs, TimeSpan timeout)
     {
-        var (code, output, error) = await BmcastProcess.RunAsync(timeout, "chaos", campaign, "--runs", runs.ToString(), "--json");
+        var (code, output, error) = await BmcastProcess.RunChaosAsync(timeout, campaign, "--runs", runs.ToString(), "--json");
         string? summaryLine = output.Split('\n').LastOrDefault(l => l.Contains("\"summary\""));
         Assert.True(summaryLine is not null, $"no summary event (exit {code}); stderr:\n{error}");
         var summary = JsonDocument.Parse(summaryLine).RootElement.Clone();

@@ -1,6 +1,5 @@
 using System.Net.Sockets;
-using Bmcast.Cli.Chaos;
-using Bmcast.Cli.Chaos.Fuzz;
+using Bmcast.Chaos.Fuzz;
 using Bmcast.Protocols.Nbd;
 using Bmcast.Tests.Nbd;
 using Bmcast.Tests.Support;
