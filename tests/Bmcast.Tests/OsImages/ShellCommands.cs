@@ -84,8 +84,10 @@ internal static partial class ShellCommands
             }
             else if (c == '"')
                 i = ScanDoubleQuoted(s, i + 1, code);
-            else if (s.AsSpan(i).StartsWith("$((") || (s.AsSpan(i).StartsWith("((")))
-                i = SkipBalanced(s, s.IndexOf('(', i), '(', ')');
+            else if (s.AsSpan(i).StartsWith("$("))
+                i = ScanSubstitution(s, i, code);
+            else if (s.AsSpan(i).StartsWith("(("))
+                i = SkipBalanced(s, i, '(', ')');
             else if (s.AsSpan(i).StartsWith("=("))
             {
                 code.Append('=');
@@ -93,12 +95,6 @@ internal static partial class ShellCommands
             }
             else if (s.AsSpan(i).StartsWith("${"))
                 i = SkipBalanced(s, i + 1, '{', '}');
-            else if (s.AsSpan(i).StartsWith("$("))
-            {
-                code.Append(" ( ");
-                i = Scan(s, i + 2, code, ')');
-                code.Append(" ) ");
-            }
             else
             {
                 depth += c == '(' ? 1 : c == ')' ? -1 : 0;
@@ -116,18 +112,23 @@ internal static partial class ShellCommands
         {
             if (s[i] == '\\')
                 i += 2;
-            else if (s.AsSpan(i).StartsWith("$(("))
-                i = SkipBalanced(s, i + 1, '(', ')');
             else if (s.AsSpan(i).StartsWith("$("))
-            {
-                code.Append(" ( ");
-                i = Scan(s, i + 2, code, ')');
-                code.Append(" ) ");
-            }
+                i = ScanSubstitution(s, i, code);
             else
                 i++;
         }
         return i + 1;
+    }
+
+    /// <summary>At <c>$(</c>: arithmetic <c>$((...))</c> is skipped, a command substitution scanned as code of its own.</summary>
+    private static int ScanSubstitution(string s, int i, StringBuilder code)
+    {
+        if (s.AsSpan(i).StartsWith("$(("))
+            return SkipBalanced(s, i + 1, '(', ')');
+        code.Append(" ( ");
+        i = Scan(s, i + 2, code, ')');
+        code.Append(" ) ");
+        return i;
     }
 
     /// <summary>From the opening character at <paramref name="i"/> to just after its match.</summary>
