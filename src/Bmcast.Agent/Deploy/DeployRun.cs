@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Bmcast.Agent.Events;
+using Bmcast.Agent.Host;
 using Bmcast.Agent.Streaming;
 using Bmcast.Engine;
 using Bmcast.Machines.Qemu;
@@ -34,6 +35,7 @@ public sealed class DeployRun(DeployRequest request, IDeploymentEventSink events
     {
         var clock = Stopwatch.StartNew();
         var log = logging.CreateLogger("bmcast.deploy");
+        await AptPackages.EnsureAsync(HostTools.Machine(request.Machine.Firmware), step => log.LogInformation("{Step}", step), ct);
         var agent = new StreamAgent(request.Stream, events, logging);
         using var stopAgent = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var agentRun = agent.RunAsync(stopAgent.Token);

@@ -29,7 +29,7 @@ internal sealed class DemoRun(IAnsiConsole console, ILoggerFactory logging, stri
 
     public async Task<bool> RunAsync(CancellationToken ct)
     {
-        await AptPackages.EnsureAsync(new Dictionary<string, string> { ["qemu-system-x86_64"] = "qemu-system-x86" }, Say, ct);
+        await AptPackages.EnsureAsync(HostTools.Machine(Firmware.Bios), Say, ct);
         Say($"building the {ImageName} sample OS image from Debian packages (cached after the first time)");
         var built = await new ImageBuilder(RecipeDirectory.Locate(), ImageCache.Default()).BuildAsync(ImageName, false, step => Say(step), ct);
         var store = ImageStore.Open(Path.Combine(workspace, "store"));
