@@ -58,13 +58,7 @@ public sealed class DeployRun(DeployRequest request, IDeploymentEventSink events
             if (agentRun.IsFaulted)
                 await agentRun;
             if (agent.Complete.IsCompletedSuccessfully && !machine.HasExited)
-            {
-                var pause = await DiskPivot.PivotToFileAsync(machine.Qmp, request.Stream.TargetPath, ct);
-                events.Publish(new DiskPivoted(clock.Elapsed, pause));
-                _pivoted.TrySetResult(pause);
-                log.LogInformation("pivoted the guest's disk onto {Target} in {Ms:0} ms; stopping the agent", request.Stream.TargetPath, pause.TotalMilliseconds);
-                await StopAgentAsync(stopAgent, agentRun);
-            }
+                await PivotAsync(machine, stopAgent, agentRun, clock, log, ct);
             try
             {
                 await exited;
@@ -89,6 +83,30 @@ public sealed class DeployRun(DeployRequest request, IDeploymentEventSink events
             _ready.TrySetCanceled(CancellationToken.None);
             _pivoted.TrySetCanceled(CancellationToken.None);
         }
+    }
+
+    /// <summary>
+    /// Move the guest onto the target and stop the agent. A pivot that fails is rolled back by <see cref="DiskPivot"/>:
+    /// the guest, healthy, still runs on the agent's export, so the agent keeps serving it (every block is on the
+    /// target already, and its writes go there too) until it powers off, rather than the deploy ending under it.
+    /// </summary>
+    private async Task PivotAsync(QemuMachine machine, CancellationTokenSource stopAgent, Task agentRun, Stopwatch clock, ILogger log, CancellationToken ct)
+    {
+        TimeSpan pause;
+        try
+        {
+            pause = await DiskPivot.PivotToFileAsync(machine.Qmp, request.Stream.TargetPath, ct);
+        }
+        catch (DiskPivotException e)
+        {
+            log.LogError("{Error}: the agent keeps serving the guest until it powers off", e.Message);
+            events.Publish(new PivotFailed(clock.Elapsed, e.Message));
+            return;
+        }
+        events.Publish(new DiskPivoted(clock.Elapsed, pause));
+        _pivoted.TrySetResult(pause);
+        log.LogInformation("pivoted the guest's disk onto {Target} in {Ms:0} ms; stopping the agent", request.Stream.TargetPath, pause.TotalMilliseconds);
+        await StopAgentAsync(stopAgent, agentRun);
     }
 
     private async Task WatchReadyAsync(QemuMachine machine, StreamAgent agent, Stopwatch clock, ILogger log)

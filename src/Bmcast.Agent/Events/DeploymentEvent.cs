@@ -40,5 +40,11 @@ public sealed record GuestReady(TimeSpan Time, TimeSpan TimeToReady, long GuestR
 /// <summary>The running guest's disk now is the target file; <paramref name="Pause"/> is how long its I/O waited.</summary>
 public sealed record DiskPivoted(TimeSpan Time, TimeSpan Pause) : DeploymentEvent(Time);
 
+/// <summary>
+/// The pivot failed and was rolled back: the guest runs on, on the agent's export, which keeps serving it until the
+/// machine exits.
+/// </summary>
+public sealed record PivotFailed(TimeSpan Time, string Error) : DeploymentEvent(Time);
+
 /// <summary>The machine powered off (or was stopped).</summary>
 public sealed record MachineExited(TimeSpan Time) : DeploymentEvent(Time);

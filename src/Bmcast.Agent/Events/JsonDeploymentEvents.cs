@@ -2,8 +2,8 @@ namespace Bmcast.Agent.Events;
 
 /// <summary>
 /// A deployment's events as JSON lines (<see cref="JsonEventWriter"/>): <c>started</c>, <c>progress</c> (each second),
-/// <c>complete</c>, <c>stopped</c> from the stream; <c>machine-started</c>, <c>guest</c>, <c>ready</c>, <c>pivoted</c>,
-/// <c>machine-exited</c> from a deploy. Names and fields are the stable <c>--json</c> format.
+/// <c>complete</c>, <c>stopped</c> from the stream; <c>machine-started</c>, <c>guest</c>, <c>ready</c>, <c>pivoted</c>
+/// (or <c>pivot-failed</c>), <c>machine-exited</c> from a deploy. Names and fields are the stable <c>--json</c> format.
 /// </summary>
 public sealed class JsonDeploymentEvents(JsonEventWriter events) : IDeploymentEventSink
 {
@@ -52,6 +52,9 @@ public sealed class JsonDeploymentEvents(JsonEventWriter events) : IDeploymentEv
                 break;
             case DiskPivoted e:
                 events.Write("pivoted", e.Time, json => json.WriteNumber("pivot_ms", Math.Round(e.Pause.TotalMilliseconds, 1)));
+                break;
+            case PivotFailed e:
+                events.Write("pivot-failed", e.Time, json => json.WriteString("error", e.Error));
                 break;
             case MachineExited e:
                 events.Write("machine-exited", e.Time);

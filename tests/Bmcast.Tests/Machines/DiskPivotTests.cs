@@ -49,6 +49,40 @@ public sealed class DiskPivotTests
         Assert.True(image.AsSpan().SequenceEqual(target), $"target differs from image + writes (pivot took {pause.TotalMilliseconds:0} ms)");
     }
 
+    [Fact]
+    public async Task A_pivot_that_fails_half_way_leaves_the_machine_on_the_agent_and_a_later_pivot_succeeds()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        ExternalTool.Require("qemu-system-x86_64");
+        using var dir = new Bmcast.Tests.Support.TempDirectory();
+        var image = new byte[8 << 20];
+        new Random(12).NextBytes(image);
+        await File.WriteAllBytesAsync(dir.File("image.raw"), image, ct);
+        await using var agent = BmcastProcess.Start("stream", "--source", "file://" + dir.File("image.raw"), "--target", dir.File("target.raw"),
+            "--export", "unix:" + dir.File("agent.sock"), "--known-keys", dir.File("known_keys"), "--json");
+        await agent.WaitForEventAsync("started", TimeSpan.FromSeconds(60));
+        await using var machine = await QemuMachine.StartAsync(new MachineSpec(dir.File("agent.sock"), dir.Path, MemoryMiB: 128), NullLogger.Instance, ct);
+        await agent.WaitForEventAsync("complete", TimeSpan.FromMinutes(2));
+
+        // A target that is not the disk's size: QEMU takes both new nodes, then refuses the mirror onto them.
+        await File.WriteAllBytesAsync(dir.File("short.raw"), new byte[1 << 20], ct);
+        await Assert.ThrowsAsync<DiskPivotException>(() => DiskPivot.PivotToFileAsync(machine.Qmp, dir.File("short.raw"), ct));
+
+        Assert.Equal(QemuCommandLine.DiskNode, await DiskPivot.DeviceNodeAsync(machine.Qmp, ct));
+        var nodes = (await machine.Qmp.ExecuteAsync("query-named-block-nodes", null, ct))!.AsArray().Select(n => n?["node-name"]?.GetValue<string>());
+        Assert.DoesNotContain(DiskPivot.LocalNode, nodes);
+        Assert.DoesNotContain(DiskPivot.FileNode, nodes);
+        // Still on the agent, which still serves it: the guest's I/O goes on.
+        await QemuIoAsync(machine.Qmp, "write -P 0x33 2097152 4096", ct);
+        Assert.DoesNotContain("Pattern verification failed", await QemuIoAsync(machine.Qmp, "read -P 0x33 2097152 4096", ct));
+        Assert.False(machine.HasExited);
+        Assert.False(agent.HasExited);
+        Assert.Equal(1 << 20, new FileInfo(dir.File("short.raw")).Length);
+
+        await DiskPivot.PivotToFileAsync(machine.Qmp, dir.File("target.raw"), ct);
+        Assert.Equal(DiskPivot.LocalNode, await DiskPivot.DeviceNodeAsync(machine.Qmp, ct));
+    }
+
     /// <summary>Block I/O through the guest's disk device from the monitor, as a guest's driver would issue it.</summary>
     private static async Task<string> QemuIoAsync(QmpClient qmp, string command, CancellationToken ct)
     {
