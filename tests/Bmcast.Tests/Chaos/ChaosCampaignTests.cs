@@ -3,7 +3,7 @@ using System.Text.Json;
 namespace Bmcast.Tests.Chaos;
 
 /// <summary>
-/// The chaos campaigns at the reduced counts CI affords, through the real CLI: each must finish with
+/// The chaos campaigns at the reduced counts CI affords, run by bmcast-chaos against the real CLI: each must finish with
 /// its summary line and no loss. Full counts are recorded in docs/reliability.md.
 /// </summary>
 public sealed class ChaosCampaignTests

@@ -8,7 +8,7 @@ namespace Bmcast.Tests.Chaos;
 
 /// <summary>
 /// Proof that <c>bmcast chaos fuzz</c> catches each kind of loss: a campaign that cannot fail proves nothing.
-/// (ChaosCampaignTests runs the real campaign through the CLI.) Allocations are measured process-wide, so
+/// (ChaosCampaignTests runs the real campaign through bmcast-chaos.) Allocations are measured process-wide, so
 /// these run alone.
 /// </summary>
 [Collection(nameof(AllocationMeasurements))]
