@@ -3,6 +3,8 @@
 # loads the virtio modules and, for a network boot, finds its root over AoE.
 # 64 MiB disk; builds in seconds.
 . "$(dirname "$0")/lib.sh"
+# The initramfs is a cpio archive; cpio is Priority important, not on every Debian.
+need_tools cpio:cpio
 out=$1
 make_scratch tiny
 

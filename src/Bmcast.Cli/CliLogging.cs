@@ -3,7 +3,7 @@ using Microsoft.Extensions.Logging;
 namespace Bmcast.Cli;
 
 /// <summary>Logs of long-running commands: one line each, timestamped, on stderr so stdout stays for results and events.</summary>
-internal static class CliLogging
+public static class CliLogging
 {
     public static ILoggerFactory Create() => LoggerFactory.Create(builder => builder
         .AddSimpleConsole(format =>

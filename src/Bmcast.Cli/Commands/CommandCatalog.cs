@@ -2,8 +2,11 @@ using System.CommandLine;
 
 namespace Bmcast.Cli.Commands;
 
-/// <summary>Every top-level command, in the order <c>bmcast --help</c> lists them.</summary>
-internal static class CommandCatalog
+/// <summary>
+/// Every top-level command, in the order <c>bmcast --help</c> lists them. Public so tests can run the real command tree
+/// in-process; the commands themselves are the CLI's own.
+/// </summary>
+public static class CommandCatalog
 {
     public static IEnumerable<Command> All()
     {
@@ -12,6 +15,5 @@ internal static class CommandCatalog
         yield return StreamCommand.Create();
         yield return DeployCommand.Create();
         yield return DemoCommand.Create();
-        yield return ChaosCommand.Create();
     }
 }

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
+using Bmcast.Agent;
 using Bmcast.Core.Manifests;
 using Bmcast.Images;
 using Spectre.Console;

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Bmcast.Agent;
 using Bmcast.Cli.Demo;
 using Bmcast.Images;
 using Microsoft.Extensions.Logging;

@@ -1,8 +1,8 @@
 using System.CommandLine;
 using System.Text.RegularExpressions;
-using Bmcast.Cli.Deploy;
+using Bmcast.Agent.Deploy;
+using Bmcast.Agent.Events;
 using Bmcast.Cli.Output;
-using Bmcast.Cli.Streaming;
 using Bmcast.Core.Manifests;
 using Bmcast.Engine;
 using Bmcast.Engine.Verification;
@@ -58,9 +58,10 @@ internal static partial class DeployCommand
                 var machine = new MachineSpec(agentSocket, work, (int)(memoryBytes >> 20), parseResult.GetValue(cpus),
                     parseResult.GetValue(disk), parseResult.GetValue(firmware), parseResult.GetValue(guestMode), stream.TargetPath + ".console.log",
                     GuestSettings: settings);
-                var events = parseResult.GetValue(streaming.Json) ? new JsonEventWriter(parseResult.InvocationConfiguration.Output) : null;
-                IStreamReporter reporter = events is not null ? new JsonStreamReporter(events) : new ConsoleStreamReporter(parseResult.InvocationConfiguration.Output, "Pivoting the guest onto the local disk; the machine runs on until it powers off.");
-                await new DeployRun(new DeployRequest(stream, machine), reporter, events, logging).RunAsync(cancellationToken);
+                IDeploymentEventSink events = parseResult.GetValue(streaming.Json)
+                    ? new JsonDeploymentEvents(new JsonEventWriter(parseResult.InvocationConfiguration.Output))
+                    : new ConsoleStreamReporter(parseResult.InvocationConfiguration.Output, "Pivoting the guest onto the local disk; the machine runs on until it powers off.");
+                await new DeployRun(new DeployRequest(stream, machine), events, logging).RunAsync(cancellationToken);
             }
             finally
             {

@@ -1,6 +1,7 @@
 namespace Bmcast.Cli.Commands;
 
-internal static class ExitCodes
+/// <summary>The exit codes of bmcast, which its tools (bmcast-chaos) share.</summary>
+public static class ExitCodes
 {
     public const int Success = 0;
     public const int Failed = 1;

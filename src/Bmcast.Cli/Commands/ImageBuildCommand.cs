@@ -1,5 +1,6 @@
 using System.CommandLine;
-using Bmcast.Cli.ImageBuild;
+using Bmcast.Agent.ImageBuild;
+using Bmcast.Cli.Output;
 using Bmcast.Images;
 
 namespace Bmcast.Cli.Commands;

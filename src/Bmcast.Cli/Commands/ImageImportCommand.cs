@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Bmcast.Agent.Host;
 using Bmcast.Images;
 
 namespace Bmcast.Cli.Commands;
@@ -41,6 +42,8 @@ internal static class ImageImportCommand
         {
             var importOptions = new ImportOptions(context.GetValue(name), context.GetValue(chunkSize),
                 context.GetValue(format), context.GetValue(force));
+            if (importOptions.Format != DiskImageFormat.Raw)
+                await AptPackages.EnsureAsync(HostTools.ImageConversion, step => context.Error.WriteLine($"bmcast: {step}"), cancellationToken);
             var importer = new ImageImporter(context.Store);
             var result = await TerminalProgress.RunAsync(context, report =>
                 importer.ImportAsync(context.GetValue(file).FullName, importOptions,

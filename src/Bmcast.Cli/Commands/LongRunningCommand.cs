@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Bmcast.Agent;
 using Microsoft.Extensions.Logging;
 
 namespace Bmcast.Cli.Commands;

@@ -1,11 +1,10 @@
 using System.CommandLine;
+using Bmcast.Agent.Serving;
 using Bmcast.Core.Aoe;
-using Bmcast.Core.Storage;
 using Bmcast.Images;
 using Bmcast.Protocols.Aoe;
 using Bmcast.Protocols.Nbd;
 using Bmcast.Protocols.Nbd.Server;
-using Microsoft.Extensions.Logging;
 
 namespace Bmcast.Cli.Commands;
 
@@ -67,53 +66,45 @@ internal static class ServeCommand
             command.Options.Add(option);
         LongRunningCommand.Bind(command, "bmcast.serve", async (parseResult, logging, cancellationToken) =>
         {
-            var log = logging.CreateLogger("bmcast.serve");
             string? nbdEndpoint = parseResult.GetValue(nbd);
             string? aoeInterface = parseResult.GetValue(aoe);
             if (nbdEndpoint is null && aoeInterface is null)
                 throw new ArgumentException("give --nbd ENDPOINT, --aoe IFACE or both");
-            var imageStore = ImageStore.Open(parseResult.GetValue(store));
-            IExportCatalog catalog = new StoreExportCatalog(imageStore);
-            if (parseResult.GetValue(rate) is { } text)
-            {
-                if (!ByteSize.TryParse(text, out long bytesPerSecond) || bytesPerSecond <= 0)
-                    throw new ArgumentException($"--rate '{text}' is not a byte rate such as 125M");
-                catalog = new LinkLimitedCatalog(catalog, new LinkEmulator(bytesPerSecond));
-                log.LogInformation("emulating a {Rate}/s link shared by all clients", ByteSize.Format(bytesPerSecond));
-            }
-            var servers = new List<Task>();
+            var options = new ImageServerOptions { LinkBytesPerSecond = ParseRate(parseResult.GetValue(rate)) };
             if (nbdEndpoint is not null)
             {
-                var endpoint = NbdEndpoint.Parse(nbdEndpoint);
                 var tls = ParseTls(parseResult.GetValue(tlsCert), parseResult.GetValue(tlsKey), parseResult.GetValue(tlsClientCa), parseResult.GetValue(tlsAllow));
-                var options = NbdLimits(parseResult.GetValue(maxConnections), parseResult.GetValue(handshakeTimeout)) with { Tls = tls };
-                log.LogInformation("serving {Count} images from {Store} on {Endpoint}",
-                    imageStore.List().Count, imageStore.Root, endpoint);
-                if (tls is not null)
-                    log.LogInformation("NBD requires TLS{Clients}", tls.ClientAuthorities is null ? "" : " and a client certificate");
-                servers.Add(new NbdServer(catalog, logging.CreateLogger<NbdServer>(), options).RunAsync(endpoint, cancellationToken));
+                options = options with
+                {
+                    Nbd = NbdEndpoint.Parse(nbdEndpoint),
+                    NbdOptions = NbdLimits(parseResult.GetValue(maxConnections), parseResult.GetValue(handshakeTimeout)) with { Tls = tls },
+                };
             }
             if (aoeInterface is not null)
             {
                 ushort shelf = parseResult.GetValue(aoeShelf);
-                // Images imported before slots were recorded get theirs now, for good.
-                imageStore.AssignMissingAoeSlots();
-                var options = new AoeTargetOptions
+                options = options with
                 {
-                    Shelf = shelf,
-                    ManifestShelf = CompanionShelf(shelf, 1, parseResult.GetValue(aoeManifestShelf), "--aoe-manifest-shelf"),
-                    ProfileShelf = ProfileShelf(shelf, parseResult.GetValue(aoeManifestShelf), parseResult.GetValue(aoeProfileShelf)),
-                    AllowedInitiators = ParseMacs(parseResult.GetValue(aoeAllow)),
+                    AoeInterface = aoeInterface,
+                    AoeOptions = new AoeTargetOptions
+                    {
+                        Shelf = shelf,
+                        ManifestShelf = CompanionShelf(shelf, 1, parseResult.GetValue(aoeManifestShelf), "--aoe-manifest-shelf"),
+                        ProfileShelf = ProfileShelf(shelf, parseResult.GetValue(aoeManifestShelf), parseResult.GetValue(aoeProfileShelf)),
+                        AllowedInitiators = ParseMacs(parseResult.GetValue(aoeAllow)),
+                    },
                 };
-                servers.Add(ServeAoeAsync(aoeInterface, catalog, options, logging.CreateLogger<AoeTarget>(), cancellationToken));
             }
-            // A server that fails (say, the AoE interface vanished) ends the command rather than leaving the other serving.
-            await await Task.WhenAny(servers);
-            await Task.WhenAll(servers);
-            cancellationToken.ThrowIfCancellationRequested(); // servers end quietly when stopped: say so
+            await using var server = new ImageServerHost(ImageStore.Open(parseResult.GetValue(store)), options, logging);
+            await server.RunAsync(cancellationToken);
         });
         return command;
     }
+
+    private static long? ParseRate(string? text) =>
+        text is null ? null
+        : ByteSize.TryParse(text, out long bytesPerSecond) && bytesPerSecond > 0 ? bytesPerSecond
+        : throw new ArgumentException($"--rate '{text}' is not a byte rate such as 125M");
 
     private static NbdServerOptions NbdLimits(int maxConnections, int handshakeSeconds)
     {
@@ -138,13 +129,6 @@ internal static class ServeCommand
         given ?? (imageShelf + above < AoeProtocol.BroadcastMajor
             ? (ushort)(imageShelf + above)
             : throw new ArgumentException($"--aoe-shelf {imageShelf} leaves no shelf {imageShelf + above} below {AoeProtocol.BroadcastMajor} (broadcast): give {option}"));
-
-    private static async Task ServeAoeAsync(string interfaceName, IExportCatalog catalog, AoeTargetOptions options, ILogger logger, CancellationToken cancellationToken)
-    {
-        using var channel = PacketSocketChannel.Open(interfaceName);
-        await using var target = await AoeTarget.CreateAsync(channel, catalog, options, logger, cancellationToken);
-        await target.RunAsync(cancellationToken);
-    }
 
     private static NbdServerTls? ParseTls(string? certificate, string? key, string? clientCa, string[]? allow)
     {

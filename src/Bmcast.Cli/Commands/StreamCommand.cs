@@ -1,7 +1,8 @@
 using System.CommandLine;
 using System.Diagnostics;
+using Bmcast.Agent.Events;
+using Bmcast.Agent.Streaming;
 using Bmcast.Cli.Output;
-using Bmcast.Cli.Streaming;
 using Bmcast.Core.Manifests;
 using Bmcast.Engine;
 using Bmcast.Engine.Verification;
@@ -27,7 +28,7 @@ internal static class StreamCommand
         {
             var request = options.ToRequest(parseResult, NbdEndpoint.Parse(parseResult.GetValue(export)!));
             var output = parseResult.GetValue(options.Json)
-                ? (IStreamReporter)new JsonStreamReporter(new JsonEventWriter(parseResult.InvocationConfiguration.Output))
+                ? (IDeploymentEventSink)new JsonDeploymentEvents(new JsonEventWriter(parseResult.InvocationConfiguration.Output))
                 : new ConsoleStreamReporter(parseResult.InvocationConfiguration.Output, "Still exporting until stopped (Ctrl-C).");
             await new StreamAgent(request, output, logging).RunAsync(cancellationToken);
         });

@@ -1,5 +1,5 @@
 using System.CommandLine;
-using Bmcast.Cli.Streaming;
+using Bmcast.Agent.Streaming;
 using Bmcast.Engine;
 using Bmcast.Engine.Verification;
 using Bmcast.Images;

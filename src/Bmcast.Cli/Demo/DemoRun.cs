@@ -1,7 +1,10 @@
 using System.Diagnostics;
-using Bmcast.Cli.Deploy;
-using Bmcast.Cli.ImageBuild;
-using Bmcast.Cli.Streaming;
+using Bmcast.Agent.Deploy;
+using Bmcast.Agent.Host;
+using Bmcast.Agent.ImageBuild;
+using Bmcast.Agent.Serving;
+using Bmcast.Agent.Streaming;
+using Bmcast.Cli.Output;
 using Bmcast.Core.Manifests;
 using Bmcast.Core.Storage;
 using Bmcast.Engine;
@@ -9,7 +12,6 @@ using Bmcast.Images;
 using Bmcast.Machines.Qemu;
 using Bmcast.Protocols.Nbd;
 using Bmcast.Protocols.Nbd.Client;
-using Bmcast.Protocols.Nbd.Server;
 using Microsoft.Extensions.Logging;
 using Spectre.Console;
 
@@ -27,7 +29,7 @@ internal sealed class DemoRun(IAnsiConsole console, ILoggerFactory logging, stri
 
     public async Task<bool> RunAsync(CancellationToken ct)
     {
-        await AptPackages.EnsureAsync(new Dictionary<string, string> { ["qemu-system-x86_64"] = "qemu-system-x86" }, Say, ct);
+        await AptPackages.EnsureAsync(HostTools.Machine(Firmware.Bios), Say, ct);
         Say($"building the {ImageName} sample OS image from Debian packages (cached after the first time)");
         var built = await new ImageBuilder(RecipeDirectory.Locate(), ImageCache.Default()).BuildAsync(ImageName, false, step => Say(step), ct);
         var store = ImageStore.Open(Path.Combine(workspace, "store"));
@@ -35,9 +37,8 @@ internal sealed class DemoRun(IAnsiConsole console, ILoggerFactory logging, stri
         var manifest = store.ReadManifest(ImageName);
 
         string serverSocket = Path.Combine(workspace, "server.sock");
-        var link = new LinkEmulator(linkBytesPerSecond);
-        await using var server = new NbdServer(new LinkLimitedCatalog(new StoreExportCatalog(store), link), logging.CreateLogger<NbdServer>());
-        await server.StartAsync(NbdEndpoint.Unix(serverSocket), ct);
+        await using var server = new ImageServerHost(store, new ImageServerOptions { Nbd = NbdEndpoint.Unix(serverSocket), LinkBytesPerSecond = linkBytesPerSecond }, logging);
+        await server.StartAsync(ct);
         Say($"image server on {serverSocket}, over an emulated {ByteSize.Format(linkBytesPerSecond)}/s link");
 
         Heading("1. the classic way: copy the image to the local disk, then boot it");
@@ -54,7 +55,7 @@ internal sealed class DemoRun(IAnsiConsole console, ILoggerFactory logging, stri
         var stream = new StreamRequest($"nbd+unix:///{ImageName}?socket={serverSocket}", target, target + ".bmcast-state",
             NbdEndpoint.Unix(agentSocket), null, null, Path.Combine(workspace, "known_keys"), new StreamingOptions());
         var machine = new MachineSpec(agentSocket, workspace, 512, GuestMode: "poweroff", ConsoleLog: target + ".console.log");
-        var deploy = new DeployRun(new DeployRequest(stream, machine), new ConsoleStreamReporter(Console.Out, "Pivoting the guest onto the local disk."), null, logging);
+        var deploy = new DeployRun(new DeployRequest(stream, machine), new ConsoleStreamReporter(Console.Out, "Pivoting the guest onto the local disk."), logging);
         await deploy.RunAsync(ct);
         var ready = await deploy.Ready;
         string pivot = deploy.Pivoted.IsCompletedSuccessfully ? $"{(await deploy.Pivoted).TotalMilliseconds:0} ms" : "not needed (the guest powered off first)";

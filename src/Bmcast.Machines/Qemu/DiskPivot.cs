@@ -10,6 +10,7 @@ namespace Bmcast.Machines.Qemu;
 /// job with <c>sync: none</c> (nothing to copy: the file already equals the disk) duplicates writes
 /// while it runs; completing it swaps the device onto the file node; the NBD nodes are then deleted,
 /// which closes QEMU's connection to the agent. QEMU's own mirror copies nothing: bmcast's copier did.
+/// A pivot that fails before the swap is undone, leaving the guest as it was.
 /// </summary>
 public static class DiskPivot
 {
@@ -17,30 +18,96 @@ public static class DiskPivot
     public const string LocalNode = "local";
     private const string JobId = "bmcast-pivot";
     private static readonly TimeSpan JobTimeout = TimeSpan.FromSeconds(60);
+    private static readonly TimeSpan RollBackTimeout = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan JobPollInterval = TimeSpan.FromMilliseconds(50);
 
-    /// <summary>Pivot; returns how long it took.</summary>
+    /// <summary>
+    /// Pivot; returns how long it took. A pivot that fails before the swap (QEMU refuses a step, the mirror fails or
+    /// never converges) is rolled back: the mirror job cancelled, the nodes it added deleted, so the guest runs on,
+    /// still on the agent's export, and a later pivot can start afresh; then <see cref="DiskPivotException"/>.
+    /// </summary>
     public static async Task<TimeSpan> PivotToFileAsync(QmpClient qmp, string targetPath, CancellationToken ct)
     {
         var clock = Stopwatch.StartNew();
-        await qmp.ExecuteAsync("blockdev-add", new JsonObject
+        var added = new List<string>();
+        bool jobStarted = false;
+        // Event waits end with the pivot, whatever its outcome: a waiter left behind would swallow later events.
+        using var waits = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        try
         {
-            ["driver"] = "file", ["node-name"] = FileNode, ["filename"] = Path.GetFullPath(targetPath),
-        }, ct);
-        await qmp.ExecuteAsync("blockdev-add", new JsonObject { ["driver"] = "raw", ["node-name"] = LocalNode, ["file"] = FileNode }, ct);
-        var ready = qmp.WaitForEventAsync("BLOCK_JOB_READY", IsPivotJob, ct);
-        await qmp.ExecuteAsync("blockdev-mirror", new JsonObject
+            await qmp.ExecuteAsync("blockdev-add", new JsonObject
+            {
+                ["driver"] = "file", ["node-name"] = FileNode, ["filename"] = Path.GetFullPath(targetPath),
+            }, ct);
+            added.Add(FileNode);
+            await qmp.ExecuteAsync("blockdev-add", new JsonObject { ["driver"] = "raw", ["node-name"] = LocalNode, ["file"] = FileNode }, ct);
+            added.Add(LocalNode);
+            var ready = qmp.WaitForEventAsync("BLOCK_JOB_READY", IsPivotJob, waits.Token);
+            jobStarted = true;
+            await qmp.ExecuteAsync("blockdev-mirror", new JsonObject
+            {
+                ["job-id"] = JobId, ["device"] = QemuCommandLine.DiskNode, ["target"] = LocalNode, ["sync"] = "none",
+            }, ct);
+            await WithJobDiagnosticsAsync(qmp, ready, "BLOCK_JOB_READY", ct);
+            var completed = qmp.WaitForEventAsync("BLOCK_JOB_COMPLETED", IsPivotJob, waits.Token);
+            await qmp.ExecuteAsync("block-job-complete", new JsonObject { ["device"] = JobId }, ct);
+            var done = await WithJobDiagnosticsAsync(qmp, completed, "BLOCK_JOB_COMPLETED", ct);
+            if (done.Data?["error"] is { } error)
+                throw new QmpException($"pivot mirror failed: {error}");
+        }
+        catch (QmpException e)
         {
-            ["job-id"] = JobId, ["device"] = QemuCommandLine.DiskNode, ["target"] = LocalNode, ["sync"] = "none",
-        }, ct);
-        await WithJobDiagnosticsAsync(qmp, ready, "BLOCK_JOB_READY", ct);
-        var completed = qmp.WaitForEventAsync("BLOCK_JOB_COMPLETED", IsPivotJob, ct);
-        await qmp.ExecuteAsync("block-job-complete", new JsonObject { ["device"] = JobId }, ct);
-        var done = await WithJobDiagnosticsAsync(qmp, completed, "BLOCK_JOB_COMPLETED", ct);
-        if (done.Data?["error"] is { } error)
-            throw new QmpException($"pivot mirror failed: {error}");
+            await waits.CancelAsync();
+            string undone = await RollBackAsync(qmp, jobStarted, added);
+            throw new DiskPivotException($"pivot onto {targetPath} failed ({e.Message}); the guest's disk stays on the agent's export{undone}", e);
+        }
+        finally
+        {
+            await waits.CancelAsync();
+        }
+        // The device is on the file now: the NBD nodes go, which closes QEMU's connection to the agent.
         await qmp.ExecuteAsync("blockdev-del", new JsonObject { ["node-name"] = QemuCommandLine.DiskNode }, ct);
         await qmp.ExecuteAsync("blockdev-del", new JsonObject { ["node-name"] = QemuCommandLine.SourceNode }, ct);
         return clock.Elapsed;
+    }
+
+    /// <summary>
+    /// Undo a pivot that did not swap: cancel the mirror (with force, so a ready mirror ends without completing), wait
+    /// until QEMU has dropped it, delete the added nodes, newest first. Each step is tried even when one before it
+    /// failed; returns what could not be undone, for the error message ("" when all was).
+    /// </summary>
+    private static async Task<string> RollBackAsync(QmpClient qmp, bool jobStarted, List<string> added)
+    {
+        using var limit = new CancellationTokenSource(RollBackTimeout);
+        var failures = new List<string>();
+        if (jobStarted)
+        {
+            // Refused when the job already ended by itself (a mirror that failed): only its absence matters.
+            await TryAsync("cancelling the mirror", token => qmp.ExecuteAsync("block-job-cancel", new JsonObject { ["device"] = JobId, ["force"] = true }, token), [], limit.Token);
+            await TryAsync("waiting for the mirror to end", token => WaitForJobGoneAsync(qmp, token), failures, limit.Token);
+        }
+        added.Reverse();
+        foreach (string node in added)
+            await TryAsync($"deleting node {node}", token => qmp.ExecuteAsync("blockdev-del", new JsonObject { ["node-name"] = node }, token), failures, limit.Token);
+        return failures.Count == 0 ? "" : $"; not undone: {string.Join("; ", failures)}";
+    }
+
+    private static async Task WaitForJobGoneAsync(QmpClient qmp, CancellationToken ct)
+    {
+        while ((await qmp.ExecuteAsync("query-block-jobs", null, ct))?.AsArray().Any(IsPivotJob) == true)
+            await Task.Delay(JobPollInterval, ct);
+    }
+
+    private static async Task TryAsync(string what, Func<CancellationToken, Task> step, List<string> failures, CancellationToken ct)
+    {
+        try
+        {
+            await step(ct);
+        }
+        catch (Exception e) when (e is QmpException or OperationCanceledException)
+        {
+            failures.Add($"{what}: {e.Message}");
+        }
     }
 
     /// <summary>The node the guest's disk device sits on now.</summary>

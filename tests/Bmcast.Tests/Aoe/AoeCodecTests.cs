@@ -1,6 +1,6 @@
-using Bmcast.Cli.Chaos.Fuzz;
 using Bmcast.Core.Aoe;
 using Bmcast.Protocols.Aoe;
+using Bmcast.TestKit.Aoe;
 
 namespace Bmcast.Tests.Aoe;
 

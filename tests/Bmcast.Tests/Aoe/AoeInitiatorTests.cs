@@ -1,7 +1,7 @@
-using Bmcast.Cli.Chaos.Fuzz;
 using Bmcast.Core.Aoe;
 using Bmcast.Core.Storage;
 using Bmcast.Protocols.Aoe;
+using Bmcast.TestKit.Aoe;
 using Bmcast.Tests.Nbd;
 using Microsoft.Extensions.Logging.Abstractions;
 

@@ -1,9 +1,9 @@
 using System.Text;
-using Bmcast.Cli.Chaos.Fuzz;
 using Bmcast.Core.Aoe;
 using Bmcast.Core.Manifests;
 using Bmcast.Core.Storage;
 using Bmcast.Protocols.Aoe;
+using Bmcast.TestKit.Aoe;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Bmcast.Tests.Aoe;

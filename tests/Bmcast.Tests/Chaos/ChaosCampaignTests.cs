@@ -3,14 +3,14 @@ using System.Text.Json;
 namespace Bmcast.Tests.Chaos;
 
 /// <summary>
-/// The chaos campaigns at the reduced counts CI affords, through the real CLI: each must finish with
+/// The chaos campaigns at the reduced counts CI affords, run by bmcast-chaos against the real CLI: each must finish with
 /// its summary line and no loss. Full counts are recorded in docs/reliability.md.
 /// </summary>
 public sealed class ChaosCampaignTests
 {
     private static async Task<JsonElement> RunCampaignAsync(string campaign, int runs, TimeSpan timeout)
     {
-        var (code, output, error) = await BmcastProcess.RunAsync(timeout, "chaos", campaign, "--runs", runs.ToString(), "--json");
+        var (code, output, error) = await BmcastProcess.RunChaosAsync(timeout, campaign, "--runs", runs.ToString(), "--json");
         string? summaryLine = output.Split('\n').LastOrDefault(l => l.Contains("\"summary\""));
         Assert.True(summaryLine is not null, $"no summary event (exit {code}); stderr:\n{error}");
         var summary = JsonDocument.Parse(summaryLine).RootElement.Clone();

@@ -1,6 +1,5 @@
 using System.Net.Sockets;
-using Bmcast.Cli.Chaos;
-using Bmcast.Cli.Chaos.Fuzz;
+using Bmcast.Chaos.Fuzz;
 using Bmcast.Protocols.Nbd;
 using Bmcast.Tests.Nbd;
 using Bmcast.Tests.Support;
@@ -9,7 +8,7 @@ namespace Bmcast.Tests.Chaos;
 
 /// <summary>
 /// Proof that <c>bmcast chaos fuzz</c> catches each kind of loss: a campaign that cannot fail proves nothing.
-/// (ChaosCampaignTests runs the real campaign through the CLI.) Allocations are measured process-wide, so
+/// (ChaosCampaignTests runs the real campaign through bmcast-chaos.) Allocations are measured process-wide, so
 /// these run alone.
 /// </summary>
 [Collection(nameof(AllocationMeasurements))]

@@ -1,5 +1,5 @@
-using Bmcast.Cli.Chaos;
-using Bmcast.Cli.Chaos.Fuzz;
+using Bmcast.Chaos;
+using Bmcast.Chaos.Fuzz;
 using Bmcast.Tests.Support;
 using Microsoft.Extensions.Logging.Abstractions;
 

@@ -1,4 +1,4 @@
-using Bmcast.Cli.Chaos;
+using Bmcast.Chaos;
 
 namespace Bmcast.Tests.Chaos;
 

@@ -1,7 +1,7 @@
-using Bmcast.Cli.Chaos;
 using Bmcast.Core.Storage;
 using Bmcast.Protocols.Nbd;
 using Bmcast.Protocols.Nbd.Client;
+using Bmcast.TestKit.Mounts;
 
 namespace Bmcast.Tests.EndToEnd;
 

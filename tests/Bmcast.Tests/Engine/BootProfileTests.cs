@@ -1,6 +1,5 @@
 using Bmcast.Core.Blocks;
 using Bmcast.Engine;
-using Bmcast.Tests.Support;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Bmcast.Tests.Engine;

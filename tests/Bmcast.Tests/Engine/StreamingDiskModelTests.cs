@@ -2,7 +2,6 @@ using System.Security.Cryptography;
 using Bmcast.Core.Blocks;
 using Bmcast.Core.Manifests;
 using Bmcast.Engine;
-using Bmcast.Tests.Support;
 using CsCheck;
 using Microsoft.Extensions.Logging.Abstractions;
 

@@ -1,7 +1,6 @@
 using Bmcast.Core.Blocks;
 using Bmcast.Core.Storage;
 using Bmcast.Engine;
-using Bmcast.Tests.Support;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Bmcast.Tests.Engine;

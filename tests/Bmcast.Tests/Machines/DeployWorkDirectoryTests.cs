@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using Bmcast.Cli.Deploy;
+using Bmcast.Agent.Deploy;
 
 namespace Bmcast.Tests.Machines;
 

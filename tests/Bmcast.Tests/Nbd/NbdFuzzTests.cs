@@ -1,4 +1,4 @@
-using Bmcast.Cli.Chaos.Fuzz;
+using Bmcast.Chaos.Fuzz;
 using Bmcast.Protocols.Nbd;
 using Bmcast.Protocols.Nbd.Client;
 using Bmcast.Protocols.Nbd.Server;

@@ -1,4 +1,4 @@
-using Bmcast.Cli.ImageBuild;
+using Bmcast.Agent.ImageBuild;
 using Bmcast.Tests.Support;
 
 namespace Bmcast.Tests.OsImages;

@@ -1,5 +1,5 @@
-using Bmcast.Cli.Demo;
-using Bmcast.Cli.ImageBuild;
+using Bmcast.Agent.Host;
+using Bmcast.Agent.ImageBuild;
 using Bmcast.Tests.Support;
 
 namespace Bmcast.Tests.OsImages;

@@ -1,0 +1,167 @@
+using System.Diagnostics;
+using Bmcast.Agent.Events;
+using Bmcast.Agent.Host;
+using Bmcast.Agent.Streaming;
+using Bmcast.Engine;
+using Bmcast.Machines.Qemu;
+using Bmcast.Machines.Qmp;
+using Microsoft.Extensions.Logging;
+
+namespace Bmcast.Agent.Deploy;
+
+/// <summary>
+/// The whole job in hosted mode: start the streaming agent, boot a QEMU machine from its export at
+/// once, report time-to-ready when the guest prints its marker, and when the copy is complete pivot
+/// the running guest's disk onto the target file and stop the agent, so no guest I/O passes through
+/// bmcast afterwards. Runs until the machine powers off (or is stopped: Ctrl-C, SIGTERM).
+/// </summary>
+public sealed class DeployRun(DeployRequest request, IDeploymentEventSink events, ILoggerFactory logging)
+{
+    public const string ReadyMarker = "BMCAST-READY";
+    /// <summary>What every guest marker starts with: such console lines become <c>guest</c> events.</summary>
+    public const string MarkerPrefix = "BMCAST-";
+    private static readonly TimeSpan ShutdownGrace = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan ReadSampleInterval = TimeSpan.FromMilliseconds(250);
+    private readonly TaskCompletionSource<TimeSpan> _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource<TimeSpan> _pivoted = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Time-to-ready: from the start of the deployment to the guest's marker.</summary>
+    public Task<TimeSpan> Ready => _ready.Task;
+
+    /// <summary>How long the pivot onto the target file took, once it happened.</summary>
+    public Task<TimeSpan> Pivoted => _pivoted.Task;
+
+    public async Task RunAsync(CancellationToken ct)
+    {
+        var clock = Stopwatch.StartNew();
+        var log = logging.CreateLogger("bmcast.deploy");
+        await AptPackages.EnsureAsync(HostTools.Machine(request.Machine.Firmware), step => log.LogInformation("{Step}", step), ct);
+        var agent = new StreamAgent(request.Stream, events, logging);
+        using var stopAgent = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var agentRun = agent.RunAsync(stopAgent.Token);
+        try
+        {
+            await Task.WhenAny(agentRun, agent.Exported);
+            if (agentRun.IsCompleted)
+            {
+                await agentRun;
+                return;
+            }
+            await using var machine = await QemuMachine.StartAsync(request.Machine, log, ct);
+            events.Publish(new MachineStarted(clock.Elapsed, machine.Accelerator, machine.Pid));
+            // In the event stream, a guest's markers fall in order with the pivot (e.g. which benchmark runs came after it).
+            machine.WatchConsole(MarkerPrefix, line => events.Publish(new GuestMarker(clock.Elapsed, line[line.IndexOf(MarkerPrefix, StringComparison.Ordinal)..].TrimEnd())));
+            var ready = WatchReadyAsync(machine, agent, clock, log);
+            var exited = machine.WaitForExitAsync(ct);
+
+            await Task.WhenAny(agent.Complete, exited, agentRun);
+            if (agentRun.IsFaulted)
+                await agentRun;
+            if (agent.Complete.IsCompletedSuccessfully && !machine.HasExited)
+                await PivotAsync(machine, stopAgent, agentRun, clock, log, ct);
+            try
+            {
+                await exited;
+            }
+            catch (OperationCanceledException)
+            {
+                await machine.ShutdownAsync(ShutdownGrace);
+                throw;
+            }
+            events.Publish(new MachineExited(clock.Elapsed));
+            await ready;
+            // A guest that powered off before the copy finished leaves the target incomplete: finish it.
+            if (!agentRun.IsCompleted)
+            {
+                await Task.WhenAny(agent.Complete, agentRun);
+                await StopAgentAsync(stopAgent, agentRun);
+            }
+        }
+        finally
+        {
+            await StopAgentAsync(stopAgent, agentRun);
+            _ready.TrySetCanceled(CancellationToken.None);
+            _pivoted.TrySetCanceled(CancellationToken.None);
+        }
+    }
+
+    /// <summary>
+    /// Move the guest onto the target and stop the agent. A pivot that fails is rolled back by <see cref="DiskPivot"/>:
+    /// the guest, healthy, still runs on the agent's export, so the agent keeps serving it (every block is on the
+    /// target already, and its writes go there too) until it powers off, rather than the deploy ending under it.
+    /// </summary>
+    private async Task PivotAsync(QemuMachine machine, CancellationTokenSource stopAgent, Task agentRun, Stopwatch clock, ILogger log, CancellationToken ct)
+    {
+        TimeSpan pause;
+        try
+        {
+            pause = await DiskPivot.PivotToFileAsync(machine.Qmp, request.Stream.TargetPath, ct);
+        }
+        catch (DiskPivotException e)
+        {
+            log.LogError("{Error}: the agent keeps serving the guest until it powers off", e.Message);
+            events.Publish(new PivotFailed(clock.Elapsed, e.Message));
+            return;
+        }
+        events.Publish(new DiskPivoted(clock.Elapsed, pause));
+        _pivoted.TrySetResult(pause);
+        log.LogInformation("pivoted the guest's disk onto {Target} in {Ms:0} ms; stopping the agent", request.Stream.TargetPath, pause.TotalMilliseconds);
+        await StopAgentAsync(stopAgent, agentRun);
+    }
+
+    private async Task WatchReadyAsync(QemuMachine machine, StreamAgent agent, Stopwatch clock, ILogger log)
+    {
+        var marker = machine.WaitForConsoleAsync(ReadyMarker);
+        // A guest may power off right after its marker, before QEMU answers a query: until the marker, the guest's
+        // reads are sampled, and the last sample stands if QEMU is gone by then.
+        long guestRead = 0;
+        while (!marker.IsCompleted)
+        {
+            guestRead = await TryGuestBytesReadAsync(machine) ?? guestRead;
+            await Task.WhenAny(marker, Task.Delay(ReadSampleInterval));
+        }
+        try
+        {
+            await marker;
+        }
+        catch (IOException)
+        {
+            return;
+        }
+        var elapsed = clock.Elapsed;
+        _ready.TrySetResult(elapsed);
+        var progress = agent.Progress;
+        guestRead = await TryGuestBytesReadAsync(machine) ?? guestRead;
+        string profile = request.Stream.TargetPath + ".boot-profile";
+        BootProfile.Write(profile, agent.OnDemandOrder);
+        log.LogInformation("guest ready after {Seconds:0.00} s: it read {Read} bytes, {OnDemand} bytes were fetched on demand; boot profile in {Profile}",
+            elapsed.TotalSeconds, guestRead, progress?.BytesOnDemand, profile);
+        events.Publish(new GuestReady(clock.Elapsed, elapsed, guestRead, progress?.BytesOnDemand ?? 0, progress?.BytesBackground ?? 0));
+    }
+
+    private static async Task<long?> TryGuestBytesReadAsync(QemuMachine machine)
+    {
+        try
+        {
+            return await machine.GuestBytesReadAsync(CancellationToken.None);
+        }
+        catch (Exception e) when (e is QmpException or IOException or ObjectDisposedException)
+        {
+            return null;
+        }
+    }
+
+    private static async Task StopAgentAsync(CancellationTokenSource stop, Task agentRun)
+    {
+        if (agentRun.IsCompleted)
+            return;
+        await stop.CancelAsync();
+        try
+        {
+            await agentRun;
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+}

@@ -1,0 +1,110 @@
+using System.Diagnostics;
+using Bmcast.Agent.Events;
+using Bmcast.Engine;
+using Bmcast.Engine.Verification;
+using Bmcast.Protocols.Nbd;
+using Bmcast.Protocols.Nbd.Server;
+using Microsoft.Extensions.Logging;
+
+namespace Bmcast.Agent.Streaming;
+
+/// <summary>
+/// The streaming agent's lifetime: connect to the source, open or resume the deployment, export the
+/// disk, report progress until complete, keep serving until stopped, then commit and close.
+/// </summary>
+public sealed class StreamAgent(StreamRequest request, IDeploymentEventSink events, ILoggerFactory logging)
+{
+    private static readonly TimeSpan ProgressInterval = TimeSpan.FromSeconds(1);
+    private readonly TaskCompletionSource _exported = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _complete = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Stopwatch _clock = new();
+    private StreamingDisk? _disk;
+
+    /// <summary>Completes once the disk is exported and clients may connect.</summary>
+    public Task Exported => _exported.Task;
+
+    /// <summary>Completes once every block is present and committed.</summary>
+    public Task Complete => _complete.Task;
+
+    /// <summary>Chunks the guest has waited for so far, in first-touch order: the boot profile when taken at ready.</summary>
+    public IReadOnlyList<long> OnDemandOrder => _disk?.OnDemandOrder.Snapshot() ?? [];
+
+    /// <summary>The deployment's progress now, once the disk is open.</summary>
+    public StreamingProgress? Progress => _disk is null ? null : StreamingProgress.Of(_disk, _clock.Elapsed);
+
+    public async Task RunAsync(CancellationToken ct)
+    {
+        var clock = _clock;
+        clock.Start();
+        var log = logging.CreateLogger("bmcast.stream");
+        var connector = new SourceConnector(new ManifestTrust(request.KnownKeysPath, log), request.OutageLimit, request.SourceTls, log);
+        var (source, manifest, published) = await connector.OpenAsync(request.SourceUri, request.ManifestPath, request.TrustedKey, ct);
+        await using var sourceLifetime = source;
+        await using var session = await StreamingSession.OpenAsync(source, manifest, request.TargetPath, request.StatePath, request.Options, log, ct);
+        // A profile file given is checked before anything starts; a published one may still be on its way.
+        if (request.BootProfilePath is { } profilePath)
+            Prefetch(session, await File.ReadAllTextAsync(profilePath, ct), log);
+        var disk = session.Disk;
+        _disk = disk;
+        var catalog = new SingleExportCatalog(Path.GetFileName(request.TargetPath), $"streaming {source.Description}", disk);
+        await using var server = new NbdServer(catalog, logging.CreateLogger<NbdServer>());
+        await server.StartAsync(request.Export, ct);
+        log.LogInformation("{Mode} {Source} -> {Target}, exported on {Export} ({Verified})",
+            session.Resumed ? "resuming" : "streaming", source.Description, request.TargetPath, request.Export,
+            manifest is null ? "unverified" : $"verified, root {manifest.RootHashHex[..16]}");
+        events.Publish(new StreamStarted(request.SourceUri, request.TargetPath, request.Export.ToString(), session.Resumed, manifest is not null,
+            StreamingProgress.Of(disk, clock.Elapsed)));
+        _exported.TrySetResult();
+
+        try
+        {
+            // Neither the guest's reads nor the copy wait for the published profile (an AoE source without one takes its
+            // discovery timeout, about 1.4 s, to say so): the copy starts in disk order and takes the profile's when it comes.
+            var copy = session.RunToCompletionAsync(ct);
+            var profiled = request.BootProfilePath is null ? PrefetchPublishedAsync(session, published, log) : Task.CompletedTask;
+            while (!copy.IsCompleted)
+            {
+                await Task.WhenAny(copy, Task.Delay(ProgressInterval, ct));
+                ct.ThrowIfCancellationRequested();
+                events.Publish(new StreamProgressed(StreamingProgress.Of(disk, clock.Elapsed)));
+            }
+            await copy;
+            // Complete means nothing is left to do: an image copied faster than the lookup (1.4 s) waits for its end.
+            await profiled;
+            events.Publish(new StreamCompleted(StreamingProgress.Of(disk, clock.Elapsed)));
+            _complete.TrySetResult();
+            log.LogInformation("deployment complete: every block present and committed; still exporting until stopped");
+            await Task.Delay(Timeout.Infinite, ct);
+        }
+        finally
+        {
+            _exported.TrySetCanceled(ct);
+            _complete.TrySetCanceled(ct);
+            await server.StopAsync();
+            events.Publish(new StreamStopped(StreamingProgress.Of(disk, clock.Elapsed)));
+        }
+    }
+
+    /// <summary>
+    /// The image server's profile is an optimisation: one that cannot be fetched or parsed once a guest may be running on
+    /// the export is logged, and the copy goes on in disk order, rather than ending the deployment under the guest.
+    /// </summary>
+    private static async Task PrefetchPublishedAsync(StreamingSession session, Task<byte[]?> published, ILogger log)
+    {
+        try
+        {
+            if (await published is { } bytes)
+                Prefetch(session, System.Text.Encoding.UTF8.GetString(bytes), log);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            log.LogWarning("the image server's boot profile is not used: {Error}", e.Message);
+        }
+    }
+
+    private static void Prefetch(StreamingSession session, string profileText, ILogger log)
+    {
+        session.PreferredOrder = BootProfile.Parse(profileText, session.Disk.Geometry.ChunkCount);
+        log.LogInformation("prefetching {Count} chunks of the boot profile first", session.PreferredOrder.Count);
+    }
+}

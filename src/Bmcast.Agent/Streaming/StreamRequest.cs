@@ -1,0 +1,26 @@
+using Bmcast.Engine;
+using Bmcast.Protocols.Nbd;
+using Bmcast.Protocols.Nbd.Client;
+
+namespace Bmcast.Agent.Streaming;
+
+/// <summary>Everything <c>bmcast stream</c> was asked to do, parsed and defaulted.</summary>
+public sealed record StreamRequest(
+    string SourceUri,
+    string TargetPath,
+    string StatePath,
+    NbdEndpoint Export,
+    string? ManifestPath,
+    string? TrustedKey,
+    string KnownKeysPath,
+    StreamingOptions Options)
+{
+    /// <summary>How long reads wait for a lost image server to come back before failing (default 60 s).</summary>
+    public TimeSpan OutageLimit { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>A boot profile to prefetch first, instead of the one the image server publishes.</summary>
+    public string? BootProfilePath { get; init; }
+
+    /// <summary>What an nbds:// source trusts and presents (null: the system trust store, no client certificate).</summary>
+    public NbdClientTls? SourceTls { get; init; }
+}

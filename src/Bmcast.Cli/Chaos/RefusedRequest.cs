@@ -1,9 +1,0 @@
-using Bmcast.Core.Storage;
-
-namespace Bmcast.Cli.Chaos;
-
-/// <summary>
-/// A guest request the export answered with an error: what it was, the blocks it covered, whether
-/// every one of them already held an acknowledged write (so the write needed no new space), and the error.
-/// </summary>
-internal sealed record RefusedRequest(string Command, long FirstBlock, int Blocks, bool Rewrite, BlockDeviceException Error);
