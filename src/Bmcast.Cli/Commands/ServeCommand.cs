@@ -36,6 +36,11 @@ internal static class ServeCommand
             Description = "NBD connections served at once; further ones are closed at once",
             DefaultValueFactory = _ => defaults.MaxConnections,
         };
+        var maxConnectionsPerPeer = new Option<int>("--max-connections-per-peer")
+        {
+            Description = "NBD connections served at once from one IP address (raise it for many clients behind one address)",
+            DefaultValueFactory = _ => defaults.MaxConnectionsPerPeer,
+        };
         var handshakeTimeout = new Option<int>("--handshake-timeout")
         {
             Description = "Seconds an NBD client has to choose an export before it is dropped",
@@ -63,7 +68,7 @@ internal static class ServeCommand
             HelpName = "IMAGE=CN[,CN...]",
         };
         var command = new Command("serve", "Serve the store's images over NBD and/or AoE");
-        foreach (var option in new Option[] { store, nbd, rate, maxConnections, handshakeTimeout, aoe, aoeShelf, aoeManifestShelf, aoeProfileShelf, aoeAllow, tlsCert, tlsKey, tlsClientCa, tlsAllow })
+        foreach (var option in new Option[] { store, nbd, rate, maxConnections, maxConnectionsPerPeer, handshakeTimeout, aoe, aoeShelf, aoeManifestShelf, aoeProfileShelf, aoeAllow, tlsCert, tlsKey, tlsClientCa, tlsAllow })
             command.Options.Add(option);
         LongRunningCommand.Bind(command, "bmcast.serve", async (parseResult, logging, cancellationToken) =>
         {
@@ -86,7 +91,7 @@ internal static class ServeCommand
             {
                 var endpoint = NbdEndpoint.Parse(nbdEndpoint);
                 var tls = ParseTls(parseResult.GetValue(tlsCert), parseResult.GetValue(tlsKey), parseResult.GetValue(tlsClientCa), parseResult.GetValue(tlsAllow));
-                var options = NbdLimits(parseResult.GetValue(maxConnections), parseResult.GetValue(handshakeTimeout)) with { Tls = tls };
+                var options = NbdLimits(parseResult.GetValue(maxConnections), parseResult.GetValue(maxConnectionsPerPeer), parseResult.GetValue(handshakeTimeout)) with { Tls = tls };
                 log.LogInformation("serving {Count} images from {Store} on {Endpoint}",
                     imageStore.List().Count, imageStore.Root, endpoint);
                 if (tls is not null)
@@ -115,13 +120,15 @@ internal static class ServeCommand
         return command;
     }
 
-    private static NbdServerOptions NbdLimits(int maxConnections, int handshakeSeconds)
+    private static NbdServerOptions NbdLimits(int maxConnections, int maxConnectionsPerPeer, int handshakeSeconds)
     {
         if (maxConnections <= 0)
             throw new ArgumentException($"--max-connections must be positive, not {maxConnections}");
+        if (maxConnectionsPerPeer <= 0)
+            throw new ArgumentException($"--max-connections-per-peer must be positive, not {maxConnectionsPerPeer}");
         if (handshakeSeconds <= 0)
             throw new ArgumentException($"--handshake-timeout must be a positive number of seconds, not {handshakeSeconds}");
-        return new NbdServerOptions { MaxConnections = maxConnections, HandshakeTimeout = TimeSpan.FromSeconds(handshakeSeconds) };
+        return new NbdServerOptions { MaxConnections = maxConnections, MaxConnectionsPerPeer = maxConnectionsPerPeer, HandshakeTimeout = TimeSpan.FromSeconds(handshakeSeconds) };
     }
 
     /// <summary>

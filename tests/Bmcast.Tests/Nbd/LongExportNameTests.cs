@@ -1,4 +1,3 @@
-using System.IO.Pipelines;
 using System.Net.Sockets;
 using Bmcast.Protocols.Nbd;
 using Bmcast.Protocols.Nbd.Server;
@@ -37,12 +36,5 @@ public sealed class LongExportNameTests
         // The connection is still in step: the next option is answered as usual.
         Assert.Equal(NbdOptionReply.Ack, await peer.GoAsync("ro"));
         Assert.DoesNotContain(server.Logger.Lines, l => l.StartsWith("[Error]", StringComparison.Ordinal));
-    }
-
-    private sealed class StreamDuplexPipe(Stream stream) : IDuplexPipe
-    {
-        public PipeReader Input { get; } = PipeReader.Create(stream);
-
-        public PipeWriter Output { get; } = PipeWriter.Create(stream);
     }
 }

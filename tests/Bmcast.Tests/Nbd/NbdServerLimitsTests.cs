@@ -38,6 +38,25 @@ public sealed class NbdServerLimitsTests
     }
 
     [Fact(Timeout = 30_000)]
+    public async Task Connections_beyond_the_per_address_limit_are_closed_and_the_refusals_logged_once()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var server = await TestServer.StartAsync(InMemoryServer.SmallCatalog(out _), options: new NbdServerOptions { MaxConnectionsPerPeer = 2 });
+        using var first = await ConnectAsync(server, ct);
+        using var second = await ConnectAsync(server, ct);
+        Assert.Equal(NbdHandshakeCodec.GreetingSize, await SocketReceive.UntilClosedOrAsync(first, NbdHandshakeCodec.GreetingSize, ct));
+        Assert.Equal(NbdHandshakeCodec.GreetingSize, await SocketReceive.UntilClosedOrAsync(second, NbdHandshakeCodec.GreetingSize, ct));
+
+        for (int i = 0; i < 20; i++)
+        {
+            using var extra = await ConnectAsync(server, ct);
+            Assert.Equal(0, await SocketReceive.UntilClosedOrAsync(extra, NbdHandshakeCodec.GreetingSize, ct));
+        }
+        // Twenty refusals, one line (the rest are counted in the next line, at most once per interval).
+        Assert.Single(server.Logger.Lines, l => l.Contains("refusing a connection from 127.0.0.1", StringComparison.Ordinal));
+    }
+
+    [Fact(Timeout = 30_000)]
     public async Task A_client_that_never_chooses_an_export_is_dropped_after_the_handshake_timeout()
     {
         var ct = TestContext.Current.CancellationToken;
