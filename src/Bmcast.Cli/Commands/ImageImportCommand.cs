@@ -41,7 +41,7 @@ internal static class ImageImportCommand
         {
             var importOptions = new ImportOptions(context.GetValue(name), context.GetValue(chunkSize),
                 context.GetValue(format), context.GetValue(force));
-            var importer = new ImageImporter(context.Store);
+            var importer = new ImageImporter(context.StoreForImport);
             var result = await TerminalProgress.RunAsync(context, report =>
                 importer.ImportAsync(context.GetValue(file).FullName, importOptions,
                     progress => report(progress.Phase == ImportPhase.Converting ? "converting" : "importing", progress.Done, progress.Total),
