@@ -26,7 +26,7 @@ public sealed class DiskFullException(string storeRoot, Exception inner)
     : ImageStoreException($"the disk holding the image store {storeRoot} is full ({inner.Message}); nothing was imported", inner);
 
 /// <summary>
-/// An image that a reader (a served NBD connection or AoE export, a verify) has open cannot be removed or replaced:
+/// An image that a reader (a served NBD connection or AoE export) has open cannot be removed or replaced:
 /// its chunks would be deleted under the reader.
 /// </summary>
 public sealed class ImageInUseException(string name)
