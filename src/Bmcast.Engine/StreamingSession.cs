@@ -70,8 +70,13 @@ public sealed class StreamingSession : IAsyncDisposable
         var geometry = new DiskGeometry(source.Size, DiskGeometry.DefaultBlockSize, manifest?.ChunkSize ?? DiskGeometry.DefaultChunkSize);
         byte[] identity = IdentityOf(geometry, manifest);
         bool resumed = File.Exists(statePath);
-        if (!resumed && File.Exists(targetPath) && new FileInfo(targetPath).Length > 0)
-            logger.LogWarning("target {Target} exists but has no state file {State}: every block will be fetched again", targetPath, statePath);
+        if (!resumed && TargetContents.HoldsData(targetPath))
+        {
+            if (!options.OverwriteTarget)
+                throw new IOException($"target {targetPath} holds data but has no state file {statePath}: streaming would overwrite all of it. " +
+                    "Give --force to overwrite it, or --state with the state file of its deployment");
+            logger.LogWarning("target {Target} holds data but has no state file {State}: overwriting it (--force)", targetPath, statePath);
+        }
 
         var target = FileBlockDevice.OpenOrCreate(targetPath, geometry.Size);
         IBlockDevice? stateDevice = null;
