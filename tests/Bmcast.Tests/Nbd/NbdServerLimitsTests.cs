@@ -18,10 +18,8 @@ public sealed class NbdServerLimitsTests
     {
         var ct = TestContext.Current.CancellationToken;
         await using var server = await TestServer.StartAsync(InMemoryServer.SmallCatalog(out _), options: new NbdServerOptions { MaxConnections = 2 });
-        using var first = await ConnectAsync(server, ct);
-        using var second = await ConnectAsync(server, ct);
-        Assert.Equal(NbdHandshakeCodec.GreetingSize, await SocketReceive.UntilClosedOrAsync(first, NbdHandshakeCodec.GreetingSize, ct));
-        Assert.Equal(NbdHandshakeCodec.GreetingSize, await SocketReceive.UntilClosedOrAsync(second, NbdHandshakeCodec.GreetingSize, ct));
+        using var first = await ConnectGreetedAsync(server, ct);
+        using var second = await ConnectGreetedAsync(server, ct);
 
         using (var third = await ConnectAsync(server, ct))
             Assert.Equal(0, await SocketReceive.UntilClosedOrAsync(third, NbdHandshakeCodec.GreetingSize, ct));
@@ -42,10 +40,8 @@ public sealed class NbdServerLimitsTests
     {
         var ct = TestContext.Current.CancellationToken;
         await using var server = await TestServer.StartAsync(InMemoryServer.SmallCatalog(out _), options: new NbdServerOptions { MaxConnectionsPerPeer = 2 });
-        using var first = await ConnectAsync(server, ct);
-        using var second = await ConnectAsync(server, ct);
-        Assert.Equal(NbdHandshakeCodec.GreetingSize, await SocketReceive.UntilClosedOrAsync(first, NbdHandshakeCodec.GreetingSize, ct));
-        Assert.Equal(NbdHandshakeCodec.GreetingSize, await SocketReceive.UntilClosedOrAsync(second, NbdHandshakeCodec.GreetingSize, ct));
+        using var first = await ConnectGreetedAsync(server, ct);
+        using var second = await ConnectGreetedAsync(server, ct);
 
         for (int i = 0; i < 20; i++)
         {
@@ -87,4 +83,12 @@ public sealed class NbdServerLimitsTests
     }
 
     private static async Task<Socket> ConnectAsync(TestServer server, CancellationToken ct) => await server.Endpoint.ConnectAsync(ct);
+
+    /// <summary>A connection the server accepted: it has sent its greeting.</summary>
+    private static async Task<Socket> ConnectGreetedAsync(TestServer server, CancellationToken ct)
+    {
+        var socket = await ConnectAsync(server, ct);
+        Assert.Equal(NbdHandshakeCodec.GreetingSize, await SocketReceive.UntilClosedOrAsync(socket, NbdHandshakeCodec.GreetingSize, ct));
+        return socket;
+    }
 }
