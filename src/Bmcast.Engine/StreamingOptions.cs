@@ -19,4 +19,10 @@ public sealed record StreamingOptions
 
     /// <summary>Cap on background bytes per second; null = use the link fully.</summary>
     public long? BackgroundBytesPerSecond { get; init; }
+
+    /// <summary>
+    /// Stream onto a target that holds data but has no state file (<c>--force</c>). Without it such a start is refused:
+    /// every block would be overwritten with the image.
+    /// </summary>
+    public bool OverwriteTarget { get; init; }
 }

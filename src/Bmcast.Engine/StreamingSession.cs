@@ -39,6 +39,9 @@ public sealed class StreamingSession : IAsyncDisposable
     /// <summary>True when an existing state file was found and the deployment continues from it.</summary>
     public bool Resumed { get; }
 
+    /// <summary>What resuming found damaged in the state file and re-verified; null when nothing was.</summary>
+    public StateRepair? StateRepair { get; private init; }
+
     /// <summary>
     /// Chunk order for the background copier to take first (a boot profile); may be set while the copy runs, and the
     /// chunks still absent are then taken in that order.
@@ -67,8 +70,13 @@ public sealed class StreamingSession : IAsyncDisposable
         var geometry = new DiskGeometry(source.Size, DiskGeometry.DefaultBlockSize, manifest?.ChunkSize ?? DiskGeometry.DefaultChunkSize);
         byte[] identity = IdentityOf(geometry, manifest);
         bool resumed = File.Exists(statePath);
-        if (!resumed && File.Exists(targetPath) && new FileInfo(targetPath).Length > 0)
-            logger.LogWarning("target {Target} exists but has no state file {State}: every block will be fetched again", targetPath, statePath);
+        if (!resumed && TargetContents.HoldsData(targetPath))
+        {
+            if (!options.OverwriteTarget)
+                throw new IOException($"target {targetPath} holds data but has no state file {statePath}: streaming would overwrite all of it. " +
+                    "Give --force to overwrite it, or --state with the state file of its deployment");
+            logger.LogWarning("target {Target} holds data but has no state file {State}: overwriting it (--force)", targetPath, statePath);
+        }
 
         var target = FileBlockDevice.OpenOrCreate(targetPath, geometry.Size);
         IBlockDevice? stateDevice = null;
@@ -78,14 +86,18 @@ public sealed class StreamingSession : IAsyncDisposable
             if (resumed)
             {
                 stateDevice = FileBlockDevice.Open(statePath, writable: true);
-                state = await PresenceStateFile.LoadAsync(stateDevice, geometry, identity, ct);
+                state = await PresenceStateFile.LoadAsync(stateDevice, geometry, identity, ct, HoldsImageData(target, geometry, manifest));
+                if (state.Repair is { } repair)
+                    logger.LogWarning("state file {State}: {Pages} damaged page(s) (checksum mismatch); of the chunks they claimed, {Kept} hold the image's data " +
+                        "(checked against the manifest) and are kept, {Cleared} are cleared and will be fetched again (any guest writes to them are lost)",
+                        statePath, repair.DamagedPages, repair.ChunksKept, repair.ChunksCleared);
             }
             else
             {
                 (stateDevice, state) = await CreateStateAtomicallyAsync(statePath, geometry, identity, ct);
             }
             var disk = new StreamingDisk(geometry, source, manifest, target, state, options, logger);
-            return new StreamingSession(disk, target, stateDevice, resumed, options, logger);
+            return new StreamingSession(disk, target, stateDevice, resumed, options, logger) { StateRepair = state.Repair };
         }
         catch
         {
@@ -139,6 +151,15 @@ public sealed class StreamingSession : IAsyncDisposable
         await _target.DisposeAsync();
         await _stateDevice.DisposeAsync();
     }
+
+    /// <summary>Whether the target holds a chunk's image data, hashed against the manifest; null (nothing can be shown) without one.</summary>
+    private static Func<long, CancellationToken, ValueTask<bool>>? HoldsImageData(IBlockDevice target, DiskGeometry geometry, Manifest? manifest) =>
+        manifest is null ? null : async (chunk, ct) =>
+        {
+            var data = new byte[geometry.ChunkLength(chunk)];
+            await target.ReadAsync(geometry.ChunkStart(chunk), data, ct);
+            return manifest.Matches(chunk, data);
+        };
 
     /// <summary>What a state file is bound to: the manifest's root hash, or for an unverified source the geometry alone.</summary>
     public static byte[] IdentityOf(DiskGeometry geometry, Manifest? manifest) =>

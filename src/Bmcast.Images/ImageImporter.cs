@@ -51,9 +51,11 @@ public sealed class ImageImporter(ImageStore store)
     private async Task<ImportResult> ImportLockedAsync(string sourcePath, ImportOptions options,
         Action<ImportProgress>? progress, CancellationToken cancellationToken)
     {
+        var before = SourceFileState.Of(sourcePath);
         var format = options.Format == DiskImageFormat.Auto
             ? await QemuImg.DetectAsync(sourcePath, cancellationToken)
             : options.Format;
+        await SourceImageCheck.CheckAsync(sourcePath, format, before.Size, cancellationToken);
         string? converted = null;
         try
         {
@@ -65,7 +67,7 @@ public sealed class ImageImporter(ImageStore store)
                 await QemuImg.ConvertToRawAsync(sourcePath, format, converted, cancellationToken);
                 rawPath = converted;
             }
-            return await ChunkAndPublishAsync(rawPath, sourcePath, format, options, progress, cancellationToken);
+            return await ChunkAndPublishAsync(rawPath, sourcePath, before, format, options, progress, cancellationToken);
         }
         finally
         {
@@ -74,7 +76,7 @@ public sealed class ImageImporter(ImageStore store)
         }
     }
 
-    private async Task<ImportResult> ChunkAndPublishAsync(string rawPath, string sourcePath, DiskImageFormat format,
+    private async Task<ImportResult> ChunkAndPublishAsync(string rawPath, string sourcePath, SourceFileState before, DiskImageFormat format,
         ImportOptions options, Action<ImportProgress>? progress, CancellationToken cancellationToken)
     {
         using var source = File.OpenHandle(rawPath, FileMode.Open, FileAccess.Read, FileShare.Read);
@@ -90,6 +92,9 @@ public sealed class ImageImporter(ImageStore store)
         using var batch = store.Chunks.BeginBatch(_chunksPerBatch);
         var chunks = await Task.Run(() => ChunkIngest.Run(source, size, options.ChunkSize, batch,
             done => progress?.Invoke(new ImportProgress(ImportPhase.Chunking, done, size)), cancellationToken), cancellationToken);
+        // A file written to while it was read would be stored as a mix of two versions.
+        if (SourceFileState.Of(sourcePath).DifferenceFrom(before) is { } change)
+            throw new ImageStoreException($"{sourcePath} changed while it was imported ({change}): nothing was stored; import it again once nothing writes to it");
         // Every chunk, and its name, must be durable before a manifest may refer to it.
         batch.Commit();
 
@@ -106,7 +111,11 @@ public sealed class ImageImporter(ImageStore store)
             SourceFile: Path.GetFullPath(sourcePath),
             Created: DateTimeOffset.UtcNow,
             RootHash: manifest.RootHashHex,
-            KeyFingerprint: manifest.KeyFingerprint);
+            KeyFingerprint: manifest.KeyFingerprint)
+        {
+            SourceSize = before.Size,
+            SourceModified = before.Modified,
+        };
         var (published, replaced) = store.Publish(options.Name, manifest, info, options.Force);
         return new ImportResult(published, batch.NewChunks, batch.NewBytes, chunks.DataBytesRead, TimeSpan.Zero, replaced);
     }

@@ -8,6 +8,7 @@ namespace Bmcast.Images;
 /// </summary>
 /// <param name="StoredBytes">Bytes of the image's non-zero chunks: what it costs the store before deduplication.</param>
 /// <param name="SourceFormat">Format of the imported file (raw, qcow2, …) before conversion.</param>
+/// <param name="SourceFile">Path of the imported file; <see cref="Created"/> is when it was imported.</param>
 /// <param name="AoeSlot">
 /// The AoE slot the image is exported on (shelf.slot, the shelf being <c>bmcast serve --aoe-shelf</c>): given when
 /// the image is published and kept for its life, also when it is replaced; null when all 255 were taken.
@@ -26,6 +27,12 @@ public sealed record ImageInfo(
     string KeyFingerprint,
     int? AoeSlot = null)
 {
+    /// <summary>Size of the imported file (before any conversion); null for images imported before it was recorded.</summary>
+    public long? SourceSize { get; init; }
+
+    /// <summary>Modification time of the imported file when it was read; null for images imported before it was recorded.</summary>
+    public DateTimeOffset? SourceModified { get; init; }
+
     /// <summary>Enough of the root hash to tell images apart in listings.</summary>
     [JsonIgnore]
     public string RootHashPrefix => RootHash[..12];

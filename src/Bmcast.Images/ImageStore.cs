@@ -32,15 +32,20 @@ public sealed class ImageStore
     private readonly string _imagesDirectory;
     private readonly StoreKey _key;
 
-    private ImageStore(string root)
+    private ImageStore(string root, bool create)
     {
+        if (File.Exists(root))
+            throw new ImageStoreException($"{root} is a file, not an image store directory (--store names a directory)");
+        if (!create && !Directory.Exists(Path.Combine(root, "images")))
+            throw new ImageStoreException($"no image store at {root} (nothing has been imported there)");
         Root = root;
         _imagesDirectory = Path.Combine(root, "images");
         TemporaryDirectory = Path.Combine(root, "tmp");
         string keys = Path.Combine(root, "keys");
         string chunks = Path.Combine(root, "chunks");
-        foreach (string directory in new[] { root, _imagesDirectory, TemporaryDirectory, keys, chunks })
-            Directory.CreateDirectory(directory);
+        if (create)
+            foreach (string directory in new[] { root, _imagesDirectory, TemporaryDirectory, keys, chunks })
+                Directory.CreateDirectory(directory);
         Chunks = new ChunkStore(chunks, TemporaryDirectory);
         _key = new StoreKey(Path.Combine(keys, "store.key"), TemporaryDirectory);
     }
@@ -70,7 +75,10 @@ public sealed class ImageStore
     }
 
     /// <summary>Open (creating if needed) the store at <see cref="ResolveRoot"/>(<paramref name="explicitRoot"/>).</summary>
-    public static ImageStore Open(string? explicitRoot = null) => new(ResolveRoot(explicitRoot));
+    public static ImageStore Open(string? explicitRoot = null) => new(ResolveRoot(explicitRoot), create: true);
+
+    /// <summary>Open the store at <see cref="ResolveRoot"/>(<paramref name="explicitRoot"/>) only if it exists: commands that read must not create one.</summary>
+    public static ImageStore OpenExisting(string? explicitRoot = null) => new(ResolveRoot(explicitRoot), create: false);
 
     public bool Exists(string name) => ImageName.IsValid(name) && Directory.Exists(ImageDirectory(name));
 
@@ -122,7 +130,46 @@ public sealed class ImageStore
     /// <summary>The decoded manifest; throws <see cref="ManifestFormatException"/> when it is damaged.</summary>
     public Manifest ReadManifest(string name) => Manifest.Decode(ReadEncodedManifest(name));
 
-    public StoredImageDevice OpenDevice(string name) => new(ReadManifest(name), Chunks);
+    /// <summary>
+    /// The image as a block device. While it is open the image cannot be removed or replaced (its chunks would vanish
+    /// under the reader): <see cref="Remove"/> and a replacing publish refuse with <see cref="ImageInUseException"/>.
+    /// </summary>
+    public StoredImageDevice OpenDevice(string name)
+    {
+        StoreLock? reader;
+        try
+        {
+            reader = StoreLock.TryImageReader(Path.Combine(ImageDirectory(name), ManifestFile));
+        }
+        catch (IOException e) when (e.HResult == LibC.ENOENT)
+        {
+            throw new ImageNotFoundException(name);
+        }
+        if (reader is null)
+            throw new ImageNotFoundException(name); // being removed or replaced right now
+        try
+        {
+            return new StoredImageDevice(ReadManifest(name), Chunks, reader);
+        }
+        catch
+        {
+            reader.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Hold an image against readers while it is removed or replaced; null when its manifest is missing (a damaged image).</summary>
+    private StoreLock? HoldForRemoval(string name)
+    {
+        try
+        {
+            return StoreLock.TryImageRemoval(Path.Combine(ImageDirectory(name), ManifestFile)) ?? throw new ImageInUseException(name);
+        }
+        catch (IOException e) when (e.HResult == LibC.ENOENT)
+        {
+            return null;
+        }
+    }
 
     /// <summary>Fingerprint of the store's signing key, or null before anything was imported.</summary>
     public string? KeyFingerprint => _key.PublicKey() is { } publicKey ? Manifest.KeyFingerprintOf(publicKey) : null;
@@ -154,7 +201,8 @@ public sealed class ImageStore
             {
                 if (!replace)
                     throw new ImageExistsException(name);
-                Discard(final);
+                using (HoldForRemoval(name))
+                    Discard(final);
                 replaced = true;
             }
             DirectorySync.Sync(_imagesDirectory);
@@ -213,7 +261,8 @@ public sealed class ImageStore
         string directory = ImageDirectory(name);
         if (!Directory.Exists(directory))
             throw new ImageNotFoundException(name);
-        Discard(directory);
+        using (HoldForRemoval(name))
+            Discard(directory);
         return CollectGarbageLocked();
     }
 

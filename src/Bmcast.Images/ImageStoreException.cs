@@ -24,3 +24,13 @@ public sealed class ImageExistsException(string name)
 /// </summary>
 public sealed class DiskFullException(string storeRoot, Exception inner)
     : ImageStoreException($"the disk holding the image store {storeRoot} is full ({inner.Message}); nothing was imported", inner);
+
+/// <summary>
+/// An image that a reader (a served NBD connection or AoE export) has open cannot be removed or replaced:
+/// its chunks would be deleted under the reader.
+/// </summary>
+public sealed class ImageInUseException(string name)
+    : ImageStoreException($"image '{name}' is in use (served or being read): stop its readers (bmcast serve, streams from it) and try again; nothing was changed")
+{
+    public string Name { get; } = name;
+}

@@ -9,6 +9,7 @@ internal static class LibC
     public const int SEEK_DATA = 3;
     public const int SEEK_HOLE = 4;
     public const int ENXIO = 6;
+    public const int ENOENT = 2;
     public const int EINTR = 4;
     public const int ENOSPC = 28;
     public const int LOCK_SH = 1;

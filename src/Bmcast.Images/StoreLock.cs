@@ -25,14 +25,25 @@ internal sealed class StoreLock : IDisposable
     public static StoreLock? TryExclusive(string root) => Take(root, StoreFile, LibC.LOCK_EX | LibC.LOCK_NB);
 
     /// <summary>Held while an AoE slot is chosen and recorded, so two publishers never choose the same one.</summary>
-    public static StoreLock Naming(string root) => Take(root, "names.lock", LibC.LOCK_EX)!;
+    public static StoreLock Naming(string root) => Take(Path.Combine(root, "names.lock"), LibC.O_RDWR | LibC.O_CREAT, LibC.LOCK_EX)!;
 
-    private static StoreLock? Take(string root, string file, int operation)
+    /// <summary>
+    /// A reader's hold on an image: a shared flock on its manifest file (opened read-only, so read-only stores work),
+    /// for as long as a device of the image is open. Null while the image is being removed or replaced.
+    /// </summary>
+    public static StoreLock? TryImageReader(string manifestPath) => Take(manifestPath, 0, LibC.LOCK_SH | LibC.LOCK_NB);
+
+    /// <summary>Held while an image is removed or replaced: null while any reader holds it.</summary>
+    public static StoreLock? TryImageRemoval(string manifestPath) => Take(manifestPath, 0, LibC.LOCK_EX | LibC.LOCK_NB);
+
+    private static StoreLock? Take(string root, string file, int operation) =>
+        Take(Path.Combine(root, file), LibC.O_RDWR | LibC.O_CREAT, operation);
+
+    private static StoreLock? Take(string path, int openFlags, int operation)
     {
-        string path = Path.Combine(root, file);
         // Not File.OpenHandle: .NET takes a non-blocking flock of its own on open to emulate FileShare, which fails
         // ("used by another process") instead of waiting while another thread or process holds the lock exclusively.
-        int descriptor = LibC.open(path, LibC.O_RDWR | LibC.O_CREAT | LibC.O_CLOEXEC, 0b110_100_100);
+        int descriptor = LibC.open(path, openFlags | LibC.O_CLOEXEC, 0b110_100_100);
         if (descriptor < 0)
             throw LibC.Failure("open", path);
         var handle = new SafeFileHandle(descriptor, ownsHandle: true);

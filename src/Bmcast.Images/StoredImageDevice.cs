@@ -12,11 +12,14 @@ namespace Bmcast.Images;
 public sealed class StoredImageDevice : IBlockDevice
 {
     private readonly ChunkStore _chunks;
+    private readonly IDisposable? _readerLock;
 
-    public StoredImageDevice(Manifest manifest, ChunkStore chunks)
+    /// <param name="readerLock">Keeps the image from being removed while the device is open; released on dispose.</param>
+    public StoredImageDevice(Manifest manifest, ChunkStore chunks, IDisposable? readerLock = null)
     {
         Manifest = manifest;
         _chunks = chunks;
+        _readerLock = readerLock;
     }
 
     public Manifest Manifest { get; }
@@ -72,7 +75,11 @@ public sealed class StoredImageDevice : IBlockDevice
         return count;
     }
 
-    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    public ValueTask DisposeAsync()
+    {
+        _readerLock?.Dispose();
+        return ValueTask.CompletedTask;
+    }
 
     private void ReadChunk(long chunk, int inChunk, Span<byte> destination)
     {

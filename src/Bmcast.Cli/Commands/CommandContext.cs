@@ -47,7 +47,11 @@ internal sealed class CommandContext
 
     public bool Json => _parseResult.GetValue(_options.Json);
 
-    public ImageStore Store => _store ??= ImageStore.Open(_parseResult.GetValue(_options.Store));
+    /// <summary>The store, which must exist: only imports create one (<see cref="StoreForImport"/>).</summary>
+    public ImageStore Store => _store ??= ImageStore.OpenExisting(_parseResult.GetValue(_options.Store));
+
+    /// <summary>The store, created if it does not exist yet.</summary>
+    public ImageStore StoreForImport => _store ??= ImageStore.Open(_parseResult.GetValue(_options.Store));
 
     public T GetValue<T>(Option<T> option) => _parseResult.GetValue(option)!;
 

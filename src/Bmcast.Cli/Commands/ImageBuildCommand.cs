@@ -50,7 +50,7 @@ internal static class ImageBuildCommand
             if (context.GetValue(import))
             {
                 var importOptions = new ImportOptions(context.GetValue(name) ?? imageName, Format: DiskImageFormat.Raw, Force: forced);
-                imported = await TerminalProgress.RunAsync(context, report => new ImageImporter(context.Store).ImportAsync(
+                imported = await TerminalProgress.RunAsync(context, report => new ImageImporter(context.StoreForImport).ImportAsync(
                     built.Path, importOptions, progress => report("importing", progress.Done, progress.Total), cancellationToken));
             }
 

@@ -44,7 +44,7 @@ internal static class ImageImportCommand
                 context.GetValue(format), context.GetValue(force));
             if (importOptions.Format != DiskImageFormat.Raw)
                 await AptPackages.EnsureAsync(HostTools.ImageConversion, step => context.Error.WriteLine($"bmcast: {step}"), cancellationToken);
-            var importer = new ImageImporter(context.Store);
+            var importer = new ImageImporter(context.StoreForImport);
             var result = await TerminalProgress.RunAsync(context, report =>
                 importer.ImportAsync(context.GetValue(file).FullName, importOptions,
                     progress => report(progress.Phase == ImportPhase.Converting ? "converting" : "importing", progress.Done, progress.Total),

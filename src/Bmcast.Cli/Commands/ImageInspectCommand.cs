@@ -44,6 +44,12 @@ internal static class ImageInspectCommand
             StorePath: store.Root);
     }
 
+    /// <summary>The source file's size and modification time as they were when it was read, when recorded.</summary>
+    private static string SourceDetails(ImageInfo image) =>
+        image.SourceSize is { } size && image.SourceModified is { } modified
+            ? $", {ByteSize.Format(size)} ({size} bytes), modified {modified.ToUniversalTime():u}"
+            : "";
+
     private static Grid AsGrid(ImageDetails details)
     {
         var image = details.Image;
@@ -54,8 +60,8 @@ internal static class ImageInspectCommand
         Row("chunk size", ByteSize.Format(image.ChunkSize));
         Row("chunks", $"{image.ChunkCount} ({image.ZeroChunkCount} zero, {details.NonZeroChunkCount} stored)");
         Row("stored", $"{ByteSize.Format(image.StoredBytes)} ({image.StoredBytes} bytes, before deduplication)");
-        Row("source", $"{image.SourceFile} ({image.SourceFormat})");
-        Row("created", image.Created.ToString("u"));
+        Row("source", $"{image.SourceFile} ({image.SourceFormat}{SourceDetails(image)})");
+        Row("imported", image.Created.ToString("u"));
         Row("root hash", image.RootHash);
         Row("manifest", $"{details.ManifestBytes} bytes, export {details.ManifestExportName}");
         Row("signed by", image.KeyFingerprint);

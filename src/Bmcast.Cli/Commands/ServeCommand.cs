@@ -35,6 +35,11 @@ internal static class ServeCommand
             Description = "NBD connections served at once; further ones are closed at once",
             DefaultValueFactory = _ => defaults.MaxConnections,
         };
+        var maxConnectionsPerPeer = new Option<int>("--max-connections-per-peer")
+        {
+            Description = "NBD connections served at once from one IP address (raise it for many clients behind one address)",
+            DefaultValueFactory = _ => defaults.MaxConnectionsPerPeer,
+        };
         var handshakeTimeout = new Option<int>("--handshake-timeout")
         {
             Description = "Seconds an NBD client has to choose an export before it is dropped",
@@ -62,7 +67,7 @@ internal static class ServeCommand
             HelpName = "IMAGE=CN[,CN...]",
         };
         var command = new Command("serve", "Serve the store's images over NBD and/or AoE");
-        foreach (var option in new Option[] { store, nbd, rate, maxConnections, handshakeTimeout, aoe, aoeShelf, aoeManifestShelf, aoeProfileShelf, aoeAllow, tlsCert, tlsKey, tlsClientCa, tlsAllow })
+        foreach (var option in new Option[] { store, nbd, rate, maxConnections, maxConnectionsPerPeer, handshakeTimeout, aoe, aoeShelf, aoeManifestShelf, aoeProfileShelf, aoeAllow, tlsCert, tlsKey, tlsClientCa, tlsAllow })
             command.Options.Add(option);
         LongRunningCommand.Bind(command, "bmcast.serve", async (parseResult, logging, cancellationToken) =>
         {
@@ -77,7 +82,7 @@ internal static class ServeCommand
                 options = options with
                 {
                     Nbd = NbdEndpoint.Parse(nbdEndpoint),
-                    NbdOptions = NbdLimits(parseResult.GetValue(maxConnections), parseResult.GetValue(handshakeTimeout)) with { Tls = tls },
+                    NbdOptions = NbdLimits(parseResult.GetValue(maxConnections), parseResult.GetValue(maxConnectionsPerPeer), parseResult.GetValue(handshakeTimeout)) with { Tls = tls },
                 };
             }
             if (aoeInterface is not null)
@@ -106,13 +111,15 @@ internal static class ServeCommand
         : ByteSize.TryParse(text, out long bytesPerSecond) && bytesPerSecond > 0 ? bytesPerSecond
         : throw new ArgumentException($"--rate '{text}' is not a byte rate such as 125M");
 
-    private static NbdServerOptions NbdLimits(int maxConnections, int handshakeSeconds)
+    private static NbdServerOptions NbdLimits(int maxConnections, int maxConnectionsPerPeer, int handshakeSeconds)
     {
         if (maxConnections <= 0)
             throw new ArgumentException($"--max-connections must be positive, not {maxConnections}");
+        if (maxConnectionsPerPeer <= 0)
+            throw new ArgumentException($"--max-connections-per-peer must be positive, not {maxConnectionsPerPeer}");
         if (handshakeSeconds <= 0)
             throw new ArgumentException($"--handshake-timeout must be a positive number of seconds, not {handshakeSeconds}");
-        return new NbdServerOptions { MaxConnections = maxConnections, HandshakeTimeout = TimeSpan.FromSeconds(handshakeSeconds) };
+        return new NbdServerOptions { MaxConnections = maxConnections, MaxConnectionsPerPeer = maxConnectionsPerPeer, HandshakeTimeout = TimeSpan.FromSeconds(handshakeSeconds) };
     }
 
     /// <summary>

@@ -25,10 +25,11 @@ internal sealed class StreamingOptionSet
     public Option<string?> TlsCert { get; } = new("--tls-cert") { Description = "For nbds sources: present this client certificate (PEM; with --tls-key)", HelpName = "FILE" };
     public Option<string?> TlsKey { get; } = new("--tls-key") { Description = "The client certificate's private key (PEM)", HelpName = "FILE" };
     public Option<bool> Json { get; } = new("--json") { Description = "Print one JSON event per line on stdout" };
+    public Option<bool> Force { get; } = new("--force") { Description = "Overwrite a target that holds data but has no state file" };
 
     public void AddTo(Command command)
     {
-        foreach (var option in new Option[] { Source, Target, State, Manifest, TrustKey, KnownKeys, Bandwidth, IdleGap, OutageSeconds, BootProfile, TlsCa, TlsCert, TlsKey, Json })
+        foreach (var option in new Option[] { Source, Target, State, Manifest, TrustKey, KnownKeys, Bandwidth, IdleGap, OutageSeconds, BootProfile, TlsCa, TlsCert, TlsKey, Json, Force })
             command.Options.Add(option);
     }
 
@@ -47,6 +48,7 @@ internal sealed class StreamingOptionSet
             {
                 IdleGap = TimeSpan.FromMilliseconds(parseResult.GetValue(IdleGap)),
                 BackgroundBytesPerSecond = ParseRate(parseResult.GetValue(Bandwidth)),
+                OverwriteTarget = parseResult.GetValue(Force),
             })
         {
             OutageLimit = TimeSpan.FromSeconds(parseResult.GetValue(OutageSeconds)),

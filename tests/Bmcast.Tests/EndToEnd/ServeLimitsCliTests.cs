@@ -33,15 +33,17 @@ public sealed class ServeLimitsCliTests
         Assert.Equal(0, await SocketReceive.UntilClosedOrAsync(silent, 1, ct));
     }
 
-    [Fact(Timeout = 120_000)]
-    public async Task A_limit_that_is_not_positive_is_one_error_line()
+    [Theory(Timeout = 120_000)]
+    [InlineData("--max-connections")]
+    [InlineData("--max-connections-per-peer")]
+    public async Task A_limit_that_is_not_positive_is_one_error_line(string option)
     {
         using var scratch = new TempDirectory();
         var (code, _, error) = await BmcastProcess.RunAsync(TimeSpan.FromMinutes(1),
-            "serve", "--store", scratch.File("store"), "--nbd", "unix:" + scratch.File("serve.sock"), "--max-connections", "0");
+            "serve", "--store", scratch.File("store"), "--nbd", "unix:" + scratch.File("serve.sock"), option, "0");
 
         Assert.Equal(1, code);
-        Assert.Contains("--max-connections must be positive", error);
+        Assert.Contains($"{option} must be positive", error);
         Assert.DoesNotContain(" at ", error);
     }
 

@@ -50,6 +50,40 @@ public sealed class QemuImportTests : IDisposable
         Assert.Contains("not supported", error.Message);
     }
 
+    /// <summary>Issue 15: a qcow2 cut to its first 1000 bytes imported as a signed all-zero image.</summary>
+    [Fact]
+    public async Task A_qcow2_cut_to_1000_bytes_is_refused()
+    {
+        var raw = new SparseImage(_temp.PathFor("disk.raw"), Size).Data(0, 70_000);
+        string whole = _temp.PathFor("whole.qcow2");
+        RunQemuImg("convert", "-f", "raw", "-O", "qcow2", raw.Path, whole);
+        string cut = _temp.PathFor("cut.qcow2");
+        File.WriteAllBytes(cut, File.ReadAllBytes(whole)[..1000]);
+
+        var error = await Assert.ThrowsAsync<ImageStoreException>(() => _temp.ImportAsync(cut, "disk", format: DiskImageFormat.Auto));
+        Assert.Contains("damaged qcow2 image", error.Message);
+        Assert.False(_temp.Store.Exists("disk"));
+    }
+
+    /// <summary>Formats whose <c>qemu-img check</c> misses truncation (vdi) or fails on it: the data map must lie within the file.</summary>
+    [Theory]
+    [InlineData("vdi")]
+    [InlineData("vmdk")]
+    [InlineData("vhdx")]
+    public async Task A_file_cut_in_half_is_refused(string format)
+    {
+        var raw = new SparseImage(_temp.PathFor("disk.raw"), Size).Data(0, 2 << 20);
+        string whole = _temp.PathFor("whole." + format);
+        RunQemuImg("convert", "-f", "raw", "-O", format, raw.Path, whole);
+        string cut = _temp.PathFor("cut." + format);
+        var bytes = File.ReadAllBytes(whole);
+        File.WriteAllBytes(cut, bytes[..(bytes.Length / 2)]);
+
+        var error = await Assert.ThrowsAsync<ImageStoreException>(() => _temp.ImportAsync(cut, "disk", format: DiskImageFormat.Auto));
+        Assert.Matches("damaged|truncated", error.Message);
+        Assert.False(_temp.Store.Exists("disk"));
+    }
+
     private static void RunQemuImg(params string[] arguments)
     {
         var start = new ProcessStartInfo(QemuImg.Executable) { RedirectStandardError = true, RedirectStandardOutput = true };

@@ -18,10 +18,8 @@ public sealed class NbdServerLimitsTests
     {
         var ct = TestContext.Current.CancellationToken;
         await using var server = await TestServer.StartAsync(InMemoryServer.SmallCatalog(out _), options: new NbdServerOptions { MaxConnections = 2 });
-        using var first = await ConnectAsync(server, ct);
-        using var second = await ConnectAsync(server, ct);
-        Assert.Equal(NbdHandshakeCodec.GreetingSize, await SocketReceive.UntilClosedOrAsync(first, NbdHandshakeCodec.GreetingSize, ct));
-        Assert.Equal(NbdHandshakeCodec.GreetingSize, await SocketReceive.UntilClosedOrAsync(second, NbdHandshakeCodec.GreetingSize, ct));
+        using var first = await ConnectGreetedAsync(server, ct);
+        using var second = await ConnectGreetedAsync(server, ct);
 
         using (var third = await ConnectAsync(server, ct))
             Assert.Equal(0, await SocketReceive.UntilClosedOrAsync(third, NbdHandshakeCodec.GreetingSize, ct));
@@ -35,6 +33,23 @@ public sealed class NbdServerLimitsTests
                 break;
             await Task.Delay(20, ct);
         }
+    }
+
+    [Fact(Timeout = 30_000)]
+    public async Task Connections_beyond_the_per_address_limit_are_closed_and_the_refusals_logged_once()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var server = await TestServer.StartAsync(InMemoryServer.SmallCatalog(out _), options: new NbdServerOptions { MaxConnectionsPerPeer = 2 });
+        using var first = await ConnectGreetedAsync(server, ct);
+        using var second = await ConnectGreetedAsync(server, ct);
+
+        for (int i = 0; i < 20; i++)
+        {
+            using var extra = await ConnectAsync(server, ct);
+            Assert.Equal(0, await SocketReceive.UntilClosedOrAsync(extra, NbdHandshakeCodec.GreetingSize, ct));
+        }
+        // Twenty refusals, one line (the rest are counted in the next line, at most once per interval).
+        Assert.Single(server.Logger.Lines, l => l.Contains("refusing a connection from 127.0.0.1", StringComparison.Ordinal));
     }
 
     [Fact(Timeout = 30_000)]
@@ -68,4 +83,12 @@ public sealed class NbdServerLimitsTests
     }
 
     private static async Task<Socket> ConnectAsync(TestServer server, CancellationToken ct) => await server.Endpoint.ConnectAsync(ct);
+
+    /// <summary>A connection the server accepted: it has sent its greeting.</summary>
+    private static async Task<Socket> ConnectGreetedAsync(TestServer server, CancellationToken ct)
+    {
+        var socket = await ConnectAsync(server, ct);
+        Assert.Equal(NbdHandshakeCodec.GreetingSize, await SocketReceive.UntilClosedOrAsync(socket, NbdHandshakeCodec.GreetingSize, ct));
+        return socket;
+    }
 }

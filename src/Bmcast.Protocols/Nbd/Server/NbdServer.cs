@@ -20,6 +20,9 @@ public sealed class NbdServer : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly List<Listener> _listeners = [];
     private readonly ConcurrentDictionary<long, Task> _connections = new();
+    private readonly Dictionary<IPAddress, int> _connectionsPerPeer = [];
+    private readonly ByteBudget _bytesInFlight;
+    private readonly RefusalLog _refusals;
     private long _nextConnectionId;
 
     public NbdServer(IExportCatalog catalog, ILogger<NbdServer> logger, NbdServerOptions? options = null)
@@ -27,7 +30,12 @@ public sealed class NbdServer : IAsyncDisposable
         _catalog = catalog;
         _logger = logger;
         _options = options ?? new NbdServerOptions();
+        _bytesInFlight = new ByteBudget(_options.MaxBytesInFlight);
+        _refusals = new RefusalLog(logger);
     }
+
+    /// <summary>Request data all connections hold now (at most <see cref="NbdServerOptions.MaxBytesInFlight"/>).</summary>
+    public long BytesInFlight => _bytesInFlight.Held;
 
     /// <summary>Listen on <paramref name="endpoint"/> until <paramref name="cancellationToken"/> is cancelled, then stop.</summary>
     public async Task RunAsync(NbdEndpoint endpoint, CancellationToken cancellationToken)
@@ -136,7 +144,8 @@ public sealed class NbdServer : IAsyncDisposable
     /// connection is over; never throws for anything the peer sent.
     /// </summary>
     public Task ServeAsync(IDuplexPipe transport, string peer, CancellationToken cancellationToken) =>
-        new NbdServerConnection(_catalog, _options, _logger, transport, peer).RunAsync(cancellationToken);
+        new NbdServerConnection(_catalog, _options, new ReplyBudget(_bytesInFlight, _options.MaxBytesInFlightPerConnection), _logger, transport, peer)
+            .RunAsync(cancellationToken);
 
     private async Task AcceptAsync(Listener listener)
     {
@@ -156,19 +165,36 @@ public sealed class NbdServer : IAsyncDisposable
                 _logger.LogWarning("NBD accept failed: {Reason}", e.Message);
                 continue;
             }
-            if (_connections.Count >= _options.MaxConnections)
+            var address = (client.RemoteEndPoint as IPEndPoint)?.Address;
+            if (Refusal(address) is { } reason)
             {
-                _logger.LogWarning("NBD: refusing a connection from {Peer}: {Max} connections already open",
-                    client.RemoteEndPoint is IPEndPoint ip ? ip : "a unix socket client", _options.MaxConnections);
+                _refusals.Refused(address ?? (object)"a unix socket client", reason);
                 client.Dispose();
                 continue;
             }
             long id = Interlocked.Increment(ref _nextConnectionId);
-            _connections[id] = RunConnectionAsync(id, client);
+            _connections[id] = RunConnectionAsync(id, client, address);
         }
     }
 
-    private async Task RunConnectionAsync(long id, Socket socket)
+    /// <summary>Why a new connection from <paramref name="address"/> (null: a unix socket) is refused; null when it is not, and then it is counted.</summary>
+    private string? Refusal(IPAddress? address)
+    {
+        if (_connections.Count >= _options.MaxConnections)
+            return $"{_options.MaxConnections} connections already open";
+        if (address is null)
+            return null;
+        lock (_connectionsPerPeer)
+        {
+            int open = _connectionsPerPeer.GetValueOrDefault(address);
+            if (open >= _options.MaxConnectionsPerPeer)
+                return $"{open} connections already open from this address";
+            _connectionsPerPeer[address] = open + 1;
+            return null;
+        }
+    }
+
+    private async Task RunConnectionAsync(long id, Socket socket, IPAddress? address)
     {
         await Task.Yield(); // Let the accept loop go on while this connection starts.
         string peer = socket.RemoteEndPoint is IPEndPoint ip ? ip.ToString() : $"unix#{id}";
@@ -177,11 +203,17 @@ public sealed class NbdServer : IAsyncDisposable
         try
         {
             await using var transport = new SocketDuplexPipe(socket);
-            await ServeAsync(transport, peer, _stopping.Token);
+            // A reply stuck on a client that stopped reading would hold up the server's stop for good: break it.
+            await using (_stopping.Token.Register(transport.Abort))
+                await ServeAsync(transport, peer, _stopping.Token);
         }
         finally
         {
             _connections.TryRemove(id, out _);
+            if (address is not null)
+                lock (_connectionsPerPeer)
+                    if (--_connectionsPerPeer[address] == 0)
+                        _connectionsPerPeer.Remove(address);
         }
     }
 

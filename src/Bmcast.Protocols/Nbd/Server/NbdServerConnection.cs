@@ -9,7 +9,7 @@ namespace Bmcast.Protocols.Nbd.Server;
 /// One client's lifetime: handshake, then transmission, then close. Whatever goes wrong ends only this
 /// connection, with one log line that says why.
 /// </summary>
-internal sealed class NbdServerConnection(IExportCatalog catalog, NbdServerOptions options, ILogger logger, IDuplexPipe transport, string peer)
+internal sealed class NbdServerConnection(IExportCatalog catalog, NbdServerOptions options, ReplyBudget budget, ILogger logger, IDuplexPipe transport, string peer)
 {
     public async Task RunAsync(CancellationToken cancellationToken)
     {
@@ -23,7 +23,7 @@ internal sealed class NbdServerConnection(IExportCatalog catalog, NbdServerOptio
                 peer, session.ExportName, session.Size, session.Flags, session.StructuredReplies);
             await using (session.Device)
             {
-                using var transmission = new NbdServerTransmission(session, transport, options, logger, peer);
+                using var transmission = new NbdServerTransmission(session, transport, options, budget, logger, peer);
                 await transmission.RunAsync(cancellationToken);
             }
         }

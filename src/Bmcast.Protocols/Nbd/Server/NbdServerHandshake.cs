@@ -314,8 +314,10 @@ internal sealed class NbdServerHandshake(
         Reply(option, NbdOptionReply.Info, 2 + NbdStrings.ByteCount(value), (type, value),
             static (span, s) => NbdHandshakeCodec.WriteInfoString(span, s.type, s.value));
 
+    /// <summary>An error reply. Messages often quote the client's input (a 4096-byte name): cut to the protocol's string limit.</summary>
     private void ReplyError(NbdOption option, NbdOptionReply error, string message)
     {
+        message = NbdStrings.Truncate(message);
         logger.LogDebug("NBD {Peer}: option {Option} answered {Reply}: {Message}", peer, option, error, message);
         Reply(option, error, NbdStrings.ByteCount(message), message, static (span, m) => NbdStrings.Encode(m, span));
     }

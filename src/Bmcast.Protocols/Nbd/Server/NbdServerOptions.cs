@@ -12,6 +12,22 @@ public sealed record NbdServerOptions
     /// <summary>Concurrent connections; further ones are closed at once.</summary>
     public int MaxConnections { get; init; } = 1024;
 
+    /// <summary>
+    /// Concurrent TCP connections from one address; further ones are closed at once. Unix socket clients are local
+    /// and count only against <see cref="MaxConnections"/>. With the byte limits below, one address can hold at most
+    /// 16 x 64 MiB = 1 GiB, half the server's total, so one client cannot lock the others out.
+    /// </summary>
+    public int MaxConnectionsPerPeer { get; init; } = 16;
+
+    /// <summary>
+    /// Request data (read replies not yet sent, write payloads not yet written) one connection may hold; beyond it the
+    /// server stops reading that connection's requests. At least one maximal request (32 MiB) always goes through.
+    /// </summary>
+    public long MaxBytesInFlightPerConnection { get; init; } = 64L << 20;
+
+    /// <summary>Request data all connections together may hold; shared first come, first served.</summary>
+    public long MaxBytesInFlight { get; init; } = 2L << 30;
+
     /// <summary>A client that has not entered transmission by then is dropped.</summary>
     public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(30);
 

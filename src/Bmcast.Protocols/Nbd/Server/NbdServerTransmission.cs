@@ -23,12 +23,14 @@ internal sealed class NbdServerTransmission : IDisposable
     private readonly PipeReader _input;
     private readonly NbdReplySender _replies;
     private readonly InflightRequests _inflight;
+    private readonly ReplyBudget _budget;
     private readonly ILogger _logger;
     private readonly string _peer;
     private CancellationToken _cancellation;
 
-    public NbdServerTransmission(NbdExportSession session, IDuplexPipe transport, NbdServerOptions options, ILogger logger, string peer)
+    public NbdServerTransmission(NbdExportSession session, IDuplexPipe transport, NbdServerOptions options, ReplyBudget budget, ILogger logger, string peer)
     {
+        _budget = budget;
         _session = session;
         _device = session.Device;
         _input = transport.Input;
@@ -58,7 +60,7 @@ internal sealed class NbdServerTransmission : IDisposable
                         else
                         {
                             await _inflight.EnterAsync(cancellationToken);
-                            Dispatch(request, payload);
+                            await DispatchAsync(request, payload, cancellationToken);
                         }
                     }
                 }
@@ -76,8 +78,13 @@ internal sealed class NbdServerTransmission : IDisposable
         }
     }
 
-    /// <summary>Start one request. Runs synchronously as far as the device allows; the payload is copied before the pipe moves on.</summary>
-    private void Dispatch(in NbdRequest request, in ReadOnlySequence<byte> payload)
+    /// <summary>
+    /// Start one request once its data fits the connection's <see cref="ReplyBudget"/> (a client that does not read
+    /// its replies waits here, and its unread requests stay in the socket). Runs synchronously as far as the device
+    /// allows; the payload is copied before the pipe moves on.
+    /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask DispatchAsync(NbdRequest request, ReadOnlySequence<byte> payload, CancellationToken cancellationToken)
     {
         var error = NbdRequestValidator.Validate(request, _session);
         if (error != NbdError.None)
@@ -85,13 +92,23 @@ internal sealed class NbdServerTransmission : IDisposable
             _ = RejectAsync(request, error);
             return;
         }
-        byte[]? data = null;
+        long cost = ReplyBudget.Cost(request);
+        try
+        {
+            await _budget.AcquireAsync(cost, cancellationToken);
+        }
+        catch
+        {
+            _inflight.Exit();
+            throw;
+        }
+        RequestBuffer? data = null;
         if (request.Command == NbdCommand.Write)
         {
-            data = ArrayPool<byte>.Shared.Rent((int)request.Length);
-            payload.CopyTo(data);
+            data = RequestBuffer.Rent((int)request.Length);
+            payload.CopyTo(data.Value.Memory.Span);
         }
-        _ = ExecuteAsync(request, data);
+        _ = ExecuteAsync(request, data, cost);
     }
 
     private async Task RejectAsync(NbdRequest request, NbdError error)
@@ -112,7 +129,7 @@ internal sealed class NbdServerTransmission : IDisposable
     }
 
     /// <summary>Never throws: failures become error replies, or are dropped when the connection is gone.</summary>
-    private async Task ExecuteAsync(NbdRequest request, byte[]? data)
+    private async Task ExecuteAsync(NbdRequest request, RequestBuffer? data, long cost)
     {
         try
         {
@@ -140,8 +157,8 @@ internal sealed class NbdServerTransmission : IDisposable
         }
         finally
         {
-            if (data is not null)
-                ArrayPool<byte>.Shared.Return(data);
+            data?.Dispose();
+            _budget.Release(cost);
             _inflight.Exit();
         }
     }
@@ -149,40 +166,32 @@ internal sealed class NbdServerTransmission : IDisposable
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask ReadAsync(NbdRequest request)
     {
-        int length = (int)request.Length;
-        var buffer = ArrayPool<byte>.Shared.Rent(length);
+        using var buffer = RequestBuffer.Rent((int)request.Length);
+        var memory = buffer.Memory;
         try
         {
-            var memory = buffer.AsMemory(0, length);
-            try
-            {
-                await _device.ReadAsync((long)request.Offset, memory, _cancellation);
-            }
-            catch (Exception e) when (!IsShutdown(e))
-            {
-                await FailAsync(request, e);
-                return;
-            }
-            await _replies.SendReadAsync(request.Cookie, request.Offset, memory);
+            await _device.ReadAsync((long)request.Offset, memory, _cancellation);
         }
-        finally
+        catch (Exception e) when (!IsShutdown(e))
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            await FailAsync(request, e);
+            return;
         }
+        await _replies.SendReadAsync(request.Cookie, request.Offset, memory);
     }
 
     /// <summary>
     /// Start the device call of a request whose reply has no payload. A device that throws instead of returning a
     /// faulted task is answered the same way, with an error reply.
     /// </summary>
-    private ValueTask StartWithoutPayload(in NbdRequest request, byte[]? data)
+    private ValueTask StartWithoutPayload(in NbdRequest request, RequestBuffer? data)
     {
         try
         {
             return request.Command switch
             {
                 _ when request.Length == 0 && request.Command != NbdCommand.Flush => ValueTask.CompletedTask,
-                NbdCommand.Write => _device.WriteAsync((long)request.Offset, data.AsMemory(0, (int)request.Length), IsFua(request), _cancellation),
+                NbdCommand.Write => _device.WriteAsync((long)request.Offset, data!.Value.Memory, IsFua(request), _cancellation),
                 NbdCommand.WriteZeroes => WriteZeroesAsync(request),
                 _ => _device.FlushAsync(_cancellation),
             };

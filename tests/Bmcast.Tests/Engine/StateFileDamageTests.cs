@@ -1,0 +1,126 @@
+using System.Security.Cryptography;
+using Bmcast.Core.Blocks;
+using Bmcast.Core.Manifests;
+using Bmcast.Core.Storage;
+using Bmcast.Engine;
+using Bmcast.Tests.Support;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Bmcast.Tests.Engine;
+
+/// <summary>
+/// A state file whose bitmap was damaged while the agent was down (issue 15: bytes set to 0xFF made the restarted agent
+/// report "deployment complete" and serve zeros for 169 of 256 chunks): the damaged page is detected by its checksum,
+/// the chunks it claims are re-verified against the manifest, and only those the target holds are kept.
+/// </summary>
+public sealed class StateFileDamageTests
+{
+    private const int ChunkSize = 65536;
+    private const int Chunks = 256;
+    private const int FetchedBeforeDamage = 87;
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private static readonly StreamingOptions Options = new() { IdleGap = TimeSpan.Zero, CommitInterval = TimeSpan.FromMilliseconds(100) };
+
+    [Fact(Timeout = 120_000)]
+    public async Task Bitmap_bytes_set_to_ff_are_neither_complete_nor_served_as_data()
+    {
+        using var dir = new TempDirectory();
+        var (image, manifest) = await DamagedDeploymentAsync(dir);
+
+        await using var source = new FileImageSource(dir.File("image.raw"));
+        await using var session = await StreamingSession.OpenAsync(source, manifest, dir.File("target"), dir.File("state"), Options, NullLogger.Instance, Ct);
+        Assert.False(session.Disk.Presence.IsComplete);
+        Assert.Equal((long)FetchedBeforeDamage * ChunkSize / 4096, session.Disk.Presence.PresentCount);
+
+        var disk = new byte[image.Length];
+        await session.Disk.ReadAsync(0, disk, Ct);
+        Assert.True(image.AsSpan().SequenceEqual(disk), "the disk read back differs from the image");
+        await session.RunToCompletionAsync(Ct);
+        Assert.True(image.AsSpan().SequenceEqual(File.ReadAllBytes(dir.File("target"))));
+    }
+
+    [Fact(Timeout = 120_000)]
+    public async Task The_repair_keeps_the_chunks_the_target_holds_and_the_next_commit_rewrites_the_page()
+    {
+        using var dir = new TempDirectory();
+        var (_, manifest) = await DamagedDeploymentAsync(dir);
+        // A chunk the state claimed but whose data on the target is wrong (say, damaged too) is not kept.
+        using (var target = File.OpenHandle(dir.File("target"), FileMode.Open, FileAccess.Write))
+            RandomAccess.Write(target, new byte[] { 0x5a }, 3L * ChunkSize + 100);
+
+        await using (var source = new FileImageSource(dir.File("image.raw")))
+        await using (var session = await StreamingSession.OpenAsync(source, manifest, dir.File("target"), dir.File("state"), Options, NullLogger.Instance, Ct))
+        {
+            var repair = session.StateRepair;
+            Assert.NotNull(repair);
+            Assert.Equal(1, repair.DamagedPages);
+            Assert.Equal(FetchedBeforeDamage - 1, repair.ChunksKept);
+            Assert.Equal(Chunks - FetchedBeforeDamage + 1, repair.ChunksCleared); // every chunk the 0xFF page claims
+        }
+
+        // The repaired page was written with its checksum: the next start finds nothing damaged.
+        await using (var source = new FileImageSource(dir.File("image.raw")))
+        await using (var session = await StreamingSession.OpenAsync(source, manifest, dir.File("target"), dir.File("state"), Options, NullLogger.Instance, Ct))
+            Assert.Null(session.StateRepair);
+    }
+
+    [Fact(Timeout = 120_000)]
+    public async Task Without_a_manifest_a_damaged_page_is_cleared()
+    {
+        using var dir = new TempDirectory();
+        await DamagedDeploymentAsync(dir, verified: false);
+
+        await using var source = new FileImageSource(dir.File("image.raw"));
+        await using var session = await StreamingSession.OpenAsync(source, null, dir.File("target"), dir.File("state"), Options, NullLogger.Instance, Ct);
+        Assert.Equal(0, session.Disk.Presence.PresentCount);
+        Assert.Equal(Chunks, session.StateRepair!.ChunksCleared);
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task A_state_file_of_the_previous_format_is_refused_with_a_clear_error()
+    {
+        using var dir = new TempDirectory();
+        await DamagedDeploymentAsync(dir);
+        using (var state = File.OpenHandle(dir.File("state"), FileMode.Open, FileAccess.Write))
+            RandomAccess.Write(state, new byte[] { 1, 0, 0, 0 }, 8);
+
+        await using var source = new FileImageSource(dir.File("image.raw"));
+        var error = await Assert.ThrowsAsync<InvalidDataException>(() =>
+            StreamingSession.OpenAsync(source, null, dir.File("target"), dir.File("state"), Options, NullLogger.Instance, Ct));
+        Assert.Contains("format 1", error.Message);
+        Assert.Contains("remove the state file", error.Message);
+    }
+
+    /// <summary>
+    /// Fetch the first <see cref="FetchedBeforeDamage"/> chunks of a 256-chunk image, stop, then set every byte of the
+    /// state file's bitmap to 0xFF (the file ends with the bitmap: here one page, in two slots).
+    /// </summary>
+    private static async Task<(byte[] Image, Manifest? Manifest)> DamagedDeploymentAsync(TempDirectory dir, bool verified = true)
+    {
+        var image = new byte[Chunks * ChunkSize];
+        new Random(15).NextBytes(image);
+        await File.WriteAllBytesAsync(dir.File("image.raw"), image, Ct);
+        var manifest = verified ? ManifestOf(image) : null;
+        await using (var source = new FileImageSource(dir.File("image.raw")))
+        await using (var session = await StreamingSession.OpenAsync(source, manifest, dir.File("target"), dir.File("state"), Options, NullLogger.Instance, Ct))
+        {
+            await session.Disk.ReadAsync(0, new byte[FetchedBeforeDamage * ChunkSize], Ct);
+            await session.Disk.FlushAsync(Ct);
+        }
+        var geometry = new DiskGeometry(image.Length);
+        using (var state = File.OpenHandle(dir.File("state"), FileMode.Open, FileAccess.Write))
+            RandomAccess.Write(state, Enumerable.Repeat((byte)0xFF, 8192).ToArray(), PresenceStateFile.SizeFor(geometry) - 8192);
+        return (image, manifest);
+    }
+
+    private static Manifest ManifestOf(byte[] image)
+    {
+        var hashes = new byte[Chunks * Manifest.HashSize];
+        for (int chunk = 0; chunk < Chunks; chunk++)
+            SHA256.HashData(image.AsSpan(chunk * ChunkSize, ChunkSize), hashes.AsSpan(chunk * Manifest.HashSize));
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        return Manifest.Create(image.Length, ChunkSize, new bool[Chunks], hashes, key);
+    }
+}
