@@ -76,6 +76,10 @@ internal static unsafe class Program
             {
                 Serial.WriteLine("bmcast-vmm: nvme: no controller to trap");
             }
+            else if (!Clock.TryCalibrate(st))
+            {
+                Serial.WriteLine("bmcast-vmm: nvme: no ACPI PM timer to time its waits by: not trapped");
+            }
             else
             {
                 ulong bar0 = Pci.MemoryBar(nvme, 0);

@@ -41,9 +41,7 @@ internal static unsafe class AoeStartupCheck
         ulong extra = ParseDecimal(Smbios.OemValue(st, VerifyOption));
         AoeInitiator.DropEvery(ParseDecimal(Smbios.OemValue(st, DropOption)));
 
-        bool wide;
-        ushort pmTimer = Acpi.FindPmTimerPort(st, out wide);
-        if (pmTimer == 0 || !Clock.Calibrate(pmTimer, wide))
+        if (!Clock.TryCalibrate(st))
             Refuse("no ACPI PM timer to calibrate the TSC against");
         long nic = Pci.FindById(E1000.VendorId, E1000.DeviceId);
         if (nic < 0)

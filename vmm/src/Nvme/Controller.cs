@@ -12,10 +12,13 @@ internal static unsafe class Controller
     public const uint ConfigurationEnable = 1, StatusReady = 1, StatusFatal = 2;
     public const ulong DoorbellPage = 0x1000;
 
-    // Every bounded wait counts polls of CSTS (an MMIO read, about a
-    // microsecond under TCG, less on hardware): a few seconds at most, then
-    // the waiter reports a timeout instead of hanging the machine.
+    // A wait for the controller to become ready counts polls of CSTS (an
+    // MMIO read, about a microsecond under TCG, less on hardware): a few
+    // seconds at most, then the waiter reports a timeout instead of hanging.
     public const ulong PollLimit = 4_000_000;
+    // A wait for a completion is bounded in time (the TSC, calibrated before
+    // the launch): it polls memory, and looks at CSTS only now and then.
+    public const ulong CompletionWaitMs = 10_000;
 
     private struct Register
     {
@@ -78,7 +81,7 @@ internal static unsafe class Controller
             return;
         }
         Serial.Write(" within ");
-        Serial.WriteDecimal(PollLimit);
-        Serial.WriteLine(" polls");
+        Serial.WriteDecimal(CompletionWaitMs);
+        Serial.WriteLine(" ms");
     }
 }
