@@ -5,6 +5,7 @@ using Bmcast.Vmm.Efi;
 using Bmcast.Vmm.Net;
 using Bmcast.Vmm.Nvme;
 using Bmcast.Vmm.Platform;
+using Bmcast.Vmm.Streaming;
 using Bmcast.Vmm.Svm;
 
 namespace Bmcast.Vmm;
@@ -55,6 +56,8 @@ internal static unsafe class Program
         traps.Add(AcpiPowerControl.Trap(pm1aControl));
         AddRequestedDevices(st, ref traps, memory);
         AoeStartupCheck.RunIfRequested(st, ref traps, memory);
+        if (AoeStartupCheck.Passed && traps.MmioCount > 0 && NvmeRequested(st))
+            StreamingSetup.Install(st, ref traps, AoeStartupCheck.Manifest, AoeStartupCheck.Image);
         Launcher.Launch(ref *memory, traps);
 
         if (!HypervisorAnswers())

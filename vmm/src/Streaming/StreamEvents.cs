@@ -1,0 +1,109 @@
+using Bmcast.Vmm.Platform;
+
+namespace Bmcast.Vmm.Streaming;
+
+// The serial events the host side parses: one line each, starting
+// "bmcast-vmm: event=NAME", then space-separated key=value pairs (keys
+// [a-z_], values decimal, or a word for reason=, or hex for maps). Stable:
+// documented in vmm/README.md, parsed by tests/Bmcast.Tests/Vmm/VmmEvent.cs.
+internal static class StreamEvents
+{
+    private const ulong ProgressIntervalMs = 1000;
+
+    private static ulong s_lastProgress;
+
+    public static ulong GuestOwned;
+
+    // event=streaming image_bytes=N chunk_bytes=N chunks=N zero_chunks=N present=N reserved_bytes=N
+    public static void Started(ulong imageBytes, uint chunkBytes, ulong zeroChunks, ulong reservedBytes)
+    {
+        Serial.Write("bmcast-vmm: event=streaming image_bytes=");
+        Serial.WriteDecimal(imageBytes);
+        Serial.Write(" chunk_bytes=");
+        Serial.WriteDecimal(chunkBytes);
+        Serial.Write(" chunks=");
+        Serial.WriteDecimal(ChunkMap.Chunks);
+        Serial.Write(" zero_chunks=");
+        Serial.WriteDecimal(zeroChunks);
+        Serial.Write(" present=");
+        Serial.WriteDecimal(ChunkMap.PresentCount);
+        Serial.Write(" reserved_bytes=");
+        Serial.WriteDecimal(reservedBytes);
+        Serial.WriteLine();
+        s_lastProgress = Clock.Now;
+    }
+
+    // event=progress ..., at most once a second (checked as chunks arrive).
+    public static void Progress()
+    {
+        if (Clock.MsSince(s_lastProgress) < ProgressIntervalMs)
+            return;
+        s_lastProgress = Clock.Now;
+        WriteProgress("progress");
+    }
+
+    // event=error reason=aoe|verify|write|disk|unsupported chunk=N: the command that needed the chunk fails.
+    public static void Error(FetchFailure failure, ulong chunk)
+    {
+        Serial.Write("bmcast-vmm: event=error reason=");
+        Serial.Write(failure switch
+        {
+            FetchFailure.Aoe => "aoe",
+            FetchFailure.Verify => "verify",
+            FetchFailure.Write => "write",
+            FetchFailure.Disk => "disk",
+            _ => "unsupported",
+        });
+        Serial.Write(" chunk=");
+        Serial.WriteDecimal(chunk);
+        Serial.WriteLine();
+    }
+
+    // At power-off: the last progress, the cost of holding doorbells, and both maps.
+    public static void Report()
+    {
+        WriteProgress("progress");
+        Serial.Write("bmcast-vmm: event=holds held_commands=");
+        Serial.WriteDecimal(StreamingPolicy.HeldCommands);
+        Serial.Write(" hold_us=");
+        Serial.WriteDecimal(StreamingPolicy.HoldUs);
+        Serial.Write(" max_hold_us=");
+        Serial.WriteDecimal(StreamingPolicy.MaxHoldUs);
+        Serial.Write(" fetch_us=");
+        Serial.WriteDecimal(ChunkFetcher.FetchUs);
+        Serial.Write(" max_fetch_us=");
+        Serial.WriteDecimal(ChunkFetcher.MaxFetchUs);
+        Serial.Write(" failed_commands=");
+        Serial.WriteDecimal(StreamingPolicy.FailedCommands);
+        Serial.WriteLine();
+        Serial.Write("bmcast-vmm: event=presence chunks=");
+        Serial.WriteDecimal(ChunkMap.Chunks);
+        Serial.Write(" present_map=");
+        ChunkMap.WriteHex(false);
+        Serial.Write(" written_map=");
+        ChunkMap.WriteHex(true);
+        Serial.WriteLine();
+    }
+
+    // event=NAME present=N chunks=N present_percent=P on_demand_bytes=N background_bytes=N fetched_chunks=N zero_filled=N guest_owned=N
+    private static void WriteProgress(string name)
+    {
+        Serial.Write("bmcast-vmm: event=");
+        Serial.Write(name);
+        Serial.Write(" present=");
+        Serial.WriteDecimal(ChunkMap.PresentCount);
+        Serial.Write(" chunks=");
+        Serial.WriteDecimal(ChunkMap.Chunks);
+        Serial.Write(" present_percent=");
+        Serial.WriteDecimal(ChunkMap.Chunks == 0 ? 100 : ChunkMap.PresentCount * 100 / ChunkMap.Chunks);
+        Serial.Write(" on_demand_bytes=");
+        Serial.WriteDecimal(ChunkFetcher.FetchedBytes);
+        Serial.Write(" background_bytes=0 fetched_chunks=");
+        Serial.WriteDecimal(ChunkFetcher.FetchedChunks);
+        Serial.Write(" zero_filled=");
+        Serial.WriteDecimal(ChunkFetcher.ZeroChunks);
+        Serial.Write(" guest_owned=");
+        Serial.WriteDecimal(GuestOwned);
+        Serial.WriteLine();
+    }
+}

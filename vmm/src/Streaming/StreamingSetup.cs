@@ -1,0 +1,30 @@
+using Bmcast.Vmm.Boot;
+using Bmcast.Vmm.Efi;
+using Bmcast.Vmm.Net;
+using Bmcast.Vmm.Nvme;
+using Bmcast.Vmm.Shared;
+using Bmcast.Vmm.Svm;
+
+namespace Bmcast.Vmm.Streaming;
+
+// Before the launch, once the NVMe controller is trapped and the AoE check
+// passed: reserves what streaming needs, sized from the manifest (the two
+// chunk maps and one chunk buffer; the manifest with its chunk hashes is
+// already held in reserved memory by the check), and installs the policy.
+internal static unsafe class StreamingSetup
+{
+    public static void Install(SystemTable* st, ref TrapTable traps, ManifestView manifest, AoeTarget image)
+    {
+        ulong mapPages = ChunkMap.PagesFor(manifest.ChunkCount);
+        ulong bufferPages = ReservedMemory.PagesFor(manifest.ChunkSize);
+        ReservedMemory memory;
+        if (!ReservedMemory.TryReserve(st->BootServices, mapPages + bufferPages, out memory))
+            Platform.Panic.Halt("no memory for the chunk maps");
+        ChunkMap.Place(memory.TakePages(mapPages), manifest.ChunkCount);
+        ChunkFetcher.Attach(manifest, image, memory.TakePages(bufferPages));
+        IoInterceptor.Install(&StreamingPolicy.Submitted);
+        traps.AddReport(&StreamEvents.Report);
+        StreamEvents.Started(manifest.ImageSize, manifest.ChunkSize, manifest.ZeroChunkCount,
+            memory.Size + manifest.BodyLength + ManifestView.HashSize);
+    }
+}
