@@ -11,8 +11,15 @@ namespace Bmcast.Vmm.Streaming;
 // through the private queue pair. Only then is it marked present (the
 // device has completed the write); a chunk that fails verification is never
 // written. Synchronous: the caller is a doorbell exit, the guest waits.
+// A read the server does not answer fails after the initiator's bound (up to
+// 8 sends with doubling timeouts: a few seconds); after that, fetches fail at
+// once for ServerRetryMs, so that a guest whose server is gone gets its I/O
+// errors promptly instead of waiting out the bound on every read.
 internal static unsafe class ChunkFetcher
 {
+    private const ulong ServerRetryMs = 5000;
+    private static ulong s_serverLostAt;   // TSC at the last AoE failure; 0: none
+
     private static ManifestView s_manifest;
     private static AoeTarget s_image;
     private static byte* s_buffer;   // ChunkSize bytes, page aligned
@@ -51,10 +58,16 @@ internal static unsafe class ChunkFetcher
             ChunkMap.MarkPresent(chunk);
             return FetchFailure.None;
         }
+        if (s_serverLostAt != 0 && Clock.MsSince(s_serverLostAt) < ServerRetryMs)
+            return FetchFailure.Aoe;
         ulong started = Clock.Now;
         ulong sectors = (length + AoeFrame.SectorSize - 1) / AoeFrame.SectorSize;
         if (!AoeInitiator.Read(ref s_image, chunk * s_manifest.ChunkSize / AoeFrame.SectorSize, sectors, s_buffer))
+        {
+            s_serverLostAt = Clock.Now;
             return FetchFailure.Aoe;
+        }
+        s_serverLostAt = 0;
         if (!s_manifest.ChunkMatches(chunk, s_buffer, length))
             return FetchFailure.Verify;
         // The last chunk may end inside a logical block: the rest is zeros.
