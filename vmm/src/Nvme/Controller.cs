@@ -10,6 +10,7 @@ internal static unsafe class Controller
     public const uint Capabilities = 0x00, Configuration = 0x14, Status = 0x1C,
         AdminQueueAttributes = 0x24, AdminSubmissionQueueBase = 0x28, AdminCompletionQueueBase = 0x30;
     public const uint ConfigurationEnable = 1, StatusReady = 1, StatusFatal = 2;
+    private const uint ShutdownNotification = 3u << 14, ShutdownStatus = 3u << 2;
     public const ulong DoorbellPage = 0x1000;
 
     // A wait for the controller to become ready counts polls of CSTS (an
@@ -56,6 +57,12 @@ internal static unsafe class Controller
         Write32((uint)DoorbellPage + ((2u * queue + 1) << s_strideShift), head);
 
     public static bool Failed => (Read32(Status) & StatusFatal) != 0;
+
+    // Enabled, ready, not failed, no shutdown asked for or under way
+    // (CC.SHN, CSTS.SHST): the host may use its queues between guest commands.
+    public static bool Running =>
+        (Read32(Configuration) & (ConfigurationEnable | ShutdownNotification)) == ConfigurationEnable
+        && (Read32(Status) & (StatusReady | StatusFatal | ShutdownStatus)) == StatusReady;
 
     // After CC.EN = 1: ready (true), or fatal status or timeout (false).
     public static bool WaitReady()

@@ -127,6 +127,21 @@ internal static unsafe class PrivateQueuePair
         return true;
     }
 
+    // Makes every completed write durable (the volatile write cache, if any).
+    public static bool Flush(uint namespaceId)
+    {
+        if (s_id == 0)
+            return false;
+        NvmeCommand command = default;
+        command.Opcode = NvmeCommand.IoFlush;
+        command.NamespaceId = namespaceId;
+        NvmeCompletion done;
+        return HostCommands.Execute(s_id, &command, &done, "a private Flush") && Check(&done, "a private Flush");
+    }
+
+    // A controller reset deleted the pair; the next enable creates it again.
+    public static void Forget() => s_id = 0;
+
     // PRP1 is the first page; PRP2 the second page, or a list of the pages
     // after the first (NVMe base spec 2.0 §4.1.1). data is page aligned.
     private static bool Transfer(byte opcode, uint namespaceId, ulong lba, uint blocks, byte* data, string what)

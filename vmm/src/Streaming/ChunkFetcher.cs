@@ -24,7 +24,7 @@ internal static unsafe class ChunkFetcher
     private static AoeTarget s_image;
     private static byte* s_buffer;   // ChunkSize bytes, page aligned
 
-    public static ulong FetchedChunks, FetchedBytes, ZeroChunks, FetchUs, MaxFetchUs;
+    public static ulong FetchedChunks, OnDemandBytes, BackgroundBytes, ZeroChunks, FetchUs, MaxFetchUs;
 
     public static void Attach(ManifestView manifest, AoeTarget image, byte* buffer)
     {
@@ -36,7 +36,7 @@ internal static unsafe class ChunkFetcher
     public static ulong ImageSize => s_manifest.ImageSize;
     public static uint ChunkSize => s_manifest.ChunkSize;
 
-    public static FetchFailure MakePresent(ulong chunk)
+    public static FetchFailure MakePresent(ulong chunk, bool background)
     {
         ulong lbaSize = HiddenTail.LbaSize;
         ulong length = s_manifest.ChunkLength(chunk);
@@ -79,7 +79,10 @@ internal static unsafe class ChunkFetcher
         if (us > MaxFetchUs)
             MaxFetchUs = us;
         FetchedChunks++;
-        FetchedBytes += length;
+        if (background)
+            BackgroundBytes += length;
+        else
+            OnDemandBytes += length;
         ChunkMap.MarkPresent(chunk);
         return FetchFailure.None;
     }

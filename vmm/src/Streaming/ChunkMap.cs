@@ -35,6 +35,25 @@ internal static unsafe class ChunkMap
         s_presentCount++;
     }
 
+    // The first absent chunk at or after from, wrapping around; Chunks if every chunk is present.
+    public static ulong NextAbsent(ulong from)
+    {
+        if (s_presentCount == s_chunks)
+            return s_chunks;
+        for (ulong i = 0, c = from % s_chunks; i < s_chunks; i++, c = c + 1 == s_chunks ? 0 : c + 1)
+        {
+            if ((c & 7) == 0 && s_present[c >> 3] == 0xFF && c + 8 <= s_chunks)
+            {
+                i += 7;
+                c += 7;
+                continue;
+            }
+            if (!IsPresent(c))
+                return c;
+        }
+        return s_chunks;
+    }
+
     public static void MarkWritten(ulong chunk) => s_written[chunk >> 3] |= (byte)(1 << (int)(chunk & 7));
 
     // Both maps as hex (byte 0 first), for the report at power-off.

@@ -10,7 +10,8 @@ internal static class StreamEvents
 {
     private const ulong ProgressIntervalMs = 1000;
 
-    private static ulong s_lastProgress;
+    private static ulong s_lastProgress, s_lastErrorAt, s_lastFailedChunk, s_suppressed;
+    private static FetchFailure s_lastFailure;
 
     public static ulong GuestOwned;
 
@@ -42,9 +43,20 @@ internal static class StreamEvents
         WriteProgress("progress");
     }
 
-    // event=error reason=aoe|verify|write|disk|unsupported chunk=N: the command that needed the chunk fails.
+    // event=error reason=aoe|verify|write|disk|unsupported chunk=N [suppressed=N]: the command (or
+    // background copy) that needed the chunk fails. The same failure of the same chunk again within
+    // a second is only counted (a guest retrying a bad block, or reading on after its server went),
+    // and the count is added to the next line printed.
     public static void Error(FetchFailure failure, ulong chunk)
     {
+        if (failure == s_lastFailure && chunk == s_lastFailedChunk && Clock.MsSince(s_lastErrorAt) < ProgressIntervalMs)
+        {
+            s_suppressed++;
+            return;
+        }
+        s_lastFailure = failure;
+        s_lastFailedChunk = chunk;
+        s_lastErrorAt = Clock.Now;
         Serial.Write("bmcast-vmm: event=error reason=");
         Serial.Write(failure switch
         {
@@ -56,13 +68,34 @@ internal static class StreamEvents
         });
         Serial.Write(" chunk=");
         Serial.WriteDecimal(chunk);
+        if (s_suppressed > 0)
+        {
+            Serial.Write(" suppressed=");
+            Serial.WriteDecimal(s_suppressed);
+            s_suppressed = 0;
+        }
         Serial.WriteLine();
     }
 
-    // At power-off: the last progress, the cost of holding doorbells, and both maps.
+    // Every chunk present and flushed: event=complete (the progress fields), the holds, both maps.
+    public static void Completed()
+    {
+        WriteProgress("complete");
+        WriteHolds();
+        WritePresence();
+    }
+
+    // At power-off: the last progress, the holds, and both maps.
     public static void Report()
     {
         WriteProgress("progress");
+        WriteHolds();
+        WritePresence();
+    }
+
+    // event=holds: the cost of holding doorbells (commands that waited for a fetch, and how long).
+    private static void WriteHolds()
+    {
         Serial.Write("bmcast-vmm: event=holds held_commands=");
         Serial.WriteDecimal(StreamingPolicy.HeldCommands);
         Serial.Write(" hold_us=");
@@ -76,6 +109,11 @@ internal static class StreamEvents
         Serial.Write(" failed_commands=");
         Serial.WriteDecimal(StreamingPolicy.FailedCommands);
         Serial.WriteLine();
+    }
+
+    // event=presence chunks=N present_map=HEX written_map=HEX
+    private static void WritePresence()
+    {
         Serial.Write("bmcast-vmm: event=presence chunks=");
         Serial.WriteDecimal(ChunkMap.Chunks);
         Serial.Write(" present_map=");
@@ -97,8 +135,10 @@ internal static class StreamEvents
         Serial.Write(" present_percent=");
         Serial.WriteDecimal(ChunkMap.Chunks == 0 ? 100 : ChunkMap.PresentCount * 100 / ChunkMap.Chunks);
         Serial.Write(" on_demand_bytes=");
-        Serial.WriteDecimal(ChunkFetcher.FetchedBytes);
-        Serial.Write(" background_bytes=0 fetched_chunks=");
+        Serial.WriteDecimal(ChunkFetcher.OnDemandBytes);
+        Serial.Write(" background_bytes=");
+        Serial.WriteDecimal(ChunkFetcher.BackgroundBytes);
+        Serial.Write(" fetched_chunks=");
         Serial.WriteDecimal(ChunkFetcher.FetchedChunks);
         Serial.Write(" zero_filled=");
         Serial.WriteDecimal(ChunkFetcher.ZeroChunks);

@@ -82,7 +82,7 @@ internal static unsafe class StreamingPolicy
         {
             if (ChunkMap.IsPresent(c) || (write && Covers(start, end, c)))
                 continue;
-            FetchFailure failure = ChunkFetcher.MakePresent(c);
+            FetchFailure failure = ChunkFetcher.MakePresent(c, false);
             if (failure != FetchFailure.None)
             {
                 StreamEvents.Error(failure, c);

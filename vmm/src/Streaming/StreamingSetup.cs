@@ -2,6 +2,7 @@ using Bmcast.Vmm.Boot;
 using Bmcast.Vmm.Efi;
 using Bmcast.Vmm.Net;
 using Bmcast.Vmm.Nvme;
+using Bmcast.Vmm.Platform;
 using Bmcast.Vmm.Shared;
 using Bmcast.Vmm.Svm;
 
@@ -10,7 +11,9 @@ namespace Bmcast.Vmm.Streaming;
 // Before the launch, once the NVMe controller is trapped and the AoE check
 // passed: reserves what streaming needs, sized from the manifest (the two
 // chunk maps and one chunk buffer; the manifest with its chunk hashes is
-// already held in reserved memory by the check), and installs the policy.
+// already held in reserved memory by the check), installs the policy and,
+// unless "bmcast.vmm.background=off" (on-demand only: a test's way to keep
+// chunks absent), the background copy at guest HLTs.
 internal static unsafe class StreamingSetup
 {
     public static void Install(SystemTable* st, ref TrapTable traps, ManifestView manifest, AoeTarget image)
@@ -24,6 +27,8 @@ internal static unsafe class StreamingSetup
         ChunkFetcher.Attach(manifest, image, memory.TakePages(bufferPages));
         IoInterceptor.Install(&StreamingPolicy.Submitted);
         traps.AddReport(&StreamEvents.Report);
+        if (!Smbios.HasOemString(st, "bmcast.vmm.background=off"))
+            traps.Idle = &BackgroundCopy.Idle;
         StreamEvents.Started(manifest.ImageSize, manifest.ChunkSize, manifest.ZeroChunkCount,
             memory.Size + manifest.BodyLength + ManifestView.HashSize);
     }
