@@ -13,11 +13,22 @@ namespace Bmcast.Vmm.Streaming;
 // chunk maps and one chunk buffer; the manifest with its chunk hashes is
 // already held in reserved memory by the check), installs the policy and,
 // unless "bmcast.vmm.background=off" (on-demand only: a test's way to keep
-// chunks absent), the background copy at guest HLTs.
+// chunks absent), the background copy at guest HLTs. A machine whose
+// firmware lists more than one CPU is stopped: only this one is mediated.
 internal static unsafe class StreamingSetup
 {
     public static void Install(SystemTable* st, ref TrapTable traps, ManifestView manifest, AoeTarget image)
     {
+        // Only this CPU is virtualized: another one would reach the disk unmediated.
+        uint cpus = Acpi.CountProcessors(st);
+        if (cpus != 1)
+        {
+            Serial.Write("bmcast-vmm: event=error reason=cpus cpus=");
+            Serial.WriteDecimal(cpus);
+            Serial.WriteLine();
+            Serial.WriteLine("bmcast-vmm: streaming refused: the hypervisor virtualizes one CPU, the firmware lists another number; the machine stops");
+            Cpu.HaltForever();
+        }
         ulong mapPages = ChunkMap.PagesFor(manifest.ChunkCount);
         ulong bufferPages = ReservedMemory.PagesFor(manifest.ChunkSize);
         ReservedMemory memory;
