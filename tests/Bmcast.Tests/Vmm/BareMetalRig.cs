@@ -31,6 +31,19 @@ public sealed class BareMetalRig : IAsyncDisposable
     public IReadOnlyList<VmmEvent> Events =>
         Machine.LinesContaining(VmmEvent.Prefix).Select(VmmEvent.TryParse).OfType<VmmEvent>().ToList();
 
+    /// <summary>Skips the calling test, saying why, when this machine cannot run the rig.</summary>
+    public static void SkipUnlessSupported()
+    {
+        if (!Environment.IsPrivilegedProcess)
+            Assert.Skip("the hypervisor's AoE path needs root (tap device, raw sockets, ip netns); CI runs ./test.sh as root");
+        if (!File.Exists(GuestMachine.OvmfPath))
+            Assert.Skip($"{GuestMachine.OvmfPath} is missing (apt-get install ovmf)");
+        if (!File.Exists("/dev/net/tun"))
+            Assert.Skip("/dev/net/tun is missing: no tap devices for QEMU");
+        ExternalTool.Require("ip");
+        ExternalTool.Require("qemu-system-x86_64");
+    }
+
     /// <summary>
     /// Starts the namespace (MTU <paramref name="mtu"/>), the server on <paramref name="store"/> and the machine on
     /// <paramref name="targetDisk"/>, its guest in <paramref name="guestMode"/>, the hypervisor trusting

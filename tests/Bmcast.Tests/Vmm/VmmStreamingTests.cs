@@ -197,14 +197,7 @@ public sealed class VmmStreamingTests(VmmStreamingTests.Setup setup, ITestOutput
         /// <summary>Skips the calling test when a prerequisite is missing; builds everything on the first call.</summary>
         public async Task EnsureAsync()
         {
-            if (!Environment.IsPrivilegedProcess)
-                Assert.Skip("the hypervisor's AoE path needs root (tap device, raw sockets, ip netns); CI runs ./test.sh as root");
-            if (!File.Exists(GuestMachine.OvmfPath))
-                Assert.Skip($"{GuestMachine.OvmfPath} is missing (apt-get install ovmf)");
-            if (!File.Exists("/dev/net/tun"))
-                Assert.Skip("/dev/net/tun is missing: no tap devices for QEMU");
-            Nbd.ExternalTool.Require("ip");
-            Nbd.ExternalTool.Require("qemu-system-x86_64");
+            BareMetalRig.SkipUnlessSupported();
             lock (_lock)
                 _build ??= BuildAsync();
             await _build;

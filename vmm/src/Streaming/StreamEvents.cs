@@ -18,18 +18,13 @@ internal static class StreamEvents
     // event=streaming image_bytes=N chunk_bytes=N chunks=N zero_chunks=N present=N reserved_bytes=N
     public static void Started(ulong imageBytes, uint chunkBytes, ulong zeroChunks, ulong reservedBytes)
     {
-        Serial.Write("bmcast-vmm: event=streaming image_bytes=");
-        Serial.WriteDecimal(imageBytes);
-        Serial.Write(" chunk_bytes=");
-        Serial.WriteDecimal(chunkBytes);
-        Serial.Write(" chunks=");
-        Serial.WriteDecimal(ChunkMap.Chunks);
-        Serial.Write(" zero_chunks=");
-        Serial.WriteDecimal(zeroChunks);
-        Serial.Write(" present=");
-        Serial.WriteDecimal(ChunkMap.PresentCount);
-        Serial.Write(" reserved_bytes=");
-        Serial.WriteDecimal(reservedBytes);
+        Serial.Write("bmcast-vmm: event=streaming");
+        Field("image_bytes", imageBytes);
+        Field("chunk_bytes", chunkBytes);
+        Field("chunks", ChunkMap.Chunks);
+        Field("zero_chunks", zeroChunks);
+        Field("present", ChunkMap.PresentCount);
+        Field("reserved_bytes", reservedBytes);
         Serial.WriteLine();
         s_lastProgress = Clock.Now;
     }
@@ -66,12 +61,10 @@ internal static class StreamEvents
             FetchFailure.Disk => "disk",
             _ => "unsupported",
         });
-        Serial.Write(" chunk=");
-        Serial.WriteDecimal(chunk);
+        Field("chunk", chunk);
         if (s_suppressed > 0)
         {
-            Serial.Write(" suppressed=");
-            Serial.WriteDecimal(s_suppressed);
+            Field("suppressed", s_suppressed);
             s_suppressed = 0;
         }
         Serial.WriteLine();
@@ -96,26 +89,21 @@ internal static class StreamEvents
     // event=holds: the cost of holding doorbells (commands that waited for a fetch, and how long).
     private static void WriteHolds()
     {
-        Serial.Write("bmcast-vmm: event=holds held_commands=");
-        Serial.WriteDecimal(StreamingPolicy.HeldCommands);
-        Serial.Write(" hold_us=");
-        Serial.WriteDecimal(StreamingPolicy.HoldUs);
-        Serial.Write(" max_hold_us=");
-        Serial.WriteDecimal(StreamingPolicy.MaxHoldUs);
-        Serial.Write(" fetch_us=");
-        Serial.WriteDecimal(ChunkFetcher.FetchUs);
-        Serial.Write(" max_fetch_us=");
-        Serial.WriteDecimal(ChunkFetcher.MaxFetchUs);
-        Serial.Write(" failed_commands=");
-        Serial.WriteDecimal(StreamingPolicy.FailedCommands);
+        Serial.Write("bmcast-vmm: event=holds");
+        Field("held_commands", StreamingPolicy.HeldCommands);
+        Field("hold_us", StreamingPolicy.HoldUs);
+        Field("max_hold_us", StreamingPolicy.MaxHoldUs);
+        Field("fetch_us", ChunkFetcher.FetchUs);
+        Field("max_fetch_us", ChunkFetcher.MaxFetchUs);
+        Field("failed_commands", StreamingPolicy.FailedCommands);
         Serial.WriteLine();
     }
 
     // event=presence chunks=N present_map=HEX written_map=HEX
     private static void WritePresence()
     {
-        Serial.Write("bmcast-vmm: event=presence chunks=");
-        Serial.WriteDecimal(ChunkMap.Chunks);
+        Serial.Write("bmcast-vmm: event=presence");
+        Field("chunks", ChunkMap.Chunks);
         Serial.Write(" present_map=");
         ChunkMap.WriteHex(false);
         Serial.Write(" written_map=");
@@ -124,26 +112,26 @@ internal static class StreamEvents
     }
 
     // event=NAME present=N chunks=N present_percent=P on_demand_bytes=N background_bytes=N fetched_chunks=N zero_filled=N guest_owned=N
+    private static void Field(string key, ulong value)
+    {
+        Serial.Write(' ');
+        Serial.Write(key);
+        Serial.Write('=');
+        Serial.WriteDecimal(value);
+    }
+
     private static void WriteProgress(string name)
     {
         Serial.Write("bmcast-vmm: event=");
         Serial.Write(name);
-        Serial.Write(" present=");
-        Serial.WriteDecimal(ChunkMap.PresentCount);
-        Serial.Write(" chunks=");
-        Serial.WriteDecimal(ChunkMap.Chunks);
-        Serial.Write(" present_percent=");
-        Serial.WriteDecimal(ChunkMap.Chunks == 0 ? 100 : ChunkMap.PresentCount * 100 / ChunkMap.Chunks);
-        Serial.Write(" on_demand_bytes=");
-        Serial.WriteDecimal(ChunkFetcher.OnDemandBytes);
-        Serial.Write(" background_bytes=");
-        Serial.WriteDecimal(ChunkFetcher.BackgroundBytes);
-        Serial.Write(" fetched_chunks=");
-        Serial.WriteDecimal(ChunkFetcher.FetchedChunks);
-        Serial.Write(" zero_filled=");
-        Serial.WriteDecimal(ChunkFetcher.ZeroChunks);
-        Serial.Write(" guest_owned=");
-        Serial.WriteDecimal(GuestOwned);
+        Field("present", ChunkMap.PresentCount);
+        Field("chunks", ChunkMap.Chunks);
+        Field("present_percent", ChunkMap.Chunks == 0 ? 100 : ChunkMap.PresentCount * 100 / ChunkMap.Chunks);
+        Field("on_demand_bytes", ChunkFetcher.OnDemandBytes);
+        Field("background_bytes", ChunkFetcher.BackgroundBytes);
+        Field("fetched_chunks", ChunkFetcher.FetchedChunks);
+        Field("zero_filled", ChunkFetcher.ZeroChunks);
+        Field("guest_owned", GuestOwned);
         Serial.WriteLine();
     }
 }
