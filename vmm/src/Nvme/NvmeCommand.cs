@@ -43,6 +43,9 @@ internal struct NvmeCommand
 
     public uint BlockCount => (Cdw12 & 0xFFFF) + 1;
 
+    // Read/Write: Force Unit Access, Cdw12 bit 30 (durable when it completes).
+    public bool ForceUnitAccess => (Cdw12 & (1u << 30)) != 0;
+
     // Dataset Management: how many 16-byte ranges its data buffer holds.
     public uint RangeCount => (Cdw10 & 0xFF) + 1;
 

@@ -91,17 +91,23 @@ internal static unsafe class PrivateQueuePair
     public static bool Read(uint namespaceId, ulong lba) => Transfer(NvmeCommand.IoRead, namespaceId, lba, 1, s_buffer, "a private read");
     public static bool Write(uint namespaceId, ulong lba) => Transfer(NvmeCommand.IoWrite, namespaceId, lba, 1, s_buffer, "a private write");
 
-    // blocks logical blocks (of the namespace's size) from data (page
-    // aligned, in reserved memory: host physical = host virtual) to the
+    // blocks logical blocks (of the namespace's size) between data (page
+    // aligned, in reserved memory: host physical = host virtual) and the
     // namespace at lba, in commands of at most MaxTransferBytes, each polled.
-    public static bool WriteRange(uint namespaceId, ulong lba, ulong blocks, byte* data)
+    public static bool WriteRange(uint namespaceId, ulong lba, ulong blocks, byte* data) =>
+        Range(NvmeCommand.IoWrite, namespaceId, lba, blocks, data, "a private write");
+
+    public static bool ReadRange(uint namespaceId, ulong lba, ulong blocks, byte* data) =>
+        Range(NvmeCommand.IoRead, namespaceId, lba, blocks, data, "a private read");
+
+    private static bool Range(byte opcode, uint namespaceId, ulong lba, ulong blocks, byte* data, string what)
     {
         ulong blockSize = HiddenTail.LbaSize;
         ulong perCommand = MaxTransferBytes / blockSize;
         for (ulong done = 0; done < blocks;)
         {
             ulong count = blocks - done < perCommand ? blocks - done : perCommand;
-            if (!Transfer(NvmeCommand.IoWrite, namespaceId, lba + done, (uint)count, data + done * blockSize, "a private write"))
+            if (!Transfer(opcode, namespaceId, lba + done, (uint)count, data + done * blockSize, what))
                 return false;
             done += count;
         }

@@ -11,7 +11,7 @@ namespace Bmcast.Vmm.Streaming;
 // pauses the copy for PauseMs (the on-demand path still tries). When every
 // chunk is present: a Flush through the private pair, event=complete, and
 // at the first HLT where the guest's paging allows it, de-virtualization.
-// The presence map is not yet persisted (issue 11 (c) 6): a restart starts over.
+// Completion = every chunk present, data flushed, map committed (DESIGN §4.7).
 internal static unsafe class BackgroundCopy
 {
     private const ulong SliceUs = 2000, PauseMs = 5000;
@@ -28,6 +28,7 @@ internal static unsafe class BackgroundCopy
         }
         if (!Controller.Running || PrivateQueuePair.Id == 0 || HiddenTail.Namespace == 0)
             return;   // between a controller reset and the next enable
+        PresenceStore.CommitIfDue();
         if (s_pausedAt != 0 && Clock.MsSince(s_pausedAt) < PauseMs)
             return;
         s_pausedAt = 0;
@@ -55,7 +56,7 @@ internal static unsafe class BackgroundCopy
 
     private static void Complete(Vcpu* vcpu)
     {
-        if (!PrivateQueuePair.Flush(HiddenTail.Namespace))
+        if (!PrivateQueuePair.Flush(HiddenTail.Namespace) || !PresenceStore.Commit())
         {
             StreamEvents.Error(FetchFailure.Write, ChunkMap.Chunks);
             s_pausedAt = Clock.Now;

@@ -23,6 +23,9 @@ internal static unsafe class ChunkMap
     }
 
     public static ulong Chunks => s_chunks;
+    public static byte* PresentBits => s_present;
+    // Chunks became present since the map was last committed.
+    public static bool Dirty;
     public static ulong PresentCount => s_presentCount;
 
     public static bool IsPresent(ulong chunk) => (s_present[chunk >> 3] >> (int)(chunk & 7) & 1) != 0;
@@ -33,6 +36,7 @@ internal static unsafe class ChunkMap
             return;
         s_present[chunk >> 3] |= (byte)(1 << (int)(chunk & 7));
         s_presentCount++;
+        Dirty = true;
     }
 
     // The first absent chunk at or after from, wrapping around; Chunks if every chunk is present.
@@ -52,6 +56,16 @@ internal static unsafe class ChunkMap
                 return c;
         }
         return s_chunks;
+    }
+
+    // Adds a map read back from disk (same layout) to what is present.
+    public static void Merge(byte* bits)
+    {
+        for (ulong i = 0; i < s_bytes; i++)
+            s_present[i] |= bits[i];
+        s_presentCount = 0;
+        for (ulong c = 0; c < s_chunks; c++)
+            s_presentCount += IsPresent(c) ? 1UL : 0UL;
     }
 
     public static void MarkWritten(ulong chunk) => s_written[chunk >> 3] |= (byte)(1 << (int)(chunk & 7));

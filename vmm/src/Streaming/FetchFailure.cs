@@ -9,4 +9,5 @@ internal enum FetchFailure
     Write,        // the private queue pair could not write the chunk
     Disk,         // the chunk lies past the disk's visible end: the disk is too small
     Unsupported,  // a command the policy cannot mediate while streaming (Copy)
+    Map,          // the presence map could not be stored (tail too small, or its write failed); chunk = the chunk count
 }

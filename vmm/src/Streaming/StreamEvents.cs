@@ -13,7 +13,17 @@ internal static class StreamEvents
     private static ulong s_lastProgress, s_lastErrorAt, s_lastFailedChunk, s_suppressed;
     private static FetchFailure s_lastFailure;
 
-    public static ulong GuestOwned;
+    public static ulong GuestOwned, Commits;
+
+    // event=resumed present=N sequence=N: the map read back from the hidden tail (sequence 0: none found).
+    public static void Resumed(ulong sequence)
+    {
+        Serial.Write("bmcast-vmm: event=resumed");
+        Field("present", ChunkMap.PresentCount);
+        Field("chunks", ChunkMap.Chunks);
+        Field("sequence", sequence);
+        Serial.WriteLine();
+    }
 
     // event=streaming image_bytes=N chunk_bytes=N chunks=N zero_chunks=N present=N reserved_bytes=N
     public static void Started(ulong imageBytes, uint chunkBytes, ulong zeroChunks, ulong reservedBytes)
@@ -59,6 +69,7 @@ internal static class StreamEvents
             FetchFailure.Verify => "verify",
             FetchFailure.Write => "write",
             FetchFailure.Disk => "disk",
+            FetchFailure.Map => "map",
             _ => "unsupported",
         });
         Field("chunk", chunk);
@@ -96,6 +107,7 @@ internal static class StreamEvents
         Field("fetch_us", ChunkFetcher.FetchUs);
         Field("max_fetch_us", ChunkFetcher.MaxFetchUs);
         Field("failed_commands", StreamingPolicy.FailedCommands);
+        Field("map_commits", Commits);
         Serial.WriteLine();
     }
 

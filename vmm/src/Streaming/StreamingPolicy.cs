@@ -32,6 +32,10 @@ internal static unsafe class StreamingPolicy
         bool ok;
         switch (command->Opcode)
         {
+            case NvmeCommand.IoFlush:
+                // The guest's data and the presence bits that protect it survive together.
+                PresenceStore.Commit();
+                return Verdict.Forward;
             case NvmeCommand.IoRead:
             case NvmeCommand.IoCompare:
             case NvmeCommand.IoVerify:
@@ -55,6 +59,10 @@ internal static unsafe class StreamingPolicy
         }
         if (!ok)
             Fail(command);
+        else if (command->Opcode == NvmeCommand.IoWrite && command->ForceUnitAccess)
+            PresenceStore.Commit();
+        else
+            PresenceStore.CommitIfDue();
         if (ChunkMap.PresentCount != presentBefore || !ok)
         {
             ulong us = Clock.MicrosecondsSince(started);

@@ -31,12 +31,14 @@ internal static unsafe class StreamingSetup
         }
         ulong mapPages = ChunkMap.PagesFor(manifest.ChunkCount);
         ulong bufferPages = ReservedMemory.PagesFor(manifest.ChunkSize);
+        ulong slotPages = PresenceStore.PagesFor(manifest.ChunkCount);
         ReservedMemory memory;
-        if (!ReservedMemory.TryReserve(st->BootServices, mapPages + bufferPages, out memory))
+        if (!ReservedMemory.TryReserve(st->BootServices, mapPages + bufferPages + slotPages, out memory))
             Platform.Panic.Halt("no memory for the chunk maps");
         ChunkMap.Place(memory.TakePages(mapPages), manifest.ChunkCount);
         ChunkFetcher.Attach(manifest, image, memory.TakePages(bufferPages));
-        IoInterceptor.Install(&StreamingPolicy.Submitted);
+        PresenceStore.Attach(memory.TakePages(slotPages), manifest.EmbeddedRoot, manifest.ChunkSize);
+        IoInterceptor.Install(&StreamingPolicy.Submitted, &PresenceStore.ControllerEnabled);
         traps.AddReport(&StreamEvents.Report);
         if (!Smbios.HasOemString(st, "bmcast.vmm.background=off"))
             traps.Idle = &BackgroundCopy.Idle;
