@@ -56,14 +56,16 @@ internal static unsafe class Program
         traps.Add(AcpiPowerControl.Trap(pm1aControl));
         AddRequestedDevices(st, ref traps, memory);
         AoeStartupCheck.RunIfRequested(st, ref traps, memory);
-        if (AoeStartupCheck.Passed && traps.MmioCount > 0 && NvmeRequested(st))
+        if (AoeStartupCheck.Passed && NvmeMediation.Installed)
             StreamingSetup.Install(st, ref traps, AoeStartupCheck.Manifest, AoeStartupCheck.Image);
+        else if (AoeStartupCheck.Passed && NvmeRequested(st))
+            Panic.Halt("streaming configured, but no NVMe controller is mediated");
         Launcher.Launch(ref *memory, traps);
 
         if (!HypervisorAnswers())
             Panic.Halt("launched, but CPUID 0x40000000 does not name bmcast");
         Serial.WriteLine("bmcast-vmm: guest running under SVM");
-        if (traps.MmioCount > 0 && NvmeRequested(st))
+        if (NvmeMediation.Installed)
             FirmwareNvmeRestart.Run(st);
         return ChainLoader.BootNextDisk(st, imageHandle);
     }
