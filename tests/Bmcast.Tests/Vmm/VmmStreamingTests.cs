@@ -8,11 +8,12 @@ using Bmcast.Tests.Support;
 namespace Bmcast.Tests.Vmm;
 
 /// <summary>
-/// The hypervisor streams (issue 11 (b)): the tiny sample image, imported into a store that <c>bmcast serve --aoe</c>
+/// The hypervisor streams (issue 11 (b), (c)): the tiny sample image, imported into a store that <c>bmcast serve --aoe</c>
 /// serves in a namespace, is deployed onto an EMPTY NVMe disk (a sparse file: the image's size plus the hidden tail)
 /// by the hypervisor holding each doorbell until the chunks the new commands read are fetched, verified and written
-/// (<see cref="BareMetalRig"/>). A corrupt chunk in the store and a server killed mid-boot both end in I/O errors
-/// in the guest, which goes on and powers itself off: nothing hangs, nothing unverified is written.
+/// (<see cref="BareMetalRig"/>); with the background copy the disk completes and the hypervisor leaves. A corrupt
+/// chunk in the store and a server killed mid-boot both end in I/O errors in the guest, which goes on and powers
+/// itself off: nothing hangs, nothing unverified is written. A power cut resumes from the map in the hidden tail.
 /// </summary>
 public sealed class VmmStreamingTests(VmmStreamingTests.Setup setup, ITestOutputHelper output) : IClassFixture<VmmStreamingTests.Setup>
 {

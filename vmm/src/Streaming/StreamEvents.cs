@@ -123,7 +123,7 @@ internal static class StreamEvents
         Serial.WriteLine();
     }
 
-    // event=NAME present=N chunks=N present_percent=P on_demand_bytes=N background_bytes=N fetched_chunks=N zero_filled=N guest_owned=N
+    // " key=value", value in decimal.
     private static void Field(string key, ulong value)
     {
         Serial.Write(' ');
@@ -132,6 +132,7 @@ internal static class StreamEvents
         Serial.WriteDecimal(value);
     }
 
+    // event=NAME present=N chunks=N present_percent=P on_demand_bytes=N background_bytes=N fetched_chunks=N zero_filled=N guest_owned=N
     private static void WriteProgress(string name)
     {
         Serial.Write("bmcast-vmm: event=");
