@@ -17,7 +17,9 @@
 #               baseline): the same machine, hypervisor drive still attached,
 #               but the firmware boots the OS disk first
 # The OS disk is an NVMe namespace, as on the machines stage 2 targets.
-# QEMU is exec'd: this script's PID becomes QEMU's.
+# QEMU is exec'd: this script's PID becomes QEMU's. The hypervisor's drive is
+# attached with snapshot=on: several machines (parallel tests) share it, and
+# QEMU would otherwise refuse the second one its write lock.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 cache="$here/.cache"
@@ -61,5 +63,5 @@ smbios=()
 ((${#oem[@]} == 0)) || smbios=(-smbios "type=11,$(IFS=,; echo "${oem[*]}")")
 exec qemu-system-x86_64 "${smbios[@]}" "${nic[@]}" -accel tcg -cpu max -smp 1 -m 1024 -M q35 -bios "$ovmf" \
   -display none -serial stdio -monitor none -no-reboot -net none \
-  -drive if=none,id=vmm,format=raw,file="$boot" -device ide-hd,drive=vmm,bus=ide.0,bootindex=$((vmm ? 0 : 1)) \
+  -drive if=none,id=vmm,format=raw,file="$boot",snapshot=on -device ide-hd,drive=vmm,bus=ide.0,bootindex=$((vmm ? 0 : 1)) \
   -drive if=none,id=os,format=raw,file="$disk" -device nvme,drive=os,serial=bmcast-os,bootindex=$((vmm ? 1 : 0))
