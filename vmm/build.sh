@@ -6,6 +6,9 @@ here="$(cd "$(dirname "$0")" && pwd)"
 cache="$here/.cache"
 out="$cache/out"
 mkdir -p "$out"
+# One build at a time: test classes (and run-qemu.sh) may start it together.
+exec 9>"$cache/.build.lock"
+flock 9
 
 need() { command -v "$1" >/dev/null 2>&1; }
 missing=()

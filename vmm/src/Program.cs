@@ -5,6 +5,7 @@ using Bmcast.Vmm.Efi;
 using Bmcast.Vmm.Net;
 using Bmcast.Vmm.Nvme;
 using Bmcast.Vmm.Platform;
+using Bmcast.Vmm.Streaming;
 using Bmcast.Vmm.Svm;
 
 namespace Bmcast.Vmm;
@@ -55,12 +56,16 @@ internal static unsafe class Program
         traps.Add(AcpiPowerControl.Trap(pm1aControl));
         AddRequestedDevices(st, ref traps, memory);
         AoeStartupCheck.RunIfRequested(st, ref traps, memory);
+        if (AoeStartupCheck.Passed && NvmeMediation.Installed)
+            StreamingSetup.Install(st, ref traps, AoeStartupCheck.Manifest, AoeStartupCheck.Image);
+        else if (AoeStartupCheck.Passed && NvmeRequested(st))
+            Panic.Halt("streaming configured, but no NVMe controller is mediated");
         Launcher.Launch(ref *memory, traps);
 
         if (!HypervisorAnswers())
             Panic.Halt("launched, but CPUID 0x40000000 does not name bmcast");
         Serial.WriteLine("bmcast-vmm: guest running under SVM");
-        if (traps.MmioCount > 0 && NvmeRequested(st))
+        if (NvmeMediation.Installed)
             FirmwareNvmeRestart.Run(st);
         return ChainLoader.BootNextDisk(st, imageHandle);
     }
@@ -75,6 +80,10 @@ internal static unsafe class Program
             if (nvme < 0)
             {
                 Serial.WriteLine("bmcast-vmm: nvme: no controller to trap");
+            }
+            else if (!Clock.TryCalibrate(st))
+            {
+                Serial.WriteLine("bmcast-vmm: nvme: no ACPI PM timer to time its waits by: not trapped");
             }
             else
             {

@@ -17,6 +17,7 @@ public sealed class GuestMachine : IAsyncDisposable
     private readonly Channel<string> _lines = Channel.CreateUnbounded<string>();
     private readonly List<string> _console = [];
     private readonly Stopwatch _sinceStart = Stopwatch.StartNew();
+    private int _disposed;
 
     private GuestMachine(Process process)
     {
@@ -74,6 +75,13 @@ public sealed class GuestMachine : IAsyncDisposable
             return _console.Exists(line => line.Contains(text, StringComparison.Ordinal));
     }
 
+    /// <summary>Every line so far (console or QEMU's own output) containing <paramref name="text"/>, in order.</summary>
+    public IReadOnlyList<string> LinesContaining(string text)
+    {
+        lock (_console)
+            return _console.FindAll(line => line.Contains(text, StringComparison.Ordinal));
+    }
+
     /// <summary>The first line so far (console or QEMU's own output) containing <paramref name="text"/>, or null.</summary>
     public string? LineContaining(string text)
     {
@@ -117,8 +125,11 @@ public sealed class GuestMachine : IAsyncDisposable
         }
     }
 
+    /// <summary>Kills this QEMU (by its PID) if it still runs; disposing again does nothing.</summary>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+            return;
         if (!_process.HasExited)
             _process.Kill(); // this QEMU's PID only
         await _process.WaitForExitAsync();

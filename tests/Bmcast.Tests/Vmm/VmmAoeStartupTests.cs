@@ -151,14 +151,7 @@ public sealed class VmmAoeStartupTests(VmmAoeStartupTests.Setup setup, ITestOutp
         /// <summary>Skips the calling test when a prerequisite is missing; builds everything on the first call.</summary>
         public async Task EnsureAsync()
         {
-            if (!Environment.IsPrivilegedProcess)
-                Assert.Skip("the hypervisor's AoE path needs root (tap device, raw sockets, ip netns); CI runs ./test.sh as root");
-            if (!File.Exists(GuestMachine.OvmfPath))
-                Assert.Skip($"{GuestMachine.OvmfPath} is missing (apt-get install ovmf)");
-            if (!File.Exists("/dev/net/tun"))
-                Assert.Skip("/dev/net/tun is missing: no tap devices for QEMU");
-            ExternalTool.Require("ip");
-            ExternalTool.Require("qemu-system-x86_64");
+            BareMetalRig.SkipUnlessSupported();
             lock (_lock)
                 _build ??= BuildAsync();
             await _build;

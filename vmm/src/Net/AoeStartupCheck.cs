@@ -25,6 +25,15 @@ internal static unsafe class AoeStartupCheck
     private const string AddressOption = "bmcast.vmm.aoe=", RootOption = "bmcast.vmm.root=", VerifyOption = "bmcast.vmm.aoe-verify=",
         DropOption = "bmcast.vmm.aoe-drop=";
 
+    private static AoeTarget s_image;
+    private static ManifestView s_manifest;
+
+    // What a passed check leaves for streaming: the image's target and its
+    // manifest (held in reserved memory for good).
+    public static bool Passed { get; private set; }
+    public static AoeTarget Image => s_image;
+    public static ManifestView Manifest => s_manifest;
+
     // The e1000's rings and buffers, the initiator's request table, one sector of scratch.
     public static ulong PagesNeeded(SystemTable* st) => Smbios.OemValue(st, AddressOption) == null ? 0 : E1000.Pages + 2;
 
@@ -41,9 +50,7 @@ internal static unsafe class AoeStartupCheck
         ulong extra = ParseDecimal(Smbios.OemValue(st, VerifyOption));
         AoeInitiator.DropEvery(ParseDecimal(Smbios.OemValue(st, DropOption)));
 
-        bool wide;
-        ushort pmTimer = Acpi.FindPmTimerPort(st, out wide);
-        if (pmTimer == 0 || !Clock.Calibrate(pmTimer, wide))
+        if (!Clock.TryCalibrate(st))
             Refuse("no ACPI PM timer to calibrate the TSC against");
         long nic = Pci.FindById(E1000.VendorId, E1000.DeviceId);
         if (nic < 0)
@@ -148,6 +155,9 @@ internal static unsafe class AoeStartupCheck
             Serial.WriteDecimal(AoeInitiator.Dropped);
         }
         Serial.WriteLine();
+        s_image = image;
+        s_manifest = manifest;
+        Passed = true;
     }
 
     private static void Verify(ref AoeTarget image, ref ManifestView manifest, ulong c, byte* buffer, ref ulong readUs, ref ulong readBytes, ref ulong verified)

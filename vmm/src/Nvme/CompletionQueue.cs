@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Bmcast.Vmm.Platform;
 
 namespace Bmcast.Vmm.Nvme;
 
@@ -35,19 +36,23 @@ internal unsafe struct CompletionQueue
     }
 
     // The completion of command (queue, id) posted at or after Head, not
-    // consumed: polled until the controller writes it (bounded); null on
-    // timeout, fatal status, or if the whole ring holds other entries.
+    // consumed: polled until the controller writes it (bounded in time);
+    // null on timeout, fatal status, or if the whole ring holds other
+    // entries. CSTS is read only every CheckEvery polls: under QEMU each
+    // register read takes the big lock that the emulated controller needs to
+    // make progress, and a tight register poll starved it on a loaded host.
     public NvmeCompletion* WaitFor(ushort submissionQueue, ushort commandId)
     {
+        const ulong CheckEvery = 1024;
         uint index = Head, phase = Phase;
-        for (ulong polls = 0; polls < Controller.PollLimit;)
+        ulong started = Clock.Now;
+        for (ulong polls = 1; ; polls++)
         {
             NvmeCompletion* entry = At(index);
             if (entry->Phase != phase)
             {
-                if (Controller.Failed)
+                if (polls % CheckEvery == 0 && (Controller.Failed || Clock.MsSince(started) >= Controller.CompletionWaitMs))
                     return null;
-                polls++;
                 continue;
             }
             if (entry->SubmissionQueueId == submissionQueue && entry->CommandId == commandId)
@@ -58,6 +63,5 @@ internal unsafe struct CompletionQueue
             if (index == Head)
                 return null;
         }
-        return null;
     }
 }

@@ -10,12 +10,16 @@ internal static unsafe class Controller
     public const uint Capabilities = 0x00, Configuration = 0x14, Status = 0x1C,
         AdminQueueAttributes = 0x24, AdminSubmissionQueueBase = 0x28, AdminCompletionQueueBase = 0x30;
     public const uint ConfigurationEnable = 1, StatusReady = 1, StatusFatal = 2;
+    private const uint ShutdownNotification = 3u << 14, ShutdownStatus = 3u << 2;
     public const ulong DoorbellPage = 0x1000;
 
-    // Every bounded wait counts polls of CSTS (an MMIO read, about a
-    // microsecond under TCG, less on hardware): a few seconds at most, then
-    // the waiter reports a timeout instead of hanging the machine.
+    // A wait for the controller to become ready counts polls of CSTS (an
+    // MMIO read, about a microsecond under TCG, less on hardware): a few
+    // seconds at most, then the waiter reports a timeout instead of hanging.
     public const ulong PollLimit = 4_000_000;
+    // A wait for a completion is bounded in time (the TSC, calibrated before
+    // the launch): it polls memory, and looks at CSTS only now and then.
+    public const ulong CompletionWaitMs = 10_000;
 
     private struct Register
     {
@@ -54,6 +58,12 @@ internal static unsafe class Controller
 
     public static bool Failed => (Read32(Status) & StatusFatal) != 0;
 
+    // Enabled, ready, not failed, no shutdown asked for or under way
+    // (CC.SHN, CSTS.SHST): the host may use its queues between guest commands.
+    public static bool Running =>
+        (Read32(Configuration) & (ConfigurationEnable | ShutdownNotification)) == ConfigurationEnable
+        && (Read32(Status) & (StatusReady | StatusFatal | ShutdownStatus)) == StatusReady;
+
     // After CC.EN = 1: ready (true), or fatal status or timeout (false).
     public static bool WaitReady()
     {
@@ -78,7 +88,7 @@ internal static unsafe class Controller
             return;
         }
         Serial.Write(" within ");
-        Serial.WriteDecimal(PollLimit);
-        Serial.WriteLine(" polls");
+        Serial.WriteDecimal(CompletionWaitMs);
+        Serial.WriteLine(" ms");
     }
 }

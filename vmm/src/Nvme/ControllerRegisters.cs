@@ -19,7 +19,10 @@ internal static unsafe class ControllerRegisters
         Controller.Write32(Controller.Configuration, (uint)*value);
         bool enabled = (*value & Controller.ConfigurationEnable) != 0;
         if (wasEnabled && !enabled)
+        {
             QueueTable.ForgetAll();
+            PrivateQueuePair.Forget();
+        }
         else if (!wasEnabled && enabled)
             NvmeMediation.ControllerEnabled();
         return TrapResult.Done;

@@ -22,6 +22,8 @@ internal static unsafe class HiddenTail
     public static ulong LbaSize => s_lbaSize;
     public static ulong HiddenLbas => s_hidden;
     public static ulong FirstHiddenLba => s_size - s_hidden;
+    // The namespace's real size: a command starting here is out of range.
+    public static ulong NamespaceLbas => s_size;
 
     public static bool Covers(uint namespaceId) => s_namespace != 0 && namespaceId == s_namespace && s_hidden != 0;
 

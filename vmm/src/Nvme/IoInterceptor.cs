@@ -18,8 +18,26 @@ internal enum Verdict
 internal static unsafe class IoInterceptor
 {
     private static delegate*<ushort, NvmeCommand*, Verdict> s_policy;
+    private static delegate*<void> s_enabled;
 
     public static void Install(delegate*<ushort, NvmeCommand*, Verdict> policy) => s_policy = policy;
+
+    // Also told at each controller enable, once the private queue pair exists
+    // and before the guest can submit anything (streaming loads its map).
+    public static void Install(delegate*<ushort, NvmeCommand*, Verdict> policy, delegate*<void> enabled)
+    {
+        s_policy = policy;
+        s_enabled = enabled;
+    }
+
+    // False if the policy does not want to know (then the enable's own check runs).
+    public static bool ControllerEnabled()
+    {
+        if (s_enabled == null)
+            return false;
+        s_enabled();
+        return true;
+    }
 
     public static Verdict Submitted(ushort queue, NvmeCommand* command) =>
         s_policy == null ? Verdict.Forward : s_policy(queue, command);

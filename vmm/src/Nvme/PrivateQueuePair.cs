@@ -6,13 +6,17 @@ namespace Bmcast.Vmm.Nvme;
 // through the admin channel at each controller enable: at the highest queue
 // id the controller grants (the guest is granted one fewer), completion
 // interrupts off, polled. Its queues and one data buffer live in reserved
-// memory. Stage b writes fetched chunks through it; stage c the presence map.
+// memory. The streaming policy writes fetched chunks through it.
 internal static unsafe class PrivateQueuePair
 {
-    public const ulong Pages = 3;   // submission queue, completion queue, data buffer
+    public const ulong Pages = 4;   // submission queue, completion queue, data buffer, PRP list
+    // One command moves at most this much (16 pages: one PRP list page is
+    // plenty, and every controller's MDTS allows it; QEMU's is 512 KiB).
+    public const uint MaxTransferBytes = 64 * 1024;
     private const uint WantedEntries = 16;
 
     private static byte* s_submission, s_completion, s_buffer;
+    private static ulong* s_prpList;
     private static ushort s_id;   // 0: none (not created, or creation failed)
 
     public static ushort Id => s_id;
@@ -23,6 +27,7 @@ internal static unsafe class PrivateQueuePair
         s_submission = pages;
         s_completion = pages + 4096;
         s_buffer = pages + 2 * 4096;
+        s_prpList = (ulong*)(pages + 3 * 4096);
     }
 
     // What the guest's Get Features (Number of Queues) answer becomes: both
@@ -83,20 +88,88 @@ internal static unsafe class PrivateQueuePair
     }
 
     // One logical block between the buffer and the namespace, polled.
-    public static bool Read(uint namespaceId, ulong lba) => Transfer(NvmeCommand.IoRead, namespaceId, lba, "a private read");
-    public static bool Write(uint namespaceId, ulong lba) => Transfer(NvmeCommand.IoWrite, namespaceId, lba, "a private write");
+    public static bool Read(uint namespaceId, ulong lba) => Transfer(NvmeCommand.IoRead, namespaceId, lba, 1, s_buffer, "a private read");
+    public static bool Write(uint namespaceId, ulong lba) => Transfer(NvmeCommand.IoWrite, namespaceId, lba, 1, s_buffer, "a private write");
 
-    private static bool Transfer(byte opcode, uint namespaceId, ulong lba, string what)
+    // blocks logical blocks (of the namespace's size) between data (page
+    // aligned, in reserved memory: host physical = host virtual) and the
+    // namespace at lba, in commands of at most MaxTransferBytes, each polled.
+    public static bool WriteRange(uint namespaceId, ulong lba, ulong blocks, byte* data) =>
+        Range(NvmeCommand.IoWrite, namespaceId, lba, blocks, data, "a private write");
+
+    public static bool ReadRange(uint namespaceId, ulong lba, ulong blocks, byte* data) =>
+        Range(NvmeCommand.IoRead, namespaceId, lba, blocks, data, "a private read");
+
+    private static bool Range(byte opcode, uint namespaceId, ulong lba, ulong blocks, byte* data, string what)
+    {
+        ulong blockSize = HiddenTail.LbaSize;
+        ulong perCommand = MaxTransferBytes / blockSize;
+        for (ulong done = 0; done < blocks;)
+        {
+            ulong count = blocks - done < perCommand ? blocks - done : perCommand;
+            if (!Transfer(opcode, namespaceId, lba + done, (uint)count, data + done * blockSize, what))
+                return false;
+            done += count;
+        }
+        return true;
+    }
+
+    // Write Zeroes (no data moved) over blocks logical blocks at lba.
+    public static bool WriteZeroes(uint namespaceId, ulong lba, ulong blocks)
+    {
+        for (ulong done = 0; done < blocks;)
+        {
+            ulong count = blocks - done < 0x10000 ? blocks - done : 0x10000;   // NLB is 16 bits, 0's based
+            NvmeCommand command = default;
+            command.Opcode = NvmeCommand.IoWriteZeroes;
+            command.NamespaceId = namespaceId;
+            command.StartingLba = lba + done;
+            command.Cdw12 = (uint)(count - 1);
+            NvmeCompletion completion;
+            if (!HostCommands.Execute(s_id, &command, &completion, "a private Write Zeroes") || !Check(&completion, "a private Write Zeroes"))
+                return false;
+            done += count;
+        }
+        return true;
+    }
+
+    // Makes every completed write durable (the volatile write cache, if any).
+    public static bool Flush(uint namespaceId)
+    {
+        if (s_id == 0)
+            return false;
+        NvmeCommand command = default;
+        command.Opcode = NvmeCommand.IoFlush;
+        command.NamespaceId = namespaceId;
+        NvmeCompletion done;
+        return HostCommands.Execute(s_id, &command, &done, "a private Flush") && Check(&done, "a private Flush");
+    }
+
+    // A controller reset deleted the pair; the next enable creates it again.
+    public static void Forget() => s_id = 0;
+
+    // PRP1 is the first page; PRP2 the second page, or a list of the pages
+    // after the first (NVMe base spec 2.0 §4.1.1). data is page aligned.
+    private static bool Transfer(byte opcode, uint namespaceId, ulong lba, uint blocks, byte* data, string what)
     {
         if (s_id == 0)
             return false;
         NvmeCommand command = default;
         command.Opcode = opcode;
         command.NamespaceId = namespaceId;
-        command.Prp1 = (ulong)s_buffer;
-        command.Cdw10 = (uint)lba;
-        command.Cdw11 = (uint)(lba >> 32);
-        command.Cdw12 = 0;   // one block (0's based)
+        command.Prp1 = (ulong)data;
+        ulong bytes = (ulong)blocks * HiddenTail.LbaSize;
+        ulong pages = (bytes + 4095) / 4096;
+        if (pages == 2)
+            command.Prp2 = (ulong)data + 4096;
+        else if (pages > 2)
+        {
+            for (ulong i = 1; i < pages; i++)
+                s_prpList[i - 1] = (ulong)data + i * 4096;
+            command.Prp2 = (ulong)s_prpList;
+        }
+        command.StartingLba = lba;
+        command.Cdw12 = blocks - 1;   // 0's based
         NvmeCompletion done;
         return HostCommands.Execute(s_id, &command, &done, what) && Check(&done, what);
     }

@@ -44,6 +44,24 @@ internal static unsafe class Acpi
         return 0;
     }
 
+    // Processors the firmware lists as enabled or online-capable in the MADT
+    // (Local APIC and x2APIC entries, flags bit 0 or 1); 0 if there is no MADT.
+    public static uint CountProcessors(SystemTable* st)
+    {
+        byte* madt = FindTable(st, 'A', 'P', 'I', 'C');
+        if (madt == null)
+            return 0;
+        uint length = *(uint*)(madt + 4), count = 0;
+        // 36-byte header, local APIC address u32, flags u32, then entries: type u8, length u8.
+        for (uint offset = 44; offset + 2 <= length && madt[offset + 1] >= 2; offset += madt[offset + 1])
+        {
+            byte type = madt[offset];
+            if ((type == 0 && (*(uint*)(madt + offset + 4) & 3) != 0) || (type == 9 && (*(uint*)(madt + offset + 8) & 3) != 0))
+                count++;
+        }
+        return count;
+    }
+
     private static byte* FindTable(SystemTable* st, char a, char b, char c, char d)
     {
         byte* rsdp = (byte*)st->FindConfigurationTable(EfiGuid.Acpi20Table);

@@ -1,6 +1,6 @@
 namespace Bmcast.Vmm.Platform;
 
-// Time for the AoE initiator's timeouts: the TSC, calibrated once against
+// Time for the AoE initiator's timeouts and the NVMe completion waits: the TSC, calibrated once against
 // the ACPI PM timer (3.579545 MHz on every PC, its port in the FADT). The
 // TSC is read without an exit and without touching a device; the PM timer
 // only counts 24 (or 32) bits, which wrap every 4.7 s.
@@ -10,7 +10,17 @@ internal static class Clock
     private const ulong CalibrationPmTicks = PmTimerHz / 20;   // 50 ms
     private static ulong s_ticksPerMs;
 
-    public static bool Calibrate(ushort pmTimerPort, bool wide)
+    // Once per boot, from the FADT's PM timer; false if there is none (or it does not count).
+    public static unsafe bool TryCalibrate(Efi.SystemTable* st)
+    {
+        if (s_ticksPerMs != 0)
+            return true;
+        bool wide;
+        ushort port = Acpi.FindPmTimerPort(st, out wide);
+        return port != 0 && Calibrate(port, wide);
+    }
+
+    private static bool Calibrate(ushort pmTimerPort, bool wide)
     {
         uint mask = wide ? 0xFFFFFFFFu : 0xFFFFFFu;
         uint start = Cpu.In32(pmTimerPort) & mask;

@@ -18,6 +18,7 @@ namespace Bmcast.Vmm.Svm;
 internal static unsafe class Devirtualizer
 {
     private const ulong La57 = 1ul << 12, FrameMask = 0x000FFFFFFFFFF000, Present = 1;
+    private const ulong LongModeActive = 1ul << 10, PagingEnabled = 1ul << 31;
     private const int FirstKernelSlot = 256;
 
     [RuntimeImport("*", "svm_leave")] [MethodImpl(MethodImplOptions.InternalCall)]
@@ -33,10 +34,8 @@ internal static unsafe class Devirtualizer
 
         var hostTop = (ulong*)(Cpu.ReadCr3() & FrameMask);
         var guestTop = (ulong*)(vmcb->Cr3 & FrameMask);
-        int slot = FirstKernelSlot;
-        while (slot < 512 && ((hostTop[slot] | guestTop[slot]) & Present) != 0)
-            slot++;
-        if (slot == 512)
+        int slot = FreeSlot(hostTop, guestTop);
+        if (slot < 0)
             Panic.Halt("no free top-level slot in the guest's page table at cr3", vmcb->Cr3);
         // Canonical: the slot index fills the top-level bits, everything above is ones.
         ulong slotBase = (fiveLevels ? 0xFE00000000000000ul : 0xFFFF000000000000ul) | ((ulong)slot << (fiveLevels ? 48 : 39));
@@ -50,10 +49,36 @@ internal static unsafe class Devirtualizer
         frame->SlotEntry = slotBase + (ulong)&guestTop[slot];
 
         vcpu->Exits.Report();
+        Serial.Write("bmcast-vmm: event=devirtualized exits=");
+        Serial.WriteDecimal(vcpu->Exits.Total);
+        Serial.WriteLine();
         Serial.Write("bmcast-vmm: de-virtualized at guest rip ");
         Serial.WriteHex(vmcb->Rip);
         Serial.WriteLine(": SVM off, no exits from here on");
         SvmLeave((LeaveFrame*)(slotBase + (ulong)frame), slotBase);
+    }
+
+    // Whether Leave can run at this exit: the guest in long mode with paging
+    // (Linux, not the firmware's early phases), with a top-level slot free
+    // in both its page table and the host's (checked with the host's tables
+    // at their current depth; Leave matches the depth first, and the host's
+    // 4- and 5-level roots both start with the same identity entry).
+    public static bool CanLeave(Vcpu* vcpu)
+    {
+        Vmcb* vmcb = vcpu->Vmcb;
+        if ((vmcb->Efer & LongModeActive) == 0 || (vmcb->Cr0 & PagingEnabled) == 0)
+            return false;
+        return FreeSlot((ulong*)(Cpu.ReadCr3() & FrameMask), (ulong*)(vmcb->Cr3 & FrameMask)) >= 0;
+    }
+
+    private static int FreeSlot(ulong* hostTop, ulong* guestTop)
+    {
+        for (int slot = FirstKernelSlot; slot < 512; slot++)
+        {
+            if (((hostTop[slot] | guestTop[slot]) & Present) == 0)
+                return slot;
+        }
+        return -1;
     }
 
     private static void MatchPagingDepth(Vcpu* vcpu, bool fiveLevels)

@@ -4,6 +4,7 @@ namespace Bmcast.Vmm.Svm;
 internal static class ExitCode
 {
     public const ulong Cpuid = 0x72;
+    public const ulong Hlt = 0x78;
     public const ulong Ioio = 0x7B;
     public const ulong Msr = 0x7C;
     public const ulong Shutdown = 0x7F;

@@ -6,7 +6,7 @@ namespace Bmcast.Vmm.Svm;
 [StructLayout(LayoutKind.Sequential)]
 internal struct ExitCounters
 {
-    public ulong Total, Cpuid, Msr, Io, Mmio, Vmrun;
+    public ulong Total, Cpuid, Msr, Io, Mmio, Vmrun, Hlt;
 
     public void Report()
     {
@@ -22,6 +22,8 @@ internal struct ExitCounters
         Serial.WriteDecimal(Mmio);
         Serial.Write(" vmrun=");
         Serial.WriteDecimal(Vmrun);
+        Serial.Write(" hlt=");
+        Serial.WriteDecimal(Hlt);
         Serial.WriteLine();
     }
 }

@@ -27,6 +27,10 @@ internal static unsafe class ExitHandler
                 vcpu->Exits.Io++;
                 IoExit.Handle(vcpu);
                 break;
+            case ExitCode.Hlt:
+                vcpu->Exits.Hlt++;
+                HltExit.Handle(vcpu);
+                break;
             case ExitCode.Vmrun:
                 // SVM is hidden from the guest, so VMRUN is an invalid opcode to it.
                 vcpu->Exits.Vmrun++;

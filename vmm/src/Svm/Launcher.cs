@@ -35,7 +35,7 @@ internal static unsafe class Launcher
         vcpu->Host.Code32Selector = HostDescriptorTables.Build(ref memory, &vcpu->Host.Gdtr, &vcpu->Host.Idtr);
         vcpu->LeaveFrame = (LeaveFrame*)memory.TakePages(1);
 
-        vmcb->InterceptMisc1 = Intercept.Cpuid | Intercept.IoPorts | Intercept.Msrs | Intercept.Shutdown;
+        vmcb->InterceptMisc1 = Intercept.Cpuid | Intercept.IoPorts | Intercept.Msrs | Intercept.Shutdown | (traps.Idle != null ? Intercept.Hlt : 0);
         vmcb->InterceptMisc2 = Intercept.Vmrun;
         vmcb->MsrpmBase = MsrPermissionMap.Build(ref memory);
         vmcb->IopmBase = IoPermissionMap.Build(ref memory, &traps);

@@ -36,6 +36,9 @@ internal unsafe struct TrapTable
 
     public IoTrap* Io;
     public int IoCount;
+    // Called at each guest HLT (intercepted only if set), after the HLT is
+    // retired: the guest idles, the host may work for a bounded slice.
+    public delegate*<Vcpu*, void> Idle;
     public MmioTrap* Mmio;
     public int MmioCount;
     private delegate*<void>* _reports;

@@ -60,6 +60,7 @@ internal static class Intercept
 {
     // InterceptMisc1 (offset 0x00C)
     public const uint Cpuid = 1u << 18;
+    public const uint Hlt = 1u << 24;
     public const uint IoPorts = 1u << 27;
     public const uint Msrs = 1u << 28;
     public const uint Shutdown = 1u << 31;

@@ -1,0 +1,77 @@
+using Bmcast.Vmm.Nvme;
+using Bmcast.Vmm.Platform;
+using Bmcast.Vmm.Svm;
+
+namespace Bmcast.Vmm.Streaming;
+
+// Background copy in the guest's idle time (issue 11 (c)), which is also the
+// moderation rule: it runs only at a guest HLT, for a slice of SliceUs (at
+// least one chunk), so guest I/O always comes first. Absent chunks are
+// taken in disk order from where the last slice stopped. A failed chunk
+// pauses the copy for PauseMs (the on-demand path still tries). When every
+// chunk is present: a Flush through the private pair, event=complete, and
+// at the first HLT where the guest's paging allows it, de-virtualization.
+// Completion = every chunk present, data flushed, map committed (DESIGN §4.7).
+internal static unsafe class BackgroundCopy
+{
+    private const ulong SliceUs = 2000, PauseMs = 5000;
+
+    private static ulong s_cursor, s_pausedAt;
+    private static bool s_complete;
+
+    public static void Idle(Vcpu* vcpu)
+    {
+        if (s_complete)
+        {
+            TryLeave(vcpu);
+            return;
+        }
+        if (!Controller.Running || PrivateQueuePair.Id == 0 || HiddenTail.Namespace == 0)
+            return;   // between a controller reset and the next enable
+        PresenceStore.CommitIfDue();
+        if (s_pausedAt != 0 && Clock.MsSince(s_pausedAt) < PauseMs)
+            return;
+        s_pausedAt = 0;
+        ulong started = Clock.Now;
+        do
+        {
+            ulong chunk = ChunkMap.NextAbsent(s_cursor);
+            if (chunk == ChunkMap.Chunks)
+            {
+                Complete(vcpu);
+                return;
+            }
+            FetchFailure failure = ChunkFetcher.MakePresent(chunk, true);
+            s_cursor = chunk + 1;
+            if (failure != FetchFailure.None)
+            {
+                StreamEvents.Error(failure, chunk);
+                s_pausedAt = Clock.Now;
+                return;
+            }
+        }
+        while (Clock.MicrosecondsSince(started) < SliceUs);
+        StreamEvents.Progress();
+    }
+
+    private static void Complete(Vcpu* vcpu)
+    {
+        if (!PrivateQueuePair.Flush(HiddenTail.Namespace) || !PresenceStore.Commit())
+        {
+            StreamEvents.Error(FetchFailure.Write, ChunkMap.Chunks);
+            s_pausedAt = Clock.Now;
+            return;
+        }
+        s_complete = true;
+        StreamEvents.Completed();
+        TryLeave(vcpu);
+    }
+
+    private static void TryLeave(Vcpu* vcpu)
+    {
+        if (!Devirtualizer.CanLeave(vcpu))
+            return;
+        HltExit.StopIntercepting(vcpu);
+        vcpu->LeaveRequested = true;
+    }
+}

@@ -1,0 +1,145 @@
+using Bmcast.Vmm.Nvme;
+using Bmcast.Vmm.Platform;
+
+namespace Bmcast.Vmm.Streaming;
+
+// The I/O policy while the disk fills (DESIGN §6, issue 11 (b)): called at
+// the doorbell with each new command of the guest's I/O queues, before the
+// controller may fetch it. Commands that read media (Read, Compare, Verify)
+// wait until every chunk they touch is present; commands that write (Write,
+// Write Zeroes, Write Uncorrectable, Dataset Management with Deallocate)
+// make the chunks they cover wholly present without a fetch (the guest owns
+// them) and first complete a partly covered absent chunk, so that image data
+// can never land over a guest write later. Then the command is forwarded
+// unchanged and runs against the local disk. When a chunk cannot be made
+// present, the command is made to fail instead: its starting LBA is moved to
+// the namespace's real end (hidden tail included), so the controller itself
+// answers LBA Out of Range, which Linux reports as an I/O error (EIO).
+// Everything happens inside the doorbell exit (one CPU): the guest waits.
+internal static unsafe class StreamingPolicy
+{
+    private const ulong DatasetRangeBytes = 16;   // context attributes u32, length u32, starting LBA u64
+
+    public static ulong FailedCommands, HeldCommands, HoldUs, MaxHoldUs;
+
+    public static Verdict Submitted(ushort queue, NvmeCommand* command)
+    {
+        IoCounter.Submitted(queue, command);
+        if (command->NamespaceId != HiddenTail.Namespace || HiddenTail.Namespace == 0)
+            return Verdict.Forward;
+        ulong started = Clock.Now;
+        ulong presentBefore = ChunkMap.PresentCount;
+        bool ok;
+        switch (command->Opcode)
+        {
+            case NvmeCommand.IoFlush:
+                // The guest's data and the presence bits that protect it survive together.
+                PresenceStore.Commit();
+                return Verdict.Forward;
+            case NvmeCommand.IoRead:
+            case NvmeCommand.IoCompare:
+            case NvmeCommand.IoVerify:
+                ok = Prepare(command->StartingLba, command->BlockCount, false);
+                break;
+            case NvmeCommand.IoWrite:
+            case NvmeCommand.IoWriteZeroes:
+            case NvmeCommand.IoWriteUncorrectable:
+                ok = Prepare(command->StartingLba, command->BlockCount, true);
+                break;
+            case NvmeCommand.IoDatasetManagement:
+                ok = (command->Cdw11 & NvmeCommand.DeallocateAttribute) == 0 || PrepareDeallocate(command);
+                break;
+            case NvmeCommand.IoCopy:
+                // Reads source ranges the doorbell does not see; rare (Linux 6.1 never sends it).
+                StreamEvents.Error(FetchFailure.Unsupported, 0);
+                ok = false;
+                break;
+            default:
+                return Verdict.Forward;
+        }
+        if (!ok)
+            Fail(command);
+        else if (command->Opcode == NvmeCommand.IoWrite && command->ForceUnitAccess)
+            PresenceStore.Commit();
+        else
+            PresenceStore.CommitIfDue();
+        if (ChunkMap.PresentCount != presentBefore || !ok)
+        {
+            ulong us = Clock.MicrosecondsSince(started);
+            HeldCommands++;
+            HoldUs += us;
+            if (us > MaxHoldUs)
+                MaxHoldUs = us;
+            StreamEvents.Progress();
+        }
+        return Verdict.Forward;
+    }
+
+    // Chunks the LBA range touches: absent ones fetched (a read, or a write's
+    // partly covered ends) before any wholly written one is marked present,
+    // so a failed fetch leaves nothing claimed.
+    private static bool Prepare(ulong lba, ulong blocks, bool write)
+    {
+        ulong lbaSize = HiddenTail.LbaSize;
+        ulong start = lba * lbaSize, end = (lba + blocks) * lbaSize;
+        ulong imageSize = ChunkFetcher.ImageSize, chunkSize = ChunkFetcher.ChunkSize;
+        if (start >= imageSize)
+            return true;   // past the image: the guest's own space
+        ulong first = start / chunkSize, last = ((end < imageSize ? end : imageSize) - 1) / chunkSize;
+        for (ulong c = first; c <= last; c++)
+        {
+            if (ChunkMap.IsPresent(c) || (write && Covers(start, end, c)))
+                continue;
+            FetchFailure failure = ChunkFetcher.MakePresent(c, false);
+            if (failure != FetchFailure.None)
+            {
+                StreamEvents.Error(failure, c);
+                return false;
+            }
+        }
+        if (!write)
+            return true;
+        for (ulong c = first; c <= last; c++)
+        {
+            if (!ChunkMap.IsPresent(c))
+                StreamEvents.GuestOwned++;
+            ChunkMap.MarkPresent(c);
+            ChunkMap.MarkWritten(c);
+        }
+        return true;
+    }
+
+    private static bool Covers(ulong start, ulong end, ulong chunk)
+    {
+        ulong chunkStart = chunk * ChunkFetcher.ChunkSize;
+        ulong chunkEnd = chunkStart + ChunkFetcher.ChunkSize;
+        if (chunkEnd > ChunkFetcher.ImageSize)
+            chunkEnd = ChunkFetcher.ImageSize;
+        return start <= chunkStart && end >= chunkEnd;
+    }
+
+    // Dataset Management's ranges live in its data buffer (guest memory).
+    private static bool PrepareDeallocate(NvmeCommand* command)
+    {
+        for (uint i = 0; i < command->RangeCount; i++)
+        {
+            uint offset = (uint)(i * DatasetRangeBytes);
+            ulong length = GuestData.Read64(command, offset) >> 32;
+            if (length != 0 && !Prepare(GuestData.Read64(command, offset + 8), length, true))
+                return false;
+        }
+        return true;
+    }
+
+    private static void Fail(NvmeCommand* command)
+    {
+        FailedCommands++;
+        if (command->Opcode != NvmeCommand.IoDatasetManagement)
+        {
+            command->StartingLba = HiddenTail.NamespaceLbas;
+            return;
+        }
+        for (uint i = 0; i < command->RangeCount; i++)
+            GuestData.Write64(command, (uint)(i * DatasetRangeBytes + 8), HiddenTail.NamespaceLbas);
+    }
+}
