@@ -36,20 +36,11 @@ public sealed class BareMetalDemoRun(string workspace, string imageName, long li
     private readonly TaskCompletionSource<TimeSpan> _left = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private HypervisorCounts? _lastProgress;
 
-    /// <summary>The programs this needs, with their Debian packages (vmm/build.sh installs its own nasm and lld).</summary>
-    public static IReadOnlyDictionary<string, string> HostToolsNeeded { get; } = new Dictionary<string, string>(HostTools.Machine(Firmware.Uefi))
-    {
-        ["ip"] = "iproute2",
-        ["mkfs.fat"] = "dosfstools",
-        ["mcopy"] = "mtools",
-        ["mmd"] = "mtools",
-    };
-
     public async Task<BareMetalDemoResult> RunAsync(CancellationToken ct)
     {
         if (!Environment.IsPrivilegedProcess)
             throw new UnauthorizedAccessException("demo --bare-metal needs root: it creates a network namespace with a tap device and serves AoE on a raw socket");
-        await AptPackages.EnsureAsync(HostToolsNeeded, say, ct);
+        await AptPackages.EnsureAsync(HostTools.BareMetalMachine, say, ct);
         say("building the hypervisor (vmm/build.sh; quick when nothing changed)");
         string efi = await VmmBuild.BuildAsync(ct);
         string bootDrive = Path.Combine(workspace, "vmm-boot.img");
