@@ -18,6 +18,18 @@ public static class HostTools
         return tools;
     }
 
+    /// <summary>
+    /// An emulated bare-metal machine under the hypervisor (<c>demo --bare-metal</c>): a UEFI machine, <c>ip</c> for its
+    /// namespace and tap, and the FAT tools for the hypervisor's boot drive (vmm/build.sh installs nasm and lld itself).
+    /// </summary>
+    public static IReadOnlyDictionary<string, string> BareMetalMachine { get; } = new Dictionary<string, string>(Machine(Firmware.Uefi))
+    {
+        ["ip"] = "iproute2",
+        ["mkfs.fat"] = "dosfstools",
+        ["mcopy"] = "mtools",
+        ["mmd"] = "mtools",
+    };
+
     /// <summary>Reading images in formats other than raw (qcow2, vmdk, vhdx, vdi).</summary>
     public static IReadOnlyDictionary<string, string> ImageConversion { get; } = new Dictionary<string, string> { [QemuImg.Executable] = "qemu-utils" };
 }

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Bmcast.Agent;
+using Bmcast.Agent.ImageBuild;
 using Bmcast.Cli.Demo;
 using Bmcast.Images;
 using Microsoft.Extensions.Logging;
@@ -14,14 +15,30 @@ internal static class DemoCommand
     {
         var rate = new Option<string>("--rate") { Description = "Emulated link between image server and machine, bytes per second (125M = 1 Gbit/s)", DefaultValueFactory = _ => "125M" };
         var keep = new Option<bool>("--keep") { Description = "Keep the scratch directory (store, copies, console logs) for a look afterwards" };
+        var bareMetal = new Option<bool>("--bare-metal")
+        {
+            Description = "Instead: deploy onto an EMPTY local disk of an emulated bare-metal machine under the hypervisor (vmm/), "
+                + "streamed over AoE, until it de-virtualizes; then compare the disk with the image (needs root)",
+        };
+        var image = new Option<string>("--image") { Description = "With --bare-metal: the sample image", DefaultValueFactory = _ => "tiny" };
+        image.AcceptOnlyFromAmong([.. RecipeDirectory.Names]);
+        var json = new Option<bool>("--json") { Description = "With --bare-metal: one JSON event per line on stdout (the stable format)" };
         var command = new Command("demo", "Deploy a sample OS twice, by copying and by bmcast streaming, and compare (all on this machine)");
-        command.Options.Add(rate);
-        command.Options.Add(keep);
+        foreach (var option in new Option[] { rate, keep, bareMetal, image, json })
+            command.Options.Add(option);
         command.SetAction(async (parseResult, ct) =>
         {
             if (!ByteSize.TryParse(parseResult.GetValue(rate)!, out long bytesPerSecond) || bytesPerSecond <= 0)
             {
                 AnsiConsole.MarkupLine("[red]demo failed:[/] --rate must be a positive rate such as 125M");
+                return ExitCodes.Failed;
+            }
+            if (parseResult.GetValue(bareMetal))
+                return await BareMetalDemo.RunAsync(parseResult.GetValue(image)!, bytesPerSecond, parseResult.GetValue(json), parseResult.GetValue(keep),
+                    parseResult.InvocationConfiguration.Output, ct);
+            if (parseResult.GetValue(json) || parseResult.GetResult(image) is { Implicit: false })
+            {
+                AnsiConsole.MarkupLine("[red]demo failed:[/] --image and --json go with --bare-metal");
                 return ExitCodes.Failed;
             }
             string workspace = Directory.CreateTempSubdirectory("bmcast-demo-").FullName;

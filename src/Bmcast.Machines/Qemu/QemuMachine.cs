@@ -43,24 +43,35 @@ public sealed class QemuMachine : IAsyncDisposable
     public static async Task<QemuMachine> StartAsync(MachineSpec spec, ILogger logger, CancellationToken ct)
     {
         string qmpSocket = Path.Combine(spec.WorkDirectory, "qmp.sock");
-        File.Delete(qmpSocket);
         string accelerator = await Qemu.Accelerator.DetectAsync();
-        var info = new ProcessStartInfo("qemu-system-x86_64")
+        string consolePath = spec.ConsoleLog ?? Path.Combine(spec.WorkDirectory, "console.log");
+        logger.LogInformation("starting QEMU ({Accelerator}) with its disk on {Socket}", accelerator, spec.NbdSocket);
+        return await StartAsync(["qemu-system-x86_64", .. QemuCommandLine.For(spec, accelerator, qmpSocket)], accelerator, qmpSocket, consolePath, ct);
+    }
+
+    /// <summary>
+    /// Start QEMU from a complete command line (<paramref name="command"/>[0] is QEMU, or a wrapper such as
+    /// <c>ip netns exec</c> that execs it, so the PID is QEMU's) that serves QMP on <paramref name="qmpSocket"/>, and
+    /// connect to it. The console goes to <paramref name="consolePath"/>, QEMU's stderr to <c>qemu.log</c> beside it.
+    /// </summary>
+    public static async Task<QemuMachine> StartAsync(IReadOnlyList<string> command, string accelerator, string qmpSocket, string consolePath,
+        CancellationToken ct)
+    {
+        File.Delete(qmpSocket);
+        var info = new ProcessStartInfo(command[0])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             RedirectStandardInput = true,
             UseShellExecute = false,
         };
-        foreach (string argument in QemuCommandLine.For(spec, accelerator, qmpSocket))
+        foreach (string argument in command.Skip(1))
             info.ArgumentList.Add(argument);
         var clock = Stopwatch.StartNew();
         var process = TiedProcess.Start(info);
-        logger.LogInformation("started QEMU (pid {Pid}, {Accelerator}) with its disk on {Socket}", process.Id, accelerator, spec.NbdSocket);
         try
         {
             var qmp = await ConnectQmpAsync(qmpSocket, process, ct);
-            string consolePath = spec.ConsoleLog ?? Path.Combine(spec.WorkDirectory, "console.log");
             var consoleLog = new StreamWriter(consolePath) { AutoFlush = true };
             return new QemuMachine(process, qmp, accelerator, consoleLog, Path.Combine(Path.GetDirectoryName(consolePath)!, "qemu.log"), clock);
         }
