@@ -2,6 +2,8 @@
 # Checks the tools, makes the scratch directory `work` (removed at exit, with every process whose
 # pid is in `pids` stopped) and a private image store and configuration in it.
 bench_name=$1; shift
+# Command substitutions ($(...)) keep `set -e`: a failed step inside one stops the run.
+shopt -s inherit_errexit
 for tool in "$@"; do
   command -v "$tool" >/dev/null || { echo "bench: $tool missing (apt-get install libnbd-bin qemu-system-x86 jq bc)"; exit 1; }
 done
