@@ -17,8 +17,9 @@ export BMCAST_STORE="$work/store" XDG_CONFIG_HOME="$work/config"
 "$root/bmcast" --help >/dev/null
 bmcast=(dotnet "$root/.build/cli/bmcast.dll")
 
-# KVM when QEMU really starts with it (see docs/hosted.md), TCG otherwise: sets accel and cpu.
-accel=$(qemu-system-x86_64 -accel kvm -cpu host -machine q35 -nodefaults -display none -monitor none -serial none -S >/dev/null 2>&1 & p=$!; sleep 1; if kill -0 $p 2>/dev/null; then kill $p; echo kvm; else echo tcg; fi)
+# KVM when QEMU really starts with it (see docs/hosted.md), TCG otherwise: sets accel and cpu. Without a
+# usable /dev/kvm it is TCG at once: on a loaded machine QEMU may take longer than the probe's second to fail.
+accel=$([ -r /dev/kvm ] && [ -w /dev/kvm ] || { echo tcg; exit 0; }; qemu-system-x86_64 -accel kvm -cpu host -machine q35 -nodefaults -display none -monitor none -serial none -S >/dev/null 2>&1 & p=$!; sleep 1; if kill -0 $p 2>/dev/null; then kill $p; echo kvm; else echo tcg; fi)
 cpu=$([ "$accel" = kvm ] && echo host || echo max)
 
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
