@@ -1,5 +1,7 @@
 # Shared by bench/run.sh and bench/tls.sh (sourced, with $root and $reps set): builds bmcast outside the timings,
 # makes a scratch directory and store removed on exit with every background process in $pids, and the helpers.
+# Command substitutions ($(...)) keep `set -e`: a failed step inside one stops the run.
+shopt -s inherit_errexit
 "$root/bmcast" --help >/dev/null
 
 work=$(mktemp -d /tmp/bmcast-bench.XXXXXX)
@@ -12,11 +14,13 @@ export XDG_CONFIG_HOME="$work/config"
 bmcast=(dotnet "$root/.build/cli/bmcast.dll")
 
 wait_socket() { for _ in $(seq 200); do [ -S "$1" ] && return 0; sleep 0.05; done; echo "bench: no socket $1"; exit 1; }
-# median of $reps timings (seconds) of a command
+# median of $reps timings (seconds) of a command; a failing run stops the benchmark (never a fast empty timing).
 time_median() {
-  local times=()
+  local times=() t0 t1
   for _ in $(seq $reps); do
-    local t0=$(date +%s.%N); "$@" >/dev/null; local t1=$(date +%s.%N)
+    t0=$(date +%s.%N)
+    "$@" >/dev/null || { echo "bench: failed (status $?): $*" >&2; exit 1; }
+    t1=$(date +%s.%N)
     times+=("$(echo "$t1 - $t0" | bc -l)")
   done
   printf '%s\n' "${times[@]}" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'

@@ -24,14 +24,33 @@ done
 echo "bench: building $image"
 "${bmcast[@]}" image build "$image" --output "$work/image.raw" --import >/dev/null
 
-# boot DRIVE-OPTIONS...: seconds from QEMU start to the marker; the guest powers off after it.
+# boot DRIVE-OPTIONS...: seconds from QEMU start to the marker; the guest powers off after it. A boot
+# that ends without the marker (QEMU refused the drive, the guest failed, the timeout) stops the
+# benchmark with QEMU's messages and the console's last lines.
 boot() {
   local t0 line
   t0=$(date +%s.%N)
+  : >"$work/boot.log"
   while IFS= read -r line; do
-    case "$line" in *BMCAST-READY*) echo "$(date +%s.%N) - $t0" | bc -l; break;; esac
+    case "$line" in *BMCAST-READY*) echo "$(date +%s.%N) - $t0" | bc -l; return 0;; esac
+    printf '%s\n' "$line" >>"$work/boot.log"
   done < <(timeout 600 qemu-system-x86_64 -machine q35 -accel "$accel" -cpu "$cpu" -m 1G -nodefaults -display none \
-             -serial stdio -monitor none -smbios type=11,value=bmcast.mode=poweroff "$@" 2>/dev/null)
+             -serial stdio -monitor none -smbios type=11,value=bmcast.mode=poweroff "$@" 2>"$work/qemu.log")
+  { echo "bench: boot with $* ended without BMCAST-READY"; cat "$work/qemu.log"; tail -n 20 "$work/boot.log"; } >&2
+  exit 1
+}
+
+# deploy_ready: run bmcast deploy onto a fresh target, print its "ready" event; stop the benchmark
+# with the agent's log when it fails or never reports ready.
+deploy_ready() {
+  local ready
+  rm -f "$work/target.raw" "$work/target.raw.bmcast-state"
+  if ! ready=$("${bmcast[@]}" deploy --source "$uri" --target "$work/target.raw" --json 2>"$work/deploy.log" | jq -c 'select(.event=="ready")') \
+     || [ -z "$ready" ]; then
+    { echo "bench: bmcast deploy failed or never became ready:"; tail -n 30 "$work/deploy.log"; } >&2
+    exit 1
+  fi
+  echo "$ready"
 }
 
 local_t=$(for _ in $(seq $rounds); do boot -drive "file=$work/image.raw,format=raw,if=virtio"; done | median)
@@ -44,8 +63,7 @@ for rate in $rates; do
     b=$(boot -drive "file=$work/copy.raw,format=raw,if=virtio")
     copy+=("$(echo "$t1 - $t0 + $b" | bc -l)")
     net+=("$(boot -drive "file=$uri,format=raw,if=virtio,snapshot=on")")
-    rm -f "$work/target.raw" "$work/target.raw.bmcast-state"
-    ready=$("${bmcast[@]}" deploy --source "$uri" --target "$work/target.raw" --json 2>"$work/deploy.log" | jq -c 'select(.event=="ready")')
+    ready=$(deploy_ready)
     ours+=("$(jq .time_to_ready <<<"$ready")")
     fetched+=("$(jq '.on_demand_bytes + .background_bytes' <<<"$ready")")
     demand+=("$(jq .on_demand_bytes <<<"$ready")")
@@ -54,8 +72,7 @@ for rate in $rates; do
   # Boot-profile prefetch: keep the profile the last deployment recorded, deploy again with it.
   "${bmcast[@]}" image profile "$image" --from "$work/target.raw.boot-profile" >/dev/null
   for _ in $(seq $rounds); do
-    rm -f "$work/target.raw" "$work/target.raw.bmcast-state"
-    ready=$("${bmcast[@]}" deploy --source "$uri" --target "$work/target.raw" --json 2>"$work/deploy.log" | jq -c 'select(.event=="ready")')
+    ready=$(deploy_ready)
     profiled+=("$(jq .time_to_ready <<<"$ready")")
   done
   rm -f "$BMCAST_STORE/images/$image/boot-profile"

@@ -2,6 +2,8 @@
 # Checks the tools, makes the scratch directory `work` (removed at exit, with every process whose
 # pid is in `pids` stopped) and a private image store and configuration in it.
 bench_name=$1; shift
+# Command substitutions ($(...)) keep `set -e`: a failed step inside one stops the run.
+shopt -s inherit_errexit
 for tool in "$@"; do
   command -v "$tool" >/dev/null || { echo "bench: $tool missing (apt-get install libnbd-bin qemu-system-x86 jq bc)"; exit 1; }
 done
@@ -15,8 +17,9 @@ export BMCAST_STORE="$work/store" XDG_CONFIG_HOME="$work/config"
 "$root/bmcast" --help >/dev/null
 bmcast=(dotnet "$root/.build/cli/bmcast.dll")
 
-# KVM when QEMU really starts with it (see docs/hosted.md), TCG otherwise: sets accel and cpu.
-accel=$(qemu-system-x86_64 -accel kvm -cpu host -machine q35 -nodefaults -display none -monitor none -serial none -S >/dev/null 2>&1 & p=$!; sleep 1; if kill -0 $p 2>/dev/null; then kill $p; echo kvm; else echo tcg; fi)
+# KVM when QEMU really starts with it (see docs/hosted.md), TCG otherwise: sets accel and cpu. Without a
+# usable /dev/kvm it is TCG at once: on a loaded machine QEMU may take longer than the probe's second to fail.
+accel=$([ -r /dev/kvm ] && [ -w /dev/kvm ] || { echo tcg; exit 0; }; qemu-system-x86_64 -accel kvm -cpu host -machine q35 -nodefaults -display none -monitor none -serial none -S >/dev/null 2>&1 & p=$!; sleep 1; if kill -0 $p 2>/dev/null; then kill $p; echo kvm; else echo tcg; fi)
 cpu=$([ "$accel" = kvm ] && echo host || echo max)
 
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }

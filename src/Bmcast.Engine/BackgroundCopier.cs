@@ -115,7 +115,7 @@ public sealed class BackgroundCopier(StreamingDisk disk, BackgroundModerator mod
                     continue;
                 // Zero chunks cost no transfer, so they spend none of the guest's share of the link.
                 if (!disk.IsKnownZeroChunk(chunk))
-                    await moderator.WaitForTurnAsync(disk.Geometry.ChunkLength(chunk), waitForIdleGuest: !preference.Chunks.Contains(chunk), interrupt.Token);
+                    await WaitForAdmissionAsync(disk.Geometry.ChunkLength(chunk), waitForIdleGuest: !preference.Chunks.Contains(chunk), interrupt.Token);
                 await slots.WaitAsync(ct);
                 running.Add(CopyChunkAsync(chunk, slots, ct));
                 running.RemoveAll(t => t.IsCompleted);
@@ -130,6 +130,14 @@ public sealed class BackgroundCopier(StreamingDisk disk, BackgroundModerator mod
             _passInterrupt = null;
         }
         await Task.WhenAll(running);
+    }
+
+    /// <summary>Sleep each time exactly as long as the moderator says its answer cannot change.</summary>
+    private async Task WaitForAdmissionAsync(int bytes, bool waitForIdleGuest, CancellationToken ct)
+    {
+        for (var admission = moderator.TryAdmit(bytes, waitForIdleGuest); !admission.IsAdmitted;
+             admission = moderator.TryAdmit(bytes, waitForIdleGuest))
+            await Task.Delay(admission.RetryAfter, ct);
     }
 
     private async Task CopyChunkAsync(long chunk, SemaphoreSlim slots, CancellationToken ct)

@@ -17,7 +17,7 @@ internal sealed class ChunkFetcher(IImageSource source, Manifest? manifest, Disk
     StreamingOptions options, StreamingStatistics statistics, ILogger logger)
 {
     /// <summary>Fill <paramref name="buffer"/> (exactly the chunk's length) with verified chunk bytes.</summary>
-    public async Task FetchAsync(long chunk, Memory<byte> buffer, FetchPriority priority, CancellationToken ct)
+    public async Task FetchAsync(long chunk, Memory<byte> buffer, CancellationToken ct)
     {
         string lastProblem = "";
         for (int attempt = 1; attempt <= options.FetchAttempts; attempt++)
@@ -49,7 +49,6 @@ internal sealed class ChunkFetcher(IImageSource source, Manifest? manifest, Disk
                     chunk, source.Description, attempt, options.FetchAttempts);
                 continue;
             }
-            statistics.AddFetched(priority, buffer.Length);
             return;
         }
         throw new BlockDeviceException(BlockDeviceException.EIO,

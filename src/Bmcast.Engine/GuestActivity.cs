@@ -18,5 +18,10 @@ public sealed class GuestActivity
     public bool IsWaitingOnFetch => Volatile.Read(ref _onDemandFetches) > 0;
 
     internal void BeginOnDemandFetch() => Interlocked.Increment(ref _onDemandFetches);
-    internal void EndOnDemandFetch() => Interlocked.Decrement(ref _onDemandFetches);
+    /// <summary>The guest's fetch ended: it counts as guest I/O, so background copy waits an idle gap from here.</summary>
+    internal void EndOnDemandFetch()
+    {
+        NoteIo();
+        Interlocked.Decrement(ref _onDemandFetches);
+    }
 }

@@ -27,7 +27,8 @@ public sealed class StreamingDisk : IBlockDevice
     private readonly Manifest? _manifest;
     private readonly ChunkFetcher _fetcher;
     private readonly ChunkLocks _locks = new();
-    private readonly Dictionary<long, Task> _fetchesInFlight = [];
+    private readonly Dictionary<long, ChunkFill> _fills = [];
+    private readonly SourceQueue _sourceQueue;
     private readonly TaskCompletionSource _allPresent = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly ILogger _logger;
 
@@ -44,6 +45,7 @@ public sealed class StreamingDisk : IBlockDevice
         _manifest = manifest;
         _logger = logger;
         _fetcher = new ChunkFetcher(source, manifest, geometry, options, Statistics, logger);
+        _sourceQueue = new SourceQueue(options.BackgroundParallelism);
         if (Presence.IsComplete)
             _allPresent.TrySetResult();
     }
@@ -131,30 +133,37 @@ public sealed class StreamingDisk : IBlockDevice
 
     /// <summary>
     /// Bring a chunk's absent blocks to their image content. Concurrent callers for the same chunk
-    /// share one fetch, so an on-demand read of a chunk the background copier is already fetching
-    /// waits for that fetch instead of repeating it.
+    /// share one <see cref="ChunkFill"/>, so an on-demand read of a chunk the background copier is
+    /// already fetching waits for that fetch instead of repeating it, and raises it to on-demand.
     /// </summary>
     public async Task EnsureChunkAsync(long chunk, FetchPriority priority, CancellationToken ct)
     {
         if (IsChunkPresent(chunk))
             return;
-        Task fetch;
-        lock (_fetchesInFlight)
+        ChunkFill? fill;
+        bool started = false;
+        lock (_fills)
         {
-            if (!_fetchesInFlight.TryGetValue(chunk, out fetch!))
+            if (!_fills.TryGetValue(chunk, out fill))
             {
-                fetch = FetchAndFillAsync(chunk, priority);
-                _fetchesInFlight[chunk] = fetch;
+                fill = new ChunkFill(chunk, priority);
+                _fills.Add(chunk, fill);
+                started = true;
             }
         }
         if (priority == FetchPriority.OnDemand)
         {
             OnDemandOrder.Record(chunk);
             Activity.BeginOnDemandFetch();
+            if (!started)
+                _sourceQueue.Promote(fill);
         }
         try
         {
-            await fetch.WaitAsync(ct);
+            // Started outside the table's lock: it may run to its end on this thread (no hop).
+            if (started)
+                _ = RunAsync(fill);
+            await (ct.CanBeCanceled ? fill.Completion.WaitAsync(ct) : fill.Completion);
         }
         finally
         {
@@ -168,45 +177,69 @@ public sealed class StreamingDisk : IBlockDevice
     /// <summary>A guest FLUSH or FUA: fails also when an earlier commit's flush of the target failed unheard.</summary>
     private Task CommitForGuestAsync(CancellationToken ct) => _state.CommitAsync(_target, forGuest: true, ct);
 
-    private async Task FetchAndFillAsync(long chunk, FetchPriority priority)
+    /// <summary>Take a fill through its states; it leaves the table before it completes (see <see cref="ChunkFill"/>).</summary>
+    private async Task RunAsync(ChunkFill fill)
     {
-        // Never run synchronously inside the caller's lock: the entry must be in the table before
-        // this method's finally removes it.
-        await Task.Yield();
-        int length = _geometry.ChunkLength(chunk);
-        byte[]? buffer = null;
+        Exception? error = null;
         try
         {
-            if (IsKnownZeroChunk(chunk))
+            await FetchAndFillAsync(fill);
+        }
+        catch (Exception e)
+        {
+            error = e;
+        }
+        lock (_fills)
+            _fills.Remove(fill.Chunk);
+        if (error is null)
+            fill.Complete();
+        else
+            fill.Fail(error);
+    }
+
+    private async Task FetchAndFillAsync(ChunkFill fill)
+    {
+        long chunk = fill.Chunk;
+        if (IsKnownZeroChunk(chunk))
+        {
+            Statistics.AddZeroChunk();
+            await FillAbsentBlocksAsync(fill, null);
+            return;
+        }
+        int length = _geometry.ChunkLength(chunk);
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(length);
+        try
+        {
+            await _sourceQueue.EnterAsync(fill);
+            try
             {
-                Statistics.AddZeroChunk();
-            }
-            else
-            {
-                buffer = ArrayPool<byte>.Shared.Rent(length);
+                fill.BeginFetching();
                 // Not cancellable: other callers may share this fetch; each stops waiting on its own token.
-                await _fetcher.FetchAsync(chunk, buffer.AsMemory(0, length), priority, CancellationToken.None);
+                await _fetcher.FetchAsync(chunk, buffer.AsMemory(0, length), CancellationToken.None);
             }
-            await FillAbsentBlocksAsync(chunk, buffer);
+            finally
+            {
+                _sourceQueue.Leave(fill);
+            }
+            Statistics.AddFetched(fill.Priority, length);
+            await FillAbsentBlocksAsync(fill, buffer);
         }
         finally
         {
-            if (buffer is not null)
-                ArrayPool<byte>.Shared.Return(buffer);
-            lock (_fetchesInFlight)
-                _fetchesInFlight.Remove(chunk);
+            ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 
     /// <summary>Write image content into the chunk's blocks that are still absent; null content means zeroes.</summary>
-    private async Task FillAbsentBlocksAsync(long chunk, byte[]? content)
+    private async Task FillAbsentBlocksAsync(ChunkFill fill, byte[]? content)
     {
+        long chunk = fill.Chunk;
         long firstBlock = _geometry.FirstBlockOfChunk(chunk);
         int blocks = _geometry.BlockCountOfChunk(chunk);
         long chunkStart = _geometry.ChunkStart(chunk);
         using (await _locks.AcquireAsync(chunk, CancellationToken.None))
         {
-            long failedFlushes = _state.FailedFlushes;
+            fill.BeginFilling(_state.FailedFlushes);
             for (int i = 0; i < blocks;)
             {
                 long absentRun = Presence.RunLength(firstBlock + i, blocks - i, present: false);
@@ -221,7 +254,7 @@ public sealed class StreamingDisk : IBlockDevice
                     await _target.WriteZeroesAsync(start, end - start, false, CancellationToken.None);
                 else
                     await _target.WriteAsync(start, content.AsMemory((int)(start - chunkStart), (int)(end - start)), false, CancellationToken.None);
-                MarkPresent(start, end, failedFlushes);
+                MarkPresent(start, end, fill.FlushEpoch);
                 i += (int)absentRun;
             }
         }

@@ -122,12 +122,15 @@ public sealed class StreamingSession : IAsyncDisposable
             };
         using var stopCommitter = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var committer = CommitPeriodicallyAsync(stopCommitter.Token);
+        var idle = IdlePriorityScheduler.Shared;
         try
         {
             // A failed final commit may take blocks back (a failed flush of the target): copy them again.
             do
             {
-                await copier.RunAsync(ct);
+                await idle.RunAsync(() => copier.RunAsync(ct), ct);
+                if (idle.Problem is { } problem)
+                    _logger.LogWarning("background copier runs at the lowest managed priority: {Problem}", problem);
             }
             while (!await TryCommitAsync(ct) || !Disk.Presence.IsComplete);
         }

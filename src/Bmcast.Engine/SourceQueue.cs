@@ -1,0 +1,70 @@
+namespace Bmcast.Engine;
+
+/// <summary>
+/// The gate in front of the image source that makes on-demand fetches go first (DESIGN §4 rule 8):
+/// an on-demand fetch is admitted at once; a background fetch only while no on-demand fetch is at
+/// the source and fewer than the background limit are, otherwise it waits in line. A waiting
+/// background fetch that a guest request joins is promoted and admitted at once. What is already
+/// on the wire cannot be called back, so the limit also bounds how many background chunks an
+/// on-demand request can find ahead of it on the link.
+/// </summary>
+internal sealed class SourceQueue(int backgroundLimit)
+{
+    private readonly Lock _gate = new();
+    private readonly Queue<ChunkFill> _waiting = new();
+    private int _onDemandAtSource;
+    private int _backgroundAtSource;
+
+    /// <summary>Completes when <paramref name="fill"/> may read from the source; most often already completed.</summary>
+    public Task EnterAsync(ChunkFill fill)
+    {
+        lock (_gate)
+        {
+            if (fill.Priority == FetchPriority.OnDemand || CanAdmitBackground)
+            {
+                Admit(fill, fill.Priority);
+                return Task.CompletedTask;
+            }
+            _waiting.Enqueue(fill);
+            return fill.WaitForTurn();
+        }
+    }
+
+    /// <summary>A guest request needs <paramref name="fill"/>: fetch it on demand, now if it still waits.</summary>
+    public void Promote(ChunkFill fill)
+    {
+        lock (_gate)
+        {
+            fill.Priority = FetchPriority.OnDemand;
+            if (fill.AdmittedAs is null)
+                Admit(fill, FetchPriority.OnDemand);
+        }
+    }
+
+    public void Leave(ChunkFill fill)
+    {
+        lock (_gate)
+        {
+            if (fill.AdmittedAs == FetchPriority.OnDemand)
+                _onDemandAtSource--;
+            else
+                _backgroundAtSource--;
+            while (CanAdmitBackground && _waiting.TryDequeue(out var next))
+                if (next.AdmittedAs is null)
+                    Admit(next, FetchPriority.Background);
+        }
+    }
+
+    private bool CanAdmitBackground => _onDemandAtSource == 0 && _backgroundAtSource < backgroundLimit;
+
+    /// <summary>Under the gate. A promoted fill stays in <see cref="_waiting"/> and is skipped there.</summary>
+    private void Admit(ChunkFill fill, FetchPriority priority)
+    {
+        fill.AdmittedAs = priority;
+        if (priority == FetchPriority.OnDemand)
+            _onDemandAtSource++;
+        else
+            _backgroundAtSource++;
+        fill.GrantTurn();
+    }
+}
