@@ -16,13 +16,14 @@ using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Prometheus;
 
 namespace Bmcast.Controller.Hosting;
 
 /// <summary>
 /// <c>bmcast controller</c>: its own image server for the store on a private unix socket (<c>DATA/serve.sock</c>),
 /// the deployments (<see cref="DeploymentSupervisor"/>, state in <c>DATA/controller.db</c>), and the HTTP service:
-/// the REST API under <c>/api/v1</c> (bearer token), its OpenAPI document, all on Kestrel.
+/// the REST API under <c>/api/v1</c> (bearer token), its OpenAPI document and Prometheus metrics, all on Kestrel.
 /// </summary>
 public static class ControllerHost
 {
@@ -47,12 +48,16 @@ public static class ControllerHost
         await server.StartAsync(ct);
         await using var deployments = new DeploymentSupervisor(new DeploymentDatabase(Path.Combine(data, "controller.db")), data, logging.CreateLogger("bmcast.controller"));
 
+        var registry = Metrics.NewCustomRegistry();
+        DeploymentMetrics.Register(registry, deployments);
+
         var app = Build(options, logging);
         app.UseBearerToken(token);
         var api = app.MapGroup("/api/v1");
         api.MapImages(store);
         api.MapDeployments(store, options.TargetsDirectory, deployments, d => DeployArguments(options, d, socket, data));
         app.MapOpenApi();
+        app.MapMetrics("/metrics", registry);
         await app.StartAsync(ct);
         foreach (string address in app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses)
             output.WriteLine($"listening on {address}");
