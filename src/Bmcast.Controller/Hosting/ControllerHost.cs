@@ -32,6 +32,7 @@ public static class ControllerHost
     {
         Directory.CreateDirectory(options.Data);
         string data = Path.GetFullPath(options.Data);
+        using var dataLock = LockData(data);
         var token = ApiToken.Load(options.TokenFile, data);
         if (token.Generated is { } generated)
             output.WriteLine($"API token (kept in {Path.Combine(data, "token")}, shown only now): {generated}");
@@ -39,7 +40,7 @@ public static class ControllerHost
         string socket = Path.Combine(data, "serve.sock");
         if (socket.Length > 107)
             throw new ArgumentException($"--data {data} is too long a path for the image server's socket (at most 107 bytes): choose a shorter one");
-        File.Delete(socket); // left by a controller that was killed
+        File.Delete(socket); // left by a controller that was killed (the lock says none runs)
         await using var server = new ImageServerHost(store, new ImageServerOptions
         {
             Nbd = NbdEndpoint.Parse("unix:" + socket),
@@ -70,6 +71,20 @@ public static class ControllerHost
         {
             await app.StopAsync(CancellationToken.None);
             await app.DisposeAsync();
+        }
+    }
+
+    /// <summary>One controller per data directory: a second would take over the first's socket and deployments.</summary>
+    private static FileStream LockData(string data)
+    {
+        try
+        {
+            // FileShare.None is an exclusive flock on Linux, released when the process ends, however it ends.
+            return new FileStream(Path.Combine(data, "controller.lock"), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+        }
+        catch (IOException e)
+        {
+            throw new IOException($"another controller uses {data} ({e.Message})", e);
         }
     }
 

@@ -7,7 +7,7 @@ namespace Bmcast.Tests.Controller;
 
 /// <summary>
 /// The controller's API edge against the real service on loopback: the token (generated, mode 0600, printed once),
-/// 401s, the open OpenAPI document, the image listing, and bad input answered with a 4xx JSON error and nothing started.
+/// 401s, the open OpenAPI document, the image listing, and bad input answered with a 4xx JSON error and nothing started; a second controller on the same data refused.
 /// </summary>
 public sealed class ControllerApiTests
 {
@@ -72,5 +72,9 @@ public sealed class ControllerApiTests
         var missing = await api.DeleteAsync("/api/v1/deployments/0123456789ab", ct);
         Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
         Assert.Contains("no deployment", await missing.Content.ReadAsStringAsync(ct), StringComparison.Ordinal);
+
+        var (code, _, refusal) = await BmcastProcess.RunAsync(TimeSpan.FromMinutes(1), "controller", "--listen", "127.0.0.1:0", "--store", rig.Store, "--data", rig.Data);
+        Assert.Equal(1, code);
+        Assert.Contains("another controller uses", refusal, StringComparison.Ordinal);
     }
 }

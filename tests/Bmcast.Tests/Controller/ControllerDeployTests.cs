@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Bmcast.Tests.Machines;
 using Bmcast.Tests.Nbd;
 
 namespace Bmcast.Tests.Controller;
@@ -18,12 +19,8 @@ public sealed class ControllerDeployTests
     public async Task A_deployment_survives_a_controller_crash_and_reaches_ready_pivoted_finished_and_another_stops()
     {
         var ct = TestContext.Current.CancellationToken;
-        ExternalTool.Require("qemu-system-x86_64");
         using var dir = new Bmcast.Tests.Support.TempDirectory();
-        string image = dir.File("tiny.raw");
-        var (code, _, error) = await BmcastProcess.RunAsync(TimeSpan.FromMinutes(10), "image", "build", "tiny", "--output", image);
-        Assert.True(code == 0, $"bmcast image build tiny failed: {error}");
-        await using var rig = await ControllerRig.StartAsync(dir, image, "tiny", "--rate", "2M");
+        await using var rig = await ControllerRig.StartAsync(dir, await WriteTestGuest.BuildTinyAsync(dir), "tiny", "--rate", "2M");
         var api = rig.Client();
         string target = dir.File("vm1.raw");
 
