@@ -15,5 +15,6 @@ public static class CommandCatalog
         yield return StreamCommand.Create();
         yield return DeployCommand.Create();
         yield return DemoCommand.Create();
+        yield return ControllerCommand.Create();
     }
 }

@@ -106,7 +106,7 @@ internal static class ServeCommand
         return command;
     }
 
-    private static long? ParseRate(string? text) =>
+    internal static long? ParseRate(string? text) =>
         text is null ? null
         : ByteSize.TryParse(text, out long bytesPerSecond) && bytesPerSecond > 0 ? bytesPerSecond
         : throw new ArgumentException($"--rate '{text}' is not a byte rate such as 125M");

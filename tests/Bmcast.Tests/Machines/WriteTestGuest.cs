@@ -10,13 +10,17 @@ namespace Bmcast.Tests.Machines;
 internal static class WriteTestGuest
 {
     /// <summary>Build <c>tiny</c> (cached) and serve it from a rig in <paramref name="dir"/>; skips the test without QEMU.</summary>
-    public static async Task<DeploymentRig> ServeTinyAsync(Bmcast.Tests.Support.TempDirectory dir, params string[] serveOptions)
+    public static async Task<DeploymentRig> ServeTinyAsync(Bmcast.Tests.Support.TempDirectory dir, params string[] serveOptions) =>
+        await DeploymentRig.StartAsync(await BuildTinyAsync(dir), "tiny", serveOptions);
+
+    /// <summary>Build <c>tiny</c> (cached) into <paramref name="dir"/> and return its path; skips the test without QEMU.</summary>
+    public static async Task<string> BuildTinyAsync(Bmcast.Tests.Support.TempDirectory dir)
     {
         ExternalTool.Require("qemu-system-x86_64");
         string image = dir.File("tiny.raw");
         var (code, _, error) = await BmcastProcess.RunAsync(TimeSpan.FromMinutes(10), "image", "build", "tiny", "--output", image);
         Assert.True(code == 0, $"bmcast image build tiny failed: {error}");
-        return await DeploymentRig.StartAsync(image, "tiny", serveOptions);
+        return image;
     }
 
     public static async Task WaitForConsoleAsync(string log, string marker, TimeSpan timeout)

@@ -1,0 +1,145 @@
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Runtime.InteropServices;
+using System.Text.Json;
+
+namespace Bmcast.Tests.Controller;
+
+/// <summary>
+/// A real <c>bmcast controller</c> on loopback (any free port) over a private store and data directory, with an
+/// HTTP client carrying its token. Disposing stops it and every deploy process it started (they run in sessions of
+/// their own, on purpose, so nothing else would).
+/// </summary>
+internal sealed partial class ControllerRig : IAsyncDisposable
+{
+    private readonly string[] _options;
+    private readonly HashSet<int> _deployPids = [];
+    private BmcastProcess? _controller;
+
+    private ControllerRig(Bmcast.Tests.Support.TempDirectory directory, string[] options)
+    {
+        Directory = directory;
+        _options = options;
+    }
+
+    public Bmcast.Tests.Support.TempDirectory Directory { get; }
+
+    public string Store => Directory.File("store");
+
+    public string Data => Directory.File("data");
+
+    public Uri BaseAddress { get; private set; } = null!;
+
+    public string Token => File.ReadAllText(Path.Combine(Data, "token")).Trim();
+
+    /// <summary>What the controller printed on stdout (the token on first start, its address).</summary>
+    public string Output => _controller?.Stdout ?? "";
+
+    /// <summary>Import <paramref name="imageFile"/> as <paramref name="name"/> (when given) and start the controller.</summary>
+    public static async Task<ControllerRig> StartAsync(Bmcast.Tests.Support.TempDirectory directory, string? imageFile, string name, params string[] options)
+    {
+        var rig = new ControllerRig(directory, options);
+        if (imageFile is not null)
+        {
+            var (code, _, error) = await BmcastProcess.RunAsync(TimeSpan.FromMinutes(3), "image", "import", imageFile, "--name", name, "--store", rig.Store);
+            Assert.True(code == 0, $"import failed: {error}");
+        }
+        await rig.StartControllerAsync();
+        return rig;
+    }
+
+    private async Task StartControllerAsync()
+    {
+        _controller = BmcastProcess.Start(["controller", "--listen", "127.0.0.1:0", "--store", Store, "--data", Data, .. _options]);
+        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(2);
+        string? line;
+        while ((line = AddressLine()) is null)
+        {
+            if (_controller.HasExited || DateTime.UtcNow > deadline)
+                Assert.Fail($"the controller did not start listening; stderr:\n{_controller.Stderr}");
+            await Task.Delay(100);
+        }
+        BaseAddress = new Uri(line!["listening on ".Length..].Trim());
+    }
+
+    private string? AddressLine() => Output.Split('\n').LastOrDefault(l => l.StartsWith("listening on ", StringComparison.Ordinal));
+
+    /// <summary>A client for the API, with the token unless <paramref name="token"/> says otherwise ("" for none).</summary>
+    public HttpClient Client(string? token = null)
+    {
+        var client = new HttpClient { BaseAddress = BaseAddress, Timeout = TimeSpan.FromMinutes(2) };
+        token ??= Token;
+        if (token.Length > 0)
+            client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        return client;
+    }
+
+    /// <summary>A controller crash (SIGKILL) and a new one on the same store and data.</summary>
+    public async Task CrashAndRestartAsync()
+    {
+        await _controller!.KillHardAsync();
+        await _controller.DisposeAsync();
+        await StartControllerAsync();
+    }
+
+    /// <summary>POST a deployment; the rig stops its process at the end of the test.</summary>
+    public async Task<JsonElement> DeployAsync(HttpClient client, object request)
+    {
+        var response = await client.PostAsJsonAsync("/api/v1/deployments", request);
+        var body = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.True(response.StatusCode == System.Net.HttpStatusCode.Created, $"POST /api/v1/deployments: {(int)response.StatusCode} {body}");
+        if (body.GetProperty("pid").ValueKind == JsonValueKind.Number)
+            _deployPids.Add(body.GetProperty("pid").GetInt32());
+        return body;
+    }
+
+    /// <summary>Poll a deployment until <paramref name="done"/> holds for it (fails on a terminal state it does not accept).</summary>
+    public static async Task<JsonElement> WaitForAsync(HttpClient client, string id, Func<JsonElement, bool> done, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            var d = await client.GetFromJsonAsync<JsonElement>($"/api/v1/deployments/{id}");
+            if (done(d))
+                return d;
+            if (d.GetProperty("state").GetString() is "finished" or "stopped" or "failed" || DateTime.UtcNow > deadline)
+                Assert.Fail($"deployment {id} did not get there within {timeout}: {d}");
+            await Task.Delay(250);
+        }
+    }
+
+    public static Func<JsonElement, bool> InState(string state) => d => d.GetProperty("state").GetString() == state;
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_controller is not null)
+            await _controller.DisposeAsync();
+        foreach (int pid in _deployPids)
+            await StopAsync(pid);
+    }
+
+    /// <summary>SIGTERM (the deploy stops its QEMU), then SIGKILL after a grace period.</summary>
+    private static async Task StopAsync(int pid)
+    {
+        if (kill(pid, 15) != 0)
+            return;
+        for (int i = 0; i < 450 && Runs(pid); i++)
+            await Task.Delay(100);
+        kill(pid, 9);
+    }
+
+    private static bool Runs(int pid)
+    {
+        try
+        {
+            return !File.ReadAllText($"/proc/{pid}/stat").Contains(") Z", StringComparison.Ordinal);
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int kill(int pid, int signal);
+}
