@@ -62,6 +62,8 @@ internal static unsafe class BackgroundCopy
             s_pausedAt = Clock.Now;
             return;
         }
+        if (PendingWrites.Count != 0)
+            return;   // a guest write still owes its completion: the committed map lacks its chunks; next HLT
         s_complete = true;
         StreamEvents.Completed();
         TryLeave(vcpu);
