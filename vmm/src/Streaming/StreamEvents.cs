@@ -147,6 +147,7 @@ internal static class StreamEvents
         Field("fetched_chunks", ChunkFetcher.FetchedChunks);
         Field("zero_filled", ChunkFetcher.ZeroChunks);
         Field("guest_owned", GuestOwned);
+        Field("background_us", BackgroundCopy.CopyUs);
         Serial.WriteLine();
     }
 }
