@@ -129,6 +129,17 @@ public sealed class VmmStreamingTests(VmmStreamingTests.Setup setup, ITestOutput
         var onDisk = OnDiskPresenceMap.ReadDisk(target, setup.ImageBytes, setup.ChunkCount, ChunkSize, Convert.FromHexString(setup.RootHash));
         Assert.True(onDisk is not null, "no valid presence map in the hidden tail after the power cut");
         int committed = onDisk.Value.Map.Sum(b => System.Numerics.BitOperations.PopCount(b));
+        // The write gap: a chunk the map on disk claims holds its data. A guest write that covered an absent chunk
+        // wholly and was cut off before it landed would leave zeros where the image has data (the guest's files are
+        // never zeros), had the map claimed that chunk at the doorbell rather than after the write completed.
+        byte[] image = await File.ReadAllBytesAsync(setup.ImagePath, TestContext.Current.CancellationToken);
+        byte[] afterCut = await File.ReadAllBytesAsync(target, TestContext.Current.CancellationToken);
+        for (int c = 0; c < setup.ChunkCount; c++)
+        {
+            bool claimed = (onDisk.Value.Map[c / 8] >> (c % 8) & 1) != 0;
+            Assert.False(claimed && ChunkOf(afterCut, c).IndexOfAnyExcept((byte)0) < 0 && ChunkOf(image, c).IndexOfAnyExcept((byte)0) >= 0,
+                $"chunk {c} is committed as present but reads as zeros: neither the image nor a guest write");
+        }
 
         await using var second = await BareMetalRig.StartAsync(setup.Store, setup.RootHash, target, guestMode: "write-check");
         var resumed = await second.WaitForEventAsync("resumed", BootTimeout);

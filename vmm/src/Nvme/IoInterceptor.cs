@@ -19,15 +19,25 @@ internal static unsafe class IoInterceptor
 {
     private static delegate*<ushort, NvmeCommand*, Verdict> s_policy;
     private static delegate*<void> s_enabled;
+    private static delegate*<NvmeCompletion*, void> s_completed;
 
     public static void Install(delegate*<ushort, NvmeCommand*, Verdict> policy) => s_policy = policy;
 
     // Also told at each controller enable, once the private queue pair exists
-    // and before the guest can submit anything (streaming loads its map).
-    public static void Install(delegate*<ushort, NvmeCommand*, Verdict> policy, delegate*<void> enabled)
+    // and before the guest can submit anything (streaming loads its map), and
+    // of each I/O completion the guest consumes (streaming learns which
+    // writes are done).
+    public static void Install(delegate*<ushort, NvmeCommand*, Verdict> policy, delegate*<void> enabled, delegate*<NvmeCompletion*, void> completed)
     {
         s_policy = policy;
         s_enabled = enabled;
+        s_completed = completed;
+    }
+
+    public static void Completed(NvmeCompletion* completion)
+    {
+        if (s_completed != null)
+            s_completed(completion);
     }
 
     // False if the policy does not want to know (then the enable's own check runs).

@@ -10,7 +10,8 @@ namespace Bmcast.Vmm.Nvme;
 // commands offered to the policy (IoInterceptor), then the tail is
 // forwarded, and admin answers that must be patched are polled and patched
 // before the guest resumes. Completion-queue head writes pass through after
-// the consumed completions are checked (SubmissionOrderCheck).
+// the consumed completions are checked (SubmissionOrderCheck) and, for I/O
+// queues, shown to the policy.
 internal static unsafe class NvmeDoorbells
 {
     private static ulong s_untracked;
@@ -70,7 +71,11 @@ internal static unsafe class NvmeDoorbells
         if (cq == null || !cq->Known || newHead >= cq->Entries)
             return;
         for (uint i = cq->Head; i != newHead; i = i + 1 == cq->Entries ? 0 : i + 1)
+        {
             SubmissionOrderCheck.Consumed(cq->At(i));
+            if (queue != 0)
+                IoInterceptor.Completed(cq->At(i));
+        }
         cq->ConsumedTo(newHead);
     }
 }

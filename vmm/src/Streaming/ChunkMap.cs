@@ -39,6 +39,15 @@ internal static unsafe class ChunkMap
         Dirty = true;
     }
 
+    // A claimed chunk whose write failed or was cut off by a reset: the image's bytes again, fetched when needed.
+    public static void MarkAbsent(ulong chunk)
+    {
+        if (!IsPresent(chunk))
+            return;
+        s_present[chunk >> 3] &= (byte)~(1 << (int)(chunk & 7));
+        s_presentCount--;
+    }
+
     // The first absent chunk at or after from, wrapping around; Chunks if every chunk is present.
     public static ulong NextAbsent(ulong from)
     {

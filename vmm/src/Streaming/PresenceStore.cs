@@ -8,7 +8,8 @@ namespace Bmcast.Vmm.Streaming;
 // The presence map's copy on disk, in the hidden tail (PresenceMapFormat:
 // two slots written alternately). Loaded at the first controller enable,
 // before the guest can submit anything: a deployment cut off by a power
-// failure resumes from it, and nothing it lists is fetched again. Committed
+// failure resumes from it, and nothing it lists is fetched again. It never
+// lists a chunk claimed by a guest write not yet seen complete. Committed
 // as the hosted engine does: the data first (a Flush through the private
 // pair), then the map into the older slot, then another Flush; before a
 // guest's FLUSH (or FUA write) is forwarded while chunks became present
@@ -36,6 +37,7 @@ internal static unsafe class PresenceStore
     // At each controller enable: the first one reads both slots back.
     public static void ControllerEnabled()
     {
+        PendingWrites.Abandon();   // the reset deleted the queues their completions would come on
         if (s_loaded || PrivateQueuePair.Id == 0 || HiddenTail.Namespace == 0)
             return;
         s_loaded = true;
@@ -76,6 +78,7 @@ internal static unsafe class PresenceStore
     // Data flushed, map written, flushed; false (and an error event) if any step failed.
     public static bool Commit()
     {
+        PendingWrites.CollectPosted();
         if (!ChunkMap.Dirty || s_unusable)
             return true;   // nothing new; or no room for a map, so nothing to keep (no resume)
         if (!s_loaded || PrivateQueuePair.Id == 0)
@@ -84,7 +87,10 @@ internal static unsafe class PresenceStore
         uint ns = HiddenTail.Namespace;
         ulong chunks = ChunkMap.Chunks;
         Memory.Zero(s_slot, (nuint)PresenceMapFormat.SlotBytes(chunks));
-        PresenceMapFormat.Encode(s_slot, ChunkMap.PresentBits, chunks, s_chunkSize, s_sequence + 1, s_root);
+        byte* map = s_slot + PresenceMapFormat.HeaderBytes;
+        Memory.Copy(map, ChunkMap.PresentBits, (nuint)PresenceMapFormat.MapBytes(chunks));
+        PendingWrites.Unclaim(map);   // written by a guest command not yet seen complete
+        PresenceMapFormat.Encode(s_slot, map, chunks, s_chunkSize, s_sequence + 1, s_root);
         if (!PrivateQueuePair.Flush(ns) || !Transfer((int)((s_sequence + 1) % PresenceMapFormat.Slots), true) || !PrivateQueuePair.Flush(ns))
         {
             StreamEvents.Error(FetchFailure.Map, chunks);

@@ -108,6 +108,8 @@ internal static class StreamEvents
         Field("max_fetch_us", ChunkFetcher.MaxFetchUs);
         Field("failed_commands", StreamingPolicy.FailedCommands);
         Field("map_commits", Commits);
+        Field("write_claims", PendingWrites.Recorded);
+        Field("claims_returned", PendingWrites.Returned);
         Serial.WriteLine();
     }
 
@@ -145,6 +147,7 @@ internal static class StreamEvents
         Field("fetched_chunks", ChunkFetcher.FetchedChunks);
         Field("zero_filled", ChunkFetcher.ZeroChunks);
         Field("guest_owned", GuestOwned);
+        Field("background_us", BackgroundCopy.CopyUs);
         Serial.WriteLine();
     }
 }

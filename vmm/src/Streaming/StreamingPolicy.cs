@@ -9,8 +9,9 @@ namespace Bmcast.Vmm.Streaming;
 // wait until every chunk they touch is present; commands that write (Write,
 // Write Zeroes, Write Uncorrectable, Dataset Management with Deallocate)
 // make the chunks they cover wholly present without a fetch (the guest owns
-// them) and first complete a partly covered absent chunk, so that image data
-// can never land over a guest write later. Then the command is forwarded
+// them; the map on disk claims them only once the write completed,
+// PendingWrites) and first complete a partly covered absent chunk, so that
+// image data can never land over a guest write later. Then the command is forwarded
 // unchanged and runs against the local disk. When a chunk cannot be made
 // present, the command is made to fail instead: its starting LBA is moved to
 // the namespace's real end (hidden tail included), so the controller itself
@@ -39,15 +40,15 @@ internal static unsafe class StreamingPolicy
             case NvmeCommand.IoRead:
             case NvmeCommand.IoCompare:
             case NvmeCommand.IoVerify:
-                ok = Prepare(command->StartingLba, command->BlockCount, false);
+                ok = Prepare(queue, command, command->StartingLba, command->BlockCount, false);
                 break;
             case NvmeCommand.IoWrite:
             case NvmeCommand.IoWriteZeroes:
             case NvmeCommand.IoWriteUncorrectable:
-                ok = Prepare(command->StartingLba, command->BlockCount, true);
+                ok = Prepare(queue, command, command->StartingLba, command->BlockCount, true);
                 break;
             case NvmeCommand.IoDatasetManagement:
-                ok = (command->Cdw11 & NvmeCommand.DeallocateAttribute) == 0 || PrepareDeallocate(command);
+                ok = (command->Cdw11 & NvmeCommand.DeallocateAttribute) == 0 || PrepareDeallocate(queue, command);
                 break;
             case NvmeCommand.IoCopy:
                 // Reads source ranges the doorbell does not see; rare (Linux 6.1 never sends it).
@@ -59,7 +60,7 @@ internal static unsafe class StreamingPolicy
         }
         if (!ok)
             Fail(command);
-        else if (command->Opcode == NvmeCommand.IoWrite && command->ForceUnitAccess)
+        else if (IsFua(command))
             PresenceStore.Commit();
         else
             PresenceStore.CommitIfDue();
@@ -76,9 +77,13 @@ internal static unsafe class StreamingPolicy
     }
 
     // Chunks the LBA range touches: absent ones fetched (a read, or a write's
-    // partly covered ends) before any wholly written one is marked present,
-    // so a failed fetch leaves nothing claimed.
-    private static bool Prepare(ulong lba, ulong blocks, bool write)
+    // partly covered ends) before any wholly written one is claimed, so a
+    // failed fetch leaves nothing claimed. A write's wholly covered absent
+    // chunks are claimed without a fetch, in runs, each kept in PendingWrites
+    // until the write's completion is seen (the map on disk must not claim
+    // them before their data is there); if none is free, the run is fetched
+    // first like a partly covered chunk.
+    private static bool Prepare(ushort queue, NvmeCommand* command, ulong lba, ulong blocks, bool write)
     {
         ulong lbaSize = HiddenTail.LbaSize;
         ulong start = lba * lbaSize, end = (lba + blocks) * lbaSize;
@@ -86,27 +91,60 @@ internal static unsafe class StreamingPolicy
         if (start >= imageSize)
             return true;   // past the image: the guest's own space
         ulong first = start / chunkSize, last = ((end < imageSize ? end : imageSize) - 1) / chunkSize;
+        // A FUA write must be covered by the commit made before it is forwarded,
+        // which cannot wait for its completion: its chunks are fetched first.
+        bool claims = write && !IsFua(command);
         for (ulong c = first; c <= last; c++)
         {
-            if (ChunkMap.IsPresent(c) || (write && Covers(start, end, c)))
+            if (ChunkMap.IsPresent(c) || (claims && Covers(start, end, c)))
                 continue;
-            FetchFailure failure = ChunkFetcher.MakePresent(c, false);
-            if (failure != FetchFailure.None)
-            {
-                StreamEvents.Error(failure, c);
+            if (!Fetch(c))
                 return false;
-            }
         }
         if (!write)
             return true;
         for (ulong c = first; c <= last; c++)
         {
-            if (!ChunkMap.IsPresent(c))
+            if (ChunkMap.IsPresent(c))
+            {
+                ChunkMap.MarkWritten(c);
+                continue;
+            }
+            ulong runEnd = c;
+            while (runEnd < last && !ChunkMap.IsPresent(runEnd + 1))
+                runEnd++;
+            if (!Claim(queue, command->CommandId, c, runEnd))
+                return false;
+            c = runEnd;
+        }
+        return true;
+    }
+
+    private static bool IsFua(NvmeCommand* command) =>
+        (command->Opcode == NvmeCommand.IoWrite || command->Opcode == NvmeCommand.IoWriteZeroes) && command->ForceUnitAccess;
+
+    private static bool Claim(ushort queue, ushort commandId, ulong first, ulong last)
+    {
+        bool recorded = PendingWrites.TryRecord(queue, commandId, first, last);
+        for (ulong c = first; c <= last; c++)
+        {
+            if (!recorded && !Fetch(c))
+                return false;
+            if (recorded)
                 StreamEvents.GuestOwned++;
             ChunkMap.MarkPresent(c);
             ChunkMap.MarkWritten(c);
         }
         return true;
+    }
+
+    private static bool Fetch(ulong chunk)
+    {
+        FetchFailure failure = ChunkFetcher.MakePresent(chunk, false);
+        if (failure == FetchFailure.None)
+            return true;
+        StreamEvents.Error(failure, chunk);
+        return false;
     }
 
     private static bool Covers(ulong start, ulong end, ulong chunk)
@@ -119,13 +157,13 @@ internal static unsafe class StreamingPolicy
     }
 
     // Dataset Management's ranges live in its data buffer (guest memory).
-    private static bool PrepareDeallocate(NvmeCommand* command)
+    private static bool PrepareDeallocate(ushort queue, NvmeCommand* command)
     {
         for (uint i = 0; i < command->RangeCount; i++)
         {
             uint offset = (uint)(i * DatasetRangeBytes);
             ulong length = GuestData.Read64(command, offset) >> 32;
-            if (length != 0 && !Prepare(GuestData.Read64(command, offset + 8), length, true))
+            if (length != 0 && !Prepare(queue, command, GuestData.Read64(command, offset + 8), length, true))
                 return false;
         }
         return true;

@@ -10,7 +10,8 @@ namespace Bmcast.Vmm.Streaming;
 
 // Before the launch, once the NVMe controller is trapped and the AoE check
 // passed: reserves what streaming needs, sized from the manifest (the two
-// chunk maps and one chunk buffer; the manifest with its chunk hashes is
+// chunk maps, one chunk buffer, the map's slot buffer and the table of
+// pending write claims; the manifest with its chunk hashes is
 // already held in reserved memory by the check), installs the policy and,
 // unless "bmcast.vmm.background=off" (on-demand only: a test's way to keep
 // chunks absent), the background copy at guest HLTs. A machine whose
@@ -33,12 +34,13 @@ internal static unsafe class StreamingSetup
         ulong bufferPages = ReservedMemory.PagesFor(manifest.ChunkSize);
         ulong slotPages = PresenceStore.PagesFor(manifest.ChunkCount);
         ReservedMemory memory;
-        if (!ReservedMemory.TryReserve(st->BootServices, mapPages + bufferPages + slotPages, out memory))
+        if (!ReservedMemory.TryReserve(st->BootServices, mapPages + bufferPages + slotPages + PendingWrites.Pages, out memory))
             Platform.Panic.Halt("no memory for the chunk maps");
         ChunkMap.Place(memory.TakePages(mapPages), manifest.ChunkCount);
         ChunkFetcher.Attach(manifest, image, memory.TakePages(bufferPages));
         PresenceStore.Attach(memory.TakePages(slotPages), manifest.EmbeddedRoot, manifest.ChunkSize);
-        IoInterceptor.Install(&StreamingPolicy.Submitted, &PresenceStore.ControllerEnabled);
+        PendingWrites.Place(memory.TakePages(PendingWrites.Pages));
+        IoInterceptor.Install(&StreamingPolicy.Submitted, &PresenceStore.ControllerEnabled, &PendingWrites.Completed);
         traps.AddReport(&StreamEvents.Report);
         if (!Smbios.HasOemString(st, "bmcast.vmm.background=off"))
             traps.Idle = &BackgroundCopy.Idle;
