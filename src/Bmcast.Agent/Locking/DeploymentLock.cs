@@ -1,0 +1,90 @@
+using Microsoft.Win32.SafeHandles;
+
+namespace Bmcast.Agent.Locking;
+
+/// <summary>
+/// A deployment's claim on its target and state file, held for as long as bmcast uses them: the stream agent's life,
+/// and <c>bmcast deploy</c>'s whole life including after the pivot, when QEMU holds the target. A second
+/// <c>stream</c> or <c>deploy</c> on either is refused with the PID that holds it (issue 15, defect 2: two agents on
+/// one target overwrote each other's acknowledged writes).
+/// <para>
+/// The lock is an OFD write lock on byte <see cref="Offset"/> (far beyond any image, where neither QEMU's lock bytes,
+/// 100.. and 200.., nor data lie), so QEMU opens a target we hold as it would any file: the deploy's own pivot needs
+/// that. QEMU's locks are respected the other way round: a target that a QEMU process holds with write permission
+/// (or refuses to share it) is refused too, as <c>qemu-img</c> would refuse it.
+/// </para>
+/// </summary>
+public sealed class DeploymentLock : IDisposable
+{
+    /// <summary>The locked byte: 2^62 ("far beyond any disk").</summary>
+    public const long Offset = 1L << 62;
+
+    /// <summary>QEMU's write permission bytes (file-posix.c: RAW_LOCK_PERM_BASE 100 and RAW_LOCK_SHARED_BASE 200, BLK_PERM_WRITE bit 1).</summary>
+    private static readonly long[] QemuWriteBytes = [101, 201];
+
+    private readonly List<SafeFileHandle> _held = [];
+
+    private DeploymentLock()
+    {
+    }
+
+    /// <summary>
+    /// Claims <paramref name="targetPath"/> (created empty when missing, as the deployment would) and
+    /// <paramref name="statePath"/> when it exists; one that does not yet is claimed by <see cref="ClaimStateFile"/>
+    /// once the deployment has created it.
+    /// </summary>
+    /// <exception cref="IOException">Either is in use by another bmcast or by QEMU.</exception>
+    public static DeploymentLock Acquire(string targetPath, string statePath)
+    {
+        var claim = new DeploymentLock();
+        try
+        {
+            claim.Claim(targetPath, "target", FileMode.OpenOrCreate);
+            RefuseIfQemuWrites(claim._held[0], targetPath);
+            claim.ClaimStateFile(statePath);
+            return claim;
+        }
+        catch
+        {
+            claim.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Claims the state file if it exists and is not claimed yet (no-op otherwise).</summary>
+    public void ClaimStateFile(string statePath)
+    {
+        if (_held.Count < 2 && File.Exists(statePath))
+            Claim(statePath, "state file", FileMode.Open);
+    }
+
+    private void Claim(string path, string role, FileMode mode)
+    {
+        var file = File.OpenHandle(path, mode, FileAccess.ReadWrite, FileShare.ReadWrite);
+        _held.Add(file);
+        if (!OfdLock.TryLockExclusive(file, Offset, path))
+            throw new IOException($"{role} {path} is in use by another bmcast deployment ({Holders(path, Offset)}): " +
+                "refusing to start a second one on it (stop that one first)");
+    }
+
+    private static void RefuseIfQemuWrites(SafeFileHandle target, string path)
+    {
+        foreach (long qemuByte in QemuWriteBytes)
+            if (OfdLock.IsLockedByOther(target, qemuByte, path))
+                throw new IOException($"target {path} is in use by QEMU ({Holders(path, qemuByte)}), which holds its write lock: refusing to stream onto it");
+    }
+
+    private static string Holders(string path, long offset) => LockHolders.Of(path, offset) switch
+    {
+        [] => "process unknown: not visible to this user",
+        [var pid] => $"PID {pid}",
+        var pids => $"PIDs {string.Join(", ", pids)}",
+    };
+
+    public void Dispose()
+    {
+        foreach (var file in _held)
+            file.Dispose();
+        _held.Clear();
+    }
+}
