@@ -42,7 +42,9 @@ public sealed class StreamAgent(StreamRequest request, IDeploymentEventSink even
         var log = logging.CreateLogger("bmcast.stream");
         using var ownClaim = claim is null ? DeploymentLock.Acquire(request.TargetPath, request.StatePath) : null;
         var held = claim ?? ownClaim!;
-        var connector = new SourceConnector(new ManifestTrust(request.KnownKeysPath, log), request.OutageLimit, request.SourceTls, log);
+        var identity = new SourceIdentityCheck(request.SourceUri, log);
+        identity.Changed += change => events.Publish(new SourceChanged(clock.Elapsed, change.Source, change.ExpectedRoot, change.ServedRoot, change.Message));
+        var connector = new SourceConnector(new ManifestTrust(request.KnownKeysPath, log), request.OutageLimit, request.SourceTls, identity, log);
         var (source, manifest, published) = await connector.OpenAsync(request.SourceUri, request.ManifestPath, request.TrustedKey, ct);
         await using var sourceLifetime = source;
         await using var session = await StreamingSession.OpenAsync(source, manifest, request.TargetPath, request.StatePath, request.Options, log, ct);
