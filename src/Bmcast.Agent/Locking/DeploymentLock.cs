@@ -10,8 +10,9 @@ namespace Bmcast.Agent.Locking;
 /// <para>
 /// The lock is an OFD write lock on byte <see cref="Offset"/> (far beyond any image, where neither QEMU's lock bytes,
 /// 100.. and 200.., nor data lie), so QEMU opens a target we hold as it would any file: the deploy's own pivot needs
-/// that. QEMU's locks are respected the other way round: a target that a QEMU process holds with write permission
-/// (or refuses to share it) is refused too, as <c>qemu-img</c> would refuse it.
+/// that. QEMU's locks are respected the other way round: a target that a QEMU process holds with write permission is
+/// refused too, as a second writer. A holder that only refuses to share writing (byte 201, no write of its own) does
+/// not stop the stream: it stops the deploy's pivot, which is rolled back (<c>PivotFailureDeployTests</c>).
 /// </para>
 /// </summary>
 public sealed class DeploymentLock : IDisposable
@@ -19,8 +20,8 @@ public sealed class DeploymentLock : IDisposable
     /// <summary>The locked byte: 2^62 ("far beyond any disk").</summary>
     public const long Offset = 1L << 62;
 
-    /// <summary>QEMU's write permission bytes (file-posix.c: RAW_LOCK_PERM_BASE 100 and RAW_LOCK_SHARED_BASE 200, BLK_PERM_WRITE bit 1).</summary>
-    private static readonly long[] QemuWriteBytes = [101, 201];
+    /// <summary>QEMU's "I hold write permission" byte (file-posix.c: RAW_LOCK_PERM_BASE 100 + BLK_PERM_WRITE, bit 1).</summary>
+    private const long QemuWriteByte = 101;
 
     private readonly List<SafeFileHandle> _held = [];
 
@@ -69,9 +70,8 @@ public sealed class DeploymentLock : IDisposable
 
     private static void RefuseIfQemuWrites(SafeFileHandle target, string path)
     {
-        foreach (long qemuByte in QemuWriteBytes)
-            if (OfdLock.IsLockedByOther(target, qemuByte, path))
-                throw new IOException($"target {path} is in use by QEMU ({Holders(path, qemuByte)}), which holds its write lock: refusing to stream onto it");
+        if (OfdLock.IsLockedByOther(target, QemuWriteByte, path))
+            throw new IOException($"target {path} is in use by QEMU ({Holders(path, QemuWriteByte)}), which holds its write lock: refusing to stream onto it");
     }
 
     private static string Holders(string path, long offset) => LockHolders.Of(path, offset) switch
