@@ -23,16 +23,17 @@ public sealed class DeploymentLock : IDisposable
     /// <summary>QEMU's "I hold write permission" byte (file-posix.c: RAW_LOCK_PERM_BASE 100 + BLK_PERM_WRITE, bit 1).</summary>
     private const long QemuWriteByte = 101;
 
-    private readonly List<SafeFileHandle> _held = [];
+    private SafeFileHandle? _target;
+    private SafeFileHandle? _state;
 
     private DeploymentLock()
     {
     }
 
     /// <summary>
-    /// Claims <paramref name="targetPath"/> (created empty when missing, as the deployment would) and
-    /// <paramref name="statePath"/> when it exists; one that does not yet is claimed by <see cref="ClaimStateFile"/>
-    /// once the deployment has created it.
+    /// Claims <paramref name="targetPath"/> and <paramref name="statePath"/>, those that exist; one that does not yet is
+    /// claimed by <see cref="ClaimCreated"/> once the deployment has created it (nothing is created before the source
+    /// and its manifest are accepted).
     /// </summary>
     /// <exception cref="IOException">Either is in use by another bmcast or by QEMU.</exception>
     public static DeploymentLock Acquire(string targetPath, string statePath)
@@ -40,9 +41,7 @@ public sealed class DeploymentLock : IDisposable
         var claim = new DeploymentLock();
         try
         {
-            claim.Claim(targetPath, "target", FileMode.OpenOrCreate);
-            RefuseIfQemuWrites(claim._held[0], targetPath);
-            claim.ClaimStateFile(statePath);
+            claim.ClaimCreated(targetPath, statePath);
             return claim;
         }
         catch
@@ -52,20 +51,26 @@ public sealed class DeploymentLock : IDisposable
         }
     }
 
-    /// <summary>Claims the state file if it exists and is not claimed yet (no-op otherwise).</summary>
-    public void ClaimStateFile(string statePath)
+    /// <summary>Claims whichever of the target and state file exists and is not claimed yet.</summary>
+    public void ClaimCreated(string targetPath, string statePath)
     {
-        if (_held.Count < 2 && File.Exists(statePath))
-            Claim(statePath, "state file", FileMode.Open);
+        if (_target is null && File.Exists(targetPath))
+        {
+            _target = Claim(targetPath, "target");
+            RefuseIfQemuWrites(_target, targetPath);
+        }
+        if (_state is null && File.Exists(statePath))
+            _state = Claim(statePath, "state file");
     }
 
-    private void Claim(string path, string role, FileMode mode)
+    private static SafeFileHandle Claim(string path, string role)
     {
-        var file = File.OpenHandle(path, mode, FileAccess.ReadWrite, FileShare.ReadWrite);
-        _held.Add(file);
-        if (!OfdLock.TryLockExclusive(file, Offset, path))
-            throw new IOException($"{role} {path} is in use by another bmcast deployment ({Holders(path, Offset)}): " +
-                "refusing to start a second one on it (stop that one first)");
+        var file = File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite);
+        if (OfdLock.TryLockExclusive(file, Offset, path))
+            return file;
+        file.Dispose();
+        throw new IOException($"{role} {path} is in use by another bmcast deployment ({Holders(path, Offset)}): " +
+            "refusing to start a second one on it (stop that one first)");
     }
 
     private static void RefuseIfQemuWrites(SafeFileHandle target, string path)
@@ -83,8 +88,7 @@ public sealed class DeploymentLock : IDisposable
 
     public void Dispose()
     {
-        foreach (var file in _held)
-            file.Dispose();
-        _held.Clear();
+        _target?.Dispose();
+        _state?.Dispose();
     }
 }

@@ -48,7 +48,7 @@ public sealed class StreamAgent(StreamRequest request, IDeploymentEventSink even
         var (source, manifest, published) = await connector.OpenAsync(request.SourceUri, request.ManifestPath, request.TrustedKey, ct);
         await using var sourceLifetime = source;
         await using var session = await StreamingSession.OpenAsync(source, manifest, request.TargetPath, request.StatePath, request.Options, log, ct);
-        held.ClaimStateFile(request.StatePath);
+        held.ClaimCreated(request.TargetPath, request.StatePath);
         // A profile file given is checked before anything starts; a published one may still be on its way.
         if (request.BootProfilePath is { } profilePath)
             Prefetch(session, await File.ReadAllTextAsync(profilePath, ct), log);
