@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Bmcast.Agent.Events;
 using Bmcast.Agent.Host;
+using Bmcast.Agent.Locking;
 using Bmcast.Agent.Streaming;
 using Bmcast.Engine;
 using Bmcast.Machines.Qemu;
@@ -13,7 +14,8 @@ namespace Bmcast.Agent.Deploy;
 /// The whole job in hosted mode: start the streaming agent, boot a QEMU machine from its export at
 /// once, report time-to-ready when the guest prints its marker, and when the copy is complete pivot
 /// the running guest's disk onto the target file and stop the agent, so no guest I/O passes through
-/// bmcast afterwards. Runs until the machine powers off (or is stopped: Ctrl-C, SIGTERM).
+/// bmcast afterwards. Runs until the machine powers off (or is stopped: Ctrl-C, SIGTERM). The target and state file
+/// stay claimed (<see cref="DeploymentLock"/>) for all that time, after the pivot too, when QEMU alone writes the target.
 /// </summary>
 public sealed class DeployRun(DeployRequest request, IDeploymentEventSink events, ILoggerFactory logging)
 {
@@ -35,8 +37,10 @@ public sealed class DeployRun(DeployRequest request, IDeploymentEventSink events
     {
         var clock = Stopwatch.StartNew();
         var log = logging.CreateLogger("bmcast.deploy");
+        // Claimed before anything is installed or started: a second deploy on the target is refused at once.
+        using var claim = DeploymentLock.Acquire(request.Stream.TargetPath, request.Stream.StatePath);
         await AptPackages.EnsureAsync(HostTools.Machine(request.Machine.Firmware), step => log.LogInformation("{Step}", step), ct);
-        var agent = new StreamAgent(request.Stream, events, logging);
+        var agent = new StreamAgent(request.Stream, events, logging, claim);
         using var stopAgent = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var agentRun = agent.RunAsync(stopAgent.Token);
         try

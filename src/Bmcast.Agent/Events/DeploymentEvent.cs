@@ -26,6 +26,13 @@ public sealed record StreamCompleted(StreamingProgress Progress) : StreamEvent(P
 /// <summary>The agent stopped exporting (stopped, or after the pivot); the presence map is committed.</summary>
 public sealed record StreamStopped(StreamingProgress Progress) : StreamEvent(Progress);
 
+/// <summary>
+/// The source now serves another image than the deployment's (its manifest root changed, or it publishes none): nothing
+/// more is fetched from it, and the deployment stays resumable. Reported once.
+/// </summary>
+/// <param name="ServedRoot">The root it serves now, in hex; null when it publishes no valid manifest.</param>
+public sealed record SourceChanged(TimeSpan Time, string Source, string ExpectedRoot, string? ServedRoot, string Message) : DeploymentEvent(Time);
+
 /// <summary>The machine booting from the agent's export started.</summary>
 public sealed record MachineStarted(TimeSpan Time, string Accelerator, int Pid) : DeploymentEvent(Time);
 

@@ -54,6 +54,15 @@ public sealed class JsonDeploymentEvents(JsonEventWriter events) : IDeploymentEv
             case DiskPivoted e:
                 events.Write("pivoted", e.Time, json => json.WriteNumber("pivot_ms", Math.Round(e.Pause.TotalMilliseconds, 1)));
                 break;
+            case SourceChanged e:
+                events.Write("source-changed", e.Time, json =>
+                {
+                    json.WriteString("source", e.Source);
+                    json.WriteString("expected_root", e.ExpectedRoot);
+                    json.WriteString("served_root", e.ServedRoot);
+                    json.WriteString("message", e.Message);
+                });
+                break;
             case PivotFailed e:
                 events.Write("pivot-failed", e.Time, json => json.WriteString("error", e.Error));
                 break;

@@ -19,8 +19,9 @@ namespace Bmcast.Agent.Streaming;
 /// <c>vblade</c> has neither. Either way a
 /// server without a manifest is streamed unverified, unless a key is required (<c>--trust-key</c>) or pinned for
 /// it. <c>nbds</c> sources use <paramref name="tls"/> for the image and its companions alike.
+/// An NBD source is checked against the deployment's manifest on every reconnect (<paramref name="identity"/>).
 /// </summary>
-public sealed class SourceConnector(ManifestTrust trust, TimeSpan outageLimit, NbdClientTls? tls, ILogger logger)
+public sealed class SourceConnector(ManifestTrust trust, TimeSpan outageLimit, NbdClientTls? tls, SourceIdentityCheck identity, ILogger logger)
 {
     private const long MaxCompanionBytes = 1L << 30;
 
@@ -47,6 +48,8 @@ public sealed class SourceConnector(ManifestTrust trust, TimeSpan outageLimit, N
                 throw new ManifestTrustException($"manifest describes {manifest.ImageSize} bytes but {source.Description} has {source.Size}");
             if (manifest is null)
                 logger.LogWarning("{Source} has no manifest: streaming UNVERIFIED (give --manifest to verify)", source.Description);
+            else if (manifestPath is null)
+                identity.Expect(manifest);
             return (source, manifest, fetchProfile(ct));
         }
         catch
@@ -96,9 +99,9 @@ public sealed class SourceConnector(ManifestTrust trust, TimeSpan outageLimit, N
         if (uri.StartsWith("nbd", StringComparison.Ordinal))
         {
             var nbd = NbdUri.Parse(uri);
-            var source = await ReconnectingImageSource.ConnectAsync(async token => await NbdImageSource.OpenAsync(nbd, tls, token), outageLimit, logger, ct);
-            return new Connection(source, nbd.Endpoint.ToString(),
-                token => FetchCompanionAsync(nbd, ExportNames.ManifestOf, token), token => FetchCompanionAsync(nbd, ExportNames.ProfileOf, token));
+            Func<CancellationToken, Task<byte[]?>> fetchManifest = token => FetchCompanionAsync(nbd, ExportNames.ManifestOf, token);
+            var source = await ReconnectingImageSource.ConnectAsync(token => ConnectCheckedAsync(nbd, fetchManifest, token), outageLimit, logger, ct);
+            return new Connection(source, nbd.Endpoint.ToString(), fetchManifest, token => FetchCompanionAsync(nbd, ExportNames.ProfileOf, token));
         }
         if (uri.StartsWith(AoeAddress.Scheme, StringComparison.Ordinal))
         {
@@ -110,6 +113,23 @@ public sealed class SourceConnector(ManifestTrust trust, TimeSpan outageLimit, N
             return new Connection(source, source.Initiator.Target.ToString(), token => FetchAoeManifestAsync(aoe, bmcastTarget, token), _ => profile);
         }
         throw new ArgumentException($"unsupported source '{uri}': expected nbd[s]://HOST[:PORT]/NAME, nbd[s]+unix:///NAME?socket=PATH, aoe:IFACE/eSHELF.SLOT[?manifest-shelf=M&profile-shelf=P] or file:///PATH");
+    }
+
+    /// <summary>A (re)connection to an NBD source, refused when the source now publishes another manifest.</summary>
+    private async Task<IImageSource> ConnectCheckedAsync(NbdUri nbd, Func<CancellationToken, Task<byte[]?>> fetchManifest, CancellationToken ct)
+    {
+        identity.ThrowIfChanged();
+        var source = await NbdImageSource.OpenAsync(nbd, tls, ct);
+        try
+        {
+            await identity.VerifyAsync(fetchManifest, ct);
+            return source;
+        }
+        catch
+        {
+            await source.DisposeAsync();
+            throw;
+        }
     }
 
     private static Task<byte[]?> None(CancellationToken ct) => Task.FromResult<byte[]?>(null);

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Bmcast.Agent.Events;
+using Bmcast.Agent.Locking;
 using Bmcast.Engine;
 using Bmcast.Engine.Verification;
 using Bmcast.Protocols.Nbd;
@@ -10,9 +11,11 @@ namespace Bmcast.Agent.Streaming;
 
 /// <summary>
 /// The streaming agent's lifetime: connect to the source, open or resume the deployment, export the
-/// disk, report progress until complete, keep serving until stopped, then commit and close.
+/// disk, report progress until complete, keep serving until stopped, then commit and close. The target and state file
+/// are claimed (<see cref="DeploymentLock"/>) for the agent's life, or for longer by a caller that passes its own
+/// <paramref name="claim"/> (<c>bmcast deploy</c>, which keeps them after the pivot).
 /// </summary>
-public sealed class StreamAgent(StreamRequest request, IDeploymentEventSink events, ILoggerFactory logging)
+public sealed class StreamAgent(StreamRequest request, IDeploymentEventSink events, ILoggerFactory logging, DeploymentLock? claim = null)
 {
     private static readonly TimeSpan ProgressInterval = TimeSpan.FromSeconds(1);
     private readonly TaskCompletionSource _exported = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -37,10 +40,15 @@ public sealed class StreamAgent(StreamRequest request, IDeploymentEventSink even
         var clock = _clock;
         clock.Start();
         var log = logging.CreateLogger("bmcast.stream");
-        var connector = new SourceConnector(new ManifestTrust(request.KnownKeysPath, log), request.OutageLimit, request.SourceTls, log);
+        using var ownClaim = claim is null ? DeploymentLock.Acquire(request.TargetPath, request.StatePath) : null;
+        var held = claim ?? ownClaim!;
+        var identity = new SourceIdentityCheck(request.SourceUri, log);
+        identity.Changed += change => events.Publish(new SourceChanged(clock.Elapsed, change.Source, change.ExpectedRoot, change.ServedRoot, change.Message));
+        var connector = new SourceConnector(new ManifestTrust(request.KnownKeysPath, log), request.OutageLimit, request.SourceTls, identity, log);
         var (source, manifest, published) = await connector.OpenAsync(request.SourceUri, request.ManifestPath, request.TrustedKey, ct);
         await using var sourceLifetime = source;
         await using var session = await StreamingSession.OpenAsync(source, manifest, request.TargetPath, request.StatePath, request.Options, log, ct);
+        held.ClaimCreated(request.TargetPath, request.StatePath);
         // A profile file given is checked before anything starts; a published one may still be on its way.
         if (request.BootProfilePath is { } profilePath)
             Prefetch(session, await File.ReadAllTextAsync(profilePath, ct), log);

@@ -11,7 +11,8 @@ namespace Bmcast.Engine.Sources;
 /// connection attempt and fails at once with <see cref="ImageSourceUnavailableException"/> (no queue
 /// of reads each waiting out the limit again); the first attempt that succeeds ends the outage, so
 /// the deployment resumes by itself when the server returns. Errors the server reports itself
-/// (<see cref="BlockDeviceException"/>) are not connection failures and pass through.
+/// (<see cref="BlockDeviceException"/>) are not connection failures and pass through, and so does a connection refused
+/// as <see cref="ImageSourceUnavailableException"/> (a source found to serve another image: waiting does not help).
 /// </summary>
 public sealed class ReconnectingImageSource : IImageSource
 {
@@ -100,7 +101,7 @@ public sealed class ReconnectingImageSource : IImageSource
                     _logger.LogWarning("reconnected to {Source} after {Seconds:0.0} s", Description, down.TotalSeconds);
                     Volatile.Write(ref _current, fresh);
                 }
-                catch (Exception e) when (e is IOException and not BlockDeviceException or System.Net.Sockets.SocketException)
+                catch (Exception e) when (e is IOException and not (BlockDeviceException or ImageSourceUnavailableException) or System.Net.Sockets.SocketException)
                 {
                     var left = OutageLimit - Stopwatch.GetElapsedTime(Volatile.Read(ref _outageStarted));
                     if (left <= TimeSpan.Zero)

@@ -5,12 +5,18 @@ namespace Bmcast.Chaos.Fuzz;
 /// <summary>
 /// What a hostile NBD client sends a server: pure noise; a valid handshake followed by noise; option haggling
 /// with damaged options; or a whole session of valid-looking requests, some with hostile lengths and offsets,
-/// then damaged. The exports it names are those of <see cref="NbdServerFuzzTarget"/>: "ro" and "rw".
+/// then damaged. The exports it names are those of <see cref="NbdServerFuzzTarget"/>: "ro" and "rw"; haggling also
+/// names missing ones, some as long as the protocol's string limit allows (issue 15, defect 5: the refusal quoting a
+/// 4096-byte name did not fit the limit, and the server dropped the connection with a stack trace).
 /// </summary>
 public static class NbdServerInputs
 {
     private const int NoiseLength = 600;
-    private static readonly string[] Exports = ["ro", "rw", "missing", ""];
+    private static readonly string[] Exports =
+    [
+        "ro", "rw", "missing", "",
+        new('x', NbdProtocol.MaxStringLength), new('x', NbdProtocol.MaxStringLength - 20), new('\u00e9', NbdProtocol.MaxStringLength / 2),
+    ];
     private static readonly NbdOption[] Options =
     [
         NbdOption.ExportName, NbdOption.Abort, NbdOption.List, NbdOption.Info, NbdOption.Go, NbdOption.StructuredReply,
