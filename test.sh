@@ -31,12 +31,22 @@ if [ -f "$results/bmcast.trx" ]; then
   total=$(sed -E 's/.* total="([0-9]+)".*/\1/' <<<"$counters")
   executed=$(sed -E 's/.* executed="([0-9]+)".*/\1/' <<<"$counters")
   skipped=$((total - executed))
+  if [ "$failed" -gt 0 ]; then
+    awk '
+      /<UnitTestResult / && /outcome="Failed"/ { match($0, /testName="[^"]*"/); print "FAILED: " substr($0, RSTART + 10, RLENGTH - 11); failing = 1 }
+      failing && /<Message>/ { inmessage = 1; lines = 0 }
+      inmessage { closing = /<\/Message>/; if (lines++ < 12) { sub(/^ *<Message>/, ""); sub(/<\/Message>.*/, ""); print "  " $0 } if (closing) inmessage = 0 }
+      /<\/UnitTestResult>/ { failing = 0; inmessage = 0 }
+    ' "$results/bmcast.trx" | sed 's/&quot;/"/g; s/&apos;/'"'"'/g; s/&lt;/</g; s/&gt;/>/g; s/&amp;/\&/g' > "$results/failed.txt"
+  fi
 fi
 
 if [ -x "$root/vmm/test.sh" ] && [ $# -eq 0 ]; then
   if bash "$root/vmm/test.sh"; then passed=$((passed + 1)); else failed=$((failed + 1)); status=1; fi
 fi
 
+# CI keeps only the end of the log: name each failed test and the start of its message last.
+[ -s "$results/failed.txt" ] && cat "$results/failed.txt"
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ] || status=1
 exit $status
