@@ -5,7 +5,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$root"
 
-packages=(iproute2 qemu-utils qemu-system-x86 libnbd-bin nbdkit nbd-server e2fsprogs ovmf syslinux syslinux-common mtools dosfstools fdisk cpio vblade aoetools ipxe nasm lld)
+packages=(iproute2 procps qemu-utils qemu-system-x86 libnbd-bin nbdkit nbd-server e2fsprogs ovmf syslinux syslinux-common mtools dosfstools fdisk cpio vblade aoetools ipxe nasm lld)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

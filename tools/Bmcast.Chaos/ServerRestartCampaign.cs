@@ -15,6 +15,7 @@ public sealed class ServerRestartCampaign : IChaosCampaign
 {
     private const int ImageSize = 16 << 20;
     private const int OutageLimitSeconds = 8;
+    private static readonly TimeSpan ReconnectTimeout = TimeSpan.FromMinutes(1);
 
     public string Name => "server-restart";
 
@@ -60,7 +61,9 @@ public sealed class ServerRestartCampaign : IChaosCampaign
             await Task.Delay(random.Next(100, 1000), ct);
             await rig.Server.KillHardAsync();
             await Task.Delay(random.Next(0, 1000), ct);
+            int reconnections = Reconnections(agent);
             await rig.RestartServerAsync(ct);
+            await AwaitReconnectionAsync(agent, reconnections, ct);
             tally.Add("short_outages");
         }
 
@@ -78,12 +81,49 @@ public sealed class ServerRestartCampaign : IChaosCampaign
         long failuresBefore = reader.ExpectedFailures;
         await rig.Server.KillHardAsync();
         await Task.Delay(TimeSpan.FromSeconds(OutageLimitSeconds + 2), ct);
+        int reconnections = Reconnections(agent);
         await rig.RestartServerAsync(ct);
         // The server listens again: reads that start from now on must succeed, the first of them reconnecting.
         reader.ExpectFailures = false;
+        await AwaitReconnectionAsync(agent, reconnections, ct);
         context.Tally.Add("long_outages");
         // Reads that failed must have said why, in the agent's log, in words an operator can act on.
         if (reader.ExpectedFailures > failuresBefore && !agent.Stderr.Contains("unreachable for"))
             context.Tally.Loss("unclear_errors", "reads failed during a long outage but the agent never logged the server as unreachable");
+    }
+
+    private static int Reconnections(BmcastProcess agent) => CountOf(agent.Stderr, "reconnected to");
+
+    /// <summary>
+    /// An outage lasts, for the agent, until it has reconnected, not until the server listens: a server that takes a
+    /// few seconds to answer its first handshake on a loaded host and is then killed again would make two short
+    /// outages one long one, and the reads failing in it would be the agent keeping its limit, not a defect. So the
+    /// next kill waits for the agent's "reconnected" line (the reader and the copier read all the time), or for its
+    /// "complete" event: a complete deployment reads nothing from the server.
+    /// </summary>
+    private static async Task AwaitReconnectionAsync(BmcastProcess agent, int before, CancellationToken ct)
+    {
+        var reconnected = PollReconnectionAsync(agent, before, ct);
+        var completed = agent.WaitForEventAsync("complete", ReconnectTimeout);
+        await await Task.WhenAny(reconnected, completed);
+    }
+
+    private static async Task PollReconnectionAsync(BmcastProcess agent, int before, CancellationToken ct)
+    {
+        var deadline = DateTime.UtcNow + ReconnectTimeout;
+        while (Reconnections(agent) <= before)
+        {
+            if (DateTime.UtcNow > deadline || agent.HasExited)
+                throw new InvalidOperationException($"the agent did not reconnect within {ReconnectTimeout} of the server listening again; stderr:\n{agent.Stderr}");
+            await Task.Delay(20, ct);
+        }
+    }
+
+    private static int CountOf(string text, string value)
+    {
+        int count = 0;
+        for (int at = text.IndexOf(value, StringComparison.Ordinal); at >= 0; at = text.IndexOf(value, at + value.Length, StringComparison.Ordinal))
+            count++;
+        return count;
     }
 }
