@@ -13,7 +13,8 @@
 #           Linux see the disk 1 MiB smaller, cannot read past it, and every
 #           command is seen at the doorbell before it runs (completions' SQHD);
 #           raw NVMe commands the guest aims into the tail are refused (LBA Out
-#           of Range) and the hypervisor's block there survives them.
+#           of Range), so is its Format NVM, and the hypervisor's block there
+#           survives them.
 #   nvme-dbbuf-refused: the guest is offered shadow doorbells; its Doorbell
 #           Buffer Config command is refused; a configured 512 KiB tail.
 #   nvme-dbbuf-allowed: the negative control: shadow doorbells allowed, the
@@ -104,6 +105,7 @@ nvme_common() {   # checks every NVMe boot makes
   result "raw NVMe read inside the visible disk succeeds (the guest's tool works)" "$(has 'bmcast-guest: nvme-io read 8 at [0-9]+: status=0x0000' && echo 1 || echo 0)"
   result "raw writes, a read and a write-zeroes into the hidden tail fail: LBA Out of Range" "$( (($(count 'bmcast-guest: nvme-io (read|write|write-zeroes) [0-9]+ at [0-9]+: status=0x4080') == 4)) && echo 1 || echo 0)"
   result "the hypervisor refused exactly the guest's 5 raw commands into the tail (deallocate included)" "$(has '^bmcast-vmm: nvme: .* into-hidden-tail=5 ' && echo 1 || echo 0)"
+  result "the guest's Format NVM refused (Invalid Command Opcode): the tail is not erased with the namespace" "$(has 'bmcast-guest: nvme-io format 1 at 0: status=0x4001' && has '^bmcast-vmm: nvme: .* namespace-erase-refused=1 ' && echo 1 || echo 0)"
   result "guest reached its marker" "$(has 'BMCAST-READY' && echo 1 || echo 0)"
   result "no hypervisor panic or NVMe failure" "$(has 'bmcast-vmm: (PANIC|nvme: FAILED)' && echo 0 || echo 1)"
   result "guest powered the machine off" "$boot_exited"

@@ -1,11 +1,14 @@
-; nvme-io: one raw NVMe I/O command through Linux's passthrough ioctl
-; (NVME_IOCTL_IO_CMD), as a buggy or hostile guest could send it: Linux's
+; nvme-io: one raw NVMe command through Linux's passthrough ioctls
+; (NVME_IOCTL_IO_CMD, NVME_IOCTL_ADMIN_CMD), as a buggy or hostile guest
+; could send it: Linux's
 ; block layer would never address blocks past the size Identify gave it, the
 ; ioctl does whatever it is told. The stand-in guest's read-disk mode uses it
 ; to aim commands at the hypervisor's hidden tail (busybox has no way to).
 ;   nvme-io DEVICE OPCODE SLBA BLOCKS      (decimal numbers)
 ;   OPCODE 1 write (BLOCKS x 512 bytes of 0x5A), 2 read, 8 write zeroes,
-;          9 dataset management: deallocate the one range SLBA, BLOCKS
+;          9 dataset management: deallocate the one range SLBA, BLOCKS;
+;          128 and up: that admin command for namespace 1, no data, CDW10 0
+;          (128 = Format NVM; SLBA and BLOCKS are then ignored)
 ; Prints "status=0xNNNN", the NVMe status Linux returns (0x0000 = success,
 ; 0x4080 = LBA Out of Range with Do Not Retry), or "errno=N" if the ioctl
 ; itself failed. Exits 0 either way; 2 on bad usage.
@@ -20,6 +23,7 @@ default rel
 %define SYS_exit 60
 %define O_RDWR 2
 %define NVME_IOCTL_IO_CMD 0xC0484E43   ; _IOWR('N', 0x43, struct nvme_passthru_cmd)
+%define NVME_IOCTL_ADMIN_CMD 0xC0484E41   ; _IOWR('N', 0x41, struct nvme_admin_cmd), the same layout
 %define MAX_BLOCKS 128                 ; the 64 KiB buffer
 
 ; struct nvme_passthru_cmd (linux/nvme_ioctl.h), 72 bytes
@@ -69,6 +73,10 @@ _start:
     lea rbx, [command]
     mov [rbx + CMD_OPCODE], r13b
     mov dword [rbx + CMD_NSID], 1
+    mov esi, NVME_IOCTL_ADMIN_CMD
+    cmp r13, 128
+    jae submit                      ; admin: nothing more to fill in
+    mov esi, NVME_IOCTL_IO_CMD
     lea rax, [buffer]
     mov [rbx + CMD_ADDR], rax
     cmp r13, 9
@@ -99,10 +107,9 @@ deallocate:                         ; one range: attributes 0, length, SLBA
     mov [rdi + 4], r15d
     mov [rdi + 8], r14
 
-submit:
+submit:                             ; esi: the ioctl
     mov eax, SYS_ioctl
     mov rdi, r12
-    mov esi, NVME_IOCTL_IO_CMD
     mov rdx, rbx
     syscall
     test rax, rax
