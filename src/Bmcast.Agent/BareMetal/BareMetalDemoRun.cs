@@ -23,8 +23,8 @@ public sealed record BareMetalDemoResult(string Image, string Accelerator, TimeS
 /// <see cref="DeploymentEvent"/>s: streaming, progress, the guest's ready marker, completion. At completion the
 /// hypervisor holds the guest (<c>bmcast.vmm.hold-at-complete</c>: it prints its maps, then waits for a byte on the
 /// serial console), so the disk is quiescent and its written map exact while the local disk is compared with the image
-/// (every chunk the guest did not write must hold the image's bytes); then the host releases it and waits until the
-/// hypervisor de-virtualizes. The guest runs <paramref name="guestMode"/> after its marker (images/README.md; a mode
+/// (every chunk the guest did not write must hold the image's bytes); then the host releases it, waits until the
+/// hypervisor de-virtualizes and watches the OS run on for a few seconds. The guest runs <paramref name="guestMode"/> after its marker (images/README.md; a mode
 /// that powers off ends the demo before completion). Everything (namespace, tap, QEMU, server) is removed on every
 /// path; the caller owns <c>workspace</c>.
 /// </summary>
@@ -35,6 +35,9 @@ public sealed class BareMetalDemoRun(string workspace, string imageName, long li
     public const string DefaultGuestMode = "stay";
 
     private static readonly TimeSpan StageTimeout = TimeSpan.FromMinutes(15);
+
+    /// <summary>How long the de-virtualized OS is watched before the demo ends.</summary>
+    private static readonly TimeSpan AfterLeave = TimeSpan.FromSeconds(5);
 
     private readonly Stopwatch _clock = new();
     private readonly TaskCompletionSource<TimeSpan> _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -105,6 +108,11 @@ public sealed class BareMetalDemoRun(string workspace, string imageName, long li
             ready = await PublishReadyAsync(machine, ct);
         }
         var left = await StageAsync(_left.Task, exited, "de-virtualization (event=devirtualized)", ct);
+        // The OS goes on without the hypervisor: the machine must keep running (QEMU has -no-reboot: a crash or reset ends it).
+        if (await Task.WhenAny(exited, Task.Delay(AfterLeave, ct)) == exited)
+            throw new IOException($"the machine stopped within {AfterLeave.TotalSeconds:0} s of de-virtualization; see the console log");
+        ct.ThrowIfCancellationRequested();
+        say($"the OS ran on bare hardware for {AfterLeave.TotalSeconds:0} s after de-virtualization");
         return new BareMetalDemoResult(imageName, accelerator, ready.Value.At, ready.Value.Counts, completed, completedAt, left, comparison, allPresent);
     }
 
