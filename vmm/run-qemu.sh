@@ -49,15 +49,20 @@ efi="$cache/bmcast-vmm.efi"
 if [[ ! -f "$efi" || -n "$(find "$here/src" "$here/asm" "$here/build.sh" -newer "$efi" -print -quit)" ]]; then
   "$here/build.sh" >/dev/null
 fi
-# The hypervisor's own boot drive: a FAT image with it as the removable-media loader.
+# The hypervisor's own boot drive: a FAT image with it as the removable-media
+# loader, made by one machine at a time (tests start several together; the
+# lock is a subshell's, so QEMU does not inherit it).
 boot="$cache/vmm-boot.img"
-if [[ ! -f "$boot" || "$efi" -nt "$boot" ]]; then
-  rm -f "$boot.tmp"
-  mkfs.fat -C -n BMCASTVMM "$boot.tmp" 4096 >/dev/null
-  mmd -i "$boot.tmp" ::/EFI ::/EFI/BOOT
-  mcopy -i "$boot.tmp" "$efi" ::/EFI/BOOT/BOOTX64.EFI
-  mv "$boot.tmp" "$boot"
-fi
+(
+  flock 9
+  if [[ ! -f "$boot" || "$efi" -nt "$boot" ]]; then
+    rm -f "$boot.tmp"
+    mkfs.fat -C -n BMCASTVMM "$boot.tmp" 4096 >/dev/null
+    mmd -i "$boot.tmp" ::/EFI ::/EFI/BOOT
+    mcopy -i "$boot.tmp" "$efi" ::/EFI/BOOT/BOOTX64.EFI
+    mv "$boot.tmp" "$boot"
+  fi
+) 9>"$cache/.boot-drive.lock"
 
 smbios=()
 ((${#oem[@]} == 0)) || smbios=(-smbios "type=11,$(IFS=,; echo "${oem[*]}")")

@@ -3,18 +3,26 @@
 # system partition holds systemd-boot as \EFI\BOOT\BOOTX64.EFI (the
 # removable-media path any UEFI firmware boots), the Debian cloud kernel and
 # a busybox initramfs whose init prints BMCAST-READY and powers off.
-# Prints the image path; cached under vmm/.cache/guest.
+# Prints the image path; cached under vmm/.cache/guest. One build at a time:
+# vmm/test.sh and the test suite's classes may ask for it together.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 work="$(realpath -m "$here/../.cache/guest")"
 disk="$work/standin.img"
-if [[ -f "$disk" && "$disk" -nt "$here/init" && "$disk" -nt "$0" ]]; then echo "$disk"; exit 0; fi
+fresh() { [[ -f "$disk" && "$disk" -nt "$here/init" && "$disk" -nt "$here/nvme-io.asm" && "$disk" -nt "$0" ]]; }
+if fresh; then echo "$disk"; exit 0; fi
+mkdir -p "$work"
+exec 9>"$work/.build.lock"
+flock 9
+if fresh; then echo "$disk"; exit 0; fi   # built by whoever held the lock
 
 need=()
 command -v cpio >/dev/null || need+=(cpio)
 command -v sfdisk >/dev/null || need+=(fdisk)
 command -v mkfs.fat >/dev/null || need+=(dosfstools)
 command -v mcopy >/dev/null || need+=(mtools)
+command -v nasm >/dev/null || need+=(nasm)
+command -v ld.lld >/dev/null || need+=(lld)
 if ((${#need[@]})); then
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}") >&2
 fi
@@ -34,8 +42,9 @@ done
 rm -rf "$work/root" && mkdir -p "$work/root"
 for deb in "$kernel_pkg"_*.deb systemd-boot-efi_*.deb busybox-static_*.deb; do dpkg -x "$deb" "$work/root"; done
 
-# initramfs: busybox, our init and the cpuid driver (the kernel needs no
-# modules to reach init, and the guest never mounts a disk).
+# initramfs: busybox, our init, the cpuid driver (the kernel needs no
+# modules to reach init, and the guest never mounts a disk) and nvme-io
+# (raw NVMe commands, for the read-disk mode's hostile checks).
 ird="$work/initrd"
 rm -rf "$ird" && mkdir -p "$ird/bin" "$ird/dev"
 mkdir -p "$ird/lib"
@@ -43,6 +52,8 @@ cp "$work/root/bin/busybox" "$ird/bin/busybox"
 # Linux's /dev/cpu/N/cpuid driver (a module in the cloud kernel), for the devirt mode.
 cp "$(find "$work/root/lib/modules" -name cpuid.ko | head -1)" "$ird/lib/cpuid.ko"
 install -m 755 "$here/init" "$ird/init"
+nasm -f elf64 "$here/nvme-io.asm" -o "$work/nvme-io.o"
+ld.lld -static -o "$ird/bin/nvme-io" "$work/nvme-io.o"
 (cd "$ird" && find . | cpio -o -H newc --quiet | gzip -9) > "$work/initrd.img"
 
 esp="$work/esp.img"

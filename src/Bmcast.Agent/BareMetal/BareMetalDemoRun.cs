@@ -20,19 +20,30 @@ public sealed record BareMetalDemoResult(string Image, string Accelerator, TimeS
 /// image, imports it into a private store, serves it over AoE (<c>bmcast serve --aoe</c>, emulated link) on a tap in a
 /// namespace of its own, and powers on a QEMU machine (OVMF, the hypervisor's boot drive, an EMPTY NVMe disk, the
 /// hidden e1000; SMBIOS: the AoE address and the pinned manifest root). The hypervisor's serial events become
-/// <see cref="DeploymentEvent"/>s: streaming, progress, the guest's ready marker, completion; at completion the
-/// machine is paused while the local disk is compared with the image (every chunk the guest did not write must hold
-/// the image's bytes), then resumed until the hypervisor de-virtualizes. Everything (namespace, tap, QEMU, server) is
-/// removed on every path; the caller owns <c>workspace</c>.
+/// <see cref="DeploymentEvent"/>s: streaming, progress, the guest's ready marker, completion. At completion the
+/// hypervisor holds the guest (<c>bmcast.vmm.hold-at-complete</c>: it prints its maps, then waits for a byte on the
+/// serial console), so the disk is quiescent and its written map exact while the local disk is compared with the image
+/// (every chunk the guest did not write must hold the image's bytes); then the host releases it, waits until the
+/// hypervisor de-virtualizes and watches the OS run on for a few seconds. The guest runs <paramref name="guestMode"/> after its marker (images/README.md; a mode
+/// that powers off ends the demo before completion). Everything (namespace, tap, QEMU, server) is removed on every
+/// path; the caller owns <c>workspace</c>.
 /// </summary>
-public sealed class BareMetalDemoRun(string workspace, string imageName, long linkBytesPerSecond, IDeploymentEventSink events, Action<string> say)
+public sealed class BareMetalDemoRun(string workspace, string imageName, long linkBytesPerSecond, IDeploymentEventSink events, Action<string> say,
+    string guestMode = BareMetalDemoRun.DefaultGuestMode)
 {
+    /// <summary>The guest idles after its marker, so the background copy gets its HLTs.</summary>
+    public const string DefaultGuestMode = "stay";
+
     private static readonly TimeSpan StageTimeout = TimeSpan.FromMinutes(15);
+
+    /// <summary>How long the de-virtualized OS is watched before the demo ends.</summary>
+    private static readonly TimeSpan AfterLeave = TimeSpan.FromSeconds(5);
 
     private readonly Stopwatch _clock = new();
     private readonly TaskCompletionSource<TimeSpan> _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource<(TimeSpan At, HypervisorCounts Counts)> _completed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource<VmmEvent> _presence = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource<TimeSpan> _held = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource<TimeSpan> _left = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private HypervisorCounts? _lastProgress;
 
@@ -63,7 +74,8 @@ public sealed class BareMetalDemoRun(string workspace, string imageName, long li
 
         string accelerator = await BareMetalCommandLine.AcceleratorAsync();
         string qmp = Path.Combine(workspace, "qmp.sock");
-        string[] smbios = ["bmcast.vmm.nvme=trap", $"bmcast.vmm.aoe=e{Shelf}.0", "bmcast.vmm.root=" + manifest.RootHashHex, "bmcast.mode=stay"];
+        string[] smbios = ["bmcast.vmm.nvme=trap", $"bmcast.vmm.aoe=e{Shelf}.0", "bmcast.vmm.root=" + manifest.RootHashHex,
+            "bmcast.vmm.hold-at-complete", "bmcast.mode=" + guestMode];
         var spec = new BareMetalSpec(bootDrive, target, network.Interface, smbios);
         _clock.Start();
         await using var machine = await QemuMachine.StartAsync(network.Exec(["qemu-system-x86_64", .. BareMetalCommandLine.For(spec, accelerator, qmp)]),
@@ -73,24 +85,45 @@ public sealed class BareMetalDemoRun(string workspace, string imageName, long li
         machine.WatchConsole(Deploy.DeployRun.ReadyMarker, _ => _ready.TrySetResult(_clock.Elapsed));
         var exited = machine.WaitForExitAsync(ct);
 
-        var ready = await StageAsync(_ready.Task, exited, "the guest's ready marker", ct);
-        long guestRead = await machine.GuestBytesReadAsync(ct);
-        var atReady = _lastProgress;
-        events.Publish(new GuestReady(ready, ready, guestRead, atReady?.OnDemandBytes ?? 0, atReady?.BackgroundBytes ?? 0));
+        // The ready marker, unless the disk completes first: then the guest is held and prints it once released.
+        await StageAsync(Task.WhenAny(_ready.Task, _held.Task), exited, "the guest's ready marker", ct);
+        (TimeSpan At, HypervisorCounts? Counts)? ready = _ready.Task.IsCompleted ? await PublishReadyAsync(machine, ct) : null;
 
         var (completedAt, completed) = await StageAsync(_completed.Task, exited, "completion (event=complete)", ct);
         var presence = await StageAsync(_presence.Task, exited, "the presence maps at completion", ct);
-        // Paused while the disk is read: from completion on the hypervisor's written map is what it prints here, and
-        // after it leaves it sees no guest writes at all.
+        await StageAsync(_held.Task, exited, "the hypervisor's hold at completion (event=held)", ct);
+        // Held since it printed the maps, the guest has written nothing the written map does not list. Paused too, so
+        // that its clock stands still while the disk is read.
         await machine.Qmp.ExecuteAsync("stop", null, ct);
         var comparison = await DiskComparison.CompareAsync(built.Path, target, manifest, presence.Map("written_map", manifest.ChunkCount), ct);
         bool allPresent = !presence.Map("present_map", manifest.ChunkCount).Contains(false);
         events.Publish(new DiskVerified(_clock.Elapsed, comparison.Equal && allPresent, comparison.ComparedChunks, comparison.GuestWrittenChunks,
             comparison.DifferingChunks, comparison.Differing));
         await machine.Qmp.ExecuteAsync("cont", null, ct);
+        await machine.WriteConsoleAsync("\n", ct);   // the release
 
+        if (ready is null)
+        {
+            await StageAsync(_ready.Task, exited, "the guest's ready marker", ct);
+            ready = await PublishReadyAsync(machine, ct);
+        }
         var left = await StageAsync(_left.Task, exited, "de-virtualization (event=devirtualized)", ct);
-        return new BareMetalDemoResult(imageName, accelerator, ready, atReady, completed, completedAt, left, comparison, allPresent);
+        // The OS goes on without the hypervisor: the machine must keep running (QEMU has -no-reboot: a crash or reset ends it).
+        if (await Task.WhenAny(exited, Task.Delay(AfterLeave, ct)) == exited)
+            throw new IOException($"the machine stopped within {AfterLeave.TotalSeconds:0} s of de-virtualization; see the console log");
+        ct.ThrowIfCancellationRequested();
+        say($"the OS ran on bare hardware for {AfterLeave.TotalSeconds:0} s after de-virtualization");
+        return new BareMetalDemoResult(imageName, accelerator, ready.Value.At, ready.Value.Counts, completed, completedAt, left, comparison, allPresent);
+    }
+
+    /// <summary>The ready event, once the marker was seen: with QEMU's read count and the hypervisor's last progress.</summary>
+    private async Task<(TimeSpan At, HypervisorCounts? Counts)> PublishReadyAsync(QemuMachine machine, CancellationToken ct)
+    {
+        var at = await _ready.Task;
+        long guestRead = await machine.GuestBytesReadAsync(ct);
+        var counts = _lastProgress;
+        events.Publish(new GuestReady(at, at, guestRead, counts?.OnDemandBytes ?? 0, counts?.BackgroundBytes ?? 0));
+        return (at, counts);
     }
 
     /// <summary>The hypervisor's hidden tail by default (bmcast.vmm.nvme-tail: 256 blocks of 4 KiB).</summary>
@@ -132,6 +165,9 @@ public sealed class BareMetalDemoRun(string workspace, string imageName, long li
                 break;
             case "presence" when _completed.Task.IsCompleted:
                 _presence.TrySetResult(e);
+                break;
+            case "held":
+                _held.TrySetResult(now);
                 break;
             case "devirtualized":
                 events.Publish(new HypervisorLeft(now, e.Number("exits")));

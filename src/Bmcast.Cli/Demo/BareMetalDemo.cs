@@ -14,7 +14,7 @@ namespace Bmcast.Cli.Demo;
 /// </summary>
 internal static class BareMetalDemo
 {
-    public static async Task<int> RunAsync(string image, long bytesPerSecond, bool json, bool keep, TextWriter output, CancellationToken ct)
+    public static async Task<int> RunAsync(string image, string guestMode, long bytesPerSecond, bool json, bool keep, TextWriter output, CancellationToken ct)
     {
         var console = json ? AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) }) : AnsiConsole.Console;
         var reporter = new BareMetalConsoleReporter(console);
@@ -22,7 +22,7 @@ internal static class BareMetalDemo
         string workspace = Directory.CreateTempSubdirectory("bmcast-demo-").FullName;
         try
         {
-            var run = new BareMetalDemoRun(workspace, image, bytesPerSecond, events, text => console.MarkupLineInterpolated($"[grey]demo:[/] {text}"));
+            var run = new BareMetalDemoRun(workspace, image, bytesPerSecond, events, text => console.MarkupLineInterpolated($"[grey]demo:[/] {text}"), guestMode);
             var result = await run.RunAsync(ct);
             if (!json)
                 reporter.Summarize(result);

@@ -38,7 +38,8 @@ internal sealed class BareMetalConsoleReporter(IAnsiConsole console) : IDeployme
                 break;
             case DiskVerified e:
                 Line(e.Time, e.Equal
-                    ? $"[green]local disk equals the image[/]: {e.ComparedChunks} chunks compared, {e.GuestWrittenChunks} written by the guest"
+                    ? $"[green]local disk equals the image[/]: {e.ComparedChunks} chunks compared, {e.GuestWrittenChunks} written by the guest "
+                        + "(read while the hypervisor held the guest)"
                     : $"[red]local disk differs from the image[/] in {e.DifferingChunks} chunks (first: {string.Join(", ", e.Differing)})");
                 break;
             case HypervisorLeft e:

@@ -102,6 +102,13 @@ public sealed class QemuMachine : IAsyncDisposable
 
     public Task WaitForExitAsync(CancellationToken ct) => _process.WaitForExitAsync(ct);
 
+    /// <summary>Sends <paramref name="text"/> to the serial console's input (QEMU's stdin, <c>-serial stdio</c>).</summary>
+    public async Task WriteConsoleAsync(string text, CancellationToken ct)
+    {
+        await _process.StandardInput.WriteAsync(text.AsMemory(), ct);
+        await _process.StandardInput.FlushAsync(ct);
+    }
+
     /// <summary>Bytes the guest has read from its disk so far (QEMU's block statistics for the device).</summary>
     public async Task<long> GuestBytesReadAsync(CancellationToken ct)
     {

@@ -7,24 +7,31 @@ namespace Bmcast.Tests.EndToEnd;
 /// <summary>
 /// <c>bmcast demo --bare-metal --image tiny --json</c>, the real command as a user runs it: it builds the hypervisor
 /// and the image, serves the image over AoE in a namespace of its own, boots an emulated bare-metal machine from an
-/// empty NVMe disk under the hypervisor, and reports ready, completion, de-virtualization and the disk's comparison
-/// with the image; then nothing of it is left (namespace, QEMU, scratch directory). Stopped half-way (SIGTERM, as
-/// Ctrl-C), it leaves nothing either.
+/// empty NVMe disk under the hypervisor, and reports ready, completion, the disk's comparison with the image (made
+/// while the hypervisor holds the guest, so a guest that keeps writing cannot race it) and de-virtualization; then
+/// nothing of it is left (namespace, QEMU, scratch directory). Stopped half-way (SIGTERM, as Ctrl-C), it leaves nothing
+/// either.
 /// </summary>
 public sealed class BareMetalDemoTests(ITestOutputHelper output)
 {
     private static readonly TimeSpan RunTimeout = TimeSpan.FromMinutes(20);   // builds included, TCG on a loaded machine
 
     [Fact]
-    public async Task The_bare_metal_demo_streams_tiny_to_ready_completion_and_de_virtualization_and_its_disk_equals_the_image()
+    public async Task The_bare_metal_demo_streams_tiny_to_ready_completion_and_de_virtualization_and_with_a_guest_writing_throughout_its_disk_equals_the_image_plus_the_writes()
     {
         SkipUnlessSupported();
         var before = ScratchDirectories();
         var clock = Stopwatch.StartNew();
-        await using var demo = BmcastProcess.Start("demo", "--bare-metal", "--image", "tiny", "--json");
+        // write-on: the guest writes a file a second from its marker on, through completion and past de-virtualization,
+        // so the comparison at completion would race a writer if the hypervisor did not hold the guest while the host reads.
+        await using var demo = BmcastProcess.Start("demo", "--bare-metal", "--image", "tiny", "--guest-mode", "write-on", "--json", "--keep");
         int code = await WaitForExitAsync(demo);
+        string kept = KeptWorkspace(demo.Stderr);
+        string[] console = await File.ReadAllLinesAsync(Path.Combine(kept, "console.log"), TestContext.Current.CancellationToken);
+        Directory.Delete(kept, recursive: true);
         var events = demo.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(line => JsonDocument.Parse(line).RootElement).ToList();
-        string[] order = ["machine-started", "streaming", "ready", "complete", "devirtualized", "verified"];
+        // The disk is compared while the hypervisor holds the guest at completion; released, the hypervisor leaves.
+        string[] order = ["machine-started", "streaming", "ready", "complete", "verified", "devirtualized"];
 
         Assert.True(code == 0, $"exit {code}\n{demo.Stdout}\n{demo.Stderr}");
         Assert.Equal(order, events.Select(Name).Where(order.Contains).Distinct());
@@ -39,10 +46,23 @@ public sealed class BareMetalDemoTests(ITestOutputHelper output)
         Assert.True(Single(events, "devirtualized").GetProperty("exits").GetInt64() > 0);
         var verified = Single(events, "verified");
         Assert.True(verified.GetProperty("equal").GetBoolean(), verified.ToString());
+        Assert.True(verified.GetProperty("guest_written_chunks").GetInt64() > 0, $"the guest wrote nothing before completion: {verified}");
         Assert.Equal(complete.GetProperty("chunks").GetInt64(),
             verified.GetProperty("compared_chunks").GetInt64() + verified.GetProperty("guest_written_chunks").GetInt64());
+
+        // The console: held at completion, nothing from the guest until the host's release, then the guest writes on
+        // (the demo watches the de-virtualized OS for a few seconds).
+        int held = Array.FindIndex(console, line => line.Contains("bmcast-vmm: event=held", StringComparison.Ordinal));
+        int released = Array.FindIndex(console, line => line.Contains("bmcast-vmm: event=released", StringComparison.Ordinal));
+        Assert.True(held >= 0 && released > held, $"no hold at completion; console:\n{string.Join('\n', console)}");
+        Assert.True(released == held + 1, $"the guest ran while held:\n{string.Join('\n', console[held..(released + 1)])}");
+        Assert.Contains("reason=host", console[released]);
+        Assert.Contains(console[released..], line => line.Contains("BMCAST-WROTE ", StringComparison.Ordinal));
+        int wroteBefore = console[..held].Count(line => line.Contains("BMCAST-WROTE ", StringComparison.Ordinal));
         await AssertNothingLeftAsync(demo.Pid, events, before);
-        output.WriteLine($"{clock.Elapsed.TotalSeconds:0} s in all, builds included (TCG, loaded shared machine); {ready}; {complete}; {verified}");
+        output.WriteLine($"{clock.Elapsed.TotalSeconds:0} s in all, builds included (TCG, loaded shared machine); {ready}; {complete}; {verified}; "
+            + $"{console[released].Trim()}; files written before the hold: {wroteBefore}, in all: "
+            + $"{console.Count(line => line.Contains("BMCAST-WROTE ", StringComparison.Ordinal))}");
     }
 
     [Fact]
@@ -89,6 +109,14 @@ public sealed class BareMetalDemoTests(ITestOutputHelper output)
             Assert.False(Directory.Exists($"/proc/{started.GetProperty("pid").GetInt32()}"), "the machine's QEMU still runs");
         // Only bare-metal scratch directories: other demos may run beside this test.
         Assert.DoesNotContain(ScratchDirectories(), d => !scratchBefore.Contains(d) && File.Exists(Path.Combine(d, "vmm-boot.img")));
+    }
+
+    /// <summary>The scratch directory <c>--keep</c> names on stderr ("kept DIR").</summary>
+    private static string KeptWorkspace(string stderr)
+    {
+        var kept = System.Text.RegularExpressions.Regex.Match(stderr, @"kept (\S+)");
+        Assert.True(kept.Success && Directory.Exists(kept.Groups[1].Value), $"--keep named no scratch directory:\n{stderr}");
+        return kept.Groups[1].Value;
     }
 
     private static HashSet<string> ScratchDirectories() => Directory.GetDirectories(Path.GetTempPath(), "bmcast-demo-*").ToHashSet();

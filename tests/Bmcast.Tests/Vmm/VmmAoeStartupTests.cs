@@ -11,7 +11,7 @@ namespace Bmcast.Tests.Vmm;
 
 /// <summary>
 /// The hypervisor's trust path against our real server: QEMU (OVMF, the hypervisor's FAT drive as vmm/run-qemu.sh makes
-/// it, the stand-in OS disk on NVMe, an e1000 on a tap device) runs in a network namespace where
+/// it, a copy of the stand-in OS disk on NVMe, an e1000 on a tap device) runs in a network namespace where
 /// <c>bmcast serve --aoe</c> serves the stand-in disk imported into a store. Configured by SMBIOS strings, the
 /// hypervisor finds its e1000, fetches the manifest from the companion slot over AoE, checks it against the pinned
 /// root, reads and verifies every chunk (bmcast.vmm.aoe-verify), prints one summary line, hides the NIC and boots the
@@ -160,7 +160,9 @@ public sealed class VmmAoeStartupTests(VmmAoeStartupTests.Setup setup, ITestOutp
         private async Task BuildAsync()
         {
             await VmmScripts.BuildAsync();
-            Disk = await VmmScripts.StandInDiskAsync();
+            // A copy of its own: QEMU locks the disk it opens, and vmm/test.sh may boot the shared stand-in meanwhile.
+            Disk = _dir.File("standin.img");
+            File.Copy(await VmmScripts.StandInDiskAsync(), Disk);
             var imported = await CliRunner.RunAsync("image", "import", Disk, "--name", "standin", "--store", Store);
             Assert.True(imported.ExitCode == 0, $"import failed: {imported.Output}{imported.Error}");
             var inspected = await CliRunner.RunAsync("image", "inspect", "standin", "--store", Store, "--json");
@@ -191,7 +193,7 @@ public sealed class VmmAoeStartupTests(VmmAoeStartupTests.Setup setup, ITestOutp
 
         /// <summary>The machine, in the namespace (ip and run-qemu.sh exec, so the PID is QEMU's).</summary>
         internal GuestMachine Boot(TapNamespace tap, string root, params string[] options) =>
-            GuestMachine.Start("ip", tap.Exec([VmmScripts.PathOf("run-qemu.sh"), "--aoe-tap", tap.Interface,
+            GuestMachine.Start("ip", tap.Exec([VmmScripts.PathOf("run-qemu.sh"), "--disk", Disk, "--aoe-tap", tap.Interface,
                 "--vmm-option", "bmcast.vmm.aoe=e1.0", "--vmm-option", "bmcast.vmm.root=" + root,
                 .. options.SelectMany(o => new[] { "--vmm-option", o })]));
 

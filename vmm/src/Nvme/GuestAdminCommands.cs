@@ -17,7 +17,11 @@ namespace Bmcast.Vmm.Nvme;
 //   answer grants one queue fewer than the controller does: the last is the
 //   hypervisor's. Creating or deleting that queue is refused (queue id 0 is
 //   invalid for both, so the controller answers Invalid Queue Identifier).
-// - Identify Namespace answers shrink by the hidden tail.
+// - Identify Namespace answers shrink by the hidden tail, and while a tail
+//   is hidden the commands that would erase or remove a namespace whole,
+//   tail included (Format NVM, Sanitize, Namespace Management and
+//   Attachment), become the reserved opcode and fail (Invalid Command
+//   Opcode), as I/O commands into the tail do (HiddenTailGuard).
 // Queue creation and deletion are followed here too.
 internal static unsafe class GuestAdminCommands
 {
@@ -25,7 +29,7 @@ internal static unsafe class GuestAdminCommands
     private const byte DoorbellBufferConfigSupported = 1;   // OACS bit 8, in its second byte
 
     private static DoorbellBufferPolicy s_doorbellBuffer;
-    private static ulong s_doorbellBufferRefused, s_queueRefused;
+    private static ulong s_doorbellBufferRefused, s_queueRefused, s_eraseRefused;
 
     public static void SetDoorbellBufferPolicy(DoorbellBufferPolicy policy) => s_doorbellBuffer = policy;
 
@@ -45,6 +49,17 @@ internal static unsafe class GuestAdminCommands
                 {
                     command->Opcode = NvmeCommand.AdminGetFeatures;
                     command->Cdw10 = NvmeCommand.FeatureNumberOfQueues;   // current value
+                }
+                break;
+            case NvmeCommand.AdminFormatNvm:
+            case NvmeCommand.AdminSanitize:
+            case NvmeCommand.AdminNamespaceManagement:
+            case NvmeCommand.AdminNamespaceAttachment:
+                // Whatever namespace it names (0xFFFFFFFF: all of them), it could reach the tail's.
+                if (HiddenTail.Active)
+                {
+                    command->Opcode = NvmeCommand.AdminReserved;
+                    s_eraseRefused++;
                 }
                 break;
             case NvmeCommand.AdminCreateIoSubmissionQueue:
@@ -96,6 +111,8 @@ internal static unsafe class GuestAdminCommands
         Serial.WriteDecimal(s_doorbellBufferRefused);
         Serial.Write(" private-queue-refused=");
         Serial.WriteDecimal(s_queueRefused);
+        Serial.Write(" namespace-erase-refused=");
+        Serial.WriteDecimal(s_eraseRefused);
     }
 
     private static void FollowQueue(NvmeCommand* command)

@@ -25,7 +25,10 @@ internal static unsafe class HiddenTail
     // The namespace's real size: a command starting here is out of range.
     public static ulong NamespaceLbas => s_size;
 
-    public static bool Covers(uint namespaceId) => s_namespace != 0 && namespaceId == s_namespace && s_hidden != 0;
+    // Something is hidden (namespace 1 was measured and is larger than the tail).
+    public static bool Active => s_namespace != 0 && s_hidden != 0;
+
+    public static bool Covers(uint namespaceId) => Active && namespaceId == s_namespace;
 
     // Through the admin channel: namespace 1's size and logical block size.
     public static void Measure()

@@ -2,11 +2,11 @@ using Bmcast.Vmm.Platform;
 
 namespace Bmcast.Vmm.Nvme;
 
-// The I/O policy until streaming exists: counts the guest's reads and writes
-// and the commands that reach into the hidden tail, and forwards them all.
+// The I/O policy without streaming: counts the guest's reads and writes and
+// forwards them all (streaming's policy counts through it too).
 internal static unsafe class IoCounter
 {
-    private static ulong s_reads, s_readBlocks, s_writes, s_writeBlocks, s_intoTail;
+    private static ulong s_reads, s_readBlocks, s_writes, s_writeBlocks;
 
     public static Verdict Submitted(ushort queue, NvmeCommand* command)
     {
@@ -20,12 +20,6 @@ internal static unsafe class IoCounter
             s_writes++;
             s_writeBlocks += command->BlockCount;
         }
-        else
-        {
-            return Verdict.Forward;
-        }
-        if (HiddenTail.Covers(command->NamespaceId) && command->StartingLba + command->BlockCount > HiddenTail.FirstHiddenLba)
-            s_intoTail++;
         return Verdict.Forward;
     }
 
@@ -39,7 +33,5 @@ internal static unsafe class IoCounter
         Serial.WriteDecimal(s_writes);
         Serial.Write(" write-lbas=");
         Serial.WriteDecimal(s_writeBlocks);
-        Serial.Write(" into-hidden-tail=");
-        Serial.WriteDecimal(s_intoTail);
     }
 }

@@ -9,7 +9,8 @@ internal struct NvmeCommand
     // Admin opcodes (base spec 2.0 Figure 28).
     public const byte AdminDeleteIoSubmissionQueue = 0x00, AdminCreateIoSubmissionQueue = 0x01,
         AdminDeleteIoCompletionQueue = 0x04, AdminCreateIoCompletionQueue = 0x05, AdminIdentify = 0x06,
-        AdminSetFeatures = 0x09, AdminGetFeatures = 0x0A, AdminDoorbellBufferConfig = 0x7C;
+        AdminSetFeatures = 0x09, AdminGetFeatures = 0x0A, AdminNamespaceManagement = 0x0D, AdminNamespaceAttachment = 0x15,
+        AdminDoorbellBufferConfig = 0x7C, AdminFormatNvm = 0x80, AdminSanitize = 0x84;
     // Reserved in the admin set, with 0x7C's data-transfer bits (none): a
     // controller answers Invalid Command Opcode without touching memory.
     public const byte AdminReserved = 0x78;

@@ -7,7 +7,8 @@ namespace Bmcast.Vmm.Nvme;
 // mediated. A submission-queue tail write is carried out here: the new
 // commands are in the guest's queue memory, not yet seen by the controller;
 // admin commands are rewritten where needed (GuestAdminCommands), I/O
-// commands offered to the policy (IoInterceptor), then the tail is
+// commands that reach into the hidden tail refused (HiddenTailGuard) and
+// the others offered to the policy (IoInterceptor), then the tail is
 // forwarded, and admin answers that must be patched are polled and patched
 // before the guest resumes. Completion-queue head writes pass through after
 // the consumed completions are checked (SubmissionOrderCheck) and, for I/O
@@ -53,7 +54,7 @@ internal static unsafe class NvmeDoorbells
             NvmeCommand* command = sq->At(tail);
             if (queue == 0)
                 GuestAdminCommands.Rewrite(command);
-            else if (IoInterceptor.Submitted(queue, command) == Verdict.Hold)
+            else if (!HiddenTailGuard.Refuse(command) && IoInterceptor.Submitted(queue, command) == Verdict.Hold)
                 break;
         }
         Controller.RingSubmission(queue, tail);

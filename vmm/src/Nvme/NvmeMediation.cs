@@ -75,6 +75,7 @@ internal static unsafe class NvmeMediation
     {
         Serial.Write("bmcast-vmm: nvme:");
         IoCounter.Report();
+        HiddenTailGuard.Report();
         SubmissionOrderCheck.Report();
         GuestAdminCommands.Report();
         NvmeDoorbells.Report();

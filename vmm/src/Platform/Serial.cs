@@ -2,12 +2,23 @@ namespace Bmcast.Vmm.Platform;
 
 // COM1, already initialised by the firmware. The guest keeps using the same
 // UART directly; our lines are short and written whole, so they interleave
-// with the guest's output only at line granularity in practice.
+// with the guest's output only at line granularity in practice. Reading is
+// for the host's answer while the guest is held (CompletionHold): the guest
+// cannot run then, so the byte is ours.
 internal static class Serial
 {
     private const ushort Com1 = 0x3F8;
     private const ushort LineStatus = Com1 + 5;
-    private const byte TransmitHoldingEmpty = 0x20;
+    private const byte DataReady = 0x01, TransmitHoldingEmpty = 0x20;
+
+    // True if a byte had arrived; it is consumed.
+    public static bool TryTakeByte()
+    {
+        if ((Cpu.In8(LineStatus) & DataReady) == 0)
+            return false;
+        Cpu.In8(Com1);
+        return true;
+    }
 
     public static void Write(char c)
     {

@@ -9,8 +9,9 @@ namespace Bmcast.Vmm.Streaming;
 // least one chunk), so guest I/O always comes first. Absent chunks are
 // taken in disk order from where the last slice stopped. A failed chunk
 // pauses the copy for PauseMs (the on-demand path still tries). When every
-// chunk is present: a Flush through the private pair, event=complete, and
-// at the first HLT where the guest's paging allows it, de-virtualization.
+// chunk is present: a Flush through the private pair, event=complete, the
+// host's hold if it asked for one (CompletionHold), and at the first HLT
+// where the guest's paging allows it, de-virtualization.
 // Completion = every chunk present, data flushed, map committed (DESIGN §4.7).
 internal static unsafe class BackgroundCopy
 {
@@ -71,6 +72,7 @@ internal static unsafe class BackgroundCopy
             return;   // a guest write still owes its completion: the committed map lacks its chunks; next HLT
         s_complete = true;
         StreamEvents.Completed();
+        CompletionHold.Wait();
         TryLeave(vcpu);
     }
 

@@ -89,6 +89,18 @@ internal static class StreamEvents
         WritePresence();
     }
 
+    // event=held: the guest is held at completion until the host answers (CompletionHold).
+    public static void Held() => Serial.WriteLine("bmcast-vmm: event=held");
+
+    // event=released reason=host|timeout held_ms=N
+    public static void Released(bool byHost, ulong heldMs)
+    {
+        Serial.Write("bmcast-vmm: event=released reason=");
+        Serial.Write(byHost ? "host" : "timeout");
+        Field("held_ms", heldMs);
+        Serial.WriteLine();
+    }
+
     // At power-off: the last progress, the holds, and both maps.
     public static void Report()
     {

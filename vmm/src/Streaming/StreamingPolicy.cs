@@ -13,14 +13,13 @@ namespace Bmcast.Vmm.Streaming;
 // PendingWrites) and first complete a partly covered absent chunk, so that
 // image data can never land over a guest write later. Then the command is forwarded
 // unchanged and runs against the local disk. When a chunk cannot be made
-// present, the command is made to fail instead: its starting LBA is moved to
-// the namespace's real end (hidden tail included), so the controller itself
-// answers LBA Out of Range, which Linux reports as an I/O error (EIO).
+// present, the command is made to fail instead (CommandFailure): the
+// controller itself answers LBA Out of Range, which Linux reports as an I/O
+// error (EIO). Commands that reach into the hidden tail never get here
+// (HiddenTailGuard refuses them first).
 // Everything happens inside the doorbell exit (one CPU): the guest waits.
 internal static unsafe class StreamingPolicy
 {
-    private const ulong DatasetRangeBytes = 16;   // context attributes u32, length u32, starting LBA u64
-
     public static ulong FailedCommands, HeldCommands, HoldUs, MaxHoldUs;
 
     public static Verdict Submitted(ushort queue, NvmeCommand* command)
@@ -59,7 +58,10 @@ internal static unsafe class StreamingPolicy
                 return Verdict.Forward;
         }
         if (!ok)
-            Fail(command);
+        {
+            FailedCommands++;
+            CommandFailure.OutOfRange(command);
+        }
         else if (IsFua(command))
             PresenceStore.Commit();
         else
@@ -161,23 +163,10 @@ internal static unsafe class StreamingPolicy
     {
         for (uint i = 0; i < command->RangeCount; i++)
         {
-            uint offset = (uint)(i * DatasetRangeBytes);
-            ulong length = GuestData.Read64(command, offset) >> 32;
-            if (length != 0 && !Prepare(queue, command, GuestData.Read64(command, offset + 8), length, true))
+            ulong length = DatasetRanges.Length(command, i);
+            if (length != 0 && !Prepare(queue, command, DatasetRanges.StartingLba(command, i), length, true))
                 return false;
         }
         return true;
-    }
-
-    private static void Fail(NvmeCommand* command)
-    {
-        FailedCommands++;
-        if (command->Opcode != NvmeCommand.IoDatasetManagement)
-        {
-            command->StartingLba = HiddenTail.NamespaceLbas;
-            return;
-        }
-        for (uint i = 0; i < command->RangeCount; i++)
-            GuestData.Write64(command, (uint)(i * DatasetRangeBytes + 8), HiddenTail.NamespaceLbas);
     }
 }

@@ -14,7 +14,8 @@ namespace Bmcast.Vmm.Streaming;
 // pending write claims; the manifest with its chunk hashes is
 // already held in reserved memory by the check), installs the policy and,
 // unless "bmcast.vmm.background=off" (on-demand only: a test's way to keep
-// chunks absent), the background copy at guest HLTs. A machine whose
+// chunks absent), the background copy at guest HLTs, and with
+// "bmcast.vmm.hold-at-complete" the host's hold at completion. A machine whose
 // firmware lists more than one CPU is stopped: only this one is mediated.
 internal static unsafe class StreamingSetup
 {
@@ -44,6 +45,7 @@ internal static unsafe class StreamingSetup
         traps.AddReport(&StreamEvents.Report);
         if (!Smbios.HasOemString(st, "bmcast.vmm.background=off"))
             traps.Idle = &BackgroundCopy.Idle;
+        CompletionHold.Enabled = Smbios.HasOemString(st, "bmcast.vmm.hold-at-complete");
         StreamEvents.Started(manifest.ImageSize, manifest.ChunkSize, manifest.ZeroChunkCount,
             memory.Size + manifest.BodyLength + ManifestView.HashSize);
     }
