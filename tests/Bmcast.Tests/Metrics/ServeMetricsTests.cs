@@ -8,9 +8,9 @@ using Bmcast.Tests.Support;
 namespace Bmcast.Tests.Metrics;
 
 /// <summary>
-/// <c>bmcast serve --metrics</c> scraped while real clients read from it: nbdcopy and qemu-img copy the image (the
-/// read bytes move by what they moved), a raw client's read past the end is counted as an EINVAL error, and every
-/// page keeps the naming rules. A busy port is refused with one error line.
+/// <c>bmcast serve --metrics</c> scraped while real clients read from it: nbdcopy and qemu-img copy the image (scrapes
+/// during the copy see it part-way, and the read bytes move by what each copy moved), a raw client's read past the end
+/// is counted as an EINVAL error, and every page keeps the naming rules. A busy port is refused with one error line.
 /// </summary>
 public sealed class ServeMetricsTests
 {
@@ -28,19 +28,29 @@ public sealed class ServeMetricsTests
         new Random(7).NextBytes(image.AsSpan(0, DataBytes)); // then zeroes, which block status reports as holes
         string imagePath = scratch.File("image.raw");
         await File.WriteAllBytesAsync(imagePath, image, ct);
-        await using var rig = await DeploymentRig.StartAsync(imagePath, "disk", "--metrics", "127.0.0.1:0");
+        // An emulated 4 MB/s link: each copy takes seconds, long enough to be scraped half-way.
+        await using var rig = await DeploymentRig.StartAsync(imagePath, "disk", "--rate", "4M", "--metrics", "127.0.0.1:0");
         var url = await PrometheusPage.UrlOfAsync(rig.Server, ct);
         string source = $"nbd+unix:///disk?socket={rig.ServerSocket}";
 
         var before = await PrometheusPage.ScrapeAsync(url, ct);
-        await ExternalTool.RunCheckedAsync(TimeSpan.FromMinutes(2), "nbdcopy", source, scratch.File("copy1.raw"));
+        var copy = ExternalTool.RunCheckedAsync(TimeSpan.FromMinutes(2), "nbdcopy", source, scratch.File("copy1.raw"));
+        var during = new List<double>();
+        while (!copy.IsCompleted)
+        {
+            during.Add(Read(await PrometheusPage.ScrapeAsync(url, ct)) - Read(before));
+            await Task.WhenAny(copy, Task.Delay(100, ct));
+        }
+        await copy;
         var afterNbdcopy = await PrometheusPage.ScrapeAsync(url, ct);
         await ExternalTool.RunCheckedAsync(TimeSpan.FromMinutes(2), "qemu-img", "convert", "-f", "raw", "-O", "raw", source, scratch.File("copy2.raw"));
         var afterQemuImg = await PrometheusPage.ScrapeAsync(url, ct);
         await ReadPastTheEndAsync(rig.ServerSocket, ct);
         var afterError = await PrometheusPage.ScrapeAsync(url, ct);
 
-        // Each copy reads the data (the holes it skips), and nothing from the zeroes it is told about.
+        Assert.True(during.Any(read => read is > 0 and < DataBytes), $"no scrape saw the copy half-way: {string.Join(", ", during)}");
+        Assert.True(during.SequenceEqual(during.Order()), "the read bytes went down between scrapes");
+        // Each copy reads the data, and none of the zeroes block status tells it about.
         Assert.InRange(Read(afterNbdcopy) - Read(before), DataBytes, ImageBytes);
         Assert.InRange(Read(afterQemuImg) - Read(afterNbdcopy), DataBytes, ImageBytes);
         Assert.True(Delta(before, afterNbdcopy, "bmcast_nbd_requests_total", "export=disk", "command=read") >= 1);
