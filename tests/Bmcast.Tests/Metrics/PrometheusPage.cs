@@ -162,9 +162,11 @@ internal sealed partial class PrometheusPage
         using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(60) };
         using var response = await client.GetAsync(url, ct);
         Assert.True(response.IsSuccessStatusCode, $"GET {url}: {(int)response.StatusCode}");
+        string text = await response.Content.ReadAsStringAsync(ct);
+        // Nothing recorded yet is an empty page (instruments appear with their first measurement).
         string contentType = response.Content.Headers.ContentType?.MediaType ?? "";
-        Assert.True(contentType is "text/plain" or "application/openmetrics-text", $"GET {url}: content type {contentType}");
-        return Parse(await response.Content.ReadAsStringAsync(ct));
+        Assert.True(text.Length == 0 || contentType is "text/plain" or "application/openmetrics-text", $"GET {url}: content type {contentType}");
+        return Parse(text);
     }
 
     [GeneratedRegex(@"metrics on (?<url>http://\S+/metrics)")]
