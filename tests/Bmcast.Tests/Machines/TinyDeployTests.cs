@@ -30,9 +30,12 @@ public sealed class TinyDeployTests
         page.AssertFollowsNamingRules();
         Assert.Equal(ready.GetProperty("time_to_ready").GetDouble(), page.Single("bmcast_agent_time_to_ready_seconds"), 0.001);
         Assert.Equal(pivoted.GetProperty("pivot_ms").GetDouble() / 1000, page.Single("bmcast_agent_pivot_pause_seconds"), 0.001);
-        // Until the pivot every guest read went through the agent: at least what QEMU counted by the ready marker.
+        // Until the pivot every guest read went through the agent: when the pivot came after the ready marker, at least
+        // what QEMU counted by then (tiny's copy may complete, and the pivot come, before the marker).
         double guestRead = page.Single("bmcast_engine_guest_bytes_total", "op=read");
-        Assert.True(guestRead > 0 && guestRead >= ready.GetProperty("guest_read_bytes").GetInt64(), $"guest reads through the agent: {guestRead}");
+        long readByReady = ready.GetProperty("guest_read_bytes").GetInt64();
+        bool pivotAfterReady = pivoted.GetProperty("time").GetDouble() > ready.GetProperty("time").GetDouble();
+        Assert.True(guestRead > 0 && (!pivotAfterReady || guestRead >= readByReady), $"guest reads through the agent: {guestRead}, QEMU's by ready: {readByReady}");
         await WriteTestGuest.WaitForConsoleAsync(target + ".console.log", "BMCAST-WRITES-DONE", TimeSpan.FromMinutes(2));
         await deploy.StopAsync(TimeSpan.FromMinutes(1));
 
