@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics;
 using Bmcast.Core.Blocks;
 using Bmcast.Core.Manifests;
 using Bmcast.Core.Presence;
@@ -84,6 +85,7 @@ public sealed class StreamingDisk : IBlockDevice
         Activity.NoteIo();
         await EnsureBlocksAsync(_geometry.BlockOf(offset), _geometry.BlockOf(offset + buffer.Length - 1), ct);
         await _target.ReadAsync(offset, buffer, ct);
+        Statistics.AddGuestRead(buffer.Length);
     }
 
     public async ValueTask WriteAsync(long offset, ReadOnlyMemory<byte> data, bool forceUnitAccess, CancellationToken ct)
@@ -92,7 +94,10 @@ public sealed class StreamingDisk : IBlockDevice
         await WriteCoreAsync(offset, data, ct);
         Statistics.AddGuestWrite(data.Length);
         if (forceUnitAccess)
+        {
+            EngineMetrics.RecordGuestFlush();
             await CommitForGuestAsync(ct);
+        }
     }
 
     public async ValueTask WriteZeroesAsync(long offset, long length, bool forceUnitAccess, CancellationToken ct)
@@ -119,12 +124,16 @@ public sealed class StreamingDisk : IBlockDevice
         }
         Statistics.AddGuestWrite(length);
         if (forceUnitAccess)
+        {
+            EngineMetrics.RecordGuestFlush();
             await CommitForGuestAsync(ct);
+        }
     }
 
     public ValueTask FlushAsync(CancellationToken ct)
     {
         Activity.NoteIo();
+        EngineMetrics.RecordGuestFlush();
         return new ValueTask(CommitForGuestAsync(ct));
     }
 
@@ -214,8 +223,10 @@ public sealed class StreamingDisk : IBlockDevice
             try
             {
                 fill.BeginFetching();
+                long started = Stopwatch.GetTimestamp();
                 // Not cancellable: other callers may share this fetch; each stops waiting on its own token.
                 await _fetcher.FetchAsync(chunk, buffer.AsMemory(0, length), CancellationToken.None);
+                EngineMetrics.RecordFetchDuration(fill.Priority, Stopwatch.GetElapsedTime(started));
             }
             finally
             {

@@ -20,6 +20,7 @@ public sealed class StreamingSession : IAsyncDisposable
     private readonly StreamingOptions _options;
     private readonly ILogger _logger;
     private readonly Lock _copierLock = new();
+    private readonly IDisposable _metrics;
     private IReadOnlyList<long> _preferredOrder = [];
     private BackgroundCopier? _copier;
 
@@ -32,6 +33,7 @@ public sealed class StreamingSession : IAsyncDisposable
         Resumed = resumed;
         _options = options;
         _logger = logger;
+        _metrics = EngineMetrics.Track(disk);
     }
 
     public StreamingDisk Disk { get; }
@@ -143,6 +145,7 @@ public sealed class StreamingSession : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        _metrics.Dispose();
         try
         {
             await Disk.CommitAsync(CancellationToken.None);

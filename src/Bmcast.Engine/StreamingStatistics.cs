@@ -1,6 +1,9 @@
 namespace Bmcast.Engine;
 
-/// <summary>Counters an operator watches during a deployment; updated lock-free from any thread.</summary>
+/// <summary>
+/// Counters an operator watches during a deployment; updated lock-free from any thread. Each update is recorded in
+/// <see cref="EngineMetrics"/> too, for Prometheus.
+/// </summary>
 public sealed class StreamingStatistics
 {
     private long _bytesOnDemand;
@@ -9,6 +12,7 @@ public sealed class StreamingStatistics
     private long _fetchFailures;
     private long _verificationFailures;
     private long _guestBytesWritten;
+    private long _guestBytesRead;
 
     /// <summary>Bytes fetched from the source because a guest request needed them.</summary>
     public long BytesOnDemand => Volatile.Read(ref _bytesOnDemand);
@@ -21,6 +25,7 @@ public sealed class StreamingStatistics
     /// <summary>Fetched chunks whose hash did not match the manifest (never written).</summary>
     public long VerificationFailures => Volatile.Read(ref _verificationFailures);
     public long GuestBytesWritten => Volatile.Read(ref _guestBytesWritten);
+    public long GuestBytesRead => Volatile.Read(ref _guestBytesRead);
 
     internal void AddFetched(FetchPriority priority, long bytes)
     {
@@ -28,10 +33,36 @@ public sealed class StreamingStatistics
             Interlocked.Add(ref _bytesOnDemand, bytes);
         else
             Interlocked.Add(ref _bytesBackground, bytes);
+        EngineMetrics.RecordFetched(priority, bytes);
     }
 
-    internal void AddZeroChunk() => Interlocked.Increment(ref _zeroChunks);
-    internal void AddFetchFailure() => Interlocked.Increment(ref _fetchFailures);
-    internal void AddVerificationFailure() => Interlocked.Increment(ref _verificationFailures);
-    internal void AddGuestWrite(long bytes) => Interlocked.Add(ref _guestBytesWritten, bytes);
+    internal void AddZeroChunk()
+    {
+        Interlocked.Increment(ref _zeroChunks);
+        EngineMetrics.RecordZeroChunk();
+    }
+
+    internal void AddFetchFailure()
+    {
+        Interlocked.Increment(ref _fetchFailures);
+        EngineMetrics.RecordFetchFailure();
+    }
+
+    internal void AddVerificationFailure()
+    {
+        Interlocked.Increment(ref _verificationFailures);
+        EngineMetrics.RecordVerificationFailure();
+    }
+
+    internal void AddGuestWrite(long bytes)
+    {
+        Interlocked.Add(ref _guestBytesWritten, bytes);
+        EngineMetrics.RecordGuestWrite(bytes);
+    }
+
+    internal void AddGuestRead(long bytes)
+    {
+        Interlocked.Add(ref _guestBytesRead, bytes);
+        EngineMetrics.RecordGuestRead(bytes);
+    }
 }

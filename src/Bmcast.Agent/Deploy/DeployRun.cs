@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Bmcast.Agent.Events;
 using Bmcast.Agent.Host;
 using Bmcast.Agent.Locking;
+using Bmcast.Agent.Metrics;
 using Bmcast.Agent.Streaming;
 using Bmcast.Engine;
 using Bmcast.Machines.Qemu;
@@ -105,9 +106,11 @@ public sealed class DeployRun(DeployRequest request, IDeploymentEventSink events
         {
             log.LogError("{Error}: the agent keeps serving the guest until it powers off", e.Message);
             events.Publish(new PivotFailed(clock.Elapsed, e.Message));
+            AgentMetrics.RecordPivotFailure();
             return;
         }
         events.Publish(new DiskPivoted(clock.Elapsed, pause));
+        AgentMetrics.RecordPivot(pause);
         _pivoted.TrySetResult(pause);
         log.LogInformation("pivoted the guest's disk onto {Target} in {Ms:0} ms; stopping the agent", request.Stream.TargetPath, pause.TotalMilliseconds);
         await StopAgentAsync(stopAgent, agentRun);
@@ -134,6 +137,7 @@ public sealed class DeployRun(DeployRequest request, IDeploymentEventSink events
         }
         var elapsed = clock.Elapsed;
         _ready.TrySetResult(elapsed);
+        AgentMetrics.RecordReady(elapsed);
         var progress = agent.Progress;
         guestRead = await TryGuestBytesReadAsync(machine) ?? guestRead;
         string profile = request.Stream.TargetPath + ".boot-profile";

@@ -43,7 +43,7 @@ internal static partial class DeployCommand
         streaming.AddTo(command);
         foreach (var option in new Option[] { memory, cpus, disk, firmware, guestMode, guestSettings })
             command.Options.Add(option);
-        LongRunningCommand.Bind(command, "bmcast.deploy", async (parseResult, logging, cancellationToken) =>
+        LongRunningCommand.BindWithMetrics(command, "bmcast.deploy", async (parseResult, logging, cancellationToken) =>
         {
             string work = DeployWorkDirectory.Create();
             try

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Bmcast.Agent;
+using Bmcast.Agent.Metrics;
 using Microsoft.Extensions.Logging;
 
 namespace Bmcast.Cli.Commands;
@@ -11,6 +12,29 @@ namespace Bmcast.Cli.Commands;
 /// </summary>
 internal static class LongRunningCommand
 {
+    /// <summary>
+    /// <see cref="Bind"/> with <c>--metrics HOST:PORT</c>: Prometheus metrics served while the command runs, from before
+    /// its work starts (a busy port fails it at once).
+    /// </summary>
+    public static void BindWithMetrics(Command command, string loggerName, Func<ParseResult, ILoggerFactory, CancellationToken, Task> run)
+    {
+        var metrics = new Option<string?>("--metrics")
+        {
+            Description = "Serve Prometheus metrics at http://HOST:PORT/metrics while running (port 0: any free port, logged)",
+            HelpName = "HOST:PORT",
+        };
+        command.Options.Add(metrics);
+        Bind(command, loggerName, async (parseResult, logging, cancellationToken) =>
+        {
+            await using var endpoint = parseResult.GetValue(metrics) is { } listen
+                ? await MetricsEndpoint.StartAsync(listen, "--metrics", cancellationToken)
+                : null;
+            if (endpoint is not null)
+                logging.CreateLogger(loggerName).LogInformation("metrics on {Url}", endpoint.Url);
+            await run(parseResult, logging, cancellationToken);
+        });
+    }
+
     public static void Bind(Command command, string loggerName, Func<ParseResult, ILoggerFactory, CancellationToken, Task> run) =>
         command.SetAction(async (parseResult, cancellationToken) =>
         {

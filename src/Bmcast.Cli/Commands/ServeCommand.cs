@@ -69,7 +69,7 @@ internal static class ServeCommand
         var command = new Command("serve", "Serve the store's images over NBD and/or AoE");
         foreach (var option in new Option[] { store, nbd, rate, maxConnections, maxConnectionsPerPeer, handshakeTimeout, aoe, aoeShelf, aoeManifestShelf, aoeProfileShelf, aoeAllow, tlsCert, tlsKey, tlsClientCa, tlsAllow })
             command.Options.Add(option);
-        LongRunningCommand.Bind(command, "bmcast.serve", async (parseResult, logging, cancellationToken) =>
+        LongRunningCommand.BindWithMetrics(command, "bmcast.serve", async (parseResult, logging, cancellationToken) =>
         {
             string? nbdEndpoint = parseResult.GetValue(nbd);
             string? aoeInterface = parseResult.GetValue(aoe);

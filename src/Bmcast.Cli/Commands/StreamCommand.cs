@@ -24,7 +24,7 @@ internal static class StreamCommand
         var command = new Command("stream", "Stream an image onto a local disk and export it over NBD while it streams");
         options.AddTo(command);
         command.Options.Add(export);
-        LongRunningCommand.Bind(command, "bmcast.stream", async (parseResult, logging, cancellationToken) =>
+        LongRunningCommand.BindWithMetrics(command, "bmcast.stream", async (parseResult, logging, cancellationToken) =>
         {
             var request = options.ToRequest(parseResult, NbdEndpoint.Parse(parseResult.GetValue(export)!));
             var output = parseResult.GetValue(options.Json)

@@ -20,6 +20,10 @@ public sealed class Deployment
     public long PresentBytes { get; set; }
     public long OnDemandBytes { get; set; }
     public long BackgroundBytes { get; set; }
+    /// <summary>From the progress events, for <c>/metrics</c> (not kept in the database: a restarted controller reads them again from the log).</summary>
+    public long GuestWrittenBytes { get; set; }
+    public long FetchFailures { get; set; }
+    public long VerificationFailures { get; set; }
     /// <summary>Seen in the events: the copy completed, the machine exited.</summary>
     public bool CopyCompleted { get; set; }
     public bool MachineExited { get; set; }

@@ -63,6 +63,9 @@ public static class DeploymentEventFold
         d.PresentBytes = Long(e, "present_bytes") ?? d.PresentBytes;
         d.OnDemandBytes = Long(e, "on_demand_bytes") ?? d.OnDemandBytes;
         d.BackgroundBytes = Long(e, "background_bytes") ?? d.BackgroundBytes;
+        d.GuestWrittenBytes = Long(e, "guest_written_bytes") ?? d.GuestWrittenBytes;
+        d.FetchFailures = Long(e, "fetch_failures") ?? d.FetchFailures;
+        d.VerificationFailures = Long(e, "verification_failures") ?? d.VerificationFailures;
     }
 
     private static long? Long(JsonElement e, string name) => e.TryGetProperty(name, out var value) ? value.GetInt64() : null;

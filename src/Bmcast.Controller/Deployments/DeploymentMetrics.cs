@@ -1,49 +1,63 @@
-using Prometheus;
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using Bmcast.Agent.Metrics;
 
 namespace Bmcast.Controller.Deployments;
 
 /// <summary>
-/// The figures of the controller's deployments on <c>/metrics</c>, read from their folded events at each scrape:
-/// per running deployment (labels <c>deployment</c>, <c>image</c>), and a count per state.
+/// The figures of the controller's deployments on <c>/metrics</c> (meter <c>Bmcast.Controller</c>), read at each
+/// scrape from their records, which fold the events each deploy writes to its log: per running deployment (labels
+/// <c>deployment</c>, <c>image</c>; an ended one leaves these series), and a count per state. The logs are how the
+/// figures reach the controller because they already are its record of each deployment: they need no port per
+/// deployment and a restarted controller catches up from them (docs/metrics.md).
 /// </summary>
-public static class DeploymentMetrics
+public sealed class DeploymentMetrics : IDisposable
 {
-    public static void Register(CollectorRegistry registry, DeploymentSupervisor deployments)
+    private readonly Meter _meter = new(PrometheusExport.ControllerMeterName);
+
+    public DeploymentMetrics(DeploymentSupervisor deployments)
     {
-        var metrics = Metrics.WithCustomRegistry(registry);
-        string[] labels = ["deployment", "image"];
-        var onDemand = metrics.CreateCounter("bmcast_deployment_on_demand_bytes_total", "Bytes a running deployment fetched because its guest waited for them", labels);
-        var background = metrics.CreateCounter("bmcast_deployment_background_bytes_total", "Bytes a running deployment's background copy fetched", labels);
-        var present = metrics.CreateGauge("bmcast_deployment_present_ratio", "Share of a running deployment's target holding its final content (0 to 1)", labels);
-        var ready = metrics.CreateGauge("bmcast_deployment_time_to_ready_seconds", "From a running deployment's start to its guest's ready marker", labels);
-        var byState = metrics.CreateGauge("bmcast_deployments", "Deployments the controller knows, by state", "state");
-        registry.AddBeforeCollectCallback(() =>
-        {
-            // Ended deployments leave the per-deployment series.
-            Clear(onDemand);
-            Clear(background);
-            Clear(present);
-            Clear(ready);
-            foreach (var d in deployments.All.Where(d => !d.State.IsTerminal()))
-            {
-                lock (d)
-                {
-                    string[] values = [d.Id, d.Image];
-                    onDemand.WithLabels(values).IncTo(d.OnDemandBytes);
-                    background.WithLabels(values).IncTo(d.BackgroundBytes);
-                    present.WithLabels(values).Set(d.TotalBytes == 0 ? 0 : (double)d.PresentBytes / d.TotalBytes);
-                    if (d.TimeToReadySeconds is { } seconds)
-                        ready.WithLabels(values).Set(seconds);
-                }
-            }
-            foreach (var state in Enum.GetValues<DeploymentState>())
-                byState.WithLabels(state.ToString().ToLowerInvariant()).Set(deployments.All.Count(d => d.State == state));
-        });
+        IEnumerable<Measurement<long>> Running(Func<Deployment, long?> figure) => Observe(deployments, figure);
+        IEnumerable<Measurement<double>> RunningRatio(Func<Deployment, double?> figure) => Observe(deployments, figure);
+        _meter.CreateObservableCounter("bmcast_deployment_on_demand_bytes", () => Running(d => d.OnDemandBytes), "By",
+            "Bytes a running deployment fetched because its guest waited for them");
+        _meter.CreateObservableCounter("bmcast_deployment_background_bytes", () => Running(d => d.BackgroundBytes), "By",
+            "Bytes a running deployment's background copy fetched");
+        _meter.CreateObservableCounter("bmcast_deployment_guest_written_bytes", () => Running(d => d.GuestWrittenBytes), "By",
+            "Bytes a running deployment's guest wrote through its agent");
+        _meter.CreateObservableCounter("bmcast_deployment_fetch_failures", () => Running(d => d.FetchFailures), null,
+            "Source reads a running deployment retried");
+        _meter.CreateObservableCounter("bmcast_deployment_verification_failures", () => Running(d => d.VerificationFailures), null,
+            "Chunks a running deployment fetched that failed verification (discarded)");
+        _meter.CreateObservableGauge("bmcast_deployment_present_ratio",
+            () => RunningRatio(d => d.TotalBytes == 0 ? 0 : (double)d.PresentBytes / d.TotalBytes), "1",
+            "Share of a running deployment's target holding its final content (0 to 1)");
+        _meter.CreateObservableGauge("bmcast_deployment_time_to_ready_seconds", () => RunningRatio(d => d.TimeToReadySeconds), "s",
+            "From a running deployment's start to its guest's ready marker; absent until ready");
+        _meter.CreateObservableGauge("bmcast_deployments", () => ByState(deployments), null,
+            "Deployments the controller knows, by state");
     }
 
-    private static void Clear<TChild>(Collector<TChild> collector) where TChild : ChildBase
+    private static IEnumerable<Measurement<T>> Observe<T>(DeploymentSupervisor deployments, Func<Deployment, T?> figure) where T : struct
     {
-        foreach (string[] values in collector.GetAllLabelValues().ToList())
-            collector.RemoveLabelled(values);
+        List<Measurement<T>> measurements = [];
+        foreach (var d in deployments.All.Where(d => !d.State.IsTerminal()))
+        {
+            lock (d)
+            {
+                if (figure(d) is { } value)
+                    measurements.Add(new Measurement<T>(value, new TagList { { "deployment", d.Id }, { "image", d.Image } }));
+            }
+        }
+        return measurements;
     }
+
+    private static IEnumerable<Measurement<long>> ByState(DeploymentSupervisor deployments)
+    {
+        var all = deployments.All.ToList();
+        return Enum.GetValues<DeploymentState>().Select(state =>
+            new Measurement<long>(all.Count(d => d.State == state), new KeyValuePair<string, object?>("state", state.ToString().ToLowerInvariant())));
+    }
+
+    public void Dispose() => _meter.Dispose();
 }

@@ -1,4 +1,4 @@
-using System.Net;
+using Bmcast.Agent.Metrics;
 using Bmcast.Agent.Serving;
 using Bmcast.Controller.Api;
 using Bmcast.Controller.Auth;
@@ -16,7 +16,6 @@ using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
-using Prometheus;
 
 namespace Bmcast.Controller.Hosting;
 
@@ -41,6 +40,8 @@ public static class ControllerHost
         if (socket.Length > 107)
             throw new ArgumentException($"--data {data} is too long a path for the image server's socket (at most 107 bytes): choose a shorter one");
         File.Delete(socket); // left by a controller that was killed (the lock says none runs)
+        // Listening before the image server starts, so /metrics counts all it serves.
+        using var metrics = PrometheusExport.CreateProvider();
         await using var server = new ImageServerHost(store, new ImageServerOptions
         {
             Nbd = NbdEndpoint.Parse("unix:" + socket),
@@ -49,8 +50,7 @@ public static class ControllerHost
         await server.StartAsync(ct);
         await using var deployments = new DeploymentSupervisor(new DeploymentDatabase(Path.Combine(data, "controller.db")), data, logging.CreateLogger("bmcast.controller"));
 
-        var registry = Metrics.NewCustomRegistry();
-        DeploymentMetrics.Register(registry, deployments);
+        using var deploymentMetrics = new DeploymentMetrics(deployments);
 
         var app = Build(options, logging);
         app.UseBearerToken(token);
@@ -58,7 +58,7 @@ public static class ControllerHost
         api.MapImages(store);
         api.MapDeployments(store, options.TargetsDirectory, deployments, d => DeployArguments(options, d, socket, data));
         app.MapOpenApi();
-        app.MapMetrics("/metrics", registry);
+        app.MapMetrics(metrics);
         await app.StartAsync(ct);
         foreach (string address in app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses)
             output.WriteLine($"listening on {address}");
@@ -95,7 +95,7 @@ public static class ControllerHost
         builder.Services.AddSingleton(logging);
         builder.Services.Configure<JsonOptions>(json => ControllerJson.Configure(json.SerializerOptions));
         builder.Services.AddOpenApi();
-        builder.WebHost.UseKestrel(kestrel => kestrel.Listen(ListenAddress(options.Listen)));
+        builder.WebHost.UseKestrel(kestrel => kestrel.Listen(ListenAddress.Parse(options.Listen, "--listen")));
         var app = builder.Build();
         // Anything unexpected is logged with its stack trace here and answered as a JSON error without one.
         app.UseExceptionHandler(new ExceptionHandlerOptions
@@ -108,18 +108,6 @@ public static class ControllerHost
             : ApiError.Result(context.HttpContext.Response.StatusCode, $"{context.HttpContext.Request.Method} {context.HttpContext.Request.Path}: "
                 + ReasonPhrases.GetReasonPhrase(context.HttpContext.Response.StatusCode).ToLowerInvariant()).ExecuteAsync(context.HttpContext));
         return app;
-    }
-
-    private static IPEndPoint ListenAddress(string listen)
-    {
-        int colon = listen.LastIndexOf(':');
-        if (colon <= 0 || !ushort.TryParse(listen[(colon + 1)..], out ushort port))
-            throw new ArgumentException($"--listen '{listen}' is not HOST:PORT");
-        string host = listen[..colon].Trim('[', ']');
-        var address = host == "localhost" ? IPAddress.Loopback
-            : IPAddress.TryParse(host, out var parsed) ? parsed
-            : throw new ArgumentException($"--listen '{listen}': give an IP address (or localhost) as HOST");
-        return new IPEndPoint(address, port);
     }
 
     /// <summary>

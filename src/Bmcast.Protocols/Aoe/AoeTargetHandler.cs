@@ -44,6 +44,7 @@ public sealed class AoeTargetHandler(MacAddress address, int mtu, AoeSlotTable s
         if (!Accept(request.Span, out var header))
         {
             Interlocked.Increment(ref _dropped);
+            ServerMetrics.RecordAoeDropped();
             return;
         }
         var current = slots.Current; // once: a refresh may replace it meanwhile
@@ -57,7 +58,7 @@ public sealed class AoeTargetHandler(MacAddress address, int mtu, AoeSlotTable s
             {
                 AoeCommand.Ata => await HandleAtaAsync(header, request, reply, slot, cancellationToken),
                 AoeCommand.QueryConfig => HandleConfig(header, request.Span, reply.Span, slot),
-                _ => WriteError(header, reply.Span, slot, AoeError.UnrecognizedCommand),
+                _ => Unrecognized(header, reply.Span, slot),
             };
             if (length > 0)
                 replies.Commit(Pad(reply.Span, length));
@@ -75,6 +76,7 @@ public sealed class AoeTargetHandler(MacAddress address, int mtu, AoeSlotTable s
 
     private int HandleConfig(in AoeHeader header, ReadOnlySpan<byte> request, Span<byte> reply, AoeSlot slot)
     {
+        ServerMetrics.RecordAoeRequest("config");
         var status = ConfigHeader.TryRead(request, out var config);
         if (status != AoeFrameStatus.Valid)
             return WriteError(header, reply, slot, AoeError.BadArgument);
@@ -105,10 +107,14 @@ public sealed class AoeTargetHandler(MacAddress address, int mtu, AoeSlotTable s
     private async ValueTask<int> HandleAtaAsync(AoeHeader header, ReadOnlyMemory<byte> request, Memory<byte> reply, AoeSlot slot, CancellationToken cancellationToken)
     {
         if (AtaHeader.TryRead(request.Span, out var ata) != AoeFrameStatus.Valid)
+        {
+            ServerMetrics.RecordAoeRequest("ata_other");
             return WriteError(header, reply.Span, slot, AoeError.BadArgument);
+        }
         byte command = ata.CommandOrStatus;
+        ServerMetrics.RecordAoeRequest(AtaKind(ata, command));
         if (ata.IsWrite || Ata.IsWrite(command))
-            return WriteAta(header, ata, reply.Span, slot, Ata.StatusReady | Ata.StatusError, Ata.ErrorAborted, 0);
+            return WriteAtaError(header, ata, reply.Span, slot, "read_only", Ata.ErrorAborted);
         if (command == Ata.IdentifyDevice)
         {
             AtaIdentify.Write(reply.Span[AoeProtocol.AtaDataOffset..], slot.Sectors, ModelPrefix + slot.Description,
@@ -119,12 +125,12 @@ public sealed class AoeTargetHandler(MacAddress address, int mtu, AoeSlotTable s
             return WriteAta(header, ata with { SectorCount = command == Ata.CheckPowerMode ? (byte)0xFF : ata.SectorCount },
                 reply.Span, slot, Ata.StatusReady, 0, 0);
         if (!Ata.IsRead(command))
-            return WriteAta(header, ata, reply.Span, slot, Ata.StatusReady | Ata.StatusError, Ata.ErrorAborted, 0);
+            return WriteAtaError(header, ata, reply.Span, slot, "unsupported", Ata.ErrorAborted);
         if (ata.SectorCount > _sectorsPerFrame)
             return WriteError(header, reply.Span, slot, AoeError.BadArgument);
         ulong lba = ata.EffectiveLba;
         if (lba + ata.SectorCount > slot.Sectors)
-            return WriteAta(header, ata, reply.Span, slot, Ata.StatusReady | Ata.StatusError, Ata.ErrorIdNotFound | Ata.ErrorAborted, 0);
+            return WriteAtaError(header, ata, reply.Span, slot, "out_of_range", Ata.ErrorIdNotFound | Ata.ErrorAborted);
         int length = ata.SectorCount * AoeProtocol.SectorSize;
         try
         {
@@ -134,9 +140,32 @@ public sealed class AoeTargetHandler(MacAddress address, int mtu, AoeSlotTable s
         {
             logger.LogWarning("e{Shelf}.{Slot} ({Name}): read of {Count} sectors at {Lba} failed: {Message}",
                 ShelfOf(slot), slot.Number, slot.Description, ata.SectorCount, lba, e.Message);
+            ServerMetrics.RecordAoeError("read_failed");
             return WriteAta(header, ata, reply.Span, slot, Ata.StatusReady | Ata.StatusError | Ata.StatusDeviceFault, Ata.ErrorAborted, 0);
         }
+        ServerMetrics.RecordAoeRead(length);
         return WriteAta(header, ata, reply.Span, slot, Ata.StatusReady, 0, length);
+    }
+
+    /// <summary>The kind of an ATA request, for <see cref="ServerMetrics"/>: constant strings, no allocation per frame.</summary>
+    private static string AtaKind(in AtaHeader ata, byte command) =>
+        ata.IsWrite || Ata.IsWrite(command) ? "ata_write"
+        : command == Ata.IdentifyDevice ? "ata_identify"
+        : command is Ata.FlushCache or Ata.FlushCacheExt ? "ata_flush"
+        : Ata.IsRead(command) ? "ata_read"
+        : "ata_other";
+
+    private int Unrecognized(in AoeHeader header, Span<byte> reply, AoeSlot slot)
+    {
+        ServerMetrics.RecordAoeRequest("other");
+        return WriteError(header, reply, slot, AoeError.UnrecognizedCommand);
+    }
+
+    /// <summary>An ATA command refused with an error status, counted by <paramref name="kind"/>.</summary>
+    private int WriteAtaError(in AoeHeader header, in AtaHeader request, Span<byte> reply, AoeSlot slot, string kind, byte error)
+    {
+        ServerMetrics.RecordAoeError(kind);
+        return WriteAta(header, request, reply, slot, Ata.StatusReady | Ata.StatusError, error, 0);
     }
 
     /// <summary>Read, zero-filling the part of the last sector beyond the device's end.</summary>
@@ -157,6 +186,13 @@ public sealed class AoeTargetHandler(MacAddress address, int mtu, AoeSlotTable s
 
     private int WriteError(in AoeHeader header, Span<byte> reply, AoeSlot slot, AoeError error)
     {
+        ServerMetrics.RecordAoeError(error switch
+        {
+            AoeError.BadArgument => "bad_argument",
+            AoeError.UnrecognizedCommand => "unrecognized_command",
+            AoeError.ConfigStringPresent => "config_string_present",
+            _ => "other",
+        });
         (header.ReplyFrom(address, ShelfOf(slot), slot.Number) with { Flags = AoeFlags.Response | AoeFlags.Error, Error = error }).Write(reply);
         return AoeProtocol.HeaderLength;
     }

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Bmcast.Tests.Machines;
+using Bmcast.Tests.Metrics;
 using Bmcast.Tests.Nbd;
 
 namespace Bmcast.Tests.Controller;
@@ -10,7 +11,8 @@ namespace Bmcast.Tests.Controller;
 /// Real deployments of <c>tiny</c> through a real controller (its image server at an emulated 2 MiB/s, so the copy
 /// outlasts a controller restart): the controller is killed with SIGKILL while the machine boots, the deploy and its
 /// guest go on, and the new controller follows the deployment to ready, pivoted and, once the machine exits, finished,
-/// its events served as SSE and its figures on /metrics (moving between scrapes, gone once it ended); a second
+/// its events served as SSE and its figures on /metrics (moving between scrapes, gone once it ended, named by the
+/// rules, its own image server's beside them); a second
 /// deployment is stopped by DELETE.
 /// </summary>
 public sealed class ControllerDeployTests
@@ -49,6 +51,11 @@ public sealed class ControllerDeployTests
         Assert.Equal(1, Sample(metricsPivoted, "bmcast_deployment_present_ratio" + series));
         Assert.Equal(pivoted.GetProperty("time_to_ready").GetDouble(), Sample(metricsPivoted, "bmcast_deployment_time_to_ready_seconds" + series));
         Assert.Equal(1, Sample(metricsPivoted, "bmcast_deployments{state=\"pivoted\"}"));
+        Assert.Equal(0, Sample(metricsPivoted, "bmcast_deployment_verification_failures_total" + series));
+        var pivotedPage = PrometheusPage.Parse(metricsPivoted);
+        pivotedPage.AssertFollowsNamingRules();
+        // The controller's own image server counts what the deploy (reconnected after the crash) read from it.
+        Assert.True(pivotedPage.Sum("bmcast_nbd_bytes_total", "export=tiny", "op=read") > 0, metricsPivoted);
 
         // The guest stays up in this mode: power its machine off from outside, as a guest shutting down would end it.
         int qemu = MachinePid(Path.Combine(rig.Data, "deployments", id, "events.jsonl"));

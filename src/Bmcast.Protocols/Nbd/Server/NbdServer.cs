@@ -169,6 +169,7 @@ public sealed class NbdServer : IAsyncDisposable
             if (Refusal(address) is { } reason)
             {
                 _refusals.Refused(address ?? (object)"a unix socket client", reason);
+                ServerMetrics.RecordNbdRefusal();
                 client.Dispose();
                 continue;
             }

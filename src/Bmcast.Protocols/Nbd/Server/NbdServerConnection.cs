@@ -14,6 +14,7 @@ internal sealed class NbdServerConnection(IExportCatalog catalog, NbdServerOptio
     public async Task RunAsync(CancellationToken cancellationToken)
     {
         logger.LogDebug("NBD {Peer}: connected", peer);
+        ServerMetrics.RecordNbdConnection();
         try
         {
             var session = await NegotiateAsync(cancellationToken);
@@ -30,10 +31,12 @@ internal sealed class NbdServerConnection(IExportCatalog catalog, NbdServerOptio
         catch (NbdProtocolException e)
         {
             logger.LogWarning("NBD {Peer}: protocol violation, closing connection: {Reason}", peer, e.Message);
+            ServerMetrics.RecordNbdConnectionError("protocol");
         }
         catch (AuthenticationException e)
         {
             logger.LogWarning("NBD {Peer}: TLS handshake failed, closing connection: {Reason}", peer, e.Message);
+            ServerMetrics.RecordNbdConnectionError("tls");
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -42,10 +45,12 @@ internal sealed class NbdServerConnection(IExportCatalog catalog, NbdServerOptio
         catch (IOException e)
         {
             logger.LogDebug("NBD {Peer}: connection lost: {Reason}", peer, e.Message);
+            ServerMetrics.RecordNbdConnectionError("lost");
         }
         catch (Exception e)
         {
             logger.LogError(e, "NBD {Peer}: unexpected failure, closing connection", peer);
+            ServerMetrics.RecordNbdConnectionError("internal");
         }
         finally
         {

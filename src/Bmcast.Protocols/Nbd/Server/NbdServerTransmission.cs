@@ -86,6 +86,7 @@ internal sealed class NbdServerTransmission : IDisposable
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask DispatchAsync(NbdRequest request, ReadOnlySequence<byte> payload, CancellationToken cancellationToken)
     {
+        ServerMetrics.RecordNbdRequest(_session.ExportName, request.Command);
         var error = NbdRequestValidator.Validate(request, _session);
         if (error != NbdError.None)
         {
@@ -117,6 +118,7 @@ internal sealed class NbdServerTransmission : IDisposable
         {
             _logger.LogDebug("NBD {Peer}: rejected {Command} flags {Flags} offset {Offset} length {Length}: {Error}",
                 _peer, request.Command, request.Flags, request.Offset, request.Length, NbdErrors.Name(error));
+            ServerMetrics.RecordNbdError(_session.ExportName, request.Command, error);
             await _replies.SendErrorAsync(request.Cookie, error, $"invalid {request.Command} request");
         }
         catch (Exception e) when (IsConnectionGone(e))
@@ -178,6 +180,7 @@ internal sealed class NbdServerTransmission : IDisposable
             return;
         }
         await _replies.SendReadAsync(request.Cookie, request.Offset, memory);
+        ServerMetrics.RecordNbdRead(_session.ExportName, memory.Length);
     }
 
     /// <summary>
@@ -216,6 +219,8 @@ internal sealed class NbdServerTransmission : IDisposable
             return;
         }
         await _replies.SendDoneAsync(request.Cookie);
+        if (request.Command is NbdCommand.Write or NbdCommand.WriteZeroes)
+            ServerMetrics.RecordNbdWrite(_session.ExportName, request.Length);
     }
 
     /// <summary>NO_HOLE asks for allocated zeroes; the device's own zeroing may punch holes, so write real zeroes instead.</summary>
@@ -273,6 +278,7 @@ internal sealed class NbdServerTransmission : IDisposable
     private ValueTask FailAsync(NbdRequest request, Exception exception)
     {
         var error = NbdErrors.FromException(exception);
+        ServerMetrics.RecordNbdError(_session.ExportName, request.Command, error);
         // A device's own error (a full or failing disk) is one line; anything else keeps its stack trace.
         _logger.LogWarning(exception is BlockDeviceException ? null : exception, "NBD {Peer}: {Command} at {Offset}+{Length} on '{Export}' failed ({Error}): {Message}",
             _peer, request.Command, request.Offset, request.Length, _session.ExportName, NbdErrors.Name(error), exception.Message);
