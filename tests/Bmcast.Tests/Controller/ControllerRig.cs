@@ -88,9 +88,15 @@ internal sealed partial class ControllerRig : IAsyncDisposable
         var response = await client.PostAsJsonAsync("/api/v1/deployments", request);
         var body = await response.Content.ReadFromJsonAsync<JsonElement>();
         Assert.True(response.StatusCode == System.Net.HttpStatusCode.Created, $"POST /api/v1/deployments: {(int)response.StatusCode} {body}");
-        if (body.GetProperty("pid").ValueKind == JsonValueKind.Number)
-            _deployPids.Add(body.GetProperty("pid").GetInt32());
+        Adopt(body);
         return body;
+    }
+
+    /// <summary>Stop at the end of the test a deployment started another way (from the dashboard), as one from <see cref="DeployAsync"/>.</summary>
+    public void Adopt(JsonElement deployment)
+    {
+        if (deployment.GetProperty("pid").ValueKind == JsonValueKind.Number)
+            _deployPids.Add(deployment.GetProperty("pid").GetInt32());
     }
 
     /// <summary>Poll a deployment until <paramref name="done"/> holds for it (fails on a terminal state it does not accept).</summary>
