@@ -4,7 +4,7 @@ using Microsoft.Extensions.FileProviders;
 namespace Bmcast.Controller.Dashboard;
 
 /// <summary>
-/// The web dashboard at <c>/</c>: three static files (<c>wwwroot/</c>) embedded in this assembly, so the controller
+/// The web dashboard at <c>/</c>: a few static files (<c>wwwroot/</c>: page, script, styles, icon) embedded in this assembly, so the controller
 /// needs no build step, no files beside it and no network to serve it. The page needs no token to load; it asks for
 /// the token and sends it with its own API calls, which the bearer check guards as any other.
 /// </summary>
