@@ -200,9 +200,19 @@ async function readEvents(stream, onEvent) {
           data.push(line.slice(5).replace(/^ /, ''));
       }
       buffer = buffer.slice(end + 2);
-      if (data.length > 0)
-        onEvent(name, JSON.parse(data.join('\n')));
+      const parsed = parse(data.join('\n'));
+      if (parsed !== undefined)
+        onEvent(name, parsed);
     }
+  }
+}
+
+/** An event's JSON, or undefined for none or a line that is not JSON (a deploy may print one): skipped, not fatal. */
+function parse(text) {
+  try {
+    return text === '' ? undefined : JSON.parse(text);
+  } catch {
+    return undefined;
   }
 }
 
