@@ -11,7 +11,8 @@ namespace Bmcast.Tests.Controller;
 
 /// <summary>
 /// The dashboard in a real headless Chromium against a real controller: a wrong token is refused on the page (401) and
-/// asked again; the right one shows the store's images; the page starts a deployment of <c>tiny</c> (its image server
+/// asked again; the right one shows the store's images; a bad target gets the API's error on the page and starts
+/// nothing; the page starts a deployment of <c>tiny</c> (its image server
 /// at an emulated 2 MiB/s) and follows it live to ready and pivoted, with the API's figures and a drawn chart; a
 /// screenshot is saved as <c>.build/test-results/dashboard.png</c>; its Stop button stops it. The page fetches
 /// nothing but the controller's own files and API, and logs no script error.
@@ -52,6 +53,11 @@ public sealed class DashboardBrowserTests
         await page.ClickAsync("#sign-in");
         await Expect(page.Locator("#images tbody")).ToContainTextAsync("tiny");
         Assert.Equal(rig.Token, await page.EvaluateAsync<string>("sessionStorage.getItem('bmcast-token')"));
+
+        await page.FillAsync("#deploy-target", "vm1.raw");
+        await page.ClickAsync("#deploy-start");
+        await Expect(page.Locator("#deploy-error")).ToContainTextAsync("'target' must be an absolute path");
+        await Expect(page.Locator("article.deployment")).ToHaveCountAsync(0);
 
         await page.FillAsync("#deploy-target", dir.File("vm1.raw"));
         await page.FillAsync("#deploy-mode", "stay");
