@@ -72,16 +72,17 @@ public sealed class DashboardBrowserTests
         await Expect(card.Locator(".state")).ToHaveTextAsync("pivoted", new() { Timeout = (float)Boot.TotalMilliseconds });
         await Expect(card.Locator(".percent")).ToHaveTextAsync("100 %");
         await Expect(card.Locator("[data-milestone=pivoted]")).ToBeVisibleAsync();
+        // The card's figures are the controller's view, which folds the events a moment after the stream carries them.
+        await Expect(card.Locator(".ready-time")).ToHaveTextAsync(new Regex(@"^\d+\.\d\d s$"));
         var shown = await api.GetFromJsonAsync<JsonElement>($"/api/v1/deployments/{id}", ct);
         string readyText = await card.Locator(".ready-time").InnerTextAsync();
-        Assert.Matches(@"^\d+\.\d\d s$", readyText);
         Assert.Equal(shown.GetProperty("time_to_ready").GetDouble(), double.Parse(readyText[..^2], CultureInfo.InvariantCulture), 0.006);
         // The chart: two stacked areas (on demand, background) with a point per progress event, and the two marks.
         var areas = card.Locator(".chart polygon");
         Assert.Equal(2, await areas.CountAsync());
         Assert.True((await areas.Nth(1).GetAttributeAsync("points"))!.Split(' ').Length >= 6, "the background area has too few points");
         // (in either order: at this rate the copy may complete, and the guest pivot, before it is ready)
-        Assert.Equal(["pivoted", "ready"], (await card.Locator(".chart text.mark-label").AllInnerTextsAsync()).Order());
+        Assert.Equal(["pivoted", "ready"], (await card.Locator(".chart text.mark-label").AllTextContentsAsync()).Order());
         await page.ScreenshotAsync(new() { Path = Repository.TestResult("dashboard.png"), FullPage = true });
 
         await card.Locator(".stop").ClickAsync();

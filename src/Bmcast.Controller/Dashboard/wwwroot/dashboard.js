@@ -315,8 +315,12 @@ function drawChart(chart, points, marks) {
     parts.push(area(p => p.onDemand, p => p.onDemand + p.background, 'background'));
   }
   marks.forEach((mark, i) => {
-    parts.push(svg('line', { class: 'mark', x1: x(mark.t), y1: y(0), x2: x(mark.t), y2: top }));
-    parts.push(svg('text', { class: 'mark-label', x: Number(x(mark.t)) + 4, y: top + 10 + 14 * (i % 3) }, mark.label));
+    const at = Number(x(mark.t));
+    const leftOfLine = at > width - right - 90; // near the right edge the label goes on the line's left
+    parts.push(svg('line', { class: 'mark', x1: at, y1: y(0), x2: at, y2: top }));
+    parts.push(svg('text', {
+      class: 'mark-label', x: leftOfLine ? at - 4 : at + 4, y: top + 10 + 14 * (i % 3), 'text-anchor': leftOfLine ? 'end' : 'start',
+    }, mark.label));
   });
   chart.replaceChildren(...parts);
 }
