@@ -13,7 +13,16 @@ public sealed class RecipeDirectory
     /// <summary>Overrides where the recipes are looked for (an installed CLI has no repository beside it).</summary>
     public const string EnvironmentVariable = "BMCAST_IMAGES_DIR";
 
-    public static readonly IReadOnlyList<string> Names = ["tiny", "debian", "debian-db"];
+    public static readonly IReadOnlyList<string> Names = ["tiny", "tiny-payload", "debian", "debian-db"];
+
+    /// <summary>
+    /// Images whose recipe starts from another image's build (handed to it as <see cref="BaseImageVariable"/>) rather
+    /// than from packages: <c>tiny-payload</c> is <c>tiny</c> plus a data partition, so it reuses tiny's cached build.
+    /// </summary>
+    private static readonly Dictionary<string, string> Bases = new() { ["tiny-payload"] = "tiny" };
+
+    /// <summary>The environment variable that names the base image's build for a recipe that has one.</summary>
+    public const string BaseImageVariable = "BMCAST_BASE_IMAGE";
 
     private RecipeDirectory(string path) => Path = path;
 
@@ -35,10 +44,14 @@ public sealed class RecipeDirectory
 
     public string ScriptOf(string name) => System.IO.Path.Combine(Path, name + ".sh");
 
+    /// <summary>The image <paramref name="name"/>'s recipe starts from, or null when it starts from packages.</summary>
+    public static string? BaseOf(string name) => Bases.GetValueOrDefault(name);
+
     /// <summary>
     /// SHA-256 (hex) over every file the recipe reads: <c>lib.sh</c>, <c>NAME.sh</c>, <c>guest/</c>, and the
     /// directories of the images it builds on (<c>debian-db</c> reads <c>debian/</c> and <c>debian-db/</c>).
-    /// Editing anything else, such as another image's recipe, leaves this image's cache valid.
+    /// An image built on another's build (<see cref="BaseOf"/>) covers that one's hash too. Editing anything else, such
+    /// as another image's recipe, leaves this image's cache valid.
     /// </summary>
     public string HashOf(string name)
     {
@@ -54,6 +67,8 @@ public sealed class RecipeDirectory
             hash.AppendData(Encoding.UTF8.GetBytes($"{file}\0{content.Length}\0"));
             hash.AppendData(content);
         }
+        if (BaseOf(name) is { } baseImage)
+            hash.AppendData(Encoding.UTF8.GetBytes($"base\0{baseImage}\0{HashOf(baseImage)}"));
         return Convert.ToHexStringLower(hash.GetHashAndReset());
     }
 }

@@ -11,7 +11,8 @@ public static class RecipeRunner
     private const string StepPrefix = "==> ";
     private const int TailLines = 30;
 
-    public static async Task RunAsync(string script, string output, string workDirectory, Action<string> step, CancellationToken ct)
+    /// <param name="baseImage">The build a recipe built on another image starts from (<see cref="RecipeDirectory.BaseOf"/>).</param>
+    public static async Task RunAsync(string script, string output, string workDirectory, string? baseImage, Action<string> step, CancellationToken ct)
     {
         var info = new ProcessStartInfo("bash")
         {
@@ -22,6 +23,8 @@ public static class RecipeRunner
         info.ArgumentList.Add(script);
         info.ArgumentList.Add(output);
         info.Environment["BMCAST_IMAGE_WORK"] = workDirectory;
+        if (baseImage is not null)
+            info.Environment[RecipeDirectory.BaseImageVariable] = baseImage;
         using var process = Process.Start(info) ?? throw new IOException($"cannot start bash {script}");
         var tail = new Queue<string>();
         void Keep(string line)

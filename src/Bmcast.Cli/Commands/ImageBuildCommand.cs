@@ -6,7 +6,7 @@ using Bmcast.Images;
 namespace Bmcast.Cli.Commands;
 
 /// <summary>
-/// <c>bmcast image build tiny|debian|debian-db [--output PATH] [--import [--name NAME]] [--force]</c>:
+/// <c>bmcast image build tiny|tiny-payload|debian|debian-db [--output PATH] [--import [--name NAME]] [--force]</c>:
 /// runs the sample image's recipe under <c>images/</c>, or reuses the cached build of the same recipe files.
 /// </summary>
 internal static class ImageBuildCommand

@@ -2,6 +2,7 @@ using Bmcast.Agent.Metrics;
 using Bmcast.Agent.Serving;
 using Bmcast.Controller.Api;
 using Bmcast.Controller.Auth;
+using Bmcast.Controller.Dashboard;
 using Bmcast.Controller.Deployments;
 using Bmcast.Images;
 using Bmcast.Protocols.Nbd;
@@ -22,7 +23,8 @@ namespace Bmcast.Controller.Hosting;
 /// <summary>
 /// <c>bmcast controller</c>: its own image server for the store on a private unix socket (<c>DATA/serve.sock</c>),
 /// the deployments (<see cref="DeploymentSupervisor"/>, state in <c>DATA/controller.db</c>), and the HTTP service:
-/// the REST API under <c>/api/v1</c> (bearer token), its OpenAPI document and Prometheus metrics, all on Kestrel.
+/// the REST API under <c>/api/v1</c> (bearer token), its OpenAPI document, Prometheus metrics and the web dashboard at
+/// <c>/</c>, all on Kestrel.
 /// </summary>
 public static class ControllerHost
 {
@@ -54,6 +56,7 @@ public static class ControllerHost
 
         var app = Build(options, logging);
         app.UseBearerToken(token);
+        app.UseDashboard();
         var api = app.MapGroup("/api/v1");
         api.MapImages(store);
         api.MapDeployments(store, options.TargetsDirectory, deployments, d => DeployArguments(options, d, socket, data));

@@ -2,6 +2,7 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Runtime.InteropServices;
 using System.Text.Json;
+using Bmcast.Controller.Deployments;
 
 namespace Bmcast.Tests.Controller;
 
@@ -13,7 +14,7 @@ namespace Bmcast.Tests.Controller;
 internal sealed partial class ControllerRig : IAsyncDisposable
 {
     private readonly string[] _options;
-    private readonly HashSet<int> _deployPids = [];
+    private readonly HashSet<(int Pid, string Target)> _deploys = [];
     private BmcastProcess? _controller;
 
     private ControllerRig(Bmcast.Tests.Support.TempDirectory directory, string[] options)
@@ -88,9 +89,15 @@ internal sealed partial class ControllerRig : IAsyncDisposable
         var response = await client.PostAsJsonAsync("/api/v1/deployments", request);
         var body = await response.Content.ReadFromJsonAsync<JsonElement>();
         Assert.True(response.StatusCode == System.Net.HttpStatusCode.Created, $"POST /api/v1/deployments: {(int)response.StatusCode} {body}");
-        if (body.GetProperty("pid").ValueKind == JsonValueKind.Number)
-            _deployPids.Add(body.GetProperty("pid").GetInt32());
+        Adopt(body);
         return body;
+    }
+
+    /// <summary>Stop at the end of the test a deployment started another way (from the dashboard), as one from <see cref="DeployAsync"/>.</summary>
+    public void Adopt(JsonElement deployment)
+    {
+        if (deployment.GetProperty("pid").ValueKind == JsonValueKind.Number)
+            _deploys.Add((deployment.GetProperty("pid").GetInt32(), deployment.GetProperty("target").GetString()!));
     }
 
     /// <summary>Poll a deployment until <paramref name="done"/> holds for it (fails on a terminal state it does not accept).</summary>
@@ -114,30 +121,23 @@ internal sealed partial class ControllerRig : IAsyncDisposable
     {
         if (_controller is not null)
             await _controller.DisposeAsync();
-        foreach (int pid in _deployPids)
-            await StopAsync(pid);
+        foreach (var (pid, target) in _deploys)
+            await StopAsync(pid, target);
     }
 
-    /// <summary>SIGTERM (the deploy stops its QEMU), then SIGKILL after a grace period.</summary>
-    private static async Task StopAsync(int pid)
+    /// <summary>
+    /// SIGTERM (the deploy stops its QEMU), then SIGKILL after a grace period, each only while the PID still is that
+    /// deploy: the PID of one that ended may since be another process's, or even a thread of this test process
+    /// (kill(2) with a thread's ID signals its whole process), which a stray SIGTERM would end.
+    /// </summary>
+    private static async Task StopAsync(int pid, string target)
     {
-        if (kill(pid, 15) != 0)
+        if (!DeployProcess.IsRunning(pid, target) || kill(pid, 15) != 0)
             return;
-        for (int i = 0; i < 450 && Runs(pid); i++)
+        for (int i = 0; i < 450 && DeployProcess.IsRunning(pid, target); i++)
             await Task.Delay(100);
-        kill(pid, 9);
-    }
-
-    private static bool Runs(int pid)
-    {
-        try
-        {
-            return !File.ReadAllText($"/proc/{pid}/stat").Contains(") Z", StringComparison.Ordinal);
-        }
-        catch (IOException)
-        {
-            return false;
-        }
+        if (DeployProcess.IsRunning(pid, target))
+            kill(pid, 9);
     }
 
     [LibraryImport("libc", SetLastError = true)]

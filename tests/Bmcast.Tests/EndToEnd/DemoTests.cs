@@ -3,8 +3,9 @@ using Bmcast.Tests.Support;
 namespace Bmcast.Tests.EndToEnd;
 
 /// <summary>
-/// The README's quick start, as a new user runs it: <c>bmcast demo</c> builds the tiny OS, deploys it
-/// by copying and by streaming (real QEMU boots), boots the deployed disk alone, and cleans up.
+/// The README's quick start, as a new user runs it: <c>bmcast demo</c> builds the tiny-payload OS (tiny plus data its
+/// boot never reads), deploys it by copying and by streaming (real QEMU boots), pivots the running guest onto its
+/// local disk (a failed pivot fails the demo), boots the deployed disk alone, and cleans up.
 /// </summary>
 public sealed class DemoTests
 {
@@ -14,8 +15,10 @@ public sealed class DemoTests
         var before = Directory.GetDirectories(Path.GetTempPath(), "bmcast-demo-*").ToHashSet();
         var (code, output, error) = await BmcastProcess.RunAsync(TimeSpan.FromMinutes(10), "demo");
         Assert.True(code == 0, $"bmcast demo failed ({code}):\n{output}\n{error}");
+        Assert.Contains("bmcast demo: tiny-payload", output);
         Assert.Contains("time to ready", output);
-        Assert.Contains("pivot onto the local disk", output);
+        Assert.Contains("fetched before ready", output);
+        Assert.Matches(@"pivot onto the local disk\W+-\W+\d+ ms", output);
         Assert.Contains("yes, ready in", output);
         var left = Directory.GetDirectories(Path.GetTempPath(), "bmcast-demo-*").Where(d => !before.Contains(d));
         Assert.Empty(left);

@@ -17,6 +17,7 @@ public sealed partial class RecipeToolTests
 
     [Theory]
     [InlineData("tiny")]
+    [InlineData("tiny-payload")]
     [InlineData("debian")]
     [InlineData("debian-db")]
     public void Every_command_a_recipe_calls_is_in_its_tool_check_or_on_every_Debian(string name)

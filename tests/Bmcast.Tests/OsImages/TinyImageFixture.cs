@@ -15,6 +15,7 @@ public sealed class TinyImageFixture : IAsyncLifetime
     private string? _skipReason;
     private Exception? _buildFailure;
     private BuiltImage? _image;
+    private ImageBuilder? _builder;
 
     public string Qemu { get; private set; } = "";
 
@@ -39,7 +40,7 @@ public sealed class TinyImageFixture : IAsyncLifetime
         if (_skipReason is not null)
             return;
         Qemu = AptPackages.Which("qemu-system-x86_64")!;
-        var builder = new ImageBuilder(RecipeDirectory.Locate(), new ImageCache(_cache.Path));
+        var builder = _builder = new ImageBuilder(RecipeDirectory.Locate(), new ImageCache(_cache.Path));
         try
         {
             _image = await builder.BuildAsync("tiny", force: false, _ => { }, CancellationToken.None);
@@ -49,6 +50,13 @@ public sealed class TinyImageFixture : IAsyncLifetime
         {
             _buildFailure = e;
         }
+    }
+
+    /// <summary>Build an image built on tiny (<see cref="RecipeDirectory.BaseOf"/>) in the same cache, which holds tiny's build.</summary>
+    internal Task<BuiltImage> BuildOnTinyAsync(string name)
+    {
+        _ = Image; // skips or fails as the tests of tiny do
+        return _builder!.BuildAsync(name, force: false, _ => { }, CancellationToken.None);
     }
 
     public ValueTask DisposeAsync()

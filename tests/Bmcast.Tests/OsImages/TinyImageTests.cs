@@ -5,7 +5,8 @@ namespace Bmcast.Tests.OsImages;
 
 /// <summary>
 /// The tiny sample image, built by its recipe and booted in QEMU (TCG here, KVM where usable) from the raw
-/// file: both firmwares reach the marker, and what the guest writes survives into the next boot.
+/// file: both firmwares reach the marker, and what the guest writes survives into the next boot. tiny-payload, built
+/// from tiny's build, adds only its data partition (the demo boots it: EndToEnd/DemoTests.cs).
 /// </summary>
 public sealed class TinyImageTests(TinyImageFixture fixture, ITestOutputHelper output) : IClassFixture<TinyImageFixture>
 {
@@ -65,6 +66,55 @@ public sealed class TinyImageTests(TinyImageFixture fixture, ITestOutputHelper o
         string disk = await CopyAsync(image, scratch);
         await using var checker = await GuestMachine.StartAsync(fixture.Qemu, disk, Firmware.SeaBios, "write-check");
         await checker.WaitForAsync("BMCAST-WRITES-BAD", BootTimeout);
+    }
+
+    [Fact]
+    public async Task Tiny_payload_is_tiny_plus_a_partition_of_incompressible_data_built_from_tinys_build()
+    {
+        var tiny = fixture.Image;
+        var payload = await fixture.BuildOnTinyAsync("tiny-payload");
+        Assert.False(payload.FromCache);
+        Assert.True((await fixture.BuildOnTinyAsync("tiny-payload")).FromCache);
+        const long payloadBytes = 512L << 20;
+        Assert.Equal(tiny.SizeBytes + payloadBytes, payload.SizeBytes);
+
+        await using var built = File.OpenRead(payload.Path);
+        await using var baseImage = File.OpenRead(tiny.Path);
+        var mbr = new byte[512];
+        built.ReadExactly(mbr);
+        // The third partition entry: type 0xda (non-filesystem data), from the end of tiny's disk to the end.
+        const int third = 446 + 2 * 16;
+        Assert.Equal(0xda, mbr[third + 4]);
+        Assert.Equal(tiny.SizeBytes / 512, BitConverter.ToUInt32(mbr, third + 8));
+        Assert.Equal(payloadBytes / 512, BitConverter.ToUInt32(mbr, third + 12));
+        // Everything else of tiny's disk (boot code, its two partitions) is as tiny's build has it.
+        var tinyMbr = new byte[512];
+        baseImage.ReadExactly(tinyMbr);
+        Assert.Equal(tinyMbr[..third], mbr[..third]);
+        var mine = new byte[1 << 20];
+        var theirs = new byte[1 << 20];
+        for (long at = 512; at < tiny.SizeBytes; at += mine.Length)
+        {
+            built.Position = baseImage.Position = at;
+            int length = (int)Math.Min(mine.Length, tiny.SizeBytes - at);
+            built.ReadExactly(mine, 0, length);
+            baseImage.ReadExactly(theirs, 0, length);
+            Assert.True(mine.AsSpan(0, length).SequenceEqual(theirs.AsSpan(0, length)), $"tiny's disk differs in the MiB at {at}");
+        }
+        // The payload: no chunk of zeros for the store to skip, and nothing a compressor could shrink.
+        var chunk = new byte[65536];
+        built.Position = tiny.SizeBytes;
+        for (long at = 0; at < payloadBytes; at += chunk.Length)
+        {
+            built.ReadExactly(chunk);
+            Assert.True(chunk.AsSpan().ContainsAnyExcept((byte)0), $"a zero chunk at payload offset {at}");
+        }
+        built.Position = tiny.SizeBytes;
+        built.ReadExactly(mine);
+        using var compressed = new MemoryStream();
+        using (var gzip = new System.IO.Compression.GZipStream(compressed, System.IO.Compression.CompressionLevel.Optimal, leaveOpen: true))
+            gzip.Write(mine);
+        Assert.True(compressed.Length > mine.Length, $"the payload's first MiB compressed to {compressed.Length} bytes");
     }
 
     /// <summary>Each boot gets its own copy: the cached image stays pristine.</summary>

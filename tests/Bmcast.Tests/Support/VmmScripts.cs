@@ -16,7 +16,7 @@ internal static class VmmScripts
     public static Task<string> BuildAsync() => RunAsync("build.sh");
 
     /// <summary>Path of a file under vmm/.</summary>
-    public static string PathOf(string relative) => Path.Combine(RepositoryRoot(), "vmm", relative);
+    public static string PathOf(string relative) => Path.Combine(Repository.Root, "vmm", relative);
 
     private static async Task<string> RunAsync(string script)
     {
@@ -41,13 +41,5 @@ internal static class VmmScripts
         await process.WaitForExitAsync();
         Assert.True(process.ExitCode == 0, $"vmm/{script} failed: {error}");
         return (await output).Trim();
-    }
-
-    private static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "Bmcast.slnx")))
-                return dir.FullName;
-        throw new InvalidOperationException("repository root not found above " + AppContext.BaseDirectory);
     }
 }
