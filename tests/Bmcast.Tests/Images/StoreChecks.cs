@@ -1,0 +1,59 @@
+using Bmcast.Images;
+using Bmcast.Tests.Nbd;
+using Bmcast.TestKit.Processes;
+using Xunit;
+
+namespace Bmcast.Tests.Images;
+
+/// <summary>What the pack tests check and do again and again: an image is intact, a store copied, the CLI run, nbdcopy compared.</summary>
+internal static class StoreChecks
+{
+    /// <summary>The image verifies (every chunk re-hashed) and reads back exactly <paramref name="expected"/>.</summary>
+    public static async Task AssertIntactAsync(ImageStore store, string name, SparseImage expected, string context = "")
+    {
+        var report = await new ImageVerifier(store).VerifyAsync(name, cancellationToken: TestContext.Current.CancellationToken);
+        Assert.True(report.IsValid, $"{context}: {name} does not verify: {string.Join(", ", report.BadChunks.Select(b => $"{b.Chunk} {b.Problem}"))}");
+        await using var device = store.OpenDevice(name);
+        var content = new byte[device.Size];
+        await device.ReadAsync(0, content, TestContext.Current.CancellationToken);
+        Assert.True(content.AsSpan().SequenceEqual(expected.Content), $"{context}: {name} reads back different bytes");
+    }
+
+    /// <summary>A copy of a store directory as it is on disk now.</summary>
+    public static void CopyDirectory(string from, string to)
+    {
+        Directory.CreateDirectory(to);
+        foreach (string file in Directory.GetFiles(from))
+            File.Copy(file, Path.Combine(to, Path.GetFileName(file)));
+        foreach (string sub in Directory.GetDirectories(from))
+            CopyDirectory(sub, Path.Combine(to, Path.GetFileName(sub)));
+    }
+
+    /// <summary>Run a bmcast command to success; returns its standard output.</summary>
+    public static async Task<string> RunAsync(params string[] arguments)
+    {
+        var (code, output, error) = await BmcastProcess.RunAsync(TimeSpan.FromMinutes(2), arguments);
+        Assert.True(code == 0, $"bmcast {string.Join(' ', arguments)} exited {code}: {error}");
+        return output;
+    }
+
+    /// <summary>Start <c>bmcast serve</c> on a unix socket and wait until it listens.</summary>
+    public static async Task<BmcastProcess> ServeAsync(string store, string socket)
+    {
+        var server = BmcastProcess.Start("serve", "--store", store, "--nbd", "unix:" + socket);
+        while (!File.Exists(socket))
+        {
+            Assert.False(server.HasExited, server.Stderr);
+            await Task.Delay(20, TestContext.Current.CancellationToken);
+        }
+        return server;
+    }
+
+    /// <summary>nbdcopy an export into <paramref name="file"/>: it must hold exactly <paramref name="expected"/>.</summary>
+    public static async Task NbdCopyAndCompareAsync(string uri, string file, SparseImage expected)
+    {
+        await ExternalTool.RunCheckedAsync(TimeSpan.FromMinutes(2), "nbdcopy", uri, file);
+        Assert.True(File.ReadAllBytes(file).AsSpan().SequenceEqual(expected.Content), $"nbdcopy of {uri} read different bytes");
+        File.Delete(file);
+    }
+}
