@@ -49,7 +49,7 @@ public sealed class ImageStore
         TemporaryDirectory = Path.Combine(root, "tmp");
         string keys = Path.Combine(root, "keys");
         if (create)
-            foreach (string directory in new[] { root, _imagesDirectory, TemporaryDirectory, keys, Path.Combine(root, "packs") })
+            foreach (string directory in new[] { root, _imagesDirectory, TemporaryDirectory, keys }) // packs/: by the first pack
                 Directory.CreateDirectory(directory);
         Chunks = new ChunkStore(root);
         _key = new StoreKey(Path.Combine(keys, "store.key"), TemporaryDirectory);

@@ -3,7 +3,6 @@ using Bmcast.Images;
 using Bmcast.Images.Packs;
 using Bmcast.Tests.Nbd;
 using Bmcast.Tests.Support;
-using Bmcast.TestKit.Processes;
 using Xunit;
 
 namespace Bmcast.Tests.Images;

@@ -1,6 +1,5 @@
 using Bmcast.Images;
 using Bmcast.Tests.Nbd;
-using Bmcast.TestKit.Processes;
 using Xunit;
 
 namespace Bmcast.Tests.Images;
