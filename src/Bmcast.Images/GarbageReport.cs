@@ -2,7 +2,7 @@ namespace Bmcast.Images;
 
 /// <summary>What a garbage collection of the store did.</summary>
 /// <param name="ChunksRemoved">Unreferenced chunks whose bytes were reclaimed.</param>
-/// <param name="BytesFreed">How much smaller the packs (and chunk files) are on disk.</param>
+/// <param name="BytesFreed">How much smaller <c>packs/</c> is on disk.</param>
 /// <param name="ChunksKept">Distinct chunks the published manifests reference.</param>
 public sealed record GarbageReport(long ChunksRemoved, long BytesFreed, long ChunksKept)
 {

@@ -79,10 +79,11 @@ public sealed class PackCompactionTests : IDisposable
             var big = new SparseImage(_temp.PathFor($"big{round}.raw"), 64L * Chunk, seed: 10 + round).Data(0, 64 * Chunk);
             await ImportAsync(big, "big");
             var keep = Pick($"keep{round}.raw", big, ChunksByPack("big").SelectMany(pack => pack.Take(4)));
-            await ImportAsync(keep, $"keep{round}");
-            kept.Add(($"keep{round}", keep));
-            readers.Add(Task.Run(() => ReadUntilAsync(_temp.Store, $"keep{round}", keep, stop.Token), ct));
-            readers.Add(Task.Run(() => ReadUntilAsync(other, $"keep{round}", keep, stop.Token), ct));
+            string name = $"keep{round}";
+            await ImportAsync(keep, name);
+            kept.Add((name, keep));
+            readers.Add(Task.Run(() => ReadUntilAsync(_temp.Store, name, keep, stop.Token), ct));
+            readers.Add(Task.Run(() => ReadUntilAsync(other, name, keep, stop.Token), ct));
             await Task.Delay(50, ct);
 
             var report = _temp.Store.Remove("big");
