@@ -8,15 +8,18 @@ namespace Bmcast.Images.Packs;
 /// </summary>
 public sealed class PackSet
 {
-    public static readonly PackSet Empty = new([], new Dictionary<ChunkKey, ChunkLocation>(), []);
+    public static readonly PackSet Empty = new([], new Dictionary<ChunkKey, ChunkLocation>(), [], []);
 
     private readonly Dictionary<ChunkKey, ChunkLocation> _chunks;
+    /// <summary>Every id listed when the set was loaded, damaged ones included.</summary>
+    private readonly List<string> _listed;
 
-    private PackSet(IReadOnlyList<PackFile> packs, Dictionary<ChunkKey, ChunkLocation> chunks, IReadOnlyList<string> damaged)
+    private PackSet(IReadOnlyList<PackFile> packs, Dictionary<ChunkKey, ChunkLocation> chunks, IReadOnlyList<string> damaged, List<string> listed)
     {
         Packs = packs;
         _chunks = chunks;
         Damaged = damaged;
+        _listed = listed;
     }
 
     /// <summary>Why each damaged pack was left out (when loaded leniently): their chunks read as missing.</summary>
@@ -59,8 +62,8 @@ public sealed class PackSet
     {
         var damaged = new List<string>();
         var ids = ListIds(directory);
-        if (previous.Damaged.Count == 0 && ids.SequenceEqual(previous.Packs.Select(p => p.Id)))
-            return (previous, []); // nothing came or went: keep the map rather than rebuild it
+        if (ids.SequenceEqual(previous._listed))
+            return (previous, []); // nothing came or went: keep the map rather than rebuild it (nor re-read a damaged index)
         var kept = previous.Packs.ToDictionary(p => p.Id, StringComparer.Ordinal);
         var packs = new List<PackFile>(ids.Count);
         var opened = new List<PackFile>();
@@ -89,7 +92,7 @@ public sealed class PackSet
         foreach (var pack in packs) // oldest first: a newer copy overwrites an older one
             foreach (var entry in pack.Index.Entries)
                 chunks[entry.Key] = new ChunkLocation(pack, entry.Offset, entry.Length);
-        return (new PackSet(packs, chunks, damaged), kept.Values.ToList());
+        return (new PackSet(packs, chunks, damaged, ids), kept.Values.ToList());
     }
 
     private static PackFile? TryOpen(string directory, string id, bool strict, List<string> damaged)
