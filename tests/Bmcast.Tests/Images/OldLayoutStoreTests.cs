@@ -59,7 +59,7 @@ public sealed class OldLayoutStoreTests
 
         await StoreChecks.RunAsync("image", "verify", "first", "--store", store);
         await using var server = await StoreChecks.ServeAsync(store, socket);
-        await StoreChecks.NbdCopyAndCompareAsync($"nbd+unix:///first?socket={socket}", dir.File("copy.raw"), first);
+        await StoreChecks.NbdCopyAndCompareAsync($"nbd+unix:///first?socket={socket}", dir.File("copy.raw"), first, server);
         Assert.True(Directory.Exists(Path.Combine(store, "chunks")), "a command that only reads moved the store");
 
         var (code, _, error) = await BmcastProcess.RunAsync(TimeSpan.FromMinutes(2), "image", "import", second.Path, "--name", "second", "--store", store);
@@ -72,7 +72,7 @@ public sealed class OldLayoutStoreTests
         await StoreChecks.RunAsync("image", "verify", "first", "--store", store);
         await StoreChecks.RunAsync("image", "verify", "second", "--store", store);
         // The server that read chunk files before the move reads packs now.
-        await StoreChecks.NbdCopyAndCompareAsync($"nbd+unix:///first?socket={socket}", dir.File("copy.raw"), first);
+        await StoreChecks.NbdCopyAndCompareAsync($"nbd+unix:///first?socket={socket}", dir.File("copy.raw"), first, server);
         await ExternalTool.RunCheckedAsync(TimeSpan.FromMinutes(2), "qemu-img", "compare", "-f", "raw", "-F", "raw", second.Path, $"nbd+unix:///second?socket={socket}");
         var (again, _, quiet) = await BmcastProcess.RunAsync(TimeSpan.FromMinutes(1), "image", "gc", "--store", store);
         Assert.Equal(0, again);

@@ -124,7 +124,7 @@ public sealed class PackCompactionTests : IDisposable
         var removal = Task.Run(() => CliRunner.RunAsync("image", "rm", "big", "--store", store, "--json"));
         int copies = 0;
         while (!removal.IsCompleted || copies < 2)
-            await StoreChecks.NbdCopyAndCompareAsync(uri, dir.File($"copy{copies++}.raw"), keep);
+            await StoreChecks.NbdCopyAndCompareAsync(uri, dir.File($"copy{copies++}.raw"), keep, server);
         var removed = await removal;
         Assert.True(removed.ExitCode == 0, removed.Error);
         TestContext.Current.TestOutputHelper?.WriteLine($"{copies} nbdcopy runs during and after the removal");
@@ -132,7 +132,7 @@ public sealed class PackCompactionTests : IDisposable
         var garbage = JsonDocument.Parse(removed.Output).RootElement.GetProperty("garbage");
         Assert.Equal(384, garbage.GetProperty("chunksRemoved").GetInt64());
         Assert.Equal(1, garbage.GetProperty("packsRewritten").GetInt32());
-        await StoreChecks.NbdCopyAndCompareAsync(uri, dir.File("after.raw"), keep); // a new connection: serve takes up the new pack
+        await StoreChecks.NbdCopyAndCompareAsync(uri, dir.File("after.raw"), keep, server); // a new connection: serve takes up the new pack
         Assert.DoesNotContain(Directory.GetFiles($"/proc/{server.Pid}/fd").Select(ReadLink), l => l.Contains("(deleted)") && l.Contains(store));
         await StoreChecks.RunAsync("image", "verify", "keep", "--store", store);
         var gc = JsonDocument.Parse((await CliRunner.RunAsync("image", "gc", "--store", store, "--json")).Output).RootElement.GetProperty("garbage");

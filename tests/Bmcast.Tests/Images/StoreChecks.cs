@@ -51,10 +51,11 @@ internal static class StoreChecks
         return server;
     }
 
-    /// <summary>nbdcopy an export into <paramref name="file"/>: it must hold exactly <paramref name="expected"/>.</summary>
-    public static async Task NbdCopyAndCompareAsync(string uri, string file, SparseImage expected)
+    /// <summary>nbdcopy an export of <paramref name="server"/> into <paramref name="file"/>: it must hold exactly <paramref name="expected"/>.</summary>
+    public static async Task NbdCopyAndCompareAsync(string uri, string file, SparseImage expected, BmcastProcess server)
     {
-        await ExternalTool.RunCheckedAsync(TimeSpan.FromMinutes(2), "nbdcopy", uri, file);
+        var copy = await ExternalTool.RunAsync(TimeSpan.FromMinutes(2), "nbdcopy", uri, file);
+        Assert.True(copy.ExitCode == 0, $"nbdcopy {uri} exited {copy.ExitCode}: {copy.Error}\nserver's log:\n{server.Stderr}");
         Assert.True(File.ReadAllBytes(file).AsSpan().SequenceEqual(expected.Content), $"nbdcopy of {uri} read different bytes");
         File.Delete(file);
     }
