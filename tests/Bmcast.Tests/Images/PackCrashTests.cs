@@ -40,25 +40,19 @@ public sealed class PackCrashTests : IDisposable
         _temp.Store.Chunks.StepReached = null;
 
         Assert.Equal(4 * 5 + 30 / 7, _snapshots.Count); // 4 packs of 8, 8, 8 and 6 chunks, every step of each
-        foreach (var (step, directory) in _snapshots)
-            foreach (bool powerCut in new[] { false, true })
-            {
-                string copy = Copy(directory, $"{Path.GetFileName(directory)}-{(powerCut ? "cut" : "kill")}");
-                if (powerCut)
-                    CutWhatWasNotDurable(copy);
-                var store = ImageStore.OpenExisting(copy);
-                string at = $"at {step} ({(powerCut ? "power cut" : "kill")})";
-                Assert.True(store.List().Select(i => i.Name).SequenceEqual(["base"]), $"{at}: the store lists {string.Join(", ", store.List().Select(i => i.Name))}");
-                await StoreChecks.AssertIntactAsync(store, "base", base_, at);
+        foreach (var (store, copy, at) in Crashes())
+        {
+            Assert.True(store.List().Select(i => i.Name).SequenceEqual(["base"]), $"{at}: the store lists {string.Join(", ", store.List().Select(i => i.Name))}");
+            await StoreChecks.AssertIntactAsync(store, "base", base_, at);
 
-                store.CollectGarbage();
+            store.CollectGarbage();
 
-                AssertOnlyPublishedPacks(copy, at);
-                Assert.True(store.Chunks.Count == 12, $"{at}: {store.Chunks.Count} chunks stored after gc, 12 referenced");
-                await new ImageImporter(store).ImportAsync(added.Path, new ImportOptions("new", Chunk, DiskImageFormat.Raw), cancellationToken: ct);
-                await StoreChecks.AssertIntactAsync(store, "new", added, at);
-                await StoreChecks.AssertIntactAsync(store, "base", base_, at);
-            }
+            AssertOnlyPublishedPacks(copy, at);
+            Assert.True(store.Chunks.Count == 12, $"{at}: {store.Chunks.Count} chunks stored after gc, 12 referenced");
+            await new ImageImporter(store).ImportAsync(added.Path, new ImportOptions("new", Chunk, DiskImageFormat.Raw), cancellationToken: ct);
+            await StoreChecks.AssertIntactAsync(store, "new", added, at);
+            await StoreChecks.AssertIntactAsync(store, "base", base_, at);
+        }
     }
 
     [Fact]
@@ -79,23 +73,17 @@ public sealed class PackCrashTests : IDisposable
         Assert.Equal((24L, 1), (report.ChunksRemoved, report.PacksRewritten));
         Assert.Equal(["Created", "Appended", "Appended", "Appended", "Appended", "Appended", "Appended", "Appended", "Appended",
             "PackDurable", "IndexDurable", "IndexRenamed", "Published", "OldIndexRemoved", "OldPackRemoved"], _snapshots.Select(s => s.Step));
-        foreach (var (step, directory) in _snapshots)
-            foreach (bool powerCut in new[] { false, true })
-            {
-                string copy = Copy(directory, $"{Path.GetFileName(directory)}-{(powerCut ? "cut" : "kill")}");
-                if (powerCut)
-                    CutWhatWasNotDurable(copy);
-                var store = ImageStore.OpenExisting(copy);
-                string at = $"at {step} ({(powerCut ? "power cut" : "kill")})";
-                await StoreChecks.AssertIntactAsync(store, "keep", keep, at);
+        foreach (var (store, copy, at) in Crashes())
+        {
+            await StoreChecks.AssertIntactAsync(store, "keep", keep, at);
 
-                store.CollectGarbage();
+            store.CollectGarbage();
 
-                AssertOnlyPublishedPacks(copy, at);
-                Assert.True(store.Chunks.Count == 8, $"{at}: {store.Chunks.Count} chunks stored after gc, 8 referenced");
-                Assert.Single(Directory.GetFiles(Path.Combine(copy, "packs"), "*.idx"));
-                await StoreChecks.AssertIntactAsync(store, "keep", keep, at);
-            }
+            AssertOnlyPublishedPacks(copy, at);
+            Assert.True(store.Chunks.Count == 8, $"{at}: {store.Chunks.Count} chunks stored after gc, 8 referenced");
+            Assert.Single(Directory.GetFiles(Path.Combine(copy, "packs"), "*.idx"));
+            await StoreChecks.AssertIntactAsync(store, "keep", keep, at);
+        }
     }
 
     /// <summary>A real <c>bmcast image import</c> killed (SIGKILL) while it appends to a pack.</summary>
@@ -131,6 +119,19 @@ public sealed class PackCrashTests : IDisposable
         Assert.False(File.Exists(orphan), "gc left the killed import's pack");
         Assert.Equal(0, (await BmcastProcess.RunAsync(TimeSpan.FromMinutes(2), "image", "import", big.Path, "--name", "big", "--store", store)).ExitCode);
         Assert.Equal(0, (await BmcastProcess.RunAsync(TimeSpan.FromMinutes(2), "image", "verify", "big", "--store", store)).ExitCode);
+    }
+
+    /// <summary>Each snapshot as a kill leaves it and as a power cut does: (the store opened, its directory, a label).</summary>
+    private IEnumerable<(ImageStore Store, string Directory, string At)> Crashes()
+    {
+        foreach (var (step, directory) in _snapshots)
+            foreach (bool powerCut in new[] { false, true })
+            {
+                string copy = Copy(directory, $"{Path.GetFileName(directory)}-{(powerCut ? "cut" : "kill")}");
+                if (powerCut)
+                    CutWhatWasNotDurable(copy);
+                yield return (ImageStore.OpenExisting(copy), copy, $"at {step} ({(powerCut ? "power cut" : "kill")})");
+            }
     }
 
     private void Snapshot(string step)
