@@ -21,6 +21,8 @@ internal static class PackCompactor
     public static GarbageReport Collect(ChunkStore chunks, HashSet<ChunkKey> referenced)
     {
         string directory = chunks.PacksDirectory;
+        if (!Directory.Exists(directory))
+            return new GarbageReport(0, 0, referenced.Count); // no pack was ever written here
         long bytesBefore = BytesOnDisk(directory);
         var (packs, _) = PackSet.Load(directory, PackSet.Empty, strict: true);
         try
@@ -112,8 +114,6 @@ internal static class PackCompactor
     /// <summary>Delete packs that never got an index and indexes never renamed into place: writers that died.</summary>
     private static void RemoveUnpublished(string directory, PackSet published)
     {
-        if (!Directory.Exists(directory))
-            return;
         var ids = published.Packs.Select(p => p.Id).ToHashSet(StringComparer.Ordinal);
         foreach (string path in Directory.EnumerateFiles(directory))
         {
@@ -124,6 +124,5 @@ internal static class PackCompactor
         }
     }
 
-    private static long BytesOnDisk(string directory) =>
-        Directory.Exists(directory) ? Directory.EnumerateFiles(directory).Sum(path => new FileInfo(path).Length) : 0;
+    private static long BytesOnDisk(string directory) => Directory.EnumerateFiles(directory).Sum(path => new FileInfo(path).Length);
 }
