@@ -30,6 +30,7 @@ public sealed class ImageImporter(ImageStore store)
             throw new ImageExistsException(options.Name);
 
         long started = Stopwatch.GetTimestamp();
+        store.MigrateLayout();
         ImportResult result;
         try
         {

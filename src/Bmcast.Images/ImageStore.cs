@@ -2,6 +2,7 @@ using Bmcast.Core.Storage;
 using System.Security.Cryptography;
 using System.Text.Json;
 using Bmcast.Core.Manifests;
+using Bmcast.Images.Packs;
 
 namespace Bmcast.Images;
 
@@ -12,13 +13,16 @@ namespace Bmcast.Images;
 ///   store.lock                 flock: shared while importing, exclusive while collecting garbage
 ///   names.lock                 flock: exclusive while an AoE slot is given out
 ///   keys/store.key             ECDSA P-256, PKCS#8 PEM, 0600
-///   chunks/ab/abcd…            one file per distinct non-zero chunk, named by its SHA-256
+///   packs.lock                 flock: exclusive while a pack is published
+///   packs/pack-ID.pack         distinct non-zero chunks, appended (PackFormat)
+///   packs/pack-ID.idx          the pack's index: SHA-256 → offset, length (PackIndex); a pack is in the store once it has one
 ///   images/NAME/manifest       Manifest.Encode()
 ///   images/NAME/image.json     ImageInfo
 ///   tmp/                       staging; anything here is garbage once no import holds the lock
 /// </code>
 /// An image exists exactly when <c>images/NAME</c> does; it is published by renaming a complete,
-/// durable staging directory, so an import that dies leaves nothing visible.
+/// durable staging directory, so an import that dies leaves nothing visible. Stores from before packs keep one file
+/// per chunk in <c>chunks/ab/abcd…</c>: read as they are, moved into packs by the first write (<see cref="LayoutMigration"/>).
 /// </summary>
 public sealed class ImageStore
 {
@@ -31,9 +35,11 @@ public sealed class ImageStore
 
     private readonly string _imagesDirectory;
     private readonly StoreKey _key;
+    private readonly Action<string>? _log;
 
-    private ImageStore(string root, bool create)
+    private ImageStore(string root, bool create, Action<string>? log)
     {
+        _log = log;
         if (File.Exists(root))
             throw new ImageStoreException($"{root} is a file, not an image store directory (--store names a directory)");
         if (!create && !Directory.Exists(Path.Combine(root, "images")))
@@ -42,11 +48,10 @@ public sealed class ImageStore
         _imagesDirectory = Path.Combine(root, "images");
         TemporaryDirectory = Path.Combine(root, "tmp");
         string keys = Path.Combine(root, "keys");
-        string chunks = Path.Combine(root, "chunks");
         if (create)
-            foreach (string directory in new[] { root, _imagesDirectory, TemporaryDirectory, keys, chunks })
+            foreach (string directory in new[] { root, _imagesDirectory, TemporaryDirectory, keys }) // packs/: by the first pack
                 Directory.CreateDirectory(directory);
-        Chunks = new ChunkStore(chunks, TemporaryDirectory);
+        Chunks = new ChunkStore(root);
         _key = new StoreKey(Path.Combine(keys, "store.key"), TemporaryDirectory);
     }
 
@@ -75,10 +80,11 @@ public sealed class ImageStore
     }
 
     /// <summary>Open (creating if needed) the store at <see cref="ResolveRoot"/>(<paramref name="explicitRoot"/>).</summary>
-    public static ImageStore Open(string? explicitRoot = null) => new(ResolveRoot(explicitRoot), create: true);
+    /// <param name="log">Where to say what the store did of its own accord (the one-time move into packs).</param>
+    public static ImageStore Open(string? explicitRoot = null, Action<string>? log = null) => new(ResolveRoot(explicitRoot), create: true, log);
 
     /// <summary>Open the store at <see cref="ResolveRoot"/>(<paramref name="explicitRoot"/>) only if it exists: commands that read must not create one.</summary>
-    public static ImageStore OpenExisting(string? explicitRoot = null) => new(ResolveRoot(explicitRoot), create: false);
+    public static ImageStore OpenExisting(string? explicitRoot = null, Action<string>? log = null) => new(ResolveRoot(explicitRoot), create: false, log);
 
     public bool Exists(string name) => ImageName.IsValid(name) && Directory.Exists(ImageDirectory(name));
 
@@ -253,7 +259,7 @@ public sealed class ImageStore
         return null;
     }
 
-    /// <summary>Remove an image, then delete the chunks no remaining image references.</summary>
+    /// <summary>Remove an image, then collect garbage (<see cref="CollectGarbage"/>).</summary>
     public GarbageReport Remove(string name)
     {
         ImageName.Validate(name);
@@ -266,7 +272,10 @@ public sealed class ImageStore
         return CollectGarbageLocked();
     }
 
-    /// <summary>Delete chunks no manifest references and leftovers of imports that died.</summary>
+    /// <summary>
+    /// Reclaim the space of chunks no manifest references (packs compacted: <see cref="PackCompactor"/>) and leftovers
+    /// of imports that died; an old store is moved into packs first.
+    /// </summary>
     public GarbageReport CollectGarbage()
     {
         using var exclusive = StoreLock.Exclusive(Root);
@@ -285,26 +294,45 @@ public sealed class ImageStore
 
     internal StoreLock LockShared() => StoreLock.Shared(Root);
 
+    /// <summary>
+    /// Move a store from before packs into packs, once, before the first write to it (an import calls this before it
+    /// takes the store's shared lock; <c>rm</c> and <c>gc</c> migrate under their exclusive one).
+    /// </summary>
+    internal void MigrateLayout()
+    {
+        if (!Chunks.Loose.Exist)
+            return;
+        using var exclusive = StoreLock.Exclusive(Root);
+        MigrateLayoutLocked();
+    }
+
+    private void MigrateLayoutLocked()
+    {
+        if (LayoutMigration.Run(Chunks) is { } moved)
+            _log?.Invoke($"image store {Root}: moved {moved.Chunks} chunk files ({ByteSize.Format(moved.Bytes)}) from chunks/ into packs/ (one-time migration to the pack layout)");
+    }
+
     private GarbageReport CollectGarbageLocked()
     {
+        MigrateLayoutLocked();
         // Decode every manifest before deleting anything: a damaged manifest aborts the collection
         // rather than letting its chunks be taken for garbage.
-        var referenced = new HashSet<string>(StringComparer.Ordinal);
+        var referenced = new HashSet<ChunkKey>();
         foreach (var info in List())
         {
             var manifest = ReadManifest(info.Name);
             for (long chunk = 0; chunk < manifest.ChunkCount; chunk++)
                 if (!manifest.IsZeroChunk(chunk))
-                    referenced.Add(Convert.ToHexStringLower(manifest.ChunkHash(chunk)));
+                    referenced.Add(ChunkKey.From(manifest.ChunkHash(chunk)));
         }
-        long chunksRemoved = 0, bytesFreed = 0;
-        foreach (var (hash, path) in Chunks.Enumerate())
+        GarbageReport report;
+        try
         {
-            if (referenced.Contains(hash))
-                continue;
-            bytesFreed += new FileInfo(path).Length;
-            File.Delete(path);
-            chunksRemoved++;
+            report = PackCompactor.Collect(Chunks, referenced);
+        }
+        catch (PackFormatException e)
+        {
+            throw new ImageStoreException($"garbage collection stopped before deleting any chunk: {e.Message} (move the damaged pack's files out of {Chunks.PacksDirectory} to go on; images that need its chunks then fail `image verify`)", e);
         }
         foreach (string leftover in Directory.EnumerateFileSystemEntries(TemporaryDirectory))
         {
@@ -313,7 +341,7 @@ public sealed class ImageStore
             else
                 File.Delete(leftover);
         }
-        return new GarbageReport(chunksRemoved, bytesFreed, referenced.Count);
+        return report;
     }
 
     /// <summary>Make a directory vanish atomically (rename into tmp/), then delete it at leisure.</summary>

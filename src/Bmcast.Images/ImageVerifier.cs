@@ -6,7 +6,7 @@ namespace Bmcast.Images;
 
 /// <summary>
 /// Audits a stored image end to end: the manifest's structure and root hash, its signature and
-/// signer, and the SHA-256 of every stored chunk it references (re-read from disk, on every core).
+/// signer, and the SHA-256 of every stored chunk it references (re-read from its pack, on every core).
 /// </summary>
 public sealed class ImageVerifier(ImageStore store)
 {
@@ -46,24 +46,28 @@ public sealed class ImageVerifier(ImageStore store)
     private BadChunk? CheckChunk(Manifest manifest, long chunk)
     {
         var hash = manifest.ChunkHash(chunk);
-        string path = store.Chunks.PathOf(hash);
+        var stored = store.Chunks.Locate(hash);
         BadChunk Bad(string problem) =>
-            new(chunk, chunk * manifest.ChunkSize, Convert.ToHexStringLower(manifest.ChunkHash(chunk)), path, problem);
+            new(chunk, chunk * manifest.ChunkSize, Convert.ToHexStringLower(manifest.ChunkHash(chunk)), stored?.Path ?? "", problem)
+            {
+                FileOffset = stored?.Offset ?? 0,
+            };
 
-        using var file = store.Chunks.TryOpen(hash);
-        if (file is null)
-            return Bad("missing");
+        if (stored is null)
+            return Bad(store.Chunks.Packs.Damaged.Count == 0 ? "missing" : $"missing (damaged: {string.Join("; ", store.Chunks.Packs.Damaged)})");
         int expected = manifest.ChunkLength(chunk);
-        if (RandomAccess.GetLength(file) != expected)
-            return Bad($"wrong size: {RandomAccess.GetLength(file)} bytes, expected {expected}");
+        if (stored.Length != expected)
+            return Bad($"wrong size: {stored.Length} bytes, expected {expected}");
         byte[] buffer = ArrayPool<byte>.Shared.Rent(expected);
         try
         {
             var data = buffer.AsSpan(0, expected);
-            for (int filled = 0, n; filled < expected; filled += n)
-                if ((n = RandomAccess.Read(file, data[filled..], filled)) == 0)
-                    return Bad("truncated while reading");
-            return manifest.Matches(chunk, data) ? null : Bad("hash mismatch");
+            return store.Chunks.TryRead(hash, 0, data) switch
+            {
+                ChunkRead.Missing => Bad("missing"),
+                ChunkRead.Short => Bad("truncated while reading"),
+                _ => manifest.Matches(chunk, data) ? null : Bad("hash mismatch"),
+            };
         }
         finally
         {

@@ -21,7 +21,11 @@ public sealed class StoreExportCatalog(ImageStore store) : IExportCatalog
             return store.Exists(manifestOf) ? new ReadOnlyMemoryDevice(store.ReadEncodedManifest(manifestOf)) : null;
         if (TryStripPrefix(name, ExportNames.ProfilePrefix) is { } profileOf)
             return store.Exists(profileOf) && store.ReadBootProfile(profileOf) is { Length: > 0 } profile ? new ReadOnlyMemoryDevice(profile) : null;
-        return store.Exists(name) ? store.OpenDevice(name) : null;
+        if (!store.Exists(name))
+            return null;
+        // Take up packs imports published and let go of those garbage collection removed (their space is freed then).
+        store.Chunks.Refresh();
+        return store.OpenDevice(name);
     }
 
     private static string? TryStripPrefix(string name, string prefix) =>

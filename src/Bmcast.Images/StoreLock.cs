@@ -7,7 +7,8 @@ namespace Bmcast.Images;
 /// An advisory lock on the whole store (flock on <c>store.lock</c>). Imports hold it shared, so any
 /// number may run at once; garbage collection holds it exclusive, because a chunk written by an
 /// import in progress is not yet referenced by any manifest and would otherwise look like garbage.
-/// <see cref="Naming"/> (flock on <c>names.lock</c>) serializes the short moments that give out AoE slots.
+/// <see cref="Naming"/> (flock on <c>names.lock</c>) serializes the short moments that give out AoE slots, and
+/// <see cref="Packing"/> (<c>packs.lock</c>) those that publish a pack.
 /// </summary>
 internal sealed class StoreLock : IDisposable
 {
@@ -26,6 +27,9 @@ internal sealed class StoreLock : IDisposable
 
     /// <summary>Held while an AoE slot is chosen and recorded, so two publishers never choose the same one.</summary>
     public static StoreLock Naming(string root) => Take(Path.Combine(root, "names.lock"), LibC.O_RDWR | LibC.O_CREAT, LibC.LOCK_EX)!;
+
+    /// <summary>Held while a pack is published, so two writers never both index a chunk they both wrote.</summary>
+    public static StoreLock Packing(string root) => Take(Path.Combine(root, "packs.lock"), LibC.O_RDWR | LibC.O_CREAT, LibC.LOCK_EX)!;
 
     /// <summary>
     /// A reader's hold on an image: a shared flock on its manifest file (opened read-only, so read-only stores work),

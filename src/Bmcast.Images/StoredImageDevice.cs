@@ -4,7 +4,8 @@ using Bmcast.Core.Storage;
 namespace Bmcast.Images;
 
 /// <summary>
-/// A stored image as a read-only block device: reads are assembled from chunk files, zero chunks
+/// A stored image as a read-only block device: reads are assembled from chunks in packs (one lookup and one
+/// <c>pread</c> on a pack kept open per chunk touched, allocating nothing), zero chunks
 /// read as zeros without touching the disk, and <c>base:allocation</c> reports zero chunks as holes
 /// so clients such as nbdcopy skip them. Content is not re-verified here: the streaming engine
 /// verifies every chunk against the manifest itself, and <c>bmcast image verify</c> audits the store.
@@ -83,19 +84,11 @@ public sealed class StoredImageDevice : IBlockDevice
 
     private void ReadChunk(long chunk, int inChunk, Span<byte> destination)
     {
-        var hash = Manifest.ChunkHash(chunk);
-        using var file = _chunks.TryOpen(hash)
-            ?? throw new BlockDeviceException(BlockDeviceException.EIO,
-                $"chunk {chunk} ({Convert.ToHexStringLower(hash)}) is missing from the store");
-        int done = 0;
-        while (done < destination.Length)
-        {
-            int n = RandomAccess.Read(file, destination[done..], inChunk + done);
-            if (n == 0)
-                throw new BlockDeviceException(BlockDeviceException.EIO,
-                    $"chunk {chunk} ({Convert.ToHexStringLower(hash)}) is shorter than the manifest says");
-            done += n;
-        }
+        var outcome = _chunks.TryRead(Manifest.ChunkHash(chunk), inChunk, destination);
+        if (outcome != ChunkRead.Done)
+            throw new BlockDeviceException(BlockDeviceException.EIO, outcome == ChunkRead.Missing
+                ? $"chunk {chunk} ({Convert.ToHexStringLower(Manifest.ChunkHash(chunk))}) is missing from the store"
+                : $"chunk {chunk} ({Convert.ToHexStringLower(Manifest.ChunkHash(chunk))}) is shorter than the manifest says");
     }
 
     private static BlockDeviceException ReadOnly() =>

@@ -48,10 +48,13 @@ internal sealed class CommandContext
     public bool Json => _parseResult.GetValue(_options.Json);
 
     /// <summary>The store, which must exist: only imports create one (<see cref="StoreForImport"/>).</summary>
-    public ImageStore Store => _store ??= ImageStore.OpenExisting(_parseResult.GetValue(_options.Store));
+    public ImageStore Store => _store ??= ImageStore.OpenExisting(_parseResult.GetValue(_options.Store), Notice);
 
     /// <summary>The store, created if it does not exist yet.</summary>
-    public ImageStore StoreForImport => _store ??= ImageStore.Open(_parseResult.GetValue(_options.Store));
+    public ImageStore StoreForImport => _store ??= ImageStore.Open(_parseResult.GetValue(_options.Store), Notice);
+
+    /// <summary>What the store does of its own accord (moving an old store into packs): one line on stderr.</summary>
+    private void Notice(string line) => Error.WriteLine($"bmcast: {line}");
 
     public T GetValue<T>(Option<T> option) => _parseResult.GetValue(option)!;
 

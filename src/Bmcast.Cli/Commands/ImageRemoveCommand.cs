@@ -31,6 +31,8 @@ internal static class ImageRemoveCommand
         }
         var garbage = report.Garbage;
         string removed = report.Removed is null ? "" : $"removed {report.Removed}; ";
-        context.Output.WriteLine($"{removed}freed {garbage.ChunksRemoved} chunks ({ByteSize.Format(garbage.BytesFreed)}), {garbage.ChunksKept} chunks still in use");
+        string packs = garbage.PacksRemoved == 0 ? "" : $"; {garbage.PacksRemoved} packs removed, {garbage.PacksRewritten} of them rewritten";
+        string kept = garbage.DeadBytesKept == 0 ? "" : $"; {ByteSize.Format(garbage.DeadBytesKept)} unreferenced left in packs mostly in use";
+        context.Output.WriteLine($"{removed}freed {garbage.ChunksRemoved} chunks ({ByteSize.Format(garbage.BytesFreed)}), {garbage.ChunksKept} chunks still in use{packs}{kept}");
     }
 }

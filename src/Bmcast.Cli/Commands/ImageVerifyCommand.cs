@@ -37,7 +37,7 @@ internal static class ImageVerifyCommand
             return;
         }
         foreach (var bad in report.BadChunks)
-            output.WriteLine($"{report.Name}: chunk {bad.Chunk} at offset {bad.Offset}: {bad.Problem} ({bad.Path})");
+            output.WriteLine($"{report.Name}: chunk {bad.Chunk} at offset {bad.Offset}: {bad.Problem}{(bad.Path.Length == 0 ? "" : $" ({bad.Path} at {bad.FileOffset})")}");
         if (!report.SignatureValid)
             output.WriteLine($"{report.Name}: manifest signature is INVALID");
         else if (!report.SignedByStoreKey)

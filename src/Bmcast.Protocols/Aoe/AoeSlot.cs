@@ -10,7 +10,6 @@ namespace Bmcast.Protocols.Aoe;
 public sealed class AoeSlot(byte number, string name, IBlockDevice device, AoeSlotKind kind = AoeSlotKind.Image)
 {
     private readonly Lock _lock = new();
-    private readonly BlockReadCache _cache = new(device);
     private byte[] _configString = [];
 
     public byte Number { get; } = number;
@@ -30,9 +29,12 @@ public sealed class AoeSlot(byte number, string name, IBlockDevice device, AoeSl
 
     public IBlockDevice Device { get; } = device;
 
-    /// <summary>Read through a small cache of chunk-sized blocks (frames are far smaller than chunks).</summary>
+    /// <summary>
+    /// Read straight from the device: a frame's 1-8.5 KiB is one <c>pread</c> on a pack the store keeps open, which
+    /// the page cache serves as well as a block cache of our own would, without its copy and its lock.
+    /// </summary>
     internal ValueTask ReadAsync(long offset, Memory<byte> buffer, CancellationToken cancellationToken) =>
-        _cache.ReadAsync(offset, buffer, cancellationToken);
+        Device.ReadAsync(offset, buffer, cancellationToken);
 
     /// <summary>Whole sectors; a size that is not a multiple of 512 reads as zero-padded to the next sector.</summary>
     public ulong Sectors => (ulong)((Device.Size + 511) / 512);

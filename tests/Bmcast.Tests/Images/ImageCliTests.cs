@@ -71,17 +71,15 @@ public sealed class ImageCliTests : IDisposable
     {
         await RunAsync("image", "import", _file, "--name", "disk");
         Assert.Equal(0, (await RunAsync("image", "verify", "disk")).ExitCode);
-        string path = _temp.Store.Chunks.PathOf(_temp.Store.ReadManifest("disk").ChunkHash(1));
-        byte[] bytes = File.ReadAllBytes(path);
-        bytes[0] ^= 0x80;
-        File.WriteAllBytes(path, bytes);
+        var stored = StoreSurgery.FlipByte(_temp.Store, _temp.Store.ReadManifest("disk").ChunkHash(1), 0);
 
         var outcome = await RunAsync("image", "verify", "disk", "--json");
 
         Assert.Equal(2, outcome.ExitCode);
         var bad = Assert.Single(JsonDocument.Parse(outcome.Output).RootElement.GetProperty("badChunks").EnumerateArray());
         Assert.Equal(1, bad.GetProperty("chunk").GetInt64());
-        Assert.Equal(path, bad.GetProperty("path").GetString());
+        Assert.Equal(stored.Path, bad.GetProperty("path").GetString());
+        Assert.Equal(stored.Offset, bad.GetProperty("fileOffset").GetInt64());
     }
 
     [Fact]

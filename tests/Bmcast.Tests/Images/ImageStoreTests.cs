@@ -28,7 +28,7 @@ public sealed class ImageStoreTests : IDisposable
         Assert.Equal(16, a.NewChunks);
         Assert.Equal(1, b.NewChunks);
         Assert.Equal(Chunk, b.NewBytes);
-        Assert.Equal(17, _temp.ChunkFileCount());
+        Assert.Equal(17, _temp.StoredChunkCount());
     }
 
     [Fact]
@@ -44,30 +44,37 @@ public sealed class ImageStoreTests : IDisposable
 
         Assert.Equal(1, result.NewChunks);
         Assert.Equal(8 * Chunk, result.Image.StoredBytes);
-        Assert.Equal(1, _temp.ChunkFileCount());
+        Assert.Equal(1, _temp.StoredChunkCount());
     }
 
     [Fact]
     public async Task Remove_collects_only_chunks_no_other_image_uses()
     {
+        // a and b share 2 of a's 8 chunks: once a is gone its pack is a quarter live, so it is rewritten.
         var first = Dense("a.raw", 8, seed: 1);
         var second = new SparseImage(_temp.PathFor("b.raw"), 8 * Chunk, seed: 2)
-            .Write(0, first.Content[..(4 * Chunk)].ToArray())
-            .Data(4 * Chunk, 4 * Chunk);
+            .Write(0, first.Content[..(2 * Chunk)].ToArray())
+            .Data(2 * Chunk, 6 * Chunk);
         await _temp.ImportAsync(first.Path, "a", Chunk);
         await _temp.ImportAsync(second.Path, "b", Chunk);
-        Assert.Equal(12, _temp.ChunkFileCount());
+        Assert.Equal(14, _temp.StoredChunkCount());
+        long before = PackBytes();
 
         var garbage = _temp.Store.Remove("a");
 
-        Assert.Equal(4, garbage.ChunksRemoved);
-        Assert.Equal(4L * Chunk, garbage.BytesFreed);
-        Assert.Equal(8, _temp.ChunkFileCount());
+        Assert.Equal(6, garbage.ChunksRemoved);
+        Assert.Equal(1, garbage.PacksRewritten);
+        Assert.Equal(before - PackBytes(), garbage.BytesFreed);
+        Assert.True(garbage.BytesFreed >= 6L * Chunk, $"freed {garbage.BytesFreed} bytes");
+        Assert.Equal(8, _temp.StoredChunkCount());
         Assert.Equal(["b"], _temp.Store.List().Select(i => i.Name));
         var report = await new ImageVerifier(_temp.Store).VerifyAsync("b", cancellationToken: TestContext.Current.CancellationToken);
         Assert.True(report.IsValid);
         Assert.Throws<ImageNotFoundException>(() => _temp.Store.Remove("a"));
     }
+
+    private long PackBytes() =>
+        Directory.EnumerateFiles(Path.Combine(_temp.Store.Root, "packs")).Sum(path => new FileInfo(path).Length);
 
     [Fact]
     public async Task Importing_an_existing_name_needs_force_which_replaces_it()
@@ -82,7 +89,7 @@ public sealed class ImageStoreTests : IDisposable
 
         Assert.True(replaced.Replaced);
         Assert.Equal(replaced.Image.RootHash, _temp.Store.GetInfo("disk").RootHash);
-        Assert.Equal(4, _temp.ChunkFileCount()); // the replaced image's chunks were collected
+        Assert.Equal(4, _temp.StoredChunkCount()); // the replaced image's chunks were collected
     }
 
     [Fact]
@@ -110,7 +117,7 @@ public sealed class ImageStoreTests : IDisposable
         var results = await Task.WhenAll(ImportAs("one"), ImportAs("two"));
 
         Assert.Equal(600, results.Sum(r => r.NewChunks));
-        Assert.Equal(600, _temp.ChunkFileCount());
+        Assert.Equal(600, _temp.StoredChunkCount());
         Assert.Equal(results[0].Image.RootHash, results[1].Image.RootHash);
         Assert.Empty(Directory.EnumerateFileSystemEntries(Path.Combine(_temp.Store.Root, "tmp")));
     }
@@ -144,7 +151,7 @@ public sealed class ImageStoreTests : IDisposable
 
         Assert.Empty(_temp.Store.List());
         Assert.False(_temp.Store.Exists("big"));
-        Assert.Equal(0, _temp.ChunkFileCount());
+        Assert.Equal(0, _temp.StoredChunkCount());
         Assert.Empty(Directory.EnumerateFileSystemEntries(Path.Combine(_temp.Store.Root, "tmp")));
     }
 

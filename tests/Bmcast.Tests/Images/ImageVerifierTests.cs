@@ -1,4 +1,5 @@
 using Bmcast.Images;
+using Bmcast.Images.Packs;
 using Xunit;
 
 namespace Bmcast.Tests.Images;
@@ -30,13 +31,10 @@ public sealed class ImageVerifierTests : IDisposable
     }
 
     [Fact]
-    public async Task A_flipped_byte_in_a_chunk_file_is_found_and_named()
+    public async Task A_flipped_byte_in_a_stored_chunk_is_found_and_named()
     {
         var manifest = await ImportAsync();
-        string path = _temp.Store.Chunks.PathOf(manifest.ChunkHash(11));
-        byte[] bytes = File.ReadAllBytes(path);
-        bytes[1234] ^= 0x01;
-        File.WriteAllBytes(path, bytes);
+        var stored = StoreSurgery.FlipByte(_temp.Store, manifest.ChunkHash(11), 1234);
 
         var report = await VerifyAsync();
 
@@ -44,22 +42,42 @@ public sealed class ImageVerifierTests : IDisposable
         var bad = Assert.Single(report.BadChunks);
         Assert.Equal(11, bad.Chunk);
         Assert.Equal(11L * Chunk, bad.Offset);
-        Assert.Equal(path, bad.Path);
+        Assert.Equal((stored.Path, stored.Offset), (bad.Path, bad.FileOffset));
         Assert.Equal("hash mismatch", bad.Problem);
     }
 
     [Fact]
-    public async Task Missing_and_truncated_chunk_files_are_reported()
+    public async Task Missing_and_wrongly_sized_chunks_are_reported()
     {
         var manifest = await ImportAsync();
-        File.Delete(_temp.Store.Chunks.PathOf(manifest.ChunkHash(0)));
-        File.WriteAllBytes(_temp.Store.Chunks.PathOf(manifest.ChunkHash(15)), new byte[10]);
+        var lost = ChunkKey.From(manifest.ChunkHash(0));
+        var shrunk = ChunkKey.From(manifest.ChunkHash(15));
+        StoreSurgery.RewriteIndexes(_temp.Store, entry =>
+            entry.Key == lost ? null : entry.Key == shrunk ? entry with { Length = 10 } : entry);
 
         var report = await VerifyAsync();
 
         Assert.Equal([0L, 15L], report.BadChunks.Select(b => b.Chunk));
         Assert.Equal("missing", report.BadChunks[0].Problem);
         Assert.StartsWith("wrong size", report.BadChunks[1].Problem);
+    }
+
+    [Fact]
+    public async Task A_damaged_pack_index_makes_its_chunks_missing_and_says_why()
+    {
+        var manifest = await ImportAsync();
+        string index = Assert.Single(Directory.GetFiles(Path.Combine(_temp.Store.Root, "packs"), "*.idx"));
+        byte[] bytes = File.ReadAllBytes(index);
+        bytes[PackIndex.EntriesOffset + 40] ^= 0x01; // a length, under the checksum
+        File.WriteAllBytes(index, bytes);
+
+        var report = await new ImageVerifier(ImageStore.OpenExisting(_temp.Store.Root)).VerifyAsync("a", cancellationToken: TestContext.Current.CancellationToken);
+
+        Assert.Equal(manifest.NonZeroChunkCount, report.BadChunks.Count);
+        Assert.All(report.BadChunks, bad => Assert.Contains("checksum", bad.Problem));
+        var gc = Assert.Throws<ImageStoreException>(() => ImageStore.OpenExisting(_temp.Store.Root).CollectGarbage());
+        Assert.Contains("before deleting any chunk", gc.Message);
+        Assert.True(File.Exists(index));
     }
 
     [Fact]

@@ -56,7 +56,7 @@ public sealed class StoredImageDeviceTests : IDisposable
             Assert.Equal(IsZero(image, chunk), manifest.IsZeroChunk(chunk));
         // Chunks 0, 6, 7, 8, 20 and the short last one (12345 bytes) hold data.
         Assert.Equal(6, manifest.NonZeroChunkCount);
-        Assert.Equal(6, _temp.ChunkFileCount());
+        Assert.Equal(6, _temp.StoredChunkCount());
         Assert.Equal(manifest.ChunkCount - 6, result.Image.ZeroChunkCount);
         Assert.Equal(5L * Chunk + 12345, result.Image.StoredBytes);
     }

@@ -23,7 +23,8 @@ public sealed class TempStore : IDisposable
         DiskImageFormat format = DiskImageFormat.Raw) =>
         new ImageImporter(Store).ImportAsync(file, new ImportOptions(name, chunkSize, format), cancellationToken: TestContext.Current.CancellationToken);
 
-    public int ChunkFileCount() => Store.Chunks.Enumerate().Count();
+    /// <summary>Distinct chunks the store holds (in packs, or chunk files before migration).</summary>
+    public long StoredChunkCount() => Store.Chunks.Count;
 
     public void Dispose() => System.IO.Directory.Delete(Directory, recursive: true);
 }

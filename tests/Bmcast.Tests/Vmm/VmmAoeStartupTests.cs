@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Bmcast.Tests.Aoe;
+using Bmcast.Images;
 using Bmcast.Tests.Images;
 using Bmcast.Tests.Nbd;
 using Bmcast.Tests.OsImages;
@@ -103,12 +104,7 @@ public sealed class VmmAoeStartupTests(VmmAoeStartupTests.Setup setup, ITestOutp
         var first = new byte[setup.ChunkSize];
         await using (var disk = File.OpenRead(setup.Disk))
             await disk.ReadExactlyAsync(first, TestContext.Current.CancellationToken);
-        string hex = Convert.ToHexStringLower(SHA256.HashData(first));
-        string chunkFile = Path.Combine(store, "chunks", hex[..2], hex);
-        Assert.True(File.Exists(chunkFile), $"chunk 0 is not stored at {chunkFile}");
-        byte[] bytes = await File.ReadAllBytesAsync(chunkFile, TestContext.Current.CancellationToken);
-        bytes[^1] ^= 0x20;
-        await File.WriteAllBytesAsync(chunkFile, bytes, TestContext.Current.CancellationToken);
+        StoreSurgery.FlipByte(ImageStore.OpenExisting(store), SHA256.HashData(first), setup.ChunkSize - 1);
 
         await using var tap = await setup.NamespaceAsync(9000);
         await using var server = await setup.ServeAsync(tap, store);

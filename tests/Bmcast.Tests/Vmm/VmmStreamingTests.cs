@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Security.Cryptography;
 using System.Text.Json;
+using Bmcast.Images;
 using Bmcast.Tests.Images;
 using Bmcast.Tests.OsImages;
 using Bmcast.Tests.Support;
@@ -171,10 +172,7 @@ public sealed class VmmStreamingTests(VmmStreamingTests.Setup setup, ITestOutput
         await setup.ImportAsync(store);
         // The chunk with the root file system's superblock: read by the guest's initramfs, never by the firmware's boot path.
         long chunk = setup.RootSuperblockChunk();
-        string file = Directory.EnumerateFiles(store, setup.ChunkHash(chunk), SearchOption.AllDirectories).Single();
-        byte[] bytes = await File.ReadAllBytesAsync(file, TestContext.Current.CancellationToken);
-        bytes[bytes.Length / 2] ^= 0xFF;
-        await File.WriteAllBytesAsync(file, bytes, TestContext.Current.CancellationToken);
+        StoreSurgery.FlipByte(ImageStore.OpenExisting(store), Convert.FromHexString(setup.ChunkHash(chunk)), ChunkSize / 2);
         string target = dir.File("target.img");
         BareMetalRig.CreateEmptyDisk(target, setup.ImageBytes);
         await using var rig = await BareMetalRig.StartAsync(store, setup.RootHash, target);
