@@ -80,6 +80,7 @@ public sealed class ChaosCampaignTests
         // Run 2 has its image replaced mid-deployment: a restart against the other image is refused.
         Assert.Equal(1, summary.GetProperty("source_replacements").GetInt64());
         Assert.Equal(1, summary.GetProperty("replaced_source_refused").GetInt64());
+        Assert.False(summary.TryGetProperty("source_replacements_after_completion", out _), "the image was replaced after the copy had completed");
         Assert.True(summary.GetProperty("flushes_acknowledged").GetInt64() > 0);
     }
 

@@ -21,7 +21,8 @@ public sealed partial class StateDamageCampaign : IChaosCampaign
 {
     private const int ImageSize = 16 << 20;
     private const string Bandwidth = "6M";
-    // Slow enough that the copy is still under way when the image is replaced (12 MiB of data: about 12 s).
+    // Slow enough that the copy is still under way when the image is replaced (12 MiB of data: about 12 s); the agent
+    // started once the image is back copies at the usual rate.
     private const string ReplacementBandwidth = "1M";
     private static readonly TimeSpan EventTimeout = TimeSpan.FromMinutes(2);
 
@@ -102,6 +103,15 @@ public sealed partial class StateDamageCampaign : IChaosCampaign
                 {
                     if (cut > 0)
                         await SettleAsync(client, damage, reported, $"after cut {cut} ({Snake(damage)})", ct);
+                    else if (replaceWith is not null)
+                    {
+                        // At once: the guest's reads after each cut fetch most chunks on demand, and a complete
+                        // deployment no longer asks its source for anything.
+                        var (resumed, reconnected) = await ReplaceSourceAsync(agent, client, replaceWith, ct);
+                        await client.DisposeAsync();
+                        (agent, client) = (resumed, reconnected);
+                        _options = ["--bandwidth", Bandwidth];
+                    }
                     if (cut < cuts)
                     {
                         await WriteForAsync(client, random.Next(50, 1500), agent.KillHardAsync);
@@ -109,12 +119,6 @@ public sealed partial class StateDamageCampaign : IChaosCampaign
                         damage = Kinds[random.Next(Kinds.Length)];
                         await DamageAsync(damage, cut + 1, ct);
                         continue;
-                    }
-                    if (replaceWith is not null)
-                    {
-                        var (resumed, reconnected) = await ReplaceSourceAsync(agent, client, replaceWith, ct);
-                        await client.DisposeAsync();
-                        (agent, client) = (resumed, reconnected);
                     }
                     // The last stretch: the guest writes a little longer, then idles so the copy can finish.
                     await WriteForAsync(client, random.Next(50, 1000), () => Task.CompletedTask);
@@ -183,7 +187,7 @@ public sealed partial class StateDamageCampaign : IChaosCampaign
         }
 
         /// <summary>A refusal: exit code 1, a message naming the state file or the image, no stack trace, nothing changed.</summary>
-        private void JudgeRefusal(BmcastProcess agent, int code, (string Target, string? State) before, string after)
+        private void JudgeRefusal(BmcastProcess agent, int code, (string? Target, string? State) before, string after)
         {
             string error = agent.Stderr;
             if (code != 1 || error.Contains("   at ") || !error.Contains("state file"))
@@ -204,7 +208,7 @@ public sealed partial class StateDamageCampaign : IChaosCampaign
             {
                 foreach (var (block, verdict) in broken.Where(b => b.Verdict.Recognised))
                 {
-                    Tally.Add("writes_lost_to_reported_damage");
+                    Tally.Add("blocks_lost_to_reported_damage");
                     _ledger.Settle(block, verdict.Found);
                 }
                 broken = [.. broken.Where(b => !b.Verdict.Recognised)];
@@ -260,12 +264,14 @@ public sealed partial class StateDamageCampaign : IChaosCampaign
             return (resumed, reconnected);
         }
 
-        /// <summary>Hashes of the target and the state file (null when there is none), to show a refusal changed neither.</summary>
-        private (string Target, string? State) Fingerprint() =>
-            (Hash(_target), File.Exists(StatePath) ? Hash(StatePath) : null);
+        /// <summary>Hashes of the target and the state file, to show a refusal changed neither.</summary>
+        private (string? Target, string? State) Fingerprint() => (Hash(_target), Hash(StatePath));
 
-        private static string Hash(string path)
+        /// <summary>The file's SHA-256, or null when there is none.</summary>
+        private static string? Hash(string path)
         {
+            if (!File.Exists(path))
+                return null;
             using var file = File.OpenRead(path);
             return Convert.ToHexString(SHA256.HashData(file));
         }
