@@ -126,10 +126,9 @@ public sealed partial class ServerMemoryCampaign : IChaosCampaign
         {
             for (int i = 0; i < unread; i++)
             {
-                uint length = random.Next(2) == 0 ? NbdProtocol.MaxPayload : (uint)random.Next(1, NbdProtocol.MaxPayload / 4096 + 1) * 4096;
                 if (await GoAsync(tally, clients, Address(1, i), served, UnreadReceiveBuffer, attack.Token) is not { } client)
                     continue;
-                await client.SendReadsAsync(ReadsPerClient, length, image.Size, random, attack.Token);
+                await client.SendReadsAsync(ReadsPerClient, NbdProtocol.MaxPayload, image.Size, random, attack.Token);
                 tally.Add("unread_clients");
             }
             for (int a = 0; a < floodAddresses; a++)
