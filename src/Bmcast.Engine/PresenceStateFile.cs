@@ -159,11 +159,15 @@ public sealed class PresenceStateFile
                 map.MarkPageDirty(p); // The next commit writes it, with its checksum.
             }
             else
+            {
+                if (slots.MayHaveLostACommit(p, slot, page, other))
+                    repair.RolledBackPages++;
                 map.LoadPage(p, slot == 0 ? page : other);
+            }
             map.CopyPage(p, page);
             durable.LoadPage(p, page);
         }
-        return new PresenceStateFile(device, map, durable, slots) { Repair = repair.DamagedPages > 0 ? repair : null };
+        return new PresenceStateFile(device, map, durable, slots) { Repair = repair.DamagedPages + repair.RolledBackPages > 0 ? repair : null };
     }
 
     /// <summary>Keep, of the chunks either slot of a damaged page claims, those the target can be shown to hold (whole chunks only).</summary>

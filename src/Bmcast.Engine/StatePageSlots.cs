@@ -85,6 +85,24 @@ internal sealed class StatePageSlots
         return chosen;
     }
 
+    /// <summary>
+    /// True when loading <paramref name="page"/> from <paramref name="chosen"/> may have lost a completed commit: the
+    /// other slot failed its checksum, and its table entry is not that of the commit just before the chosen one. Commits
+    /// alternate slots with consecutive sequence numbers, so a crash between a slot's write and its table entry's leaves
+    /// the failing slot one commit older (nothing lost), and so does damage to the older slot. A failing slot that claims
+    /// the next commit is a commit cut short after its table entry landed (nothing acknowledged depends on it) or the
+    /// newest completed commit, damaged; any other sequence means the table itself was damaged. The file cannot tell
+    /// these apart, so the loader reports them.
+    /// </summary>
+    public bool MayHaveLostACommit(int page, int chosen, ReadOnlySpan<byte> slot0, ReadOnlySpan<byte> slot1)
+    {
+        int other = 1 - chosen;
+        ulong sequence = _sequence[other][page];
+        if (Checksum(page, other, sequence, other == 0 ? slot0 : slot1) == _checksum[other][page])
+            return false;
+        return sequence + 1 != _sequence[chosen][page];
+    }
+
     public void Encode(int tablePage, Span<byte> destination)
     {
         destination[..PresenceMap.PageBytes].Clear();

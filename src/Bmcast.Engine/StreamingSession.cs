@@ -89,10 +89,14 @@ public sealed class StreamingSession : IAsyncDisposable
             {
                 stateDevice = FileBlockDevice.Open(statePath, writable: true);
                 state = await PresenceStateFile.LoadAsync(stateDevice, geometry, identity, ct, HoldsImageData(target, geometry, manifest));
-                if (state.Repair is { } repair)
+                if (state.Repair is { DamagedPages: > 0 } repair)
                     logger.LogWarning("state file {State}: {Pages} damaged page(s) (checksum mismatch); of the chunks they claimed, {Kept} hold the image's data " +
                         "(checked against the manifest) and are kept, {Cleared} are cleared and will be fetched again (any guest writes to them are lost)",
                         statePath, repair.DamagedPages, repair.ChunksKept, repair.ChunksCleared);
+                if (state.Repair is { RolledBackPages: > 0 } rolledBack)
+                    logger.LogWarning("state file {State}: the newest commit of {Pages} page(s) may be lost (a slot fails its checksum); resuming from the " +
+                        "last commit that matches. After a commit cut short by a crash nothing acknowledged is lost; if the file was damaged instead, blocks " +
+                        "written since that commit are fetched again and guest writes to them are lost", statePath, rolledBack.RolledBackPages);
             }
             else
             {

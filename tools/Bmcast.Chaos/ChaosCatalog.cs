@@ -1,4 +1,6 @@
 using Bmcast.Chaos.Fuzz;
+using Bmcast.Chaos.ServerMemory;
+using Bmcast.Chaos.StateDamage;
 
 namespace Bmcast.Chaos;
 
@@ -11,6 +13,8 @@ public static class ChaosCatalog
         yield return new ServerRestartCampaign();
         yield return new CorruptSourceCampaign();
         yield return new DiskFaultsCampaign();
+        yield return new StateDamageCampaign();
+        yield return new ServerMemoryCampaign();
         yield return new FuzzCampaign();
     }
 }

@@ -1,3 +1,4 @@
+using System.Net;
 using System.Text.Json;
 using Bmcast.TestKit.Processes;
 
@@ -37,13 +38,29 @@ public sealed class ChaosRig : IAsyncDisposable
     public static async Task<ChaosRig> ImportAsync(string directory, SyntheticImage image, CancellationToken ct)
     {
         var rig = new ChaosRig(directory);
-        string imagePath = Path.Combine(directory, "image.raw");
+        await rig.ImportImageAsync(image, ct);
+        return rig;
+    }
+
+    /// <summary>
+    /// Put <paramref name="image"/> behind the same name, as an operator's <c>image import --force</c> does (issue 15,
+    /// defect 7): the server is stopped first (an image being served is not replaced) and started again afterwards.
+    /// </summary>
+    public async Task ReplaceImageAsync(SyntheticImage image, CancellationToken ct)
+    {
+        await Server.KillHardAsync();
+        await ImportImageAsync(image, ct, "--force");
+        await RestartServerAsync(ct);
+    }
+
+    private async Task ImportImageAsync(SyntheticImage image, CancellationToken ct, params string[] options)
+    {
+        string imagePath = Path.Combine(_directory, "image.raw");
         await image.WriteAsync(imagePath, ct);
-        var (code, _, error) = await BmcastProcess.RunAsync(TimeSpan.FromMinutes(3), "image", "import", imagePath, "--name", ImageName, "--store", rig.Store);
+        var (code, _, error) = await BmcastProcess.RunAsync(TimeSpan.FromMinutes(3), ["image", "import", imagePath, "--name", ImageName, "--store", Store, .. options]);
         if (code != 0)
             throw new InvalidOperationException($"image import failed: {error.Trim()}");
         File.Delete(imagePath);
-        return rig;
     }
 
     /// <summary>Start <c>bmcast serve</c> with <paramref name="options"/> (kept for restarts) on the store, at <see cref="SourceUri"/>.</summary>
@@ -68,19 +85,50 @@ public sealed class ChaosRig : IAsyncDisposable
     }
 
     /// <summary>
+    /// Start <c>bmcast serve</c> with <paramref name="options"/> on the store over TCP, on a port of loopback the kernel
+    /// picks (for campaigns whose clients must come from addresses of their own); returns where it listens.
+    /// </summary>
+    public async Task<IPEndPoint> ServeOnLoopbackAsync(CancellationToken ct, params string[] options)
+    {
+        Server = Track(BmcastProcess.Start(["serve", "--store", Store, "--nbd", "127.0.0.1:0", .. options]));
+        return await Server.LoopbackListenerAsync(StartTimeout).WaitAsync(ct);
+    }
+
+    /// <summary>
     /// Start <c>bmcast stream --json</c> from <paramref name="source"/> onto <paramref name="target"/>,
     /// exported on <paramref name="exportSocket"/>; waits until it exports.
     /// </summary>
     public async Task<BmcastProcess> StartAgentAsync(string source, string target, string exportSocket, params string[] extra)
     {
-        var agent = Track(BmcastProcess.Start(
-        [
-            "stream", "--source", source, "--target", target, "--export", "unix:" + exportSocket,
-            "--known-keys", KnownKeys, "--json", .. extra,
-        ]));
+        var agent = LaunchAgent(source, target, exportSocket, extra);
         await agent.WaitForEventAsync("started", StartTimeout);
         return agent;
     }
+
+    /// <summary>
+    /// Start <c>bmcast stream --json</c> like <see cref="StartAgentAsync"/>: null once it exports, or the exit code of an
+    /// agent that ended without starting (a refusal, its reason on stderr).
+    /// </summary>
+    public async Task<(BmcastProcess Agent, int? Refused)> TryStartAgentAsync(string source, string target, string exportSocket, params string[] extra)
+    {
+        var agent = LaunchAgent(source, target, exportSocket, extra);
+        try
+        {
+            await agent.WaitForEventAsync("started", StartTimeout);
+            return (agent, null);
+        }
+        catch (InvalidOperationException)
+        {
+            // Its output ended without a start: it is exiting.
+            return (agent, await agent.ExitCodeAsync(StopTimeout));
+        }
+    }
+
+    private BmcastProcess LaunchAgent(string source, string target, string exportSocket, string[] extra) => Track(BmcastProcess.Start(
+    [
+        "stream", "--source", source, "--target", target, "--export", "unix:" + exportSocket,
+        "--known-keys", KnownKeys, "--json", .. extra,
+    ]));
 
     /// <summary>
     /// Finish a deployment and judge it: wait for the agent's <c>complete</c> event, let the guest stop

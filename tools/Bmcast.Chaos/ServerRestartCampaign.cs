@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Bmcast.Protocols.Nbd;
 using Bmcast.Protocols.Nbd.Client;
 using Bmcast.TestKit.Processes;
@@ -59,15 +60,36 @@ public sealed class ServerRestartCampaign : IChaosCampaign
         for (int i = 0; i < shortOutages; i++)
         {
             await Task.Delay(random.Next(100, 1000), ct);
-            await rig.Server.KillHardAsync();
-            await Task.Delay(random.Next(0, 1000), ct);
-            int reconnections = Reconnections(agent);
-            await rig.RestartServerAsync(ct);
-            await AwaitReconnectionAsync(agent, reconnections, ct);
-            tally.Add("short_outages");
+            await ShortOutageAsync(context, rig, agent, reader, ct);
         }
 
         await ChaosRig.FinishAsync(tally, new ChaosDeployment(directory, target, agent, client), reader, ct);
+    }
+
+    /// <summary>
+    /// The server is killed and restarted after 0-1 s. The outage is what the agent saw: from the kill until the new
+    /// server listens. On a loaded machine the start alone has taken 12 s, past the agent's 8 s limit; reads that failed
+    /// in such an outage are then excused as in a long one (and the agent must have said why), since the agent was
+    /// right to fail them. Reads that fail once the server listens, or in an outage shorter than the limit, stay errors.
+    /// The next kill waits until the agent has reconnected, so two outages never run into one.
+    /// </summary>
+    private static async Task ShortOutageAsync(ChaosContext context, ChaosRig rig, BmcastProcess agent, VerifyingReader reader, CancellationToken ct)
+    {
+        long killed = Stopwatch.GetTimestamp();
+        await rig.Server.KillHardAsync();
+        await Task.Delay(context.Random.Next(0, 1000), ct);
+        int reconnections = Reconnections(agent);
+        await rig.RestartServerAsync(ct);
+        long listening = Stopwatch.GetTimestamp();
+        await AwaitReconnectionAsync(agent, reconnections, ct);
+        context.Tally.Add("short_outages");
+        // The agent's last reconnection attempt before it gives up comes at its limit; under a second of margin is
+        // left for that attempt to connect and check the source.
+        if (Stopwatch.GetElapsedTime(killed, listening) < TimeSpan.FromSeconds(OutageLimitSeconds - 1))
+            return;
+        context.Tally.Add("slow_restarts");
+        if (reader.Excuse(killed, listening) > 0 && !agent.Stderr.Contains("unreachable for"))
+            context.Tally.Loss("unclear_errors", "reads failed during a slow restart but the agent never logged the server as unreachable");
     }
 
     /// <summary>

@@ -1,7 +1,9 @@
 using System.Diagnostics;
+using System.Net;
 using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 
 namespace Bmcast.TestKit.Processes;
 
@@ -11,7 +13,7 @@ namespace Bmcast.TestKit.Processes;
 /// Disposing stops it by PID if it still runs. The program is the <c>bmcast.dll</c> (or <c>bmcast-chaos.dll</c>)
 /// beside the running one: a project that uses this kit references the CLI (and the chaos tool) to put it there.
 /// </summary>
-public sealed class BmcastProcess : IAsyncDisposable
+public sealed partial class BmcastProcess : IAsyncDisposable
 {
     private readonly Process _process;
     private readonly List<JsonElement> _events = [];
@@ -122,6 +124,25 @@ public sealed class BmcastProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Where a <c>bmcast serve --nbd 127.0.0.1:0</c> listens: the port it logged (the kernel chose it), waiting for the line.
+    /// </summary>
+    public async Task<IPEndPoint> LoopbackListenerAsync(TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            if (LoopbackListening().Match(Stderr) is { Success: true } match)
+                return new IPEndPoint(IPAddress.Loopback, int.Parse(match.Groups[1].Value));
+            if (HasExited || DateTime.UtcNow > deadline)
+                throw new InvalidOperationException($"bmcast serve did not listen on 127.0.0.1 ({ExitCodeText()}); stderr:\n{Stderr}");
+            await Task.Delay(50);
+        }
+    }
+
+    [GeneratedRegex(@"NBD server listening on 127\.0\.0\.1:(\d+)")]
+    private static partial Regex LoopbackListening();
+
     /// <summary>Power-cut stand-in: SIGKILL, no chance to commit anything.</summary>
     public async Task KillHardAsync()
     {
@@ -135,6 +156,15 @@ public sealed class BmcastProcess : IAsyncDisposable
         // A process that already ended by itself (a deploy exits after its pivot) is simply reaped.
         if (kill(_process.Id, 15) != 0 && !_process.HasExited)
             throw new InvalidOperationException($"kill({_process.Id}, SIGTERM) failed");
+        using var cts = new CancellationTokenSource(timeout);
+        await _process.WaitForExitAsync(cts.Token);
+        await _readers;
+        return _process.ExitCode;
+    }
+
+    /// <summary>Wait for it to exit by itself (a refusal at start, say); returns the exit code.</summary>
+    public async Task<int> ExitCodeAsync(TimeSpan timeout)
+    {
         using var cts = new CancellationTokenSource(timeout);
         await _process.WaitForExitAsync(cts.Token);
         await _readers;

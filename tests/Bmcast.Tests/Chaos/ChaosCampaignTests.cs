@@ -69,6 +69,40 @@ public sealed class ChaosCampaignTests
     }
 
     [Fact]
+    public async Task State_damage_three_deployments_serve_no_chunk_they_do_not_hold_and_refuse_clearly()
+    {
+        var summary = await RunCampaignAsync("state-damage", 3, TimeSpan.FromMinutes(8));
+        foreach (string loss in new[] { "corrupt_blocks", "lost_writes", "unclear_refusals", "refusals_that_changed_files",
+                     "source_change_unreported", "changed_source_accepted", "unfinished_deployments" })
+            Assert.Equal(0, summary.GetProperty(loss).GetInt64());
+        // Each run is cut once or more, and damaged after every cut but its last start.
+        Assert.True(summary.GetProperty("cuts").GetInt64() >= 3);
+        // Run 2 has its image replaced mid-deployment: a restart against the other image is refused.
+        Assert.Equal(1, summary.GetProperty("source_replacements").GetInt64());
+        Assert.Equal(1, summary.GetProperty("replaced_source_refused").GetInt64());
+        Assert.False(summary.TryGetProperty("source_replacements_after_completion", out _), "the image was replaced after the copy had completed");
+        Assert.True(summary.GetProperty("flushes_acknowledged").GetInt64() > 0);
+    }
+
+    [Fact]
+    public async Task Server_memory_two_waves_stay_under_the_bound_while_a_real_client_copies()
+    {
+        if (!File.Exists("/usr/bin/nbdcopy") && !File.Exists("/usr/bin/qemu-img"))
+            Assert.Skip("server-memory's well-behaved client is nbdcopy or qemu-img (apt-get install libnbd-bin qemu-utils)");
+        var summary = await RunCampaignAsync("server-memory", 2, TimeSpan.FromMinutes(6));
+        foreach (string loss in new[] { "rss_over_bound", "memory_not_returned", "good_client_failures", "limit_not_enforced",
+                     "refused_below_limit", "slowloris_kept", "log_flood", "refusals_unlogged" })
+            Assert.Equal(0, summary.GetProperty(loss).GetInt64());
+        // Every kind of hostile client ran, and the good client copied meanwhile.
+        Assert.True(summary.GetProperty("unread_clients").GetInt64() >= 4);
+        Assert.True(summary.GetProperty("idle_connections").GetInt64() >= 32);
+        Assert.True(summary.GetProperty("refused_connections").GetInt64() >= 8);
+        Assert.True(summary.GetProperty("slowloris_dropped").GetInt64() >= 8);
+        Assert.True(summary.GetProperty("good_copies").GetInt64() >= 2);
+        Assert.True(summary.GetProperty("refusal_log_lines").GetInt64() >= 1);
+    }
+
+    [Fact]
     public async Task Fuzz_gives_every_target_its_share_of_inputs_without_a_loss()
     {
         const int Runs = 35_000;

@@ -1,6 +1,5 @@
 using System.Net;
 using System.Net.Sockets;
-using System.Text.RegularExpressions;
 using Bmcast.TestKit.Processes;
 using Bmcast.Images;
 using Bmcast.Protocols.Nbd;
@@ -14,7 +13,7 @@ namespace Bmcast.Tests.EndToEnd;
 /// 43 MiB to 6.2 GiB this way): the server's memory stays within its bytes-in-flight bound while they do, another
 /// client is served meanwhile, and the memory goes back once they leave.
 /// </summary>
-public sealed partial class UnreadRepliesTests
+public sealed class UnreadRepliesTests
 {
     private const int ImageSize = 64 << 20;
     private const int HostileClients = 3;
@@ -38,9 +37,9 @@ public sealed partial class UnreadRepliesTests
         await store.ImportAsync(store.PathFor("disk.raw"), "disk");
 
         await using var server = BmcastProcess.Start("serve", "--store", store.Store.Root, "--nbd", "127.0.0.1:0");
-        var endpoint = await ListeningEndpointAsync(server, ct);
+        var endpoint = await server.LoopbackListenerAsync(TimeSpan.FromMinutes(1));
         await ReadAndCheckAsync(endpoint, image, ct); // Warm: the baseline includes a served request.
-        long baseline = ResidentBytes(server.Pid);
+        long baseline = ResidentMemory.BytesOf(server.Pid);
 
         var hostile = new List<Socket>();
         try
@@ -62,7 +61,7 @@ public sealed partial class UnreadRepliesTests
             for (int round = 0; round < 20; round++)
             {
                 await ReadAndCheckAsync(endpoint, image, ct);
-                peak = Math.Max(peak, ResidentBytes(server.Pid) - baseline);
+                peak = Math.Max(peak, ResidentMemory.BytesOf(server.Pid) - baseline);
                 Assert.True(peak <= GrowthBound, $"server grew by {peak >> 20} MiB with clients not reading (bound {GrowthBound >> 20} MiB)");
                 await Task.Delay(250, ct);
             }
@@ -77,7 +76,7 @@ public sealed partial class UnreadRepliesTests
         // Their memory goes back once they have gone.
         long growth = long.MaxValue;
         for (var deadline = DateTime.UtcNow.AddSeconds(30); DateTime.UtcNow < deadline && growth > 64L << 20; await Task.Delay(200, ct))
-            growth = ResidentBytes(server.Pid) - baseline;
+            growth = ResidentMemory.BytesOf(server.Pid) - baseline;
         Assert.True(growth <= 64L << 20, $"server still {growth >> 20} MiB above its baseline after the clients left");
     }
 
@@ -97,24 +96,4 @@ public sealed partial class UnreadRepliesTests
         var data = await peer.ReadExactlyAsync(length).WaitAsync(timeout.Token);
         Assert.True(image.AsSpan(offset, length).SequenceEqual(data));
     }
-
-    private static async Task<IPEndPoint> ListeningEndpointAsync(BmcastProcess server, CancellationToken ct)
-    {
-        while (true)
-        {
-            if (ListeningLine().Match(server.Stderr) is { Success: true } match)
-                return new IPEndPoint(IPAddress.Loopback, int.Parse(match.Groups[1].Value));
-            Assert.False(server.HasExited, server.Stderr);
-            await Task.Delay(50, ct);
-        }
-    }
-
-    private static long ResidentBytes(int pid)
-    {
-        string line = File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith("VmRSS:", StringComparison.Ordinal));
-        return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) * 1024;
-    }
-
-    [GeneratedRegex(@"NBD server listening on 127\.0\.0\.1:(\d+)")]
-    private static partial Regex ListeningLine();
 }

@@ -93,6 +93,67 @@ public sealed class StateFileDamageTests
         Assert.Contains("remove the state file", error.Message);
     }
 
+    [Fact(Timeout = 120_000)]
+    public async Task Damage_to_the_newest_commit_alone_falls_back_to_the_one_before_and_says_so()
+    {
+        using var dir = new TempDirectory();
+        var (_, manifest) = await TwoCommitsAsync(dir);
+        DamageSlot(dir.File("state"), newest: true);
+
+        await using var source = new FileImageSource(dir.File("image.raw"));
+        await using var session = await StreamingSession.OpenAsync(source, manifest, dir.File("target"), dir.File("state"), Options, NullLogger.Instance, Ct);
+        // The commit before claims less, never more: the state-damage campaign found the writes of the lost commit
+        // fetched over without a word; the agent now reports it.
+        Assert.Equal((long)FetchedBeforeDamage * ChunkSize / 4096, session.Disk.Presence.PresentCount);
+        Assert.Equal(1, session.StateRepair?.RolledBackPages);
+        Assert.Equal(0, session.StateRepair?.DamagedPages);
+    }
+
+    [Fact(Timeout = 120_000)]
+    public async Task A_commit_cut_short_before_its_table_entry_is_not_reported()
+    {
+        using var dir = new TempDirectory();
+        var (_, manifest) = await TwoCommitsAsync(dir);
+        // What a power cut between a commit's slot write and its table write leaves: the older slot rewritten, its entry old.
+        DamageSlot(dir.File("state"), newest: false);
+
+        await using var source = new FileImageSource(dir.File("image.raw"));
+        await using var session = await StreamingSession.OpenAsync(source, manifest, dir.File("target"), dir.File("state"), Options, NullLogger.Instance, Ct);
+        Assert.Equal((long)(FetchedBeforeDamage + SecondCommit) * ChunkSize / 4096, session.Disk.Presence.PresentCount);
+        Assert.Null(session.StateRepair);
+    }
+
+    private const int SecondCommit = 10;
+
+    /// <summary>A deployment that committed twice: <see cref="FetchedBeforeDamage"/> chunks, then <see cref="SecondCommit"/> more.</summary>
+    private static async Task<(byte[] Image, Manifest Manifest)> TwoCommitsAsync(TempDirectory dir)
+    {
+        var image = new byte[Chunks * ChunkSize];
+        new Random(16).NextBytes(image);
+        await File.WriteAllBytesAsync(dir.File("image.raw"), image, Ct);
+        var manifest = ManifestOf(image);
+        await using var source = new FileImageSource(dir.File("image.raw"));
+        await using var session = await StreamingSession.OpenAsync(source, manifest, dir.File("target"), dir.File("state"), Options, NullLogger.Instance, Ct);
+        await session.Disk.ReadAsync(0, new byte[FetchedBeforeDamage * ChunkSize], Ct);
+        await session.Disk.FlushAsync(Ct);
+        await session.Disk.ReadAsync((long)FetchedBeforeDamage * ChunkSize, new byte[SecondCommit * ChunkSize], Ct);
+        await session.Disk.FlushAsync(Ct);
+        return (image, manifest);
+    }
+
+    /// <summary>
+    /// Change one bitmap byte of the slot of the newest (or the older) commit of the only page: the table (one page after
+    /// the header) holds per slot a u64 sequence and a u64 checksum; slot 0 and slot 1 follow it.
+    /// </summary>
+    private static void DamageSlot(string path, bool newest)
+    {
+        byte[] file = File.ReadAllBytes(path);
+        ulong sequence0 = BitConverter.ToUInt64(file, 4096), sequence1 = BitConverter.ToUInt64(file, 4096 + 16);
+        int slot = (sequence1 > sequence0) == newest ? 1 : 0;
+        file[4096 * (2 + slot) + 5] ^= 0x40;
+        File.WriteAllBytes(path, file);
+    }
+
     /// <summary>
     /// Fetch the first <see cref="FetchedBeforeDamage"/> chunks of a 256-chunk image, stop, then set every byte of the
     /// state file's bitmap to 0xFF (the file ends with the bitmap: here one page, in two slots).

@@ -7,7 +7,8 @@ namespace Bmcast.Chaos.Fuzz;
 /// with damaged options; or a whole session of valid-looking requests, some with hostile lengths and offsets,
 /// then damaged. The exports it names are those of <see cref="NbdServerFuzzTarget"/>: "ro" and "rw"; haggling also
 /// names missing ones, some as long as the protocol's string limit allows (issue 15, defect 5: the refusal quoting a
-/// 4096-byte name did not fit the limit, and the server dropped the connection with a stack trace).
+/// 4096-byte name did not fit the limit, and the server dropped the connection with a stack trace), and meta-context
+/// queries as long.
 /// </summary>
 public static class NbdServerInputs
 {
@@ -69,7 +70,7 @@ public static class NbdServerInputs
                 NbdOption.ExportName => NbdStringBytes(export),
                 NbdOption.Info or NbdOption.Go => ExportRequest(export, random.Next(4)),
                 NbdOption.ListMetaContext or NbdOption.SetMetaContext =>
-                    MetaContextRequest(export, [.. Enumerable.Repeat("base:allocation", random.Next(3)), "base:", "qemu:dirty-bitmap:x"]),
+                    MetaContextRequest(export, [.. Enumerable.Repeat("base:allocation", random.Next(3)), "base:", "qemu:dirty-bitmap:x", .. LongQueries(random)]),
                 _ => [],
             };
             byte[] whole = Option(option, payload);
@@ -96,6 +97,11 @@ public static class NbdServerInputs
         random.NextBytes(bytes.AsSpan(NbdTransmissionCodec.RequestSize));
         return bytes;
     }
+
+    /// <summary>Sometimes a query as long as the string limit allows: a server that quoted one in a reply would overflow it.</summary>
+    private static string[] LongQueries(Random random) => random.Next(4) == 0
+        ? [random.Next(2) == 0 ? "base:" + new string('q', NbdProtocol.MaxStringLength - 5) : new string('\u00e9', NbdProtocol.MaxStringLength / 2)]
+        : [];
 
     private static byte[] ClientFlags(NbdClientFlags flags)
     {
