@@ -11,8 +11,19 @@ internal sealed class ByteBudget(long limit)
     private readonly Lock _lock = new();
     private readonly LinkedList<Waiter> _waiters = new();
     private long _held;
+    private long _peak;
 
     public long Limit => limit;
+
+    /// <summary>The most held at once so far.</summary>
+    public long PeakHeld
+    {
+        get
+        {
+            lock (_lock)
+                return _peak;
+        }
+    }
 
     public long Held
     {
@@ -30,7 +41,7 @@ internal sealed class ByteBudget(long limit)
         {
             if (_waiters.Count == 0 && Fits(bytes))
             {
-                _held += bytes;
+                Hold(bytes);
                 return ValueTask.CompletedTask;
             }
             waiter = new Waiter(bytes);
@@ -53,10 +64,16 @@ internal sealed class ByteBudget(long limit)
     {
         while (_waiters.First is { } first && Fits(first.Value.Bytes))
         {
-            _held += first.Value.Bytes;
+            Hold(first.Value.Bytes);
             _waiters.RemoveFirst();
             first.Value.Granted.TrySetResult();
         }
+    }
+
+    private void Hold(long bytes)
+    {
+        _held += bytes;
+        _peak = Math.Max(_peak, _held);
     }
 
     private bool Fits(long bytes) => _held + bytes <= limit || _held == 0;

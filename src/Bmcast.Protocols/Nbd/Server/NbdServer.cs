@@ -23,6 +23,7 @@ public sealed class NbdServer : IAsyncDisposable
     private readonly Dictionary<IPAddress, int> _connectionsPerPeer = [];
     private readonly ByteBudget _bytesInFlight;
     private readonly RefusalLog _refusals;
+    private readonly MemoryReturn _memoryReturn = new();
     private long _nextConnectionId;
 
     public NbdServer(IExportCatalog catalog, ILogger<NbdServer> logger, NbdServerOptions? options = null)
@@ -143,9 +144,12 @@ public sealed class NbdServer : IAsyncDisposable
     /// Serve one already-connected transport (an in-memory pipe in protocol tests and fuzzing). Completes when the
     /// connection is over; never throws for anything the peer sent.
     /// </summary>
-    public Task ServeAsync(IDuplexPipe transport, string peer, CancellationToken cancellationToken) =>
-        new NbdServerConnection(_catalog, _options, new ReplyBudget(_bytesInFlight, _options.MaxBytesInFlightPerConnection), _logger, transport, peer)
-            .RunAsync(cancellationToken);
+    public async Task ServeAsync(IDuplexPipe transport, string peer, CancellationToken cancellationToken)
+    {
+        var budget = new ReplyBudget(_bytesInFlight, _options.MaxBytesInFlightPerConnection);
+        await new NbdServerConnection(_catalog, _options, budget, _logger, transport, peer).RunAsync(cancellationToken);
+        _memoryReturn.ConnectionEnded(budget.PeakHeld);
+    }
 
     private async Task AcceptAsync(Listener listener)
     {
