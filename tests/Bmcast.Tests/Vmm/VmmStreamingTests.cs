@@ -80,6 +80,9 @@ public sealed class VmmStreamingTests(VmmStreamingTests.Setup setup, ITestOutput
         var ready = await rig.Machine.WaitForAsync("BMCAST-READY", BootTimeout);
         var complete = await rig.WaitForEventAsync("complete", BootTimeout);
         var devirtualized = await rig.WaitForEventAsync("devirtualized", TimeSpan.FromMinutes(2));
+        // The event line is the second-last the hypervisor prints; the count starts after its last one, which the
+        // serial console may deliver a moment later.
+        await rig.Machine.WaitForAsync("SVM off, no exits from here on", TimeSpan.FromMinutes(1));
         int linesAtLeave = rig.Machine.LinesContaining("bmcast-vmm:").Count;
         await Task.Delay(TimeSpan.FromSeconds(5), TestContext.Current.CancellationToken);
         int linesLater = rig.Machine.LinesContaining("bmcast-vmm:").Count;
