@@ -19,9 +19,14 @@ internal static partial class OfdLock
     private const int EAccess = 13;
 
     /// <summary>Takes an exclusive lock on one byte; false when another open file holds a lock there.</summary>
-    public static bool TryLockExclusive(SafeFileHandle file, long offset, string path)
+    public static bool TryLockExclusive(SafeFileHandle file, long offset, string path) => TryLock(file, FWrlck, offset, path);
+
+    /// <summary>Takes a shared lock on one byte; false when another open file holds an exclusive lock there.</summary>
+    public static bool TryLockShared(SafeFileHandle file, long offset, string path) => TryLock(file, FRdlck, offset, path);
+
+    private static bool TryLock(SafeFileHandle file, short type, long offset, string path)
     {
-        var request = new Flock { Type = FWrlck, Start = offset, Length = 1 };
+        var request = new Flock { Type = type, Start = offset, Length = 1 };
         if (fcntl(file, FOfdSetlk, ref request) == 0)
             return true;
         int errno = Marshal.GetLastPInvokeError();
