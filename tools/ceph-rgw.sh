@@ -26,7 +26,6 @@ dir=$(cd "$2" && pwd)
 conf="$dir/ceph.conf"
 packages=(ceph-mon ceph-mgr ceph-osd radosgw ceph-common)
 rgw_pools=(.rgw.root default.rgw.control default.rgw.meta default.rgw.log default.rgw.buckets.index default.rgw.buckets.data default.rgw.buckets.non-ec)
-daemons_stop_order=(radosgw osd mgr mon)
 
 say() { echo "ceph-rgw: $*" >&2; }
 fail() { say "$*"; for log in "$dir"/log/*.log; do [ -f "$log" ] && { echo "--- $log" >&2; tail -n 15 "$log" >&2; }; done; exit 1; }
@@ -187,14 +186,7 @@ case $action in
     ;;
   stop)
     [ -f "$conf" ] || { say "no cluster in $dir"; exit 0; }
-    for daemon in "${daemons_stop_order[@]}"; do
-      case $daemon in
-        radosgw) stop_daemon client.rgw.a ;;
-        osd) stop_daemon osd.0 ;;
-        mgr) stop_daemon mgr.a ;;
-        mon) stop_daemon mon.a ;;
-      esac
-    done
+    for daemon in client.rgw.a osd.0 mgr.a mon.a; do stop_daemon "$daemon"; done   # gateway first, monitor last
     say "stopped"
     ;;
   *) usage ;;
