@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Bmcast.Agent.Events;
 using Bmcast.Agent.Locking;
 using Bmcast.Engine;
+using Bmcast.Engine.Tracing;
 using Bmcast.Engine.Verification;
 using Bmcast.Protocols.Nbd;
 using Bmcast.Protocols.Nbd.Server;
@@ -32,6 +33,9 @@ public sealed class StreamAgent(StreamRequest request, IDeploymentEventSink even
     /// <summary>Chunks the guest has waited for so far, in first-touch order: the boot profile when taken at ready.</summary>
     public IReadOnlyList<long> OnDemandOrder => _disk?.OnDemandOrder.Snapshot() ?? [];
 
+    /// <summary>The guest's requests since the agent started, when <see cref="StreamRequest.RecordTrace"/> asked for them.</summary>
+    public IoTraceRecorder? Trace { get; } = request.RecordTrace ? new IoTraceRecorder() : null;
+
     /// <summary>The deployment's progress now, once the disk is open.</summary>
     public StreamingProgress? Progress => _disk is null ? null : StreamingProgress.Of(_disk, _clock.Elapsed);
 
@@ -54,7 +58,8 @@ public sealed class StreamAgent(StreamRequest request, IDeploymentEventSink even
             Prefetch(session, await File.ReadAllTextAsync(profilePath, ct), log);
         var disk = session.Disk;
         _disk = disk;
-        var catalog = new SingleExportCatalog(Path.GetFileName(request.TargetPath), $"streaming {source.Description}", disk);
+        var catalog = new SingleExportCatalog(Path.GetFileName(request.TargetPath), $"streaming {source.Description}",
+            Trace is null ? disk : new TracingBlockDevice(disk, Trace));
         await using var server = new NbdServer(catalog, logging.CreateLogger<NbdServer>());
         await server.StartAsync(request.Export, ct);
         log.LogInformation("{Mode} {Source} -> {Target}, exported on {Export} ({Verified})",

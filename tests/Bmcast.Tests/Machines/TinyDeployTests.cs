@@ -1,3 +1,4 @@
+using Bmcast.Engine.Tracing;
 using Bmcast.Tests.Metrics;
 using Bmcast.Tests.Support;
 
@@ -9,7 +10,8 @@ namespace Bmcast.Tests.Machines;
 /// the target file, the guest writes and syncs files (tiny's boot reads almost all of its data, so
 /// the copy completes around the time it is ready: the writes land before or after the pivot),
 /// and the target file alone then boots and finds every file intact. Its <c>--metrics</c> page, scraped once pivoted,
-/// shows the time-to-ready and pivot pause its events report, and the boot's reads through the agent.
+/// shows the time-to-ready and pivot pause its events report, and the boot's reads through the agent, which the boot
+/// trace written at ready holds.
 /// </summary>
 public sealed class TinyDeployTests
 {
@@ -36,6 +38,10 @@ public sealed class TinyDeployTests
         long readByReady = ready.GetProperty("guest_read_bytes").GetInt64();
         bool pivotAfterReady = pivoted.GetProperty("time").GetDouble() > ready.GetProperty("time").GetDouble();
         Assert.True(guestRead > 0 && (!pivotAfterReady || guestRead >= readByReady), $"guest reads through the agent: {guestRead}, QEMU's by ready: {readByReady}");
+        // The boot trace, written at ready: the reads it holds all went through the agent, and it ends at ready.
+        var trace = IoTrace.Parse(await File.ReadAllTextAsync(target + ".boot-trace", ct), new FileInfo(target).Length);
+        Assert.True(trace.BytesRead > 0 && trace.BytesRead <= guestRead, $"trace reads {trace.BytesRead} B, through the agent {guestRead} B");
+        Assert.InRange(trace.ReadyMicros / 1e6, 0.5, ready.GetProperty("time_to_ready").GetDouble());
         await WriteTestGuest.WaitForConsoleAsync(target + ".console.log", "BMCAST-WRITES-DONE", TimeSpan.FromMinutes(2));
         await deploy.StopAsync(TimeSpan.FromMinutes(1));
 
