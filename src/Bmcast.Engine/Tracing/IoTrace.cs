@@ -25,13 +25,16 @@ public readonly record struct IoRecord(long StartMicros, long EndMicros, IoKind 
 /// ...
 /// ready READY_US
 /// </code>
-/// Parsed strictly: anything else, a range past the disk, starts out of order or a request ending after ready is an error
+/// Parsed strictly: anything else, a range past the disk, a read or write longer than <see cref="MaxTransferLength"/>, starts out of order or a request ending after ready is an error
 /// naming the line.
 /// </summary>
 public sealed class IoTrace(IReadOnlyList<IoRecord> records, long readyMicros)
 {
     private const string Header = "# bmcast boot trace v1";
     private const string ReadyKeyword = "ready";
+
+    /// <summary>The longest read or write a trace may hold (NBD clients send at most 32 MiB).</summary>
+    public const long MaxTransferLength = 64 << 20;
 
     public IReadOnlyList<IoRecord> Records { get; } = records;
 
@@ -90,7 +93,7 @@ public sealed class IoTrace(IReadOnlyList<IoRecord> records, long readyMicros)
         var kind = (IoKind)fields[2][0];
         bool valid = kind == IoKind.Flush
             ? offset == 0 && length == 0
-            : length > 0 && offset <= diskSize && length <= diskSize - offset;
+            : length > 0 && offset <= diskSize && length <= diskSize - offset && (kind == IoKind.WriteZeroes || length <= MaxTransferLength);
         return valid && duration <= long.MaxValue - start ? new IoRecord(start, start + duration, kind, offset, length) : null;
     }
 
