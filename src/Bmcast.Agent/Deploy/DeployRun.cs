@@ -144,8 +144,17 @@ public sealed class DeployRun(DeployRequest request, IDeploymentEventSink events
         BootProfile.Write(profile, agent.OnDemandOrder);
         log.LogInformation("guest ready after {Seconds:0.00} s: it read {Read} bytes, {OnDemand} bytes were fetched on demand; boot profile in {Profile}",
             elapsed.TotalSeconds, guestRead, progress?.BytesOnDemand, profile);
-        WriteTrace(agent, log);
+        // After a pivot the guest's requests no longer pass the agent: a trace or profile would lack the rest of the boot.
+        bool wholeBoot = !_pivoted.Task.IsCompleted;
+        if (wholeBoot)
+            WriteTrace(agent, log);
+        else
+            log.LogWarning("no boot trace, and the boot profile is not offered to the image server: the disk was pivoted onto the target before ready, " +
+                "so the guest's later requests did not pass the agent (cap the background copy with --bandwidth to record a whole boot)");
         events.Publish(new GuestReady(clock.Elapsed, elapsed, guestRead, progress?.BytesOnDemand ?? 0, progress?.BytesBackground ?? 0));
+        // The boot reached ready: its profile may serve later deployments of the image.
+        if (wholeBoot)
+            await agent.OfferBootProfileAsync(CancellationToken.None);
     }
 
     /// <summary>The boot trace beside the profile: a boot too long to record leaves none, and the deployment goes on.</summary>

@@ -5,6 +5,7 @@ using Bmcast.Engine;
 using Bmcast.Engine.Tracing;
 using Bmcast.Engine.Verification;
 using Bmcast.Protocols.Nbd;
+using Bmcast.Protocols.Nbd.Client;
 using Bmcast.Protocols.Nbd.Server;
 using Microsoft.Extensions.Logging;
 
@@ -19,10 +20,14 @@ namespace Bmcast.Agent.Streaming;
 public sealed class StreamAgent(StreamRequest request, IDeploymentEventSink events, ILoggerFactory logging, DeploymentLock? claim = null)
 {
     private static readonly TimeSpan ProgressInterval = TimeSpan.FromSeconds(1);
+    /// <summary>How long offering the boot profile may take: a server that does not answer must not hold up the deployment's end.</summary>
+    private static readonly TimeSpan OfferPatience = TimeSpan.FromSeconds(30);
     private readonly TaskCompletionSource _exported = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _complete = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Stopwatch _clock = new();
     private StreamingDisk? _disk;
+    private NbdUri? _learningServer;
+    private Task<byte[]?> _publishedProfile = Task.FromResult<byte[]?>(null);
 
     /// <summary>Completes once the disk is exported and clients may connect.</summary>
     public Task Exported => _exported.Task;
@@ -50,6 +55,10 @@ public sealed class StreamAgent(StreamRequest request, IDeploymentEventSink even
         identity.Changed += change => events.Publish(new SourceChanged(clock.Elapsed, change.Source, change.ExpectedRoot, change.ServedRoot, change.Message));
         var connector = new SourceConnector(new ManifestTrust(request.KnownKeysPath, log), request.OutageLimit, request.SourceTls, identity, log);
         var (source, manifest, published) = await connector.OpenAsync(request.SourceUri, request.ManifestPath, request.TrustedKey, ct);
+        _publishedProfile = published;
+        // Only a bmcast server (it published the image's signed manifest) is offered the profile (BootProfileOffer).
+        if (manifest is not null && request.ManifestPath is null && request.BootProfilePath is null && request.SourceUri.StartsWith("nbd", StringComparison.Ordinal))
+            _learningServer = NbdUri.Parse(request.SourceUri);
         await using var sourceLifetime = source;
         await using var session = await StreamingSession.OpenAsync(source, manifest, request.TargetPath, request.StatePath, request.Options, log, ct);
         held.ClaimCreated(request.TargetPath, request.StatePath);
@@ -96,6 +105,19 @@ public sealed class StreamAgent(StreamRequest request, IDeploymentEventSink even
             await server.StopAsync();
             events.Publish(new StreamStopped(StreamingProgress.Of(disk, clock.Elapsed)));
         }
+    }
+
+    /// <summary>
+    /// Offer the boot profile recorded up to now (call at ready: the deployment reached it) to the image server, when it
+    /// is a bmcast server that published none (docs/hosted.md, "Learned boot profiles"); a failure is logged, never thrown.
+    /// </summary>
+    public async Task OfferBootProfileAsync(CancellationToken ct)
+    {
+        if (_learningServer is not { } server || _disk is null || !_publishedProfile.IsCompletedSuccessfully || _publishedProfile.Result is not null)
+            return;
+        using var patience = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        patience.CancelAfter(OfferPatience);
+        await BootProfileOffer.OfferAsync(server, request.SourceTls, OnDemandOrder, logging.CreateLogger("bmcast.stream"), patience.Token);
     }
 
     /// <summary>
