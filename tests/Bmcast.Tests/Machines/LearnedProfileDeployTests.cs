@@ -1,4 +1,5 @@
 using Bmcast.Engine;
+using Bmcast.Tests.EndToEnd;
 using Bmcast.Tests.Support;
 
 namespace Bmcast.Tests.Machines;
