@@ -24,10 +24,12 @@ cpu=$([ "$accel" = kvm ] && echo host || echo max)
 
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
-# serve_image IMAGE RATE: bmcast serve on a unix socket at RATE (bytes/s); sets server (its pid) and uri.
+# serve_image IMAGE RATE: bmcast serve on a unix socket at RATE (bytes/s); sets server (its pid) and uri. It learns
+# no boot profile (--no-learn-profiles): each benchmark says itself which deployments have one, so the first
+# deployment of a run does not give one to those after it.
 serve_image() {
   rm -f "$work/serve.sock"
-  "${bmcast[@]}" serve --nbd "unix:$work/serve.sock" --rate "$2" 2>"$work/serve.log" & server=$!; pids+=($server)
+  "${bmcast[@]}" serve --nbd "unix:$work/serve.sock" --rate "$2" --no-learn-profiles 2>"$work/serve.log" & server=$!; pids+=($server)
   for _ in $(seq 200); do [ -S "$work/serve.sock" ] && break; sleep 0.05; done
   uri="nbd+unix:///$1?socket=$work/serve.sock"
 }

@@ -32,8 +32,11 @@ public sealed class BootProfile
             return [.. _order];
     }
 
-    public static void Write(string path, IReadOnlyList<long> chunks) =>
-        File.WriteAllLines(path, chunks.Select(c => c.ToString(CultureInfo.InvariantCulture)).Prepend(Header));
+    public static void Write(string path, IReadOnlyList<long> chunks) => File.WriteAllText(path, Format(chunks));
+
+    /// <summary>The profile's text, as <see cref="Write"/> stores it and <see cref="Parse"/> reads it.</summary>
+    public static string Format(IReadOnlyList<long> chunks) =>
+        string.Join('\n', chunks.Select(c => c.ToString(CultureInfo.InvariantCulture)).Prepend(Header)) + "\n";
 
     /// <summary>Parse a profile, refusing anything but chunk indexes below <paramref name="chunkCount"/>.</summary>
     public static IReadOnlyList<long> Parse(string text, long chunkCount)

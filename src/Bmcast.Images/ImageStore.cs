@@ -122,6 +122,30 @@ public sealed class ImageStore
         WriteImageFileAtomically(name, BootProfileFile, profile);
     }
 
+    /// <summary>
+    /// Keep a boot profile with the image unless it has one: false, and nothing written, when it has. Write-once across
+    /// servers sharing the store too: the durable file is linked into place (a no-replace move), so of racing writers one wins.
+    /// </summary>
+    public bool TryWriteBootProfileOnce(string name, ReadOnlySpan<byte> profile)
+    {
+        if (!Exists(name))
+            throw new ImageNotFoundException(name);
+        string path = Path.Combine(ImageDirectory(name), BootProfileFile);
+        string temporary = $"{path}.{Guid.NewGuid():N}.new";
+        DurableFile.WriteNew(temporary, profile);
+        try
+        {
+            File.Move(temporary, path, overwrite: false);
+        }
+        catch (IOException) when (File.Exists(path))
+        {
+            File.Delete(temporary);
+            return false;
+        }
+        DirectorySync.Sync(ImageDirectory(name));
+        return true;
+    }
+
     /// <summary>Replace one of an image's files: the new bytes are durable under another name, then renamed over it.</summary>
     private void WriteImageFileAtomically(string name, string file, ReadOnlySpan<byte> content)
     {

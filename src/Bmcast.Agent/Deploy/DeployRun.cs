@@ -144,7 +144,36 @@ public sealed class DeployRun(DeployRequest request, IDeploymentEventSink events
         BootProfile.Write(profile, agent.OnDemandOrder);
         log.LogInformation("guest ready after {Seconds:0.00} s: it read {Read} bytes, {OnDemand} bytes were fetched on demand; boot profile in {Profile}",
             elapsed.TotalSeconds, guestRead, progress?.BytesOnDemand, profile);
+        // After a pivot the guest's requests no longer pass the agent: a trace or profile would lack the rest of the boot.
+        bool wholeBoot = !_pivoted.Task.IsCompleted;
+        if (wholeBoot)
+            WriteTrace(agent, log);
+        else
+            log.LogWarning("no boot trace, and the boot profile is not offered to the image server: the disk was pivoted onto the target before ready, " +
+                "so the guest's later requests did not pass the agent (cap the background copy with --bandwidth to record a whole boot)");
         events.Publish(new GuestReady(clock.Elapsed, elapsed, guestRead, progress?.BytesOnDemand ?? 0, progress?.BytesBackground ?? 0));
+        // The boot reached ready: its profile may serve later deployments of the image.
+        if (wholeBoot)
+            await agent.OfferBootProfileAsync(CancellationToken.None);
+    }
+
+    /// <summary>The boot trace beside the profile: a boot too long to record leaves none, and the deployment goes on.</summary>
+    private void WriteTrace(StreamAgent agent, ILogger log)
+    {
+        if (agent.Trace is not { } recorder)
+            return;
+        string path = request.Stream.TargetPath + ".boot-trace";
+        try
+        {
+            var trace = recorder.Stop();
+            trace.Write(path);
+            log.LogInformation("boot trace in {Trace}: {Requests} requests, {Read} bytes read, ready at {Ready:0.00} s",
+                path, trace.Records.Count, trace.BytesRead, trace.ReadyMicros / 1e6);
+        }
+        catch (Exception e) when (e is InvalidOperationException or IOException or UnauthorizedAccessException)
+        {
+            log.LogWarning("no boot trace: {Error}", e.Message);
+        }
     }
 
     private static async Task<long?> TryGuestBytesReadAsync(QemuMachine machine)

@@ -26,6 +26,8 @@ public sealed class ImageServerHost(ImageStore store, ImageServerOptions options
         if (options.Nbd is null && options.AoeInterface is null)
             throw new ArgumentException("an image server needs an NBD endpoint, an AoE interface or both");
         IExportCatalog catalog = new StoreExportCatalog(store);
+        if (options.LearnProfiles)
+            catalog = new ProfileLearningCatalog(catalog, store, _log);
         if (options.LinkBytesPerSecond is { } bytesPerSecond)
         {
             catalog = new LinkLimitedCatalog(catalog, new LinkEmulator(bytesPerSecond));

@@ -19,6 +19,12 @@ public sealed record ImageServerOptions
     /// <summary>Shelves and allowed initiators of the AoE target.</summary>
     public AoeTargetOptions AoeOptions { get; init; } = new();
 
+    /// <summary>
+    /// Keep the first boot profile an agent offers for an image without one (<see cref="ProfileLearningCatalog"/>); off:
+    /// only <c>bmcast image profile</c> sets profiles.
+    /// </summary>
+    public bool LearnProfiles { get; init; } = true;
+
     /// <summary>Emulate a link of this many bytes per second shared by every client (null: as fast as it goes), for benchmarks and the demo.</summary>
     public long? LinkBytesPerSecond { get; init; }
 }

@@ -2,8 +2,10 @@ using System.Diagnostics;
 using Bmcast.Agent.Events;
 using Bmcast.Agent.Locking;
 using Bmcast.Engine;
+using Bmcast.Engine.Tracing;
 using Bmcast.Engine.Verification;
 using Bmcast.Protocols.Nbd;
+using Bmcast.Protocols.Nbd.Client;
 using Bmcast.Protocols.Nbd.Server;
 using Microsoft.Extensions.Logging;
 
@@ -18,10 +20,14 @@ namespace Bmcast.Agent.Streaming;
 public sealed class StreamAgent(StreamRequest request, IDeploymentEventSink events, ILoggerFactory logging, DeploymentLock? claim = null)
 {
     private static readonly TimeSpan ProgressInterval = TimeSpan.FromSeconds(1);
+    /// <summary>How long offering the boot profile may take: a server that does not answer must not hold up the deployment's end.</summary>
+    private static readonly TimeSpan OfferPatience = TimeSpan.FromSeconds(30);
     private readonly TaskCompletionSource _exported = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _complete = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Stopwatch _clock = new();
     private StreamingDisk? _disk;
+    private NbdUri? _learningServer;
+    private Task<byte[]?> _publishedProfile = Task.FromResult<byte[]?>(null);
 
     /// <summary>Completes once the disk is exported and clients may connect.</summary>
     public Task Exported => _exported.Task;
@@ -31,6 +37,9 @@ public sealed class StreamAgent(StreamRequest request, IDeploymentEventSink even
 
     /// <summary>Chunks the guest has waited for so far, in first-touch order: the boot profile when taken at ready.</summary>
     public IReadOnlyList<long> OnDemandOrder => _disk?.OnDemandOrder.Snapshot() ?? [];
+
+    /// <summary>The guest's requests since the agent started, when <see cref="StreamRequest.RecordTrace"/> asked for them.</summary>
+    public IoTraceRecorder? Trace { get; } = request.RecordTrace ? new IoTraceRecorder() : null;
 
     /// <summary>The deployment's progress now, once the disk is open.</summary>
     public StreamingProgress? Progress => _disk is null ? null : StreamingProgress.Of(_disk, _clock.Elapsed);
@@ -46,6 +55,10 @@ public sealed class StreamAgent(StreamRequest request, IDeploymentEventSink even
         identity.Changed += change => events.Publish(new SourceChanged(clock.Elapsed, change.Source, change.ExpectedRoot, change.ServedRoot, change.Message));
         var connector = new SourceConnector(new ManifestTrust(request.KnownKeysPath, log), request.OutageLimit, request.SourceTls, identity, log);
         var (source, manifest, published) = await connector.OpenAsync(request.SourceUri, request.ManifestPath, request.TrustedKey, ct);
+        _publishedProfile = published;
+        // Only a bmcast server (it published the image's signed manifest) is offered the profile (BootProfileOffer).
+        if (manifest is not null && request.ManifestPath is null && request.BootProfilePath is null && request.SourceUri.StartsWith("nbd", StringComparison.Ordinal))
+            _learningServer = NbdUri.Parse(request.SourceUri);
         await using var sourceLifetime = source;
         await using var session = await StreamingSession.OpenAsync(source, manifest, request.TargetPath, request.StatePath, request.Options, log, ct);
         held.ClaimCreated(request.TargetPath, request.StatePath);
@@ -54,7 +67,8 @@ public sealed class StreamAgent(StreamRequest request, IDeploymentEventSink even
             Prefetch(session, await File.ReadAllTextAsync(profilePath, ct), log);
         var disk = session.Disk;
         _disk = disk;
-        var catalog = new SingleExportCatalog(Path.GetFileName(request.TargetPath), $"streaming {source.Description}", disk);
+        var catalog = new SingleExportCatalog(Path.GetFileName(request.TargetPath), $"streaming {source.Description}",
+            Trace is null ? disk : new TracingBlockDevice(disk, Trace));
         await using var server = new NbdServer(catalog, logging.CreateLogger<NbdServer>());
         await server.StartAsync(request.Export, ct);
         log.LogInformation("{Mode} {Source} -> {Target}, exported on {Export} ({Verified})",
@@ -91,6 +105,19 @@ public sealed class StreamAgent(StreamRequest request, IDeploymentEventSink even
             await server.StopAsync();
             events.Publish(new StreamStopped(StreamingProgress.Of(disk, clock.Elapsed)));
         }
+    }
+
+    /// <summary>
+    /// Offer the boot profile recorded up to now (call at ready: the deployment reached it) to the image server, when it
+    /// is a bmcast server that published none (docs/hosted.md, "Learned boot profiles"); a failure is logged, never thrown.
+    /// </summary>
+    public async Task OfferBootProfileAsync(CancellationToken ct)
+    {
+        if (_learningServer is not { } server || _disk is null || !_publishedProfile.IsCompletedSuccessfully || _publishedProfile.Result is not null)
+            return;
+        using var patience = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        patience.CancelAfter(OfferPatience);
+        await BootProfileOffer.OfferAsync(server, request.SourceTls, OnDemandOrder, logging.CreateLogger("bmcast.stream"), patience.Token);
     }
 
     /// <summary>

@@ -21,6 +21,9 @@ public sealed record StreamRequest(
     /// <summary>A boot profile to prefetch first, instead of the one the image server publishes.</summary>
     public string? BootProfilePath { get; init; }
 
+    /// <summary>Record the guest's requests (<see cref="StreamAgent.Trace"/>) until the caller stops the recording (at ready).</summary>
+    public bool RecordTrace { get; init; }
+
     /// <summary>What an nbds:// source trusts and presents (null: the system trust store, no client certificate).</summary>
     public NbdClientTls? SourceTls { get; init; }
 }

@@ -51,7 +51,7 @@ internal static partial class DeployCommand
                 if (!ByteSize.TryParse(parseResult.GetValue(memory)!, out long memoryBytes) || memoryBytes < 64 << 20)
                     throw new ArgumentException("--memory must be at least 64M");
                 string agentSocket = Path.Combine(work, "agent.sock");
-                var stream = streaming.ToRequest(parseResult, NbdEndpoint.Unix(agentSocket));
+                var stream = streaming.ToRequest(parseResult, NbdEndpoint.Unix(agentSocket)) with { RecordTrace = true };
                 string[] settings = parseResult.GetValue(guestSettings)!;
                 if (settings.FirstOrDefault(s => !GuestSetting.IsMatch(s)) is { } bad)
                     throw new ArgumentException($"--guest-setting {bad}: expected KEY=VALUE, both of a-z, 0-9 and -");

@@ -66,8 +66,12 @@ internal static class ServeCommand
             Description = "Open IMAGE (and its manifest and boot profile) only to client certificates with these subject CNs; repeatable",
             HelpName = "IMAGE=CN[,CN...]",
         };
+        var noLearn = new Option<bool>("--no-learn-profiles")
+        {
+            Description = "Do not keep the boot profile the first deployment of an image offers (only 'bmcast image profile' sets profiles)",
+        };
         var command = new Command("serve", "Serve the store's images over NBD and/or AoE");
-        foreach (var option in new Option[] { store, nbd, rate, maxConnections, maxConnectionsPerPeer, handshakeTimeout, aoe, aoeShelf, aoeManifestShelf, aoeProfileShelf, aoeAllow, tlsCert, tlsKey, tlsClientCa, tlsAllow })
+        foreach (var option in new Option[] { store, nbd, rate, noLearn, maxConnections, maxConnectionsPerPeer, handshakeTimeout, aoe, aoeShelf, aoeManifestShelf, aoeProfileShelf, aoeAllow, tlsCert, tlsKey, tlsClientCa, tlsAllow })
             command.Options.Add(option);
         LongRunningCommand.BindWithMetrics(command, "bmcast.serve", async (parseResult, logging, cancellationToken) =>
         {
@@ -75,7 +79,7 @@ internal static class ServeCommand
             string? aoeInterface = parseResult.GetValue(aoe);
             if (nbdEndpoint is null && aoeInterface is null)
                 throw new ArgumentException("give --nbd ENDPOINT, --aoe IFACE or both");
-            var options = new ImageServerOptions { LinkBytesPerSecond = ParseRate(parseResult.GetValue(rate)) };
+            var options = new ImageServerOptions { LinkBytesPerSecond = ParseRate(parseResult.GetValue(rate)), LearnProfiles = !parseResult.GetValue(noLearn) };
             if (nbdEndpoint is not null)
             {
                 var tls = ParseTls(parseResult.GetValue(tlsCert), parseResult.GetValue(tlsKey), parseResult.GetValue(tlsClientCa), parseResult.GetValue(tlsAllow));

@@ -1,3 +1,4 @@
+using Bmcast.Engine.Tracing;
 using Bmcast.Tests.Metrics;
 using Bmcast.Tests.Support;
 
@@ -9,7 +10,8 @@ namespace Bmcast.Tests.Machines;
 /// the target file, the guest writes and syncs files (tiny's boot reads almost all of its data, so
 /// the copy completes around the time it is ready: the writes land before or after the pivot),
 /// and the target file alone then boots and finds every file intact. Its <c>--metrics</c> page, scraped once pivoted,
-/// shows the time-to-ready and pivot pause its events report, and the boot's reads through the agent.
+/// shows the time-to-ready and pivot pause its events report, and the boot's reads through the agent, which the boot
+/// trace written at ready holds (when the pivot came after ready; before it, no trace is written).
 /// </summary>
 public sealed class TinyDeployTests
 {
@@ -36,6 +38,18 @@ public sealed class TinyDeployTests
         long readByReady = ready.GetProperty("guest_read_bytes").GetInt64();
         bool pivotAfterReady = pivoted.GetProperty("time").GetDouble() > ready.GetProperty("time").GetDouble();
         Assert.True(guestRead > 0 && (!pivotAfterReady || guestRead >= readByReady), $"guest reads through the agent: {guestRead}, QEMU's by ready: {readByReady}");
+        // The boot trace, written at ready: the reads it holds all went through the agent, and it ends at ready. A pivot
+        // before ready took the rest of the boot's requests past the agent: then there is none rather than part of one.
+        if (pivotAfterReady)
+        {
+            var trace = IoTrace.Parse(await File.ReadAllTextAsync(target + ".boot-trace", ct), new FileInfo(target).Length);
+            Assert.True(trace.BytesRead > 0 && trace.BytesRead <= guestRead, $"trace reads {trace.BytesRead} B, through the agent {guestRead} B");
+            Assert.InRange(trace.ReadyMicros / 1e6, 0.5, ready.GetProperty("time_to_ready").GetDouble());
+        }
+        else
+        {
+            Assert.False(File.Exists(target + ".boot-trace"), "a boot trace was written although the disk was pivoted before ready");
+        }
         await WriteTestGuest.WaitForConsoleAsync(target + ".console.log", "BMCAST-WRITES-DONE", TimeSpan.FromMinutes(2));
         await deploy.StopAsync(TimeSpan.FromMinutes(1));
 
