@@ -30,7 +30,7 @@ internal sealed class ChunkFetcher(SourceSet sources, Manifest? manifest, DiskGe
             previous = member;
             try
             {
-                await member.Source.ReadAsync(geometry.ChunkStart(chunk), buffer, ct);
+                await sources.ReadAsync(member, geometry.ChunkStart(chunk), buffer, ct);
             }
             catch (ImageSourceUnavailableException) when (!sources.CanFailOver)
             {

@@ -8,7 +8,7 @@ namespace Bmcast.Engine.Sources;
 /// <summary>
 /// The sources of one deployment, all serving the same image (issue 14): each fetch goes to the healthy source with
 /// the fewest fetches in flight (<see cref="SpreadPolicy"/>), not to a primary with fallbacks. A source whose read
-/// fails or whose chunk fails verification is marked down: the fetch is retried on another, and the source is probed
+/// fails, goes unanswered (<see cref="NoReplyLimit"/>) or whose chunk fails verification is marked down: the fetch is retried on another, and the source is probed
 /// in the background with backoff (100 ms doubling to 5 s, reset by its next verified chunk) until it answers again;
 /// its members reconnect, and check the image's identity, by themselves. Only when every source is down do the
 /// single-source outage rules apply to the set: fetches wait up to <see cref="OutageLimit"/> for one to return, then
@@ -56,6 +56,12 @@ public sealed class SourceSet : IImageSource
 
     public IReadOnlyList<SourceMember> Members => _members;
 
+    /// <summary>
+    /// With several sources, a read unanswered this long fails (and marks its source down) rather than waiting for the
+    /// member's own 30 s limit, which would only reconnect to the same silent server.
+    /// </summary>
+    public TimeSpan NoReplyLimit { get; init; } = TimeSpan.FromSeconds(10);
+
     /// <summary>Whether a fetch that failed on one source may be retried on another.</summary>
     public bool CanFailOver => _members.Length > 1;
 
@@ -99,6 +105,29 @@ public sealed class SourceSet : IImageSource
             {
                 // Past the limit: the next pass says so, unless a source came back meanwhile.
             }
+        }
+    }
+
+    /// <summary>
+    /// Read from <paramref name="member"/> (acquired from this set); with several sources a read unanswered for
+    /// <see cref="NoReplyLimit"/> fails with an <see cref="IOException"/>, so that another source can serve it.
+    /// </summary>
+    public async ValueTask ReadAsync(SourceMember member, long offset, Memory<byte> buffer, CancellationToken ct)
+    {
+        if (!CanFailOver)
+        {
+            await member.Source.ReadAsync(offset, buffer, ct);
+            return;
+        }
+        using var noReply = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        noReply.CancelAfter(NoReplyLimit);
+        try
+        {
+            await member.Source.ReadAsync(offset, buffer, noReply.Token);
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            throw new IOException($"no reply within {NoReplyLimit.TotalSeconds:0.#} s");
         }
     }
 
@@ -154,7 +183,7 @@ public sealed class SourceSet : IImageSource
             var member = await AcquireAsync(previous, cancellationToken);
             try
             {
-                await member.Source.ReadAsync(offset, buffer, cancellationToken);
+                await ReadAsync(member, offset, buffer, cancellationToken);
             }
             catch (IOException e) when (CanFailOver)
             {

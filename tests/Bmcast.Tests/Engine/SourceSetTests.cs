@@ -140,6 +140,37 @@ public sealed class SourceSetTests
         Assert.Equal(ChunkSize, set.Tallies()[1].Bytes);
     }
 
+    [Fact(Timeout = 60_000)]
+    public async Task A_source_that_stops_answering_is_marked_down_after_the_no_reply_limit_and_the_read_is_served_by_the_other()
+    {
+        var (image, manifest) = Image(4);
+        var silent = new SilentSource(image.Length);
+        var healthy = new FaultyMemorySource(image, 7);
+        using var dir = new TempDirectory();
+        await using var set = new SourceSet([silent, healthy], TimeSpan.FromSeconds(30), NullLogger.Instance) { NoReplyLimit = TimeSpan.FromSeconds(1) };
+        await using var session = await StreamingSession.OpenAsync(set, manifest, dir.File("target"), dir.File("state"), Options, NullLogger.Instance, Ct);
+        var buffer = new byte[ChunkSize];
+
+        // The first read goes to the silent source (equal load, listed first), waits out the limit, and is retried.
+        var clock = Stopwatch.StartNew();
+        await session.Disk.ReadAsync(0, buffer, Ct);
+        Assert.True(clock.Elapsed >= TimeSpan.FromSeconds(1), $"answered after {clock.Elapsed.TotalSeconds:0.00} s: the silent source was not asked");
+        Assert.Equal(image.AsSpan(0, ChunkSize).ToArray(), buffer);
+        Assert.Equal((true, ChunkSize), (set.Tallies()[0].Down, set.Tallies()[1].Bytes));
+    }
+
+    /// <summary>A server that accepted the connection and never answers.</summary>
+    private sealed class SilentSource(long size) : IImageSource
+    {
+        public long Size => size;
+
+        public string Description => "silent";
+
+        public async ValueTask ReadAsync(long offset, Memory<byte> buffer, CancellationToken ct) => await Task.Delay(Timeout.Infinite, ct);
+
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    }
+
     private static (byte[] Image, Bmcast.Core.Manifests.Manifest Manifest) Image(int chunks)
     {
         var image = new byte[chunks * ChunkSize];
