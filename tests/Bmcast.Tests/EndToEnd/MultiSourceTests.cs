@@ -21,8 +21,8 @@ public sealed class MultiSourceTests
     public async Task Both_servers_serve_and_when_one_is_killed_the_deployment_completes_from_the_other_without_a_guest_error()
     {
         using var scratch = new Bmcast.Tests.Support.TempDirectory();
-        var image = await WriteImageAsync(scratch.File("image.raw"), 80);
-        await using var rig = await DeploymentRig.StartAsync(scratch.File("image.raw"), "img");
+        var (image, rig) = await StartRigAsync(scratch, 80);
+        await using var serving = rig;
         string secondSocket = rig.Directory.File("second.sock");
         var second = await rig.StartServerAsync(rig.Store, secondSocket);
         string[] sources = [rig.SourceUri("img"), rig.SourceUri("img", secondSocket)];
@@ -53,9 +53,9 @@ public sealed class MultiSourceTests
     public async Task A_server_of_another_image_is_refused_at_start_naming_both_sources()
     {
         using var scratch = new Bmcast.Tests.Support.TempDirectory();
-        await WriteImageAsync(scratch.File("image.raw"), 81);
         await WriteImageAsync(scratch.File("other.raw"), 82);
-        await using var rig = await DeploymentRig.StartAsync(scratch.File("image.raw"), "img");
+        var (_, rig) = await StartRigAsync(scratch, 81);
+        await using var serving = rig;
         var (imported, _, importError) = await BmcastProcess.RunAsync(Step, "image", "import", scratch.File("other.raw"), "--name", "other", "--store", rig.Store);
         Assert.True(imported == 0, importError);
         string secondSocket = rig.Directory.File("second.sock");
@@ -77,8 +77,8 @@ public sealed class MultiSourceTests
     public async Task A_server_of_a_damaged_store_is_dropped_and_the_deployment_completes_from_the_other()
     {
         using var scratch = new Bmcast.Tests.Support.TempDirectory();
-        var image = await WriteImageAsync(scratch.File("image.raw"), 83);
-        await using var rig = await DeploymentRig.StartAsync(scratch.File("image.raw"), "img");
+        var (image, rig) = await StartRigAsync(scratch, 83);
+        await using var serving = rig;
         string damaged = rig.Directory.File("damaged-store");
         CopyDirectory(rig.Store, damaged);
         int flipped = DamageEveryChunk(damaged);
@@ -102,6 +102,13 @@ public sealed class MultiSourceTests
 
     private static (string Uri, long Bytes, string State)[] SourcesOf(JsonElement e) =>
         [.. e.GetProperty("sources").EnumerateArray().Select(s => (s.GetProperty("uri").GetString()!, s.GetProperty("bytes").GetInt64(), s.GetProperty("state").GetString()!))];
+
+    /// <summary>A random image of <see cref="Size"/> bytes (from <paramref name="seed"/>) imported as <c>img</c> and served.</summary>
+    private static async Task<(byte[] Image, DeploymentRig Rig)> StartRigAsync(Bmcast.Tests.Support.TempDirectory scratch, int seed)
+    {
+        var image = await WriteImageAsync(scratch.File("image.raw"), seed);
+        return (image, await DeploymentRig.StartAsync(scratch.File("image.raw"), "img"));
+    }
 
     private static async Task<byte[]> WriteImageAsync(string path, int seed)
     {
