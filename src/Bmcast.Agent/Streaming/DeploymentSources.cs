@@ -10,7 +10,8 @@ namespace Bmcast.Agent.Streaming;
 /// Several must serve one image: each publishes its manifest, and every root must equal the first source's (a mismatch
 /// names both sources and starts nothing), or the operator gives <c>--manifest</c>, which verifies every chunk from
 /// all of them. Each source keeps its own <see cref="SourceIdentityCheck"/>, so one found serving another image later
-/// is refused on its own and the set goes on with the rest.
+/// is refused on its own and the set goes on with the rest. Every source must answer at the start (its root cannot be
+/// checked otherwise); after that, any may fail.
 /// </summary>
 public static class DeploymentSources
 {
@@ -19,6 +20,8 @@ public static class DeploymentSources
         StreamRequest request, ManifestTrust trust, Func<string, SourceIdentityCheck> identityOf, ILogger logger, CancellationToken ct)
     {
         var uris = request.Sources;
+        if (uris.Count == 0)
+            throw new ArgumentException("no --source given");
         bool several = uris.Count > 1;
         if (several)
             CheckCombinable(uris);

@@ -49,6 +49,47 @@ public sealed class MultiSourceTests
         Assert.True(image.AsSpan().SequenceEqual(streamed), "the target differs from the image");
     }
 
+    [Fact(Timeout = 900_000)]
+    public async Task A_killed_server_that_returns_is_probed_back_and_serves_again()
+    {
+        using var scratch = new Bmcast.Tests.Support.TempDirectory();
+        var (image, rig) = await StartRigAsync(scratch, 84);
+        await using var serving = rig;
+        string secondSocket = rig.Directory.File("second.sock");
+        var second = await rig.StartServerAsync(rig.Store, secondSocket);
+        string[] sources = [rig.SourceUri("img"), rig.SourceUri("img", secondSocket)];
+        string target = rig.Directory.File("target.raw");
+        // Held to 512 KiB/s, the copy (32 s) outlasts the outage.
+        var agent = await rig.StartAgentAsync(sources, target, rig.Directory.File("agent.sock"), "--bandwidth", "512K");
+
+        await agent.WaitForEventAsync("progress", Step, e => SourcesOf(e)[1].Bytes > 0);
+        await second.KillHardAsync();
+        var down = await agent.WaitForEventAsync("progress", Step, e => SourcesOf(e)[1].State == "down");
+        long before = SourcesOf(down)[1].Bytes;
+        await rig.StartServerAsync(rig.Store, secondSocket);
+        // Its probe reconnects (the manifest root checked again) and fetches go to it again.
+        await agent.WaitForEventAsync("progress", Step, e => SourcesOf(e)[1] is { State: "ok" } back && back.Bytes > before);
+
+        await agent.WaitForEventAsync("complete", Step);
+        Assert.Equal(0, await agent.StopAsync(Step));
+        Assert.Contains($"source {sources[1]} answers again", agent.Stderr);
+        var streamed = await File.ReadAllBytesAsync(target, Ct);
+        Assert.True(image.AsSpan().SequenceEqual(streamed), "the target differs from the image");
+    }
+
+    [Theory]
+    [InlineData("file:///a.raw", "file:///b.raw", "only NBD sources")]
+    [InlineData("nbd://127.0.0.1:1/img", "nbd://127.0.0.1:1/img", "is given 2 times")]
+    public async Task Sources_that_cannot_be_combined_are_refused_before_connecting(string first, string second, string why)
+    {
+        using var scratch = new Bmcast.Tests.Support.TempDirectory();
+        var (code, _, error) = await BmcastProcess.RunAsync(Step, "stream", "--source", first, "--source", second,
+            "--target", scratch.File("target.raw"), "--export", "unix:" + scratch.File("agent.sock"), "--known-keys", scratch.File("known_keys"));
+        Assert.True(code == 1, $"exit {code}: {error}");
+        Assert.Contains(why, error);
+        Assert.False(File.Exists(scratch.File("target.raw.bmcast-state")), "a deployment was started");
+    }
+
     [Fact(Timeout = 600_000)]
     public async Task A_server_of_another_image_is_refused_at_start_naming_both_sources()
     {
