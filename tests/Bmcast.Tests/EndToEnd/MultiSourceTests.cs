@@ -23,9 +23,7 @@ public sealed class MultiSourceTests
         using var scratch = new Bmcast.Tests.Support.TempDirectory();
         var (image, rig) = await StartRigAsync(scratch, 80);
         await using var serving = rig;
-        string secondSocket = rig.Directory.File("second.sock");
-        var second = await rig.StartServerAsync(rig.Store, secondSocket);
-        string[] sources = [rig.SourceUri("img"), rig.SourceUri("img", secondSocket)];
+        var (second, sources) = await StartSecondServerAsync(rig, rig.Store);
         string target = rig.Directory.File("target.raw"), export = rig.Directory.File("agent.sock");
         // Held to 1 MiB/s, the copy is early on when the second server dies.
         var agent = await rig.StartAgentAsync(sources, target, export, "--bandwidth", "1M");
@@ -55,9 +53,7 @@ public sealed class MultiSourceTests
         using var scratch = new Bmcast.Tests.Support.TempDirectory();
         var (image, rig) = await StartRigAsync(scratch, 84);
         await using var serving = rig;
-        string secondSocket = rig.Directory.File("second.sock");
-        var second = await rig.StartServerAsync(rig.Store, secondSocket);
-        string[] sources = [rig.SourceUri("img"), rig.SourceUri("img", secondSocket)];
+        var (second, sources) = await StartSecondServerAsync(rig, rig.Store);
         string target = rig.Directory.File("target.raw");
         // Held to 512 KiB/s, the copy (32 s) outlasts the outage.
         var agent = await rig.StartAgentAsync(sources, target, rig.Directory.File("agent.sock"), "--bandwidth", "512K");
@@ -66,7 +62,7 @@ public sealed class MultiSourceTests
         await second.KillHardAsync();
         var down = await agent.WaitForEventAsync("progress", Step, e => SourcesOf(e)[1].State == "down");
         long before = SourcesOf(down)[1].Bytes;
-        await rig.StartServerAsync(rig.Store, secondSocket);
+        await rig.StartServerAsync(rig.Store, SecondSocket(rig));
         // Its probe reconnects (the manifest root checked again) and fetches go to it again.
         await agent.WaitForEventAsync("progress", Step, e => SourcesOf(e)[1] is { State: "ok" } back && back.Bytes > before);
 
@@ -99,9 +95,8 @@ public sealed class MultiSourceTests
         await using var serving = rig;
         var (imported, _, importError) = await BmcastProcess.RunAsync(Step, "image", "import", scratch.File("other.raw"), "--name", "other", "--store", rig.Store);
         Assert.True(imported == 0, importError);
-        string secondSocket = rig.Directory.File("second.sock");
-        await rig.StartServerAsync(rig.Store, secondSocket);
-        string first = rig.SourceUri("img"), other = rig.SourceUri("other", secondSocket);
+        await rig.StartServerAsync(rig.Store, SecondSocket(rig));
+        string first = rig.SourceUri("img"), other = rig.SourceUri("other", SecondSocket(rig));
         string target = rig.Directory.File("target.raw");
 
         var (code, _, error) = await BmcastProcess.RunAsync(Step, "stream", "--source", first, "--source", other, "--target", target,
@@ -124,9 +119,7 @@ public sealed class MultiSourceTests
         CopyDirectory(rig.Store, damaged);
         int flipped = DamageEveryChunk(damaged);
         Assert.Equal(Size / ChunkSize, flipped);
-        string secondSocket = rig.Directory.File("second.sock");
-        await rig.StartServerAsync(damaged, secondSocket);
-        string[] sources = [rig.SourceUri("img"), rig.SourceUri("img", secondSocket)];
+        var (_, sources) = await StartSecondServerAsync(rig, damaged);
         string target = rig.Directory.File("target.raw");
 
         var agent = await rig.StartAgentAsync(sources, target, rig.Directory.File("agent.sock"));
@@ -143,6 +136,15 @@ public sealed class MultiSourceTests
 
     private static (string Uri, long Bytes, string State)[] SourcesOf(JsonElement e) =>
         [.. e.GetProperty("sources").EnumerateArray().Select(s => (s.GetProperty("uri").GetString()!, s.GetProperty("bytes").GetInt64(), s.GetProperty("state").GetString()!))];
+
+    /// <summary>A second <c>bmcast serve</c>, of <paramref name="store"/>, and the URIs of <c>img</c> on both servers.</summary>
+    private static async Task<(BmcastProcess Second, string[] Sources)> StartSecondServerAsync(DeploymentRig rig, string store)
+    {
+        var second = await rig.StartServerAsync(store, SecondSocket(rig));
+        return (second, [rig.SourceUri("img"), rig.SourceUri("img", SecondSocket(rig))]);
+    }
+
+    private static string SecondSocket(DeploymentRig rig) => rig.Directory.File("second.sock");
 
     /// <summary>A random image of <see cref="Size"/> bytes (from <paramref name="seed"/>) imported as <c>img</c> and served.</summary>
     private static async Task<(byte[] Image, DeploymentRig Rig)> StartRigAsync(Bmcast.Tests.Support.TempDirectory scratch, int seed)
