@@ -32,7 +32,7 @@ internal sealed class ReplayedDeployment(int client, string source, string direc
         Directory.CreateDirectory(directory);
         var clock = Stopwatch.StartNew();
         string socket = Path.Combine(directory, "agent.sock");
-        var request = new StreamRequest(source, Path.Combine(directory, "target.raw"), Path.Combine(directory, "target.raw.bmcast-state"),
+        var request = new StreamRequest([source], Path.Combine(directory, "target.raw"), Path.Combine(directory, "target.raw.bmcast-state"),
             NbdEndpoint.Unix(socket), null, null, Path.Combine(directory, "known_keys"), new StreamingOptions());
         var agent = new StreamAgent(request, new NoEvents(), logging);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);

@@ -7,52 +7,65 @@ using Microsoft.Extensions.Logging;
 namespace Bmcast.Engine;
 
 /// <summary>
-/// Reads one chunk from the source and checks it against the manifest (DESIGN §4 rule 5): bytes that
-/// fail verification are never handed on; the fetch is retried and, when every attempt fails, the
-/// caller gets an <see cref="IOException"/> naming the chunk. A source that is declared unavailable
-/// (<see cref="ImageSourceUnavailableException"/>) fails the fetch at once: its outage limit already
-/// decided how long to wait.
+/// Reads one chunk from a source of the set and checks it against the manifest (DESIGN §4 rule 5): bytes that
+/// fail verification are never handed on; the fetch is retried (on another source when there are several: the one
+/// that failed is marked down, <see cref="SourceSet"/>) and, when every attempt fails, the caller gets an
+/// <see cref="IOException"/> naming the chunk. A single source declared unavailable
+/// (<see cref="ImageSourceUnavailableException"/>) fails the fetch at once: its outage limit already decided how long
+/// to wait; in a set of several that is the set's word, once every source is down.
 /// </summary>
-internal sealed class ChunkFetcher(IImageSource source, Manifest? manifest, DiskGeometry geometry,
+internal sealed class ChunkFetcher(SourceSet sources, Manifest? manifest, DiskGeometry geometry,
     StreamingOptions options, StreamingStatistics statistics, ILogger logger)
 {
     /// <summary>Fill <paramref name="buffer"/> (exactly the chunk's length) with verified chunk bytes.</summary>
     public async Task FetchAsync(long chunk, Memory<byte> buffer, CancellationToken ct)
     {
         string lastProblem = "";
+        SourceMember? previous = null;
         for (int attempt = 1; attempt <= options.FetchAttempts; attempt++)
         {
             if (attempt > 1)
                 await Task.Delay(RetryDelay(attempt), ct);
+            var member = await sources.AcquireAsync(previous, ct);
+            previous = member;
             try
             {
-                await source.ReadAsync(geometry.ChunkStart(chunk), buffer, ct);
+                await sources.ReadAsync(member, geometry.ChunkStart(chunk), buffer, ct);
             }
-            catch (ImageSourceUnavailableException)
+            catch (ImageSourceUnavailableException) when (!sources.CanFailOver)
             {
+                sources.Abandoned(member);
                 statistics.AddFetchFailure();
                 throw;
             }
             catch (IOException e)
             {
                 statistics.AddFetchFailure();
+                sources.Failed(member, e.Message);
                 lastProblem = e.Message;
                 logger.LogWarning("fetch of chunk {Chunk} from {Source} failed (attempt {Attempt}/{Attempts}): {Error}",
-                    chunk, source.Description, attempt, options.FetchAttempts, e.Message);
+                    chunk, member.Uri, attempt, options.FetchAttempts, e.Message);
                 continue;
+            }
+            catch
+            {
+                sources.Abandoned(member);
+                throw;
             }
             if (manifest is not null && !manifest.Matches(chunk, buffer.Span))
             {
                 statistics.AddVerificationFailure();
                 lastProblem = "content does not match the manifest hash";
+                sources.Failed(member, $"chunk {chunk} failed verification");
                 logger.LogError("chunk {Chunk} from {Source} failed verification (attempt {Attempt}/{Attempts}); discarded",
-                    chunk, source.Description, attempt, options.FetchAttempts);
+                    chunk, member.Uri, attempt, options.FetchAttempts);
                 continue;
             }
+            sources.Succeeded(member, buffer.Length);
             return;
         }
         throw new BlockDeviceException(BlockDeviceException.EIO,
-            $"chunk {chunk} could not be fetched from {source.Description} after {options.FetchAttempts} attempts: {lastProblem}");
+            $"chunk {chunk} could not be fetched from {sources.Description} after {options.FetchAttempts} attempts: {lastProblem}");
     }
 
     private TimeSpan RetryDelay(int attempt) =>

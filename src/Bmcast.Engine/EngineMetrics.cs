@@ -16,6 +16,8 @@ public static class EngineMetrics
 
     private static readonly Counter<long> Fetched = Meter.CreateCounter<long>("bmcast_engine_fetched_bytes", "By",
         "Bytes fetched from the image source and verified, by priority (on_demand: a guest waited; background)");
+    private static readonly Counter<long> SourceFetched = Meter.CreateCounter<long>("bmcast_engine_source_fetched_bytes", "By",
+        "Bytes fetched and verified, by source (the URI given with --source)");
     private static readonly Histogram<double> FetchDuration = Meter.CreateHistogram<double>("bmcast_engine_fetch_duration_seconds", "s",
         "Time to fetch and verify one chunk, retries included, by priority", tags: null,
         new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] });
@@ -55,6 +57,8 @@ public static class EngineMetrics
 
     internal static void RecordFetched(FetchPriority priority, long bytes) => Fetched.Add(bytes, Tag(priority));
 
+    internal static void RecordSourceFetched(KeyValuePair<string, object?> source, long bytes) => SourceFetched.Add(bytes, source);
+
     internal static void RecordFetchDuration(FetchPriority priority, TimeSpan duration) => FetchDuration.Record(duration.TotalSeconds, Tag(priority));
 
     internal static void RecordFetchFailure() => FetchFailures.Add(1);
@@ -82,7 +86,7 @@ public static class EngineMetrics
             progress = [.. Disks.Select(d => StreamingProgress.Of(d, TimeSpan.Zero))];
         if (progress.Length == 0)
             return [];
-        var total = new StreamingProgress(progress.Sum(p => p.TotalBytes), progress.Sum(p => p.PresentBytes), 0, 0, 0, 0, 0, 0, TimeSpan.Zero);
+        var total = new StreamingProgress(progress.Sum(p => p.TotalBytes), progress.Sum(p => p.PresentBytes), 0, 0, 0, 0, 0, 0, TimeSpan.Zero, []);
         return [new Measurement<double>(figure(total))];
     }
 

@@ -4,6 +4,7 @@ using Bmcast.Core.Blocks;
 using Bmcast.Core.Manifests;
 using Bmcast.Core.Presence;
 using Bmcast.Core.Storage;
+using Bmcast.Engine.Sources;
 using Microsoft.Extensions.Logging;
 
 namespace Bmcast.Engine;
@@ -45,7 +46,8 @@ public sealed class StreamingDisk : IBlockDevice
         _state = state;
         _manifest = manifest;
         _logger = logger;
-        _fetcher = new ChunkFetcher(source, manifest, geometry, options, Statistics, logger);
+        Sources = SourceSet.Of(source);
+        _fetcher = new ChunkFetcher(Sources, manifest, geometry, options, Statistics, logger);
         _sourceQueue = new SourceQueue(options.BackgroundParallelism);
         if (Presence.IsComplete)
             _allPresent.TrySetResult();
@@ -62,6 +64,9 @@ public sealed class StreamingDisk : IBlockDevice
     public PresenceMap Presence => _state.Map;
 
     public StreamingStatistics Statistics { get; } = new();
+
+    /// <summary>The sources chunks are fetched from, with the bytes each served.</summary>
+    public SourceSet Sources { get; }
 
     public GuestActivity Activity { get; } = new();
 

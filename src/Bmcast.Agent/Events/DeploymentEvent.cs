@@ -14,7 +14,7 @@ public abstract record StreamEvent(StreamingProgress Progress) : DeploymentEvent
 /// <summary>The disk is open and exported: clients (the guest) may connect.</summary>
 /// <param name="Resumed">An earlier run's presence map was found and continued.</param>
 /// <param name="Verified">Every fetched chunk is checked against a signed manifest.</param>
-public sealed record StreamStarted(string Source, string Target, string Export, bool Resumed, bool Verified, StreamingProgress Progress)
+public sealed record StreamStarted(IReadOnlyList<string> Sources, string Target, string Export, bool Resumed, bool Verified, StreamingProgress Progress)
     : StreamEvent(Progress);
 
 /// <summary>Reported once a second while the copy runs.</summary>

@@ -40,5 +40,15 @@ public sealed class JsonEventWriter(TextWriter output)
         json.WriteNumber("guest_written_bytes", p.GuestBytesWritten);
         json.WriteNumber("fetch_failures", p.FetchFailures);
         json.WriteNumber("verification_failures", p.VerificationFailures);
+        json.WriteStartArray("sources");
+        foreach (var source in p.Sources)
+        {
+            json.WriteStartObject();
+            json.WriteString("uri", source.Uri);
+            json.WriteNumber("bytes", source.Bytes);
+            json.WriteString("state", source.Down ? "down" : "ok");
+            json.WriteEndObject();
+        }
+        json.WriteEndArray();
     });
 }

@@ -19,9 +19,11 @@ namespace Bmcast.Agent.Streaming;
 /// <c>vblade</c> has neither. Either way a
 /// server without a manifest is streamed unverified, unless a key is required (<c>--trust-key</c>) or pinned for
 /// it. <c>nbds</c> sources use <paramref name="tls"/> for the image and its companions alike.
-/// An NBD source is checked against the deployment's manifest on every reconnect (<paramref name="identity"/>).
+/// An NBD source is checked against the manifest it published at the start on every reconnect (the
+/// <see cref="SourceIdentityCheck"/> given for it). Its reads ride out outages up to <paramref name="outageLimit"/>
+/// (zero for a source among several: the other sources serve meanwhile, <see cref="SourceSet"/>).
 /// </summary>
-public sealed class SourceConnector(ManifestTrust trust, TimeSpan outageLimit, NbdClientTls? tls, SourceIdentityCheck identity, ILogger logger)
+public sealed class SourceConnector(ManifestTrust trust, TimeSpan outageLimit, NbdClientTls? tls, ILogger logger)
 {
     private const long MaxCompanionBytes = 1L << 30;
 
@@ -35,12 +37,12 @@ public sealed class SourceConnector(ManifestTrust trust, TimeSpan outageLimit, N
     private static readonly AoeCompanionReader ProfileReader = new("boot profile", BootProfile.Magic.ToArray());
 
     /// <summary>
-    /// The source, its manifest (null: unverified) and its boot profile (null when none is published), the last still
-    /// being fetched: the disk is exported and the copy started before it is known.
+    /// The source, its manifest (null: unverified) and how to fetch its boot profile (null when none is published): the
+    /// disk is exported and the copy started before it is known.
     /// </summary>
-    public async Task<(IImageSource Source, Manifest? Manifest, Task<byte[]?> BootProfile)> OpenAsync(string uri, string? manifestPath, string? trustedKey, CancellationToken ct)
+    public async Task<OpenedSource> OpenAsync(string uri, string? manifestPath, string? trustedKey, SourceIdentityCheck identity, CancellationToken ct)
     {
-        var (source, authority, fetchManifest, fetchProfile) = await ConnectAsync(uri, ct);
+        var (source, authority, fetchManifest, fetchProfile) = await ConnectAsync(uri, identity, ct);
         try
         {
             Manifest? manifest = await LoadManifestAsync(manifestPath, authority, trustedKey, fetchManifest, ct);
@@ -50,7 +52,7 @@ public sealed class SourceConnector(ManifestTrust trust, TimeSpan outageLimit, N
                 logger.LogWarning("{Source} has no manifest: streaming UNVERIFIED (give --manifest to verify)", source.Description);
             else if (manifestPath is null)
                 identity.Expect(manifest);
-            return (source, manifest, fetchProfile(ct));
+            return new OpenedSource(source, manifest, fetchProfile);
         }
         catch
         {
@@ -89,7 +91,7 @@ public sealed class SourceConnector(ManifestTrust trust, TimeSpan outageLimit, N
     private sealed record Connection(IImageSource Source, string Authority,
         Func<CancellationToken, Task<byte[]?>> FetchManifest, Func<CancellationToken, Task<byte[]?>> FetchProfile);
 
-    private async Task<Connection> ConnectAsync(string uri, CancellationToken ct)
+    private async Task<Connection> ConnectAsync(string uri, SourceIdentityCheck identity, CancellationToken ct)
     {
         if (uri.StartsWith("file://", StringComparison.Ordinal))
         {
@@ -100,7 +102,7 @@ public sealed class SourceConnector(ManifestTrust trust, TimeSpan outageLimit, N
         {
             var nbd = NbdUri.Parse(uri);
             Func<CancellationToken, Task<byte[]?>> fetchManifest = token => FetchCompanionAsync(nbd, ExportNames.ManifestOf, token);
-            var source = await ReconnectingImageSource.ConnectAsync(token => ConnectCheckedAsync(nbd, fetchManifest, token), outageLimit, logger, ct);
+            var source = await ReconnectingImageSource.ConnectAsync(token => ConnectCheckedAsync(nbd, fetchManifest, identity, token), outageLimit, logger, ct);
             return new Connection(source, nbd.Endpoint.ToString(), fetchManifest, token => FetchCompanionAsync(nbd, ExportNames.ProfileOf, token));
         }
         if (uri.StartsWith(AoeAddress.Scheme, StringComparison.Ordinal))
@@ -116,7 +118,7 @@ public sealed class SourceConnector(ManifestTrust trust, TimeSpan outageLimit, N
     }
 
     /// <summary>A (re)connection to an NBD source, refused when the source now publishes another manifest.</summary>
-    private async Task<IImageSource> ConnectCheckedAsync(NbdUri nbd, Func<CancellationToken, Task<byte[]?>> fetchManifest, CancellationToken ct)
+    private async Task<IImageSource> ConnectCheckedAsync(NbdUri nbd, Func<CancellationToken, Task<byte[]?>> fetchManifest, SourceIdentityCheck identity, CancellationToken ct)
     {
         identity.ThrowIfChanged();
         var source = await NbdImageSource.OpenAsync(nbd, tls, ct);

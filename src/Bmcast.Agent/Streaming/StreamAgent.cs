@@ -12,7 +12,7 @@ using Microsoft.Extensions.Logging;
 namespace Bmcast.Agent.Streaming;
 
 /// <summary>
-/// The streaming agent's lifetime: connect to the source, open or resume the deployment, export the
+/// The streaming agent's lifetime: connect to the source (or sources, <see cref="DeploymentSources"/>), open or resume the deployment, export the
 /// disk, report progress until complete, keep serving until stopped, then commit and close. The target and state file
 /// are claimed (<see cref="DeploymentLock"/>) for the agent's life, or for longer by a caller that passes its own
 /// <paramref name="claim"/> (<c>bmcast deploy</c>, which keeps them after the pivot).
@@ -51,14 +51,15 @@ public sealed class StreamAgent(StreamRequest request, IDeploymentEventSink even
         var log = logging.CreateLogger("bmcast.stream");
         using var ownClaim = claim is null ? DeploymentLock.Acquire(request.TargetPath, request.StatePath) : null;
         var held = claim ?? ownClaim!;
-        var identity = new SourceIdentityCheck(request.SourceUri, log);
-        identity.Changed += change => events.Publish(new SourceChanged(clock.Elapsed, change.Source, change.ExpectedRoot, change.ServedRoot, change.Message));
-        var connector = new SourceConnector(new ManifestTrust(request.KnownKeysPath, log), request.OutageLimit, request.SourceTls, identity, log);
-        var (source, manifest, published) = await connector.OpenAsync(request.SourceUri, request.ManifestPath, request.TrustedKey, ct);
+        var (source, manifest, fetchProfile) = await DeploymentSources.OpenAsync(request, new ManifestTrust(request.KnownKeysPath, log),
+            uri => Watched(new SourceIdentityCheck(uri, log)), log, ct);
+        var published = fetchProfile(ct);
         _publishedProfile = published;
-        // Only a bmcast server (it published the image's signed manifest) is offered the profile (BootProfileOffer).
-        if (manifest is not null && request.ManifestPath is null && request.BootProfilePath is null && request.SourceUri.StartsWith("nbd", StringComparison.Ordinal))
-            _learningServer = NbdUri.Parse(request.SourceUri);
+        // Only a bmcast server (it published the image's signed manifest) is offered the profile (BootProfileOffer): the
+        // first source, whose profile the deployment would have used.
+        string first = request.Sources[0];
+        if (manifest is not null && request.ManifestPath is null && request.BootProfilePath is null && first.StartsWith("nbd", StringComparison.Ordinal))
+            _learningServer = NbdUri.Parse(first);
         await using var sourceLifetime = source;
         await using var session = await StreamingSession.OpenAsync(source, manifest, request.TargetPath, request.StatePath, request.Options, log, ct);
         held.ClaimCreated(request.TargetPath, request.StatePath);
@@ -74,7 +75,7 @@ public sealed class StreamAgent(StreamRequest request, IDeploymentEventSink even
         log.LogInformation("{Mode} {Source} -> {Target}, exported on {Export} ({Verified})",
             session.Resumed ? "resuming" : "streaming", source.Description, request.TargetPath, request.Export,
             manifest is null ? "unverified" : $"verified, root {manifest.RootHashHex[..16]}");
-        events.Publish(new StreamStarted(request.SourceUri, request.TargetPath, request.Export.ToString(), session.Resumed, manifest is not null,
+        events.Publish(new StreamStarted(request.Sources, request.TargetPath, request.Export.ToString(), session.Resumed, manifest is not null,
             StreamingProgress.Of(disk, clock.Elapsed)));
         _exported.TrySetResult();
 
@@ -105,6 +106,13 @@ public sealed class StreamAgent(StreamRequest request, IDeploymentEventSink even
             await server.StopAsync();
             events.Publish(new StreamStopped(StreamingProgress.Of(disk, clock.Elapsed)));
         }
+    }
+
+    /// <summary>A source's identity check, its change reported as an event.</summary>
+    private SourceIdentityCheck Watched(SourceIdentityCheck identity)
+    {
+        identity.Changed += change => events.Publish(new SourceChanged(_clock.Elapsed, change.Source, change.ExpectedRoot, change.ServedRoot, change.Message));
+        return identity;
     }
 
     /// <summary>

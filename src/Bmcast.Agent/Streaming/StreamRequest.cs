@@ -5,8 +5,9 @@ using Bmcast.Protocols.Nbd.Client;
 namespace Bmcast.Agent.Streaming;
 
 /// <summary>Everything <c>bmcast stream</c> was asked to do, parsed and defaulted.</summary>
+/// <param name="Sources">The <c>--source</c> URIs: one, or several NBD servers of the same image to spread fetches over.</param>
 public sealed record StreamRequest(
-    string SourceUri,
+    IReadOnlyList<string> Sources,
     string TargetPath,
     string StatePath,
     NbdEndpoint Export,

@@ -11,7 +11,13 @@ namespace Bmcast.Cli.Commands;
 /// <summary>The options <c>bmcast stream</c> and <c>bmcast deploy</c> share: what to stream, where, how verified, how fast.</summary>
 internal sealed class StreamingOptionSet
 {
-    public Option<string> Source { get; } = new("--source") { Description = "Image to stream: nbd://HOST[:PORT]/NAME, nbd+unix:///NAME?socket=PATH (nbds://, nbds+unix:// for TLS), aoe:IFACE/eSHELF.SLOT[?manifest-shelf=M&profile-shelf=P] or file:///PATH", HelpName = "URI", Required = true };
+    public Option<string[]> Source { get; } = new("--source")
+    {
+        Description = "Image to stream: nbd://HOST[:PORT]/NAME, nbd+unix:///NAME?socket=PATH (nbds://, nbds+unix:// for TLS), aoe:IFACE/eSHELF.SLOT[?manifest-shelf=M&profile-shelf=P] or file:///PATH. " +
+            "Repeat it for several NBD servers of the same image: fetches are spread over them and a failing one is dropped and retried later",
+        HelpName = "URI",
+        Required = true,
+    };
     public Option<string> Target { get; } = new("--target") { Description = "Local target file (created sparse when missing)", HelpName = "PATH", Required = true };
     public Option<string?> State { get; } = new("--state") { Description = "Presence map file (default: TARGET.bmcast-state)", HelpName = "PATH" };
     public Option<string?> Manifest { get; } = new("--manifest") { Description = "Verify against this manifest file (for sources without one)", HelpName = "PATH" };
@@ -63,7 +69,7 @@ internal sealed class StreamingOptionSet
         string? ca = parseResult.GetValue(TlsCa), certificate = parseResult.GetValue(TlsCert), key = parseResult.GetValue(TlsKey);
         if (ca is null && certificate is null && key is null)
             return null;
-        if (!parseResult.GetValue(Source)!.StartsWith("nbds", StringComparison.Ordinal))
+        if (!parseResult.GetValue(Source)!.All(source => source.StartsWith("nbds", StringComparison.Ordinal)))
             throw new ArgumentException("--tls-ca, --tls-cert and --tls-key need a TLS source (nbds:// or nbds+unix://)");
         return NbdClientTls.FromPemFiles(ca, certificate, key);
     }

@@ -53,7 +53,7 @@ internal sealed class DemoRun(IAnsiConsole console, ILoggerFactory logging, stri
         Heading("2. bmcast: boot at once from the streaming agent, the rest in the background, pivot to the local disk when complete");
         string target = Path.Combine(workspace, "target.raw");
         string agentSocket = Path.Combine(workspace, "agent.sock");
-        var stream = new StreamRequest($"nbd+unix:///{ImageName}?socket={serverSocket}", target, target + ".bmcast-state",
+        var stream = new StreamRequest([$"nbd+unix:///{ImageName}?socket={serverSocket}"], target, target + ".bmcast-state",
             NbdEndpoint.Unix(agentSocket), null, null, Path.Combine(workspace, "known_keys"), new StreamingOptions());
         // The guest stays up, so that it is still running when the copy completes and is pivoted; then it is stopped.
         var machine = new MachineSpec(agentSocket, workspace, 512, GuestMode: "stay", ConsoleLog: target + ".console.log");

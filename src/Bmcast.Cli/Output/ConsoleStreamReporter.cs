@@ -56,7 +56,7 @@ internal sealed class ConsoleStreamReporter : IDeploymentEventSink
     private void Started(StreamStarted started)
     {
         var progress = started.Progress;
-        _console.MarkupLineInterpolated($"{(started.Resumed ? "Resuming" : "Streaming")} [bold]{started.Source}[/] -> {started.Target} ({(started.Verified ? "verified" : "[yellow]unverified[/]")}), exported on [bold]{started.Export}[/]");
+        _console.MarkupLineInterpolated($"{(started.Resumed ? "Resuming" : "Streaming")} [bold]{string.Join(" + ", started.Sources)}[/] -> {started.Target} ({(started.Verified ? "verified" : "[yellow]unverified[/]")}), exported on [bold]{started.Export}[/]");
         if (!_live)
             return;
         var ready = new TaskCompletionSource();

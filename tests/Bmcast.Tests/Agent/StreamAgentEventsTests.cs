@@ -20,7 +20,7 @@ public sealed class StreamAgentEventsTests
         var image = new byte[4 << 20];
         new Random(5).NextBytes(image);
         await File.WriteAllBytesAsync(dir.File("image.raw"), image, TestContext.Current.CancellationToken);
-        var request = new StreamRequest("file://" + dir.File("image.raw"), dir.File("target.raw"), dir.File("target.raw.bmcast-state"),
+        var request = new StreamRequest(["file://" + dir.File("image.raw")], dir.File("target.raw"), dir.File("target.raw.bmcast-state"),
             NbdEndpoint.Unix(dir.File("agent.sock")), null, null, dir.File("known_keys"), new StreamingOptions());
         var sink = new RecordingSink();
         var agent = new StreamAgent(request, sink, NullLoggerFactory.Instance);
@@ -33,8 +33,8 @@ public sealed class StreamAgentEventsTests
 
         var events = sink.Events;
         var started = Assert.IsType<StreamStarted>(events[0]);
-        Assert.Equal((request.SourceUri, request.TargetPath, request.Export.ToString(), false, false),
-            (started.Source, started.Target, started.Export, started.Resumed, started.Verified));
+        Assert.Equal((request.Sources[0], request.TargetPath, request.Export.ToString(), false, false),
+            (Assert.Single(started.Sources), started.Target, started.Export, started.Resumed, started.Verified));
         Assert.All(events[1..^2], e => Assert.IsType<StreamProgressed>(e));
         var complete = Assert.IsType<StreamCompleted>(events[^2]);
         Assert.Equal(image.Length, complete.Progress.PresentBytes);

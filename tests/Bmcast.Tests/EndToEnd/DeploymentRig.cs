@@ -23,7 +23,9 @@ internal sealed class DeploymentRig : IAsyncDisposable
     /// <summary>Whether agents reach the server over TLS (nbds+unix://; give them the credentials as extra options).</summary>
     public bool TlsSource { get; set; }
 
-    public string SourceUri(string image) => $"{(TlsSource ? "nbds+unix" : "nbd+unix")}:///{image}?socket={ServerSocket}";
+    public string SourceUri(string image) => SourceUri(image, ServerSocket);
+
+    public string SourceUri(string image, string socket) => $"{(TlsSource ? "nbds+unix" : "nbd+unix")}:///{image}?socket={socket}";
 
     /// <param name="serveOptions">Extra <c>bmcast serve</c> options, e.g. <c>--rate 2M</c>.</param>
     public static async Task<DeploymentRig> StartAsync(string imagePath, string imageName, params string[] serveOptions)
@@ -45,11 +47,15 @@ internal sealed class DeploymentRig : IAsyncDisposable
     }
 
     /// <summary>Start <c>bmcast stream --json</c> exporting on <paramref name="exportSocket"/>; waits for its "started" event.</summary>
-    public async Task<BmcastProcess> StartAgentAsync(string image, string target, string exportSocket, params string[] extra)
+    public Task<BmcastProcess> StartAgentAsync(string image, string target, string exportSocket, params string[] extra) =>
+        StartAgentAsync([SourceUri(image)], target, exportSocket, extra);
+
+    /// <summary>The same with several <c>--source</c>s.</summary>
+    public async Task<BmcastProcess> StartAgentAsync(IEnumerable<string> sources, string target, string exportSocket, params string[] extra)
     {
         string[] arguments =
         [
-            "stream", "--source", SourceUri(image), "--target", target, "--export", "unix:" + exportSocket,
+            "stream", .. sources.SelectMany(source => new[] { "--source", source }), "--target", target, "--export", "unix:" + exportSocket,
             "--known-keys", Directory.File("known_keys"), "--json", .. extra,
         ];
         var agent = Track(BmcastProcess.Start(arguments));
@@ -61,11 +67,15 @@ internal sealed class DeploymentRig : IAsyncDisposable
     public BmcastProcess Server { get; private set; } = null!;
 
     /// <summary>Start <c>bmcast serve</c> (again, after a kill) on the same store and socket.</summary>
-    public async Task StartServerAsync()
+    public async Task StartServerAsync() => Server = await StartServerAsync(Store, ServerSocket);
+
+    /// <summary>Start a <c>bmcast serve</c> on <paramref name="store"/> at <paramref name="socket"/> (another source of an agent's).</summary>
+    public async Task<BmcastProcess> StartServerAsync(string store, string socket)
     {
-        File.Delete(ServerSocket);
-        Server = Track(BmcastProcess.Start(["serve", "--store", Store, "--nbd", "unix:" + ServerSocket, .. _serveOptions]));
-        await WaitForSocketAsync(ServerSocket, Server);
+        File.Delete(socket);
+        var server = Track(BmcastProcess.Start(["serve", "--store", store, "--nbd", "unix:" + socket, .. _serveOptions]));
+        await WaitForSocketAsync(socket, server);
+        return server;
     }
 
     public BmcastProcess Track(BmcastProcess process)

@@ -1,8 +1,8 @@
-using System.Security.Cryptography;
 using Bmcast.Core.Blocks;
 using Bmcast.Core.Manifests;
 using Bmcast.Core.Storage;
 using Bmcast.Engine;
+using Bmcast.TestKit.Images;
 using Bmcast.Tests.Support;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -176,12 +176,5 @@ public sealed class StateFileDamageTests
         return (image, manifest);
     }
 
-    private static Manifest ManifestOf(byte[] image)
-    {
-        var hashes = new byte[Chunks * Manifest.HashSize];
-        for (int chunk = 0; chunk < Chunks; chunk++)
-            SHA256.HashData(image.AsSpan(chunk * ChunkSize, ChunkSize), hashes.AsSpan(chunk * Manifest.HashSize));
-        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        return Manifest.Create(image.Length, ChunkSize, new bool[Chunks], hashes, key);
-    }
+    private static Manifest ManifestOf(byte[] image) => TestManifest.Of(image, ChunkSize);
 }
