@@ -5,9 +5,10 @@ namespace Bmcast.Images;
 /// <summary>
 /// The image store as NBD exports: every image under its name (listed), each image's signed
 /// manifest as the hidden export <c>manifest:NAME</c> and its boot profile, if any, as <c>profile:NAME</c>. The store is read on every call, so images
-/// imported or removed while a server runs appear and disappear without a restart.
+/// imported or removed while a server runs (by this server's host or any other sharing the store) appear and disappear
+/// without a restart, at the next listing or open.
 /// </summary>
-public sealed class StoreExportCatalog(ImageStore store) : IExportCatalog
+public sealed class StoreExportCatalog(IImageStore store) : IExportCatalog
 {
     public IReadOnlyList<ExportListing> List() =>
         store.List().Select(info => new ExportListing(info.Name, Describe(info), info.AoeSlot)).ToList();
@@ -23,9 +24,8 @@ public sealed class StoreExportCatalog(ImageStore store) : IExportCatalog
             return store.Exists(profileOf) && store.ReadBootProfile(profileOf) is { Length: > 0 } profile ? new ReadOnlyMemoryDevice(profile) : null;
         if (!store.Exists(name))
             return null;
-        // Take up packs imports published and let go of those garbage collection removed (their space is freed then).
-        store.Chunks.Refresh();
-        return store.OpenDevice(name);
+        store.Refresh();
+        return store.OpenImage(name);
     }
 
     private static string? TryStripPrefix(string name, string prefix) =>

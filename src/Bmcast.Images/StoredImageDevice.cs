@@ -57,24 +57,8 @@ public sealed class StoredImageDevice : IBlockDevice
     // Nothing is ever dirty on a read-only device.
     public ValueTask FlushAsync(CancellationToken cancellationToken) => ValueTask.CompletedTask;
 
-    public int DescribeAllocation(long offset, long length, Span<AllocationExtent> extents)
-    {
-        long end = Math.Min(offset + length, Size);
-        int count = 0;
-        while (offset < end && count < extents.Length)
-        {
-            long chunk = offset / Manifest.ChunkSize;
-            bool zero = Manifest.IsZeroChunk(chunk);
-            long runEnd = (chunk + 1) * Manifest.ChunkSize;
-            while (runEnd < end && Manifest.IsZeroChunk(runEnd / Manifest.ChunkSize) == zero)
-                runEnd += Manifest.ChunkSize;
-            runEnd = Math.Min(runEnd, end);
-            extents[count++] = new AllocationExtent(runEnd - offset,
-                zero ? AllocationFlags.Hole | AllocationFlags.Zero : AllocationFlags.Allocated);
-            offset = runEnd;
-        }
-        return count;
-    }
+    public int DescribeAllocation(long offset, long length, Span<AllocationExtent> extents) =>
+        ZeroChunkExtents.Describe(Manifest, offset, length, extents);
 
     public ValueTask DisposeAsync()
     {
