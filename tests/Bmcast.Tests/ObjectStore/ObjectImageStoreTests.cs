@@ -23,8 +23,7 @@ public sealed class ObjectImageStoreTests(SharedCephRgw ceph) : IClassFixture<Sh
     public async Task An_interrupted_import_publishes_nothing_and_a_rerun_completes_without_sending_the_uploaded_packs_again()
     {
         var ct = TestContext.Current.CancellationToken;
-        var rgw = await ceph.StartAsync();
-        string bucket = SharedCephRgw.NewBucket();
+        var (rgw, bucket) = await NewBucketAsync();
         var image = new SparseImage(_scratch.File("disk.raw"), 64 * Chunk).Data(0, 48 * Chunk);
         using var store = SharedCephRgw.Open(rgw, bucket, KeyPath);
 
@@ -48,11 +47,8 @@ public sealed class ObjectImageStoreTests(SharedCephRgw ceph) : IClassFixture<Sh
     public async Task A_damaged_pack_object_fails_verify_and_a_server_neither_serves_nor_caches_the_chunk()
     {
         var ct = TestContext.Current.CancellationToken;
-        var rgw = await ceph.StartAsync();
-        string bucket = SharedCephRgw.NewBucket();
-        var image = new SparseImage(_scratch.File("disk.raw"), 16 * Chunk).Data(0, 16 * Chunk);
-        using var store = SharedCephRgw.Open(rgw, bucket, KeyPath);
-        await new ImageImporter(store).ImportAsync(image.Path, new ImportOptions("disk", Chunk, DiskImageFormat.Raw), cancellationToken: ct);
+        var (rgw, bucket, store, image) = await ImportedAsync(16, "disk");
+        using var _ = store;
 
         // Flip one byte of chunk 5 in its pack object, by hand, as bit rot or a bad disk would.
         var manifest = ((IImageStore)store).ReadManifest("disk");
@@ -91,13 +87,12 @@ public sealed class ObjectImageStoreTests(SharedCephRgw ceph) : IClassFixture<Sh
     public async Task Removal_unpublishes_at_once_and_gc_keeps_what_a_server_still_reads_until_the_grace_period_has_passed()
     {
         var ct = TestContext.Current.CancellationToken;
-        var rgw = await ceph.StartAsync();
-        string bucket = SharedCephRgw.NewBucket();
+        var (rgw, bucket) = await NewBucketAsync();
         var old = new SparseImage(_scratch.File("old.raw"), 8 * Chunk, seed: 1).Data(0, 8 * Chunk);
         var kept = new SparseImage(_scratch.File("kept.raw"), 8 * Chunk, seed: 2).Data(0, 8 * Chunk);
         using var store = SharedCephRgw.Open(rgw, bucket, KeyPath);
-        await new ImageImporter(store).ImportAsync(old.Path, new ImportOptions("old", Chunk, DiskImageFormat.Raw), cancellationToken: ct);
-        await new ImageImporter(store).ImportAsync(kept.Path, new ImportOptions("kept", Chunk, DiskImageFormat.Raw), cancellationToken: ct);
+        await ImportAsync(store, old, "old");
+        await ImportAsync(store, kept, "kept");
 
         using var server = SharedCephRgw.Open(rgw, bucket, KeyPath, cacheBytes: Chunk); // a cache of one chunk: reads go to the bucket
         await using var serving = server.OpenImage("old");
@@ -123,20 +118,31 @@ public sealed class ObjectImageStoreTests(SharedCephRgw ceph) : IClassFixture<Sh
     [Fact]
     public async Task An_import_does_not_reuse_chunks_gc_has_marked_so_deleting_them_later_loses_nothing()
     {
-        var ct = TestContext.Current.CancellationToken;
-        var rgw = await ceph.StartAsync();
-        string bucket = SharedCephRgw.NewBucket();
-        var image = new SparseImage(_scratch.File("disk.raw"), 8 * Chunk).Data(0, 8 * Chunk);
-        using var store = SharedCephRgw.Open(rgw, bucket, KeyPath);
-        await new ImageImporter(store).ImportAsync(image.Path, new ImportOptions("a", Chunk, DiskImageFormat.Raw), cancellationToken: ct);
+        var (_, _, store, image) = await ImportedAsync(8, "a");
+        using var _ = store;
         Assert.Equal(1, store.Remove("a").PacksWaiting); // marked
 
-        var again = await new ImageImporter(store).ImportAsync(image.Path, new ImportOptions("b", Chunk, DiskImageFormat.Raw), cancellationToken: ct);
+        var again = await ImportAsync(store, image, "b");
         Assert.Equal(8, again.NewChunks);
         var collected = store.CollectGarbage(TimeSpan.Zero);
         Assert.Equal(1, collected.PacksRemoved);
         await AssertServesAsync(store, "b", image.Content.ToArray());
     }
+
+    private async Task<(CephRgw Rgw, string Bucket)> NewBucketAsync() => (await ceph.StartAsync(), SharedCephRgw.NewBucket());
+
+    /// <summary>A new bucket with one image of <paramref name="chunks"/> chunks of data imported as <paramref name="name"/>.</summary>
+    private async Task<(CephRgw Rgw, string Bucket, ObjectImageStore Store, SparseImage Image)> ImportedAsync(int chunks, string name)
+    {
+        var (rgw, bucket) = await NewBucketAsync();
+        var image = new SparseImage(_scratch.File(name + ".raw"), chunks * Chunk).Data(0, chunks * Chunk);
+        var store = SharedCephRgw.Open(rgw, bucket, KeyPath);
+        await ImportAsync(store, image, name);
+        return (rgw, bucket, store, image);
+    }
+
+    private static Task<ImportResult> ImportAsync(ObjectImageStore store, SparseImage image, string name) =>
+        new ImageImporter(store).ImportAsync(image.Path, new ImportOptions(name, Chunk, DiskImageFormat.Raw), cancellationToken: TestContext.Current.CancellationToken);
 
     private static async Task AssertServesAsync(ObjectImageStore store, string name, byte[] expected)
     {
