@@ -21,13 +21,13 @@ public static class ImageStores
 
     private static ObjectImageStore OpenBucket(string location, long cacheBytes, ILogger? log)
     {
-        var parsed = S3Location.Parse(location);
+        var parsed = S3StoreLocation.Parse(location);
         return new ObjectImageStore(parsed, cacheBytes, ObjectImageStore.DefaultKeyPath(parsed), log);
     }
 
     private static string? Resolve(string? location)
     {
         string? named = string.IsNullOrEmpty(location) ? Environment.GetEnvironmentVariable(ImageStore.StoreEnvironmentVariable) : location;
-        return S3Location.IsS3(named) ? named : null;
+        return S3StoreLocation.IsS3(named) ? named : null;
     }
 }

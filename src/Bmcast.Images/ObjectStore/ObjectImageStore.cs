@@ -40,7 +40,7 @@ public sealed class ObjectImageStore : IStoreBackend, IDisposable
     private readonly StoreKey _key;
     private readonly string _stagingRoot;
 
-    internal ObjectImageStore(S3Location location, long cacheBytes, string keyPath, ILogger? log = null, AWSCredentials? credentials = null)
+    internal ObjectImageStore(S3StoreLocation location, long cacheBytes, string keyPath, ILogger? log = null, AWSCredentials? credentials = null)
     {
         _bucket = new S3Bucket(location, credentials);
         _packs = new ObjectPacks(_bucket);
@@ -61,7 +61,7 @@ public sealed class ObjectImageStore : IStoreBackend, IDisposable
     /// The default signing key for <paramref name="location"/>: <c>$XDG_DATA_HOME/bmcast/keys/s3/BUCKET[/PREFIX]/store.key</c>
     /// (else under <c>~/.local/share</c>): with the operator, never in the bucket.
     /// </summary>
-    public static string DefaultKeyPath(S3Location location)
+    public static string DefaultKeyPath(S3StoreLocation location)
     {
         string? dataHome = Environment.GetEnvironmentVariable("XDG_DATA_HOME");
         if (string.IsNullOrEmpty(dataHome))

@@ -19,7 +19,7 @@ internal sealed class S3Bucket : IDisposable
     private readonly AmazonS3Client _client;
 
     /// <param name="credentials">For tests; otherwise the SDK's default chain (environment, profile).</param>
-    public S3Bucket(S3Location location, AWSCredentials? credentials = null)
+    public S3Bucket(S3StoreLocation location, AWSCredentials? credentials = null)
     {
         Location = location;
         var config = new AmazonS3Config
@@ -36,7 +36,7 @@ internal sealed class S3Bucket : IDisposable
         _client = credentials is null ? new AmazonS3Client(config) : new AmazonS3Client(credentials, config);
     }
 
-    public S3Location Location { get; }
+    public S3StoreLocation Location { get; }
 
     public async Task EnsureBucketAsync(CancellationToken cancellationToken)
     {

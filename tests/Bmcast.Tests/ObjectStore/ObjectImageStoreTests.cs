@@ -1,4 +1,3 @@
-using Amazon.S3.Model;
 using Bmcast.Core.Storage;
 using Bmcast.Images;
 using Bmcast.Images.ObjectStore;
@@ -50,19 +49,7 @@ public sealed class ObjectImageStoreTests(SharedCephRgw ceph) : IClassFixture<Sh
         var (rgw, bucket, store, image) = await ImportedAsync(16, "disk");
         using var _ = store;
 
-        // Flip one byte of chunk 5 in its pack object, by hand, as bit rot or a bad disk would.
-        var manifest = ((IImageStore)store).ReadManifest("disk");
-        var stored = ((IStoreBackend)store).StoredChunks.Locate(manifest.ChunkHash(5))!;
-        using var s3 = rgw.Client();
-        byte[] pack;
-        using (var response = await s3.GetObjectAsync(bucket, stored.Path, ct))
-        using (var copy = new MemoryStream())
-        {
-            await response.ResponseStream.CopyToAsync(copy, ct);
-            pack = copy.ToArray();
-        }
-        pack[stored.Offset + 100] ^= 0x40;
-        await s3.PutObjectAsync(new PutObjectRequest { BucketName = bucket, Key = stored.Path, InputStream = new MemoryStream(pack), UseChunkEncoding = false }, ct);
+        await SharedCephRgw.CorruptChunkAsync(rgw, bucket, store, "disk", 5, ct);
 
         var report = await new ImageVerifier(store).VerifyAsync("disk", cancellationToken: ct);
         Assert.False(report.IsValid);

@@ -20,7 +20,7 @@ public sealed class ObjectStoreServeTests(SharedCephRgw ceph) : IClassFixture<Sh
     {
         ExternalTool.Require("nbdcopy");
         var rgw = await ceph.StartAsync();
-        string store = $"s3://{SharedCephRgw.NewBucket()}/fleet";
+        string store = $"s3://{SharedCephRgw.NewBucket()}/{SharedCephRgw.Prefix}";
         var first = new SparseImage(_scratch.File("first.raw"), 8L << 20, seed: 3).Data(0, 1 << 20).Data(5 << 20, 3 << 19);
         var second = new SparseImage(_scratch.File("second.raw"), 4L << 20, seed: 4).Data(1 << 20, 1 << 20);
 
@@ -42,6 +42,39 @@ public sealed class ObjectStoreServeTests(SharedCephRgw ceph) : IClassFixture<Sh
         await AssertCopyEqualsAsync(socketB, "second", second);
         await AssertCopyEqualsAsync(socketA, "second", second);
         await AssertCopyEqualsAsync(socketA, "first", first); // from the warm cache now
+    }
+
+    [Fact]
+    public async Task A_chunk_damaged_in_the_bucket_is_never_served_so_a_streaming_agent_never_writes_it()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        ExternalTool.Require("qemu-io");
+        var rgw = await ceph.StartAsync();
+        string bucket = SharedCephRgw.NewBucket();
+        string store = $"s3://{bucket}/{SharedCephRgw.Prefix}";
+        var image = new SparseImage(_scratch.File("disk.raw"), 1L << 20, seed: 5).Data(0, 1 << 20);
+        await BmcastAsync(rgw, "image", "import", image.Path, "--name", "disk", "--store", store);
+        using (var local = SharedCephRgw.Open(rgw, bucket, _scratch.File("unused.key")))
+            await SharedCephRgw.CorruptChunkAsync(rgw, bucket, local, "disk", 5, ct);
+
+        string socket = _scratch.File("serve.sock");
+        await using var server = Serve(rgw, store, socket);
+        await server.WaitForSocketAsync(socket);
+        await using var agent = BmcastProcess.Start("stream", "--source", $"nbd+unix:///disk?socket={socket}", "--target", _scratch.File("target.raw"),
+            "--export", "unix:" + _scratch.File("agent.sock"), "--known-keys", _scratch.File("known_keys"), "--json");
+        Assert.True((await agent.WaitForEventAsync("started", TimeSpan.FromSeconds(90))).GetProperty("verified").GetBoolean());
+
+        string export = $"nbd+unix:///?socket={_scratch.File("agent.sock")}";
+        Assert.Equal(0, (await ExternalTool.RunAsync(TimeSpan.FromMinutes(1), "qemu-io", "-f", "raw", "-r", "-c", "read 0 64k", export)).ExitCode);
+        var bad = await ExternalTool.RunAsync(TimeSpan.FromMinutes(1), "qemu-io", "-f", "raw", "-r", "-c", $"read {5 * 65536} 4k", export);
+        Assert.Contains("Input/output error", bad.Output + bad.Error);
+        Assert.Equal(0, await agent.StopAsync(TimeSpan.FromSeconds(60)));
+
+        byte[] target = await File.ReadAllBytesAsync(_scratch.File("target.raw"), ct);
+        Assert.True(target.AsSpan(0, 65536).SequenceEqual(image.Content[..65536]), "a good chunk differs on the target");
+        byte[] damaged = image.Content.Slice(5 * 65536, 65536).ToArray();
+        damaged[100] ^= 0x40; // as CorruptChunkAsync left it in the bucket
+        Assert.False(target.AsSpan(5 * 65536, 65536).SequenceEqual(damaged), "the damaged chunk reached the target");
     }
 
     private ExternalTool.BackgroundProcess Serve(CephRgw rgw, string store, string socket) =>

@@ -1,4 +1,6 @@
 using Amazon.Runtime;
+using Amazon.S3.Model;
+using Bmcast.Images;
 using Bmcast.Images.ObjectStore;
 using Bmcast.Tests.Support;
 
@@ -18,12 +20,32 @@ public sealed class SharedCephRgw : IAsyncDisposable
 
     internal Task<CephRgw> StartAsync() => _rgw.Value;
 
+    /// <summary>The prefix of the stores the tests open in their buckets (<c>s3://BUCKET/PREFIX</c>).</summary>
+    public const string Prefix = "images-test";
+
     /// <summary>A bucket name no other test uses.</summary>
     public static string NewBucket() => "bmcast-" + Guid.NewGuid().ToString("N")[..12];
 
     /// <summary>A store on <paramref name="bucket"/>, as a server or the CLI opens one, with the gateway's keys.</summary>
     internal static ObjectImageStore Open(CephRgw rgw, string bucket, string keyPath, long cacheBytes = 64L << 20) =>
-        new(new S3Location(bucket, "images-test", rgw.Endpoint), cacheBytes, keyPath, credentials: new BasicAWSCredentials(rgw.AccessKey, rgw.SecretKey));
+        new(new S3StoreLocation(bucket, Prefix, rgw.Endpoint), cacheBytes, keyPath, credentials: new BasicAWSCredentials(rgw.AccessKey, rgw.SecretKey));
+
+    /// <summary>Flip one byte of a stored chunk of <paramref name="image"/> in its pack object, by hand, as bit rot or a bad disk would.</summary>
+    internal static async Task CorruptChunkAsync(CephRgw rgw, string bucket, ObjectImageStore store, string image, long chunk, CancellationToken ct)
+    {
+        var manifest = ((IImageStore)store).ReadManifest(image);
+        var stored = ((IStoreBackend)store).StoredChunks.Locate(manifest.ChunkHash(chunk))!;
+        using var s3 = rgw.Client();
+        byte[] pack;
+        using (var response = await s3.GetObjectAsync(bucket, stored.Path, ct))
+        using (var copy = new MemoryStream())
+        {
+            await response.ResponseStream.CopyToAsync(copy, ct);
+            pack = copy.ToArray();
+        }
+        pack[stored.Offset + 100] ^= 0x40;
+        await s3.PutObjectAsync(new PutObjectRequest { BucketName = bucket, Key = stored.Path, InputStream = new MemoryStream(pack), UseChunkEncoding = false }, ct);
+    }
 
     /// <summary>The environment a <c>bmcast</c> child needs to reach the gateway: the standard AWS variables, and where to keep its key.</summary>
     internal static string[] Environment(CephRgw rgw, string dataHome) =>

@@ -7,13 +7,13 @@ namespace Bmcast.Images.ObjectStore;
 /// endpoint defaults to <c>$AWS_ENDPOINT_URL</c> (then to AWS itself); credentials never appear here: the AWS SDK takes
 /// them from the environment (<c>AWS_ACCESS_KEY_ID</c>, <c>AWS_SECRET_ACCESS_KEY</c>) or a profile.
 /// </summary>
-public sealed partial record S3Location(string Bucket, string Prefix, string? Endpoint)
+public sealed partial record S3StoreLocation(string Bucket, string Prefix, string? Endpoint)
 {
     public const string Scheme = "s3://";
 
     public static bool IsS3(string? location) => location is not null && location.StartsWith(Scheme, StringComparison.OrdinalIgnoreCase);
 
-    public static S3Location Parse(string location)
+    public static S3StoreLocation Parse(string location)
     {
         if (!IsS3(location))
             throw new ImageStoreException($"'{location}' is not an s3:// store location");
@@ -39,7 +39,7 @@ public sealed partial record S3Location(string Bucket, string Prefix, string? En
             throw new ImageStoreException($"store location {location}: '{bucket}' is not a bucket name (3-63 lowercase letters, digits, '.' and '-')");
         if (prefix.Contains("//") || prefix.Split('/').Any(part => part is "." or ".."))
             throw new ImageStoreException($"store location {location}: prefix '{prefix}' has an empty, '.' or '..' part");
-        return new S3Location(bucket, prefix, endpoint ?? NonEmpty(Environment.GetEnvironmentVariable("AWS_ENDPOINT_URL")));
+        return new S3StoreLocation(bucket, prefix, endpoint ?? NonEmpty(Environment.GetEnvironmentVariable("AWS_ENDPOINT_URL")));
     }
 
     /// <summary>The object key of <paramref name="relative"/> under the prefix.</summary>
