@@ -36,6 +36,12 @@ public interface IImageStore
     /// <summary>The image as a read-only block device; <see cref="ImageNotFoundException"/> when there is none.</summary>
     IBlockDevice OpenImage(string name);
 
+    /// <summary>
+    /// The image as a read-only block device for serving, null when there is none; takes up what other processes
+    /// published first (<see cref="Refresh"/>). Does not hold a thread while it waits for the store (a bucket's requests).
+    /// </summary>
+    ValueTask<IBlockDevice?> TryOpenImageAsync(string name, CancellationToken cancellationToken);
+
     /// <summary>Take up what other processes published (packs, images) before an image is opened.</summary>
     void Refresh();
 

@@ -117,6 +117,14 @@ public sealed class ImageStore : IStoreBackend
 
     IBlockDevice IImageStore.OpenImage(string name) => OpenDevice(name);
 
+    ValueTask<IBlockDevice?> IImageStore.TryOpenImageAsync(string name, CancellationToken cancellationToken)
+    {
+        if (!Exists(name))
+            return ValueTask.FromResult<IBlockDevice?>(null);
+        Refresh();
+        return ValueTask.FromResult<IBlockDevice?>(OpenDevice(name));
+    }
+
     /// <summary>Take up packs imports published and let go of those garbage collection removed (their space is freed then).</summary>
     public void Refresh() => Chunks.Refresh();
 

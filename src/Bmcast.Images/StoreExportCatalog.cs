@@ -13,19 +13,13 @@ public sealed class StoreExportCatalog(IImageStore store) : IExportCatalog
     public IReadOnlyList<ExportListing> List() =>
         store.List().Select(info => new ExportListing(info.Name, Describe(info), info.AoeSlot)).ToList();
 
-    public ValueTask<IBlockDevice?> OpenAsync(string name, CancellationToken cancellationToken) =>
-        ValueTask.FromResult(Open(name));
-
-    private IBlockDevice? Open(string name)
+    public ValueTask<IBlockDevice?> OpenAsync(string name, CancellationToken cancellationToken)
     {
         if (TryStripPrefix(name, ExportNames.ManifestPrefix) is { } manifestOf)
-            return store.Exists(manifestOf) ? new ReadOnlyMemoryDevice(store.ReadEncodedManifest(manifestOf)) : null;
+            return ValueTask.FromResult<IBlockDevice?>(store.Exists(manifestOf) ? new ReadOnlyMemoryDevice(store.ReadEncodedManifest(manifestOf)) : null);
         if (TryStripPrefix(name, ExportNames.ProfilePrefix) is { } profileOf)
-            return store.Exists(profileOf) && store.ReadBootProfile(profileOf) is { Length: > 0 } profile ? new ReadOnlyMemoryDevice(profile) : null;
-        if (!store.Exists(name))
-            return null;
-        store.Refresh();
-        return store.OpenImage(name);
+            return ValueTask.FromResult<IBlockDevice?>(store.Exists(profileOf) && store.ReadBootProfile(profileOf) is { Length: > 0 } profile ? new ReadOnlyMemoryDevice(profile) : null);
+        return store.TryOpenImageAsync(name, cancellationToken);
     }
 
     private static string? TryStripPrefix(string name, string prefix) =>

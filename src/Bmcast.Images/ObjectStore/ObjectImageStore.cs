@@ -101,7 +101,16 @@ public sealed class ObjectImageStore : IStoreBackend, IDisposable
         Run(ct => _bucket.PutAsync(ImageObject(name, BootProfileObject), content, ct));
     }
 
-    public IBlockDevice OpenImage(string name) => new ObjectImageDevice(((IImageStore)this).ReadManifest(name), _reader);
+    public IBlockDevice OpenImage(string name) => Run(ct => TryOpenImageAsync(name, ct).AsTask()) ?? throw new ImageNotFoundException(name);
+
+    /// <summary>One GET of the manifest (none: no image) and the pack list's refresh (two LISTs, new indexes fetched).</summary>
+    public async ValueTask<IBlockDevice?> TryOpenImageAsync(string name, CancellationToken cancellationToken)
+    {
+        if (!ImageName.IsValid(name) || await _bucket.TryGetAsync(ImageObject(name, ManifestObject), cancellationToken) is not { } encoded)
+            return null;
+        await _packs.RefreshAsync(cancellationToken);
+        return new ObjectImageDevice(Manifest.Decode(encoded), _reader);
+    }
 
     public void Refresh() => Run(ct => _packs.RefreshAsync(ct));
 
