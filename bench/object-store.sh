@@ -7,15 +7,9 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 reps=5; mib=256
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --reps) reps=$2; shift 2 ;;
-    --mib) mib=$2; shift 2 ;;
-    *) echo "usage: $0 [--reps N] [--mib N]"; exit 2 ;;
-  esac
-done
 command -v nbdcopy >/dev/null || { echo "bench: nbdcopy missing (apt-get install libnbd-bin)"; exit 1; }
 source "$root/bench/common.sh"
+parse_reps_mib "$@"
 ceph="$work/ceph"
 stop_all() { "$root/tools/ceph-rgw.sh" stop "$ceph" >/dev/null 2>&1 || true; cleanup; }
 trap stop_all EXIT
