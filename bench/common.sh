@@ -13,6 +13,16 @@ export XDG_CONFIG_HOME="$work/config"
 # An array, not a function: a background "${bmcast[@]}" ... & leaves $! = the dotnet process itself.
 bmcast=(dotnet "$root/.build/cli/bmcast.dll")
 
+# --reps N and --mib N, the options of the scripts that copy one dense image (defaults: $reps and $mib as set before).
+parse_reps_mib() {
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --reps) reps=$2; shift 2 ;;
+      --mib) mib=$2; shift 2 ;;
+      *) echo "usage: $0 [--reps N] [--mib N]"; exit 2 ;;
+    esac
+  done
+}
 wait_socket() { for _ in $(seq 200); do [ -S "$1" ] && return 0; sleep 0.05; done; echo "bench: no socket $1"; exit 1; }
 # median of $reps timings (seconds) of a command; a failing run stops the benchmark (never a fast empty timing).
 time_median() {

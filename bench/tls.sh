@@ -6,17 +6,11 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 reps=3; mib=256
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --reps) reps=$2; shift 2 ;;
-    --mib) mib=$2; shift 2 ;;
-    *) echo "usage: $0 [--reps N] [--mib N]"; exit 2 ;;
-  esac
-done
 for tool in nbdcopy nbdkit openssl bc; do
   command -v $tool >/dev/null || { echo "bench: $tool missing (apt-get install libnbd-bin nbdkit openssl bc)"; exit 1; }
 done
 source "$root/bench/common.sh"
+parse_reps_mib "$@"
 
 # A throwaway CA, a server certificate for localhost and a client certificate, in the layout GnuTLS peers read.
 pki="$work/pki"; mkdir -p "$pki"

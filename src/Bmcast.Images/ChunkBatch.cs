@@ -11,7 +11,7 @@ namespace Bmcast.Images;
 /// what another writer published meanwhile, so racing imports of the same content index it once (the bytes written
 /// twice are dead space for garbage collection). Thread-safe: import workers share one batch.
 /// </summary>
-internal sealed class ChunkBatch : IDisposable
+internal sealed class ChunkBatch : IChunkBatch
 {
     /// <summary>Publish at whichever limit comes first: bounds dirty page cache and the work a crash discards.</summary>
     public const long MaxPackBytes = 128L << 20;

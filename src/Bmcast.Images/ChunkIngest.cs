@@ -26,7 +26,7 @@ internal static class ChunkIngest
 
     private readonly record struct Job(long Chunk, byte[] Buffer, int Length);
 
-    public static Result Run(SafeFileHandle source, long size, int chunkSize, ChunkBatch chunks,
+    public static Result Run(SafeFileHandle source, long size, int chunkSize, IChunkBatch chunks,
         Action<long>? progress, CancellationToken cancellationToken)
     {
         var result = new Result(Manifest.ChunkCountFor(size, chunkSize));
@@ -101,7 +101,7 @@ internal static class ChunkIngest
         return read;
     }
 
-    private static void Store(Job job, ChunkBatch chunks, Result result)
+    private static void Store(Job job, IChunkBatch chunks, Result result)
     {
         var data = job.Buffer.AsSpan(0, job.Length);
         if (!data.ContainsAnyExcept((byte)0))

@@ -11,7 +11,7 @@ namespace Bmcast.Images;
 /// collection) are picked up by <see cref="Refresh"/>, which a read of a chunk not yet known triggers by itself.
 /// Stores from before packs (<c>chunks/ab/abcd…</c>) are read as they are until the first write migrates them.
 /// </summary>
-public sealed class ChunkStore : IDisposable
+public sealed class ChunkStore : IStoredChunks, IDisposable
 {
     private readonly Lock _refreshLock = new();
     private volatile PackSet? _packs;
@@ -35,6 +35,8 @@ public sealed class ChunkStore : IDisposable
 
     /// <summary>The packs as last loaded (loading them on first use).</summary>
     public PackSet Packs => _packs ?? Refresh();
+
+    public IReadOnlyList<string> Damaged => Packs.Damaged;
 
     /// <summary>Distinct chunks stored, in packs and (before migration) in chunk files.</summary>
     public long Count => Packs.Count + Loose.Enumerate().LongCount(loose => !Packs.Contains(loose.Key));

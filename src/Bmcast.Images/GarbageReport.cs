@@ -12,6 +12,9 @@ public sealed record GarbageReport(long ChunksRemoved, long BytesFreed, long Chu
     /// <summary>Packs deleted: those rewritten and those with no live chunk.</summary>
     public int PacksRemoved { get; init; }
 
+    /// <summary>Unreferenced packs kept until the grace period has passed (an object store's servers may still read them).</summary>
+    public int PacksWaiting { get; init; }
+
     /// <summary>Unreferenced bytes left in packs that are mostly live (not worth rewriting yet).</summary>
     public long DeadBytesKept { get; init; }
 }

@@ -10,12 +10,13 @@ namespace Bmcast.Images;
 /// publishes it. Until the final rename nothing is visible; on failure temporary files are removed
 /// and chunks the import added are collected when no other import is running.
 /// </summary>
-public sealed class ImageImporter(ImageStore store)
+public sealed class ImageImporter(IImageStore store)
 {
+    private readonly IStoreBackend _store = (IStoreBackend)store; // every store is one of this assembly's
     private readonly int _chunksPerBatch = ChunkBatch.DefaultMaxPendingChunks;
 
     /// <summary>For tests: commit chunk batches more often, so small imports cross batch boundaries.</summary>
-    internal ImageImporter(ImageStore store, int chunksPerBatch) : this(store) => _chunksPerBatch = chunksPerBatch;
+    internal ImageImporter(IImageStore store, int chunksPerBatch) : this(store) => _chunksPerBatch = chunksPerBatch;
 
     public async Task<ImportResult> ImportAsync(string sourcePath, ImportOptions options,
         Action<ImportProgress>? progress = null, CancellationToken cancellationToken = default)
@@ -26,26 +27,25 @@ public sealed class ImageImporter(ImageStore store)
                 $"chunk size {options.ChunkSize} must be a power of two from {ByteSize.Format(Manifest.MinChunkSize)} to {ByteSize.Format(Manifest.MaxChunkSize)}");
         if (!File.Exists(sourcePath))
             throw new ImageStoreException($"no such file: {sourcePath}");
-        if (!options.Force && store.Exists(options.Name))
+        if (!options.Force && _store.Exists(options.Name))
             throw new ImageExistsException(options.Name);
 
         long started = Stopwatch.GetTimestamp();
-        store.MigrateLayout();
         ImportResult result;
         try
         {
-            using (store.LockShared())
+            using (_store.BeginImport())
                 result = await ImportLockedAsync(sourcePath, options, progress, cancellationToken);
         }
         catch (Exception e)
         {
-            store.TryCollectGarbage();
+            _store.AfterFailedImport();
             if (e is IOException { HResult: LibC.ENOSPC })
-                throw new DiskFullException(store.Root, e);
+                throw new DiskFullException(_store.Location, e);
             throw;
         }
         if (result.Replaced)
-            store.CollectGarbage();
+            _store.AfterReplace();
         return result with { Elapsed = Stopwatch.GetElapsedTime(started) };
     }
 
@@ -64,7 +64,7 @@ public sealed class ImageImporter(ImageStore store)
             if (format != DiskImageFormat.Raw)
             {
                 progress?.Invoke(new ImportProgress(ImportPhase.Converting, 0, 0));
-                converted = Path.Combine(store.TemporaryDirectory, "convert-" + Guid.NewGuid().ToString("N") + ".raw");
+                converted = Path.Combine(_store.TemporaryDirectory, "convert-" + Guid.NewGuid().ToString("N") + ".raw");
                 await QemuImg.ConvertToRawAsync(sourcePath, format, converted, cancellationToken);
                 rawPath = converted;
             }
@@ -90,7 +90,7 @@ public sealed class ImageImporter(ImageStore store)
         if (Manifest.ChunkCountFor(size, options.ChunkSize) > Array.MaxLength / Manifest.HashSize)
             throw new ImageStoreException($"{sourcePath} has too many chunks of {ByteSize.Format(options.ChunkSize)}: use a larger --chunk-size");
 
-        using var batch = store.Chunks.BeginBatch(_chunksPerBatch);
+        using var batch = _store.BeginBatch(_chunksPerBatch);
         var chunks = await Task.Run(() => ChunkIngest.Run(source, size, options.ChunkSize, batch,
             done => progress?.Invoke(new ImportProgress(ImportPhase.Chunking, done, size)), cancellationToken), cancellationToken);
         // A file written to while it was read would be stored as a mix of two versions.
@@ -99,7 +99,7 @@ public sealed class ImageImporter(ImageStore store)
         // Every chunk, and its name, must be durable before a manifest may refer to it.
         batch.Commit();
 
-        using var key = store.SigningKey();
+        using var key = _store.SigningKey();
         var manifest = Manifest.Create(size, options.ChunkSize, chunks.Zero, chunks.Hashes, key);
         var info = new ImageInfo(
             Name: options.Name,
@@ -117,7 +117,7 @@ public sealed class ImageImporter(ImageStore store)
             SourceSize = before.Size,
             SourceModified = before.Modified,
         };
-        var (published, replaced) = store.Publish(options.Name, manifest, info, options.Force);
+        var (published, replaced) = _store.Publish(options.Name, manifest, info, options.Force);
         return new ImportResult(published, batch.NewChunks, batch.NewBytes, chunks.DataBytesRead, TimeSpan.Zero, replaced);
     }
 }

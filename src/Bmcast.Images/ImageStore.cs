@@ -24,11 +24,11 @@ namespace Bmcast.Images;
 /// durable staging directory, so an import that dies leaves nothing visible. Stores from before packs keep one file
 /// per chunk in <c>chunks/ab/abcd…</c>: read as they are, moved into packs by the first write (<see cref="LayoutMigration"/>).
 /// </summary>
-public sealed class ImageStore
+public sealed class ImageStore : IStoreBackend
 {
     public const string StoreEnvironmentVariable = "BMCAST_STORE";
     /// <summary>AoE slots 0 to 254 of one shelf (255 is the broadcast address).</summary>
-    public const int AoeSlotCount = 255;
+    public const int AoeSlotCount = AoeSlots.Count;
     private const string ManifestFile = "manifest";
     private const string InfoFile = "image.json";
     private const string BootProfileFile = "boot-profile";
@@ -56,6 +56,8 @@ public sealed class ImageStore
     }
 
     public string Root { get; }
+
+    public string Location => Root;
 
     public ChunkStore Chunks { get; }
 
@@ -85,6 +87,46 @@ public sealed class ImageStore
 
     /// <summary>Open the store at <see cref="ResolveRoot"/>(<paramref name="explicitRoot"/>) only if it exists: commands that read must not create one.</summary>
     public static ImageStore OpenExisting(string? explicitRoot = null, Action<string>? log = null) => new(ResolveRoot(explicitRoot), create: false, log);
+
+    string IStoreBackend.TemporaryDirectory => TemporaryDirectory;
+
+    IStoredChunks IStoreBackend.StoredChunks => Chunks;
+
+    IDisposable IStoreBackend.BeginImport()
+    {
+        MigrateLayout();
+        return LockShared();
+    }
+
+    IChunkBatch IStoreBackend.BeginBatch(int maxPendingChunks) => Chunks.BeginBatch(maxPendingChunks);
+
+    ECDsa IStoreBackend.SigningKey() => SigningKey();
+
+    (ImageInfo Published, bool Replaced) IStoreBackend.Publish(string name, Manifest manifest, ImageInfo info, bool replace) =>
+        Publish(name, manifest, info, replace);
+
+    void IStoreBackend.AfterFailedImport() => TryCollectGarbage();
+
+    void IStoreBackend.AfterReplace() => CollectGarbage();
+
+    /// <summary>
+    /// Here <see cref="Remove"/> refuses while a reader has the image open and collects at once, and readers keep
+    /// the packs they use open (their bytes outlive deletion): no grace period is needed, so none is waited.
+    /// </summary>
+    GarbageReport IImageStore.CollectGarbage(TimeSpan grace) => CollectGarbage();
+
+    IBlockDevice IImageStore.OpenImage(string name) => OpenDevice(name);
+
+    ValueTask<IBlockDevice?> IImageStore.TryOpenImageAsync(string name, CancellationToken cancellationToken)
+    {
+        if (!Exists(name))
+            return ValueTask.FromResult<IBlockDevice?>(null);
+        Refresh();
+        return ValueTask.FromResult<IBlockDevice?>(OpenDevice(name));
+    }
+
+    /// <summary>Take up packs imports published and let go of those garbage collection removed (their space is freed then).</summary>
+    public void Refresh() => Chunks.Refresh();
 
     public bool Exists(string name) => ImageName.IsValid(name) && Directory.Exists(ImageDirectory(name));
 
@@ -262,26 +304,8 @@ public sealed class ImageStore
                 WriteImageFileAtomically(info.Name, InfoFile, JsonSerializer.SerializeToUtf8Bytes(info with { AoeSlot = slot }, ImageInfoJson.Default.ImageInfo));
     }
 
-    /// <summary>
-    /// The slot for an image published as <paramref name="name"/>: the one it has if it replaces an image of that name,
-    /// else the next after the highest in use (so a removed image's number is not handed on at once to another, which
-    /// a machine still reading the old one would then get), else the lowest free; null when all are taken. Caller
-    /// holds the naming lock.
-    /// </summary>
-    private int? ChooseAoeSlot(string name)
-    {
-        var images = List();
-        if (images.FirstOrDefault(i => i.Name == name) is { AoeSlot: { } kept })
-            return kept;
-        var used = images.Where(i => i.AoeSlot is not null).Select(i => i.AoeSlot!.Value).ToHashSet();
-        int next = used.Count == 0 ? 0 : used.Max() + 1;
-        if (next < AoeSlotCount)
-            return next;
-        for (int slot = 0; slot < AoeSlotCount; slot++)
-            if (!used.Contains(slot))
-                return slot;
-        return null;
-    }
+    /// <summary>The slot for an image published as <paramref name="name"/> (<see cref="AoeSlots.Choose"/>). Caller holds the naming lock.</summary>
+    private int? ChooseAoeSlot(string name) => AoeSlots.Choose(List(), name);
 
     /// <summary>Remove an image, then collect garbage (<see cref="CollectGarbage"/>).</summary>
     public GarbageReport Remove(string name)

@@ -8,8 +8,10 @@ namespace Bmcast.Images;
 /// Audits a stored image end to end: the manifest's structure and root hash, its signature and
 /// signer, and the SHA-256 of every stored chunk it references (re-read from its pack, on every core).
 /// </summary>
-public sealed class ImageVerifier(ImageStore store)
+public sealed class ImageVerifier(IImageStore store)
 {
+    private IStoredChunks Chunks => ((IStoreBackend)store).StoredChunks; // every store is one of this assembly's
+
     public async Task<VerifyReport> VerifyAsync(string name, Action<long>? chunksDone = null, CancellationToken cancellationToken = default)
     {
         byte[] encoded = store.ReadEncodedManifest(name);
@@ -46,7 +48,7 @@ public sealed class ImageVerifier(ImageStore store)
     private BadChunk? CheckChunk(Manifest manifest, long chunk)
     {
         var hash = manifest.ChunkHash(chunk);
-        var stored = store.Chunks.Locate(hash);
+        var stored = Chunks.Locate(hash);
         BadChunk Bad(string problem) =>
             new(chunk, chunk * manifest.ChunkSize, Convert.ToHexStringLower(manifest.ChunkHash(chunk)), stored?.Path ?? "", problem)
             {
@@ -54,7 +56,7 @@ public sealed class ImageVerifier(ImageStore store)
             };
 
         if (stored is null)
-            return Bad(store.Chunks.Packs.Damaged.Count == 0 ? "missing" : $"missing (damaged: {string.Join("; ", store.Chunks.Packs.Damaged)})");
+            return Bad(Chunks.Damaged.Count == 0 ? "missing" : $"missing (damaged: {string.Join("; ", Chunks.Damaged)})");
         int expected = manifest.ChunkLength(chunk);
         if (stored.Length != expected)
             return Bad($"wrong size: {stored.Length} bytes, expected {expected}");
@@ -62,7 +64,7 @@ public sealed class ImageVerifier(ImageStore store)
         try
         {
             var data = buffer.AsSpan(0, expected);
-            return store.Chunks.TryRead(hash, 0, data) switch
+            return Chunks.TryRead(hash, 0, data) switch
             {
                 ChunkRead.Missing => Bad("missing"),
                 ChunkRead.Short => Bad("truncated while reading"),

@@ -5,27 +5,21 @@ namespace Bmcast.Images;
 /// <summary>
 /// The image store as NBD exports: every image under its name (listed), each image's signed
 /// manifest as the hidden export <c>manifest:NAME</c> and its boot profile, if any, as <c>profile:NAME</c>. The store is read on every call, so images
-/// imported or removed while a server runs appear and disappear without a restart.
+/// imported or removed while a server runs (by this server's host or any other sharing the store) appear and disappear
+/// without a restart, at the next listing or open.
 /// </summary>
-public sealed class StoreExportCatalog(ImageStore store) : IExportCatalog
+public sealed class StoreExportCatalog(IImageStore store) : IExportCatalog
 {
     public IReadOnlyList<ExportListing> List() =>
         store.List().Select(info => new ExportListing(info.Name, Describe(info), info.AoeSlot)).ToList();
 
-    public ValueTask<IBlockDevice?> OpenAsync(string name, CancellationToken cancellationToken) =>
-        ValueTask.FromResult(Open(name));
-
-    private IBlockDevice? Open(string name)
+    public ValueTask<IBlockDevice?> OpenAsync(string name, CancellationToken cancellationToken)
     {
         if (TryStripPrefix(name, ExportNames.ManifestPrefix) is { } manifestOf)
-            return store.Exists(manifestOf) ? new ReadOnlyMemoryDevice(store.ReadEncodedManifest(manifestOf)) : null;
+            return ValueTask.FromResult<IBlockDevice?>(store.Exists(manifestOf) ? new ReadOnlyMemoryDevice(store.ReadEncodedManifest(manifestOf)) : null);
         if (TryStripPrefix(name, ExportNames.ProfilePrefix) is { } profileOf)
-            return store.Exists(profileOf) && store.ReadBootProfile(profileOf) is { Length: > 0 } profile ? new ReadOnlyMemoryDevice(profile) : null;
-        if (!store.Exists(name))
-            return null;
-        // Take up packs imports published and let go of those garbage collection removed (their space is freed then).
-        store.Chunks.Refresh();
-        return store.OpenDevice(name);
+            return ValueTask.FromResult<IBlockDevice?>(store.Exists(profileOf) && store.ReadBootProfile(profileOf) is { Length: > 0 } profile ? new ReadOnlyMemoryDevice(profile) : null);
+        return store.TryOpenImageAsync(name, cancellationToken);
     }
 
     private static string? TryStripPrefix(string name, string prefix) =>

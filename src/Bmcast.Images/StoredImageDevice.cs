@@ -10,26 +10,19 @@ namespace Bmcast.Images;
 /// so clients such as nbdcopy skip them. Content is not re-verified here: the streaming engine
 /// verifies every chunk against the manifest itself, and <c>bmcast image verify</c> audits the store.
 /// </summary>
-public sealed class StoredImageDevice : IBlockDevice
+public sealed class StoredImageDevice : ReadOnlyImageDevice
 {
     private readonly ChunkStore _chunks;
     private readonly IDisposable? _readerLock;
 
     /// <param name="readerLock">Keeps the image from being removed while the device is open; released on dispose.</param>
-    public StoredImageDevice(Manifest manifest, ChunkStore chunks, IDisposable? readerLock = null)
+    public StoredImageDevice(Manifest manifest, ChunkStore chunks, IDisposable? readerLock = null) : base(manifest)
     {
-        Manifest = manifest;
         _chunks = chunks;
         _readerLock = readerLock;
     }
 
-    public Manifest Manifest { get; }
-
-    public long Size => Manifest.ImageSize;
-
-    public BlockDeviceCapabilities Capabilities => BlockDeviceCapabilities.MultiConnection;
-
-    public ValueTask ReadAsync(long offset, Memory<byte> buffer, CancellationToken cancellationToken)
+    public override ValueTask ReadAsync(long offset, Memory<byte> buffer, CancellationToken cancellationToken)
     {
         int chunkSize = Manifest.ChunkSize;
         while (!buffer.IsEmpty)
@@ -48,35 +41,7 @@ public sealed class StoredImageDevice : IBlockDevice
         return ValueTask.CompletedTask;
     }
 
-    public ValueTask WriteAsync(long offset, ReadOnlyMemory<byte> data, bool forceUnitAccess, CancellationToken cancellationToken) =>
-        throw ReadOnly();
-
-    public ValueTask WriteZeroesAsync(long offset, long length, bool forceUnitAccess, CancellationToken cancellationToken) =>
-        throw ReadOnly();
-
-    // Nothing is ever dirty on a read-only device.
-    public ValueTask FlushAsync(CancellationToken cancellationToken) => ValueTask.CompletedTask;
-
-    public int DescribeAllocation(long offset, long length, Span<AllocationExtent> extents)
-    {
-        long end = Math.Min(offset + length, Size);
-        int count = 0;
-        while (offset < end && count < extents.Length)
-        {
-            long chunk = offset / Manifest.ChunkSize;
-            bool zero = Manifest.IsZeroChunk(chunk);
-            long runEnd = (chunk + 1) * Manifest.ChunkSize;
-            while (runEnd < end && Manifest.IsZeroChunk(runEnd / Manifest.ChunkSize) == zero)
-                runEnd += Manifest.ChunkSize;
-            runEnd = Math.Min(runEnd, end);
-            extents[count++] = new AllocationExtent(runEnd - offset,
-                zero ? AllocationFlags.Hole | AllocationFlags.Zero : AllocationFlags.Allocated);
-            offset = runEnd;
-        }
-        return count;
-    }
-
-    public ValueTask DisposeAsync()
+    public override ValueTask DisposeAsync()
     {
         _readerLock?.Dispose();
         return ValueTask.CompletedTask;
@@ -90,7 +55,4 @@ public sealed class StoredImageDevice : IBlockDevice
                 ? $"chunk {chunk} ({Convert.ToHexStringLower(Manifest.ChunkHash(chunk))}) is missing from the store"
                 : $"chunk {chunk} ({Convert.ToHexStringLower(Manifest.ChunkHash(chunk))}) is shorter than the manifest says");
     }
-
-    private static BlockDeviceException ReadOnly() =>
-        new(BlockDeviceException.EPERM, "stored images are read-only");
 }

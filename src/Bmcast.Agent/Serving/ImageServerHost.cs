@@ -11,7 +11,7 @@ namespace Bmcast.Agent.Serving;
 /// shelf.slot, optionally behind an emulated link. <c>bmcast serve</c> runs one until stopped; the demo starts one
 /// beside its deployments. Disposing stops whatever it started.
 /// </summary>
-public sealed class ImageServerHost(ImageStore store, ImageServerOptions options, ILoggerFactory logging) : IAsyncDisposable
+public sealed class ImageServerHost(IImageStore store, ImageServerOptions options, ILoggerFactory logging) : IAsyncDisposable
 {
     private readonly ILogger _log = logging.CreateLogger("bmcast.serve");
     private readonly CancellationTokenSource _stop = new();
@@ -45,7 +45,7 @@ public sealed class ImageServerHost(ImageStore store, ImageServerOptions options
                 await server.DisposeAsync();
                 throw;
             }
-            _log.LogInformation("serving {Count} images from {Store} on {Endpoint}", store.List().Count, store.Root, endpoint);
+            _log.LogInformation("serving {Count} images from {Store} on {Endpoint}", store.List().Count, store.Location, endpoint);
             if (options.NbdOptions.Tls is { } tls)
                 _log.LogInformation("NBD requires TLS{Clients}", tls.ClientAuthorities is null ? "" : " and a client certificate");
             _servers.Add(ServeUntilStoppedAsync(server, _stop.Token));

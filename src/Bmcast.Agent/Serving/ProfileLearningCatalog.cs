@@ -10,7 +10,7 @@ namespace Bmcast.Agent.Serving;
 /// the profile it recorded. The first valid one is kept with the image for good; while the image has a profile the
 /// export does not exist, so later agents are told at once (OPT_GO refused) and offer nothing.
 /// </summary>
-public sealed class ProfileLearningCatalog(IExportCatalog inner, ImageStore store, ILogger logger) : IExportCatalog
+public sealed class ProfileLearningCatalog(IExportCatalog inner, IImageStore store, ILogger logger) : IExportCatalog
 {
     public IReadOnlyList<ExportListing> List() => inner.List();
 

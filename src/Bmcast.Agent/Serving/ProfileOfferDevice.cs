@@ -10,12 +10,12 @@ namespace Bmcast.Agent.Serving;
 /// <summary>
 /// <c>learn-profile:NAME</c>: the agent writes its boot profile's text from offset 0 and sends FLUSH; the flush checks
 /// the bytes written (up to the furthest write) with <see cref="BootProfile.Parse"/> against the image's manifest and
-/// keeps them with the image unless it has a profile by then (<see cref="ImageStore.TryWriteBootProfileOnce"/>: the
+/// keeps them with the image unless it has a profile by then (<see cref="IImageStore.TryWriteBootProfileOnce"/>: the
 /// first stays; a later offer is logged and ignored). A profile that does not parse, or names no chunk, fails the
 /// flush with EINVAL and is not kept. The device is as large as the longest valid profile of the image, at most
 /// <see cref="MaxBytes"/>; it holds only what was written.
 /// </summary>
-public sealed class ProfileOfferDevice(string image, ImageStore store, long chunkCount, ILogger logger) : IBlockDevice
+public sealed class ProfileOfferDevice(string image, IImageStore store, long chunkCount, ILogger logger) : IBlockDevice
 {
     /// <summary>The most a connection may write: a boot's profile is a few thousand lines; this bounds a hostile client.</summary>
     public const long MaxBytes = 1 << 20;

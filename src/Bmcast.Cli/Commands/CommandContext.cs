@@ -17,7 +17,7 @@ internal sealed class CommandContext
 {
     private readonly ParseResult _parseResult;
     private readonly ImageCommandOptions _options;
-    private ImageStore? _store;
+    private IImageStore? _store;
 
     private CommandContext(ParseResult parseResult, ImageCommandOptions options)
     {
@@ -48,10 +48,10 @@ internal sealed class CommandContext
     public bool Json => _parseResult.GetValue(_options.Json);
 
     /// <summary>The store, which must exist: only imports create one (<see cref="StoreForImport"/>).</summary>
-    public ImageStore Store => _store ??= ImageStore.OpenExisting(_parseResult.GetValue(_options.Store), Notice);
+    public IImageStore Store => _store ??= ImageStores.OpenExisting(_parseResult.GetValue(_options.Store), Notice);
 
     /// <summary>The store, created if it does not exist yet.</summary>
-    public ImageStore StoreForImport => _store ??= ImageStore.Open(_parseResult.GetValue(_options.Store), Notice);
+    public IImageStore StoreForImport => _store ??= ImageStores.Open(_parseResult.GetValue(_options.Store), Notice);
 
     /// <summary>What the store does of its own accord (moving an old store into packs): one line on stderr.</summary>
     private void Notice(string line) => Error.WriteLine($"bmcast: {line}");

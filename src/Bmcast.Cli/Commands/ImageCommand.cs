@@ -8,7 +8,7 @@ internal static class ImageCommand
     public static Command Create()
     {
         var options = new ImageCommandOptions();
-        var command = new Command("image", "Import, list, inspect, verify and remove images in the local store");
+        var command = new Command("image", "Import, list, inspect, verify and remove images in the store (a directory or an S3 bucket)");
         command.Options.Add(options.Store);
         command.Options.Add(options.Json);
         command.Subcommands.Add(ImageImportCommand.Create(options));

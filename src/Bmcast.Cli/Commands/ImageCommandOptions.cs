@@ -19,8 +19,9 @@ internal static class StoreOption
 {
     public static Option<string?> Create() => new("--store")
     {
-        Description = "Image store directory (default: $BMCAST_STORE, else $XDG_DATA_HOME/bmcast or ~/.local/share/bmcast)",
-        HelpName = "DIR",
+        Description = "Image store: a directory, or s3://BUCKET[/PREFIX][?endpoint=URL] (credentials from the AWS environment or profile; "
+                      + "endpoint default $AWS_ENDPOINT_URL) (default: $BMCAST_STORE, else $XDG_DATA_HOME/bmcast or ~/.local/share/bmcast)",
+        HelpName = "STORE",
         Recursive = true,
     };
 }

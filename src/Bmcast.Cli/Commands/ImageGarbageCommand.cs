@@ -7,12 +7,37 @@ internal static class ImageGarbageCommand
 {
     public static Command Create(ImageCommandOptions options)
     {
+        var grace = new Option<string>("--grace")
+        {
+            Description = "With an s3:// store: delete an unreferenced pack only once gc has found it unreferenced this long before "
+                          + "(servers may still serve a removed image), e.g. 1h, 30m, 0s",
+            HelpName = "DURATION",
+            DefaultValueFactory = _ => "1h",
+        };
         var command = new Command("gc", "Delete chunks no image references and leftovers of interrupted imports");
+        command.Options.Add(grace);
         CommandContext.Bind(command, options, (context, _) =>
         {
-            ImageRemoveCommand.WriteReport(context, new RemoveReport(null, context.Store.CollectGarbage()));
+            ImageRemoveCommand.WriteReport(context, new RemoveReport(null, context.Store.CollectGarbage(ParseGrace(context.GetValue(grace)))));
             return Task.FromResult(ExitCodes.Success);
         });
         return command;
+    }
+
+    /// <summary><c>N</c> followed by s, m, h or d.</summary>
+    internal static TimeSpan ParseGrace(string text)
+    {
+        text = text.Trim();
+        if (text.Length >= 2 && long.TryParse(text[..^1], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long n))
+        {
+            switch (text[^1])
+            {
+                case 's': return TimeSpan.FromSeconds(n);
+                case 'm': return TimeSpan.FromMinutes(n);
+                case 'h': return TimeSpan.FromHours(n);
+                case 'd': return TimeSpan.FromDays(n);
+            }
+        }
+        throw new ArgumentException($"--grace '{text}' is not a duration such as 1h, 30m or 0s");
     }
 }

@@ -26,7 +26,7 @@ internal static class ImageInspectCommand
         return command;
     }
 
-    private static ImageDetails Describe(ImageStore store, string name)
+    private static ImageDetails Describe(IImageStore store, string name)
     {
         var info = store.GetInfo(name);
         byte[] encoded = store.ReadEncodedManifest(name);
@@ -41,7 +41,7 @@ internal static class ImageInspectCommand
             storeKey,
             ExportName: name,
             ManifestExportName: ExportNames.ManifestOf(name),
-            StorePath: store.Root);
+            StorePath: store.Location);
     }
 
     /// <summary>The source file's size and modification time as they were when it was read, when recorded.</summary>

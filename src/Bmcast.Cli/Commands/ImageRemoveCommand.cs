@@ -32,7 +32,8 @@ internal static class ImageRemoveCommand
         var garbage = report.Garbage;
         string removed = report.Removed is null ? "" : $"removed {report.Removed}; ";
         string packs = garbage.PacksRemoved == 0 ? "" : $"; {garbage.PacksRemoved} packs removed, {garbage.PacksRewritten} of them rewritten";
+        string waiting = garbage.PacksWaiting == 0 ? "" : $"; {garbage.PacksWaiting} unreferenced packs kept until the grace period has passed";
         string kept = garbage.DeadBytesKept == 0 ? "" : $"; {ByteSize.Format(garbage.DeadBytesKept)} unreferenced left in packs mostly in use";
-        context.Output.WriteLine($"{removed}freed {garbage.ChunksRemoved} chunks ({ByteSize.Format(garbage.BytesFreed)}), {garbage.ChunksKept} chunks still in use{packs}{kept}");
+        context.Output.WriteLine($"{removed}freed {garbage.ChunksRemoved} chunks ({ByteSize.Format(garbage.BytesFreed)}), {garbage.ChunksKept} chunks still in use{packs}{waiting}{kept}");
     }
 }

@@ -70,8 +70,14 @@ internal static class ServeCommand
         {
             Description = "Do not keep the boot profile the first deployment of an image offers (only 'bmcast image profile' sets profiles)",
         };
+        var cacheSize = new Option<string>("--cache-size")
+        {
+            Description = "With an s3:// store: bytes of verified chunks kept in memory, least recently used evicted (e.g. 2G)",
+            HelpName = "SIZE",
+            DefaultValueFactory = _ => "512M",
+        };
         var command = new Command("serve", "Serve the store's images over NBD and/or AoE");
-        foreach (var option in new Option[] { store, nbd, rate, noLearn, maxConnections, maxConnectionsPerPeer, handshakeTimeout, aoe, aoeShelf, aoeManifestShelf, aoeProfileShelf, aoeAllow, tlsCert, tlsKey, tlsClientCa, tlsAllow })
+        foreach (var option in new Option[] { store, cacheSize, nbd, rate, noLearn, maxConnections, maxConnectionsPerPeer, handshakeTimeout, aoe, aoeShelf, aoeManifestShelf, aoeProfileShelf, aoeAllow, tlsCert, tlsKey, tlsClientCa, tlsAllow })
             command.Options.Add(option);
         LongRunningCommand.BindWithMetrics(command, "bmcast.serve", async (parseResult, logging, cancellationToken) =>
         {
@@ -104,8 +110,18 @@ internal static class ServeCommand
                     },
                 };
             }
-            await using var server = new ImageServerHost(ImageStore.Open(parseResult.GetValue(store)), options, logging);
-            await server.RunAsync(cancellationToken);
+            long cacheBytes = ByteSize.TryParse(parseResult.GetValue(cacheSize)!, out long parsed) && parsed > 0 ? parsed
+                : throw new ArgumentException($"--cache-size '{parseResult.GetValue(cacheSize)}' is not a size such as 512M");
+            var imageStore = ImageStores.Open(parseResult.GetValue(store), cacheBytes: cacheBytes, log: logging.CreateLogger("bmcast.store"));
+            try
+            {
+                await using var server = new ImageServerHost(imageStore, options, logging);
+                await server.RunAsync(cancellationToken);
+            }
+            finally
+            {
+                (imageStore as IDisposable)?.Dispose();
+            }
         });
         return command;
     }

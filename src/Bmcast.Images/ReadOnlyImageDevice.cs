@@ -1,0 +1,51 @@
+using Bmcast.Core.Manifests;
+using Bmcast.Core.Storage;
+
+namespace Bmcast.Images;
+
+/// <summary>
+/// A stored image as a read-only block device, whatever holds its chunks: writes are refused, and
+/// <c>base:allocation</c> reports runs of zero chunks as holes that read as zeros, so clients such as nbdcopy skip them.
+/// </summary>
+public abstract class ReadOnlyImageDevice(Manifest manifest) : IBlockDevice
+{
+    public Manifest Manifest { get; } = manifest;
+
+    public long Size => Manifest.ImageSize;
+
+    public BlockDeviceCapabilities Capabilities => BlockDeviceCapabilities.MultiConnection;
+
+    public abstract ValueTask ReadAsync(long offset, Memory<byte> buffer, CancellationToken cancellationToken);
+
+    public ValueTask WriteAsync(long offset, ReadOnlyMemory<byte> data, bool forceUnitAccess, CancellationToken cancellationToken) =>
+        throw ReadOnly();
+
+    public ValueTask WriteZeroesAsync(long offset, long length, bool forceUnitAccess, CancellationToken cancellationToken) =>
+        throw ReadOnly();
+
+    // Nothing is ever dirty on a read-only device.
+    public ValueTask FlushAsync(CancellationToken cancellationToken) => ValueTask.CompletedTask;
+
+    public int DescribeAllocation(long offset, long length, Span<AllocationExtent> extents)
+    {
+        long end = Math.Min(offset + length, Manifest.ImageSize);
+        int count = 0;
+        while (offset < end && count < extents.Length)
+        {
+            long chunk = offset / Manifest.ChunkSize;
+            bool zero = Manifest.IsZeroChunk(chunk);
+            long runEnd = (chunk + 1) * Manifest.ChunkSize;
+            while (runEnd < end && Manifest.IsZeroChunk(runEnd / Manifest.ChunkSize) == zero)
+                runEnd += Manifest.ChunkSize;
+            runEnd = Math.Min(runEnd, end);
+            extents[count++] = new AllocationExtent(runEnd - offset,
+                zero ? AllocationFlags.Hole | AllocationFlags.Zero : AllocationFlags.Allocated);
+            offset = runEnd;
+        }
+        return count;
+    }
+
+    public virtual ValueTask DisposeAsync() => ValueTask.CompletedTask;
+
+    private static BlockDeviceException ReadOnly() => new(BlockDeviceException.EPERM, "stored images are read-only");
+}
