@@ -55,15 +55,22 @@ public sealed class FileBlockDevice : IBlockDevice
 
     public ValueTask ReadAsync(long offset, Memory<byte> buffer, CancellationToken cancellationToken)
     {
+        TryRead(offset, buffer.Span);
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Reads are a synchronous <c>pread</c>: always at once.</summary>
+    public bool TryRead(long offset, Span<byte> buffer)
+    {
         try
         {
-            ReadAll(offset, buffer.Span);
+            ReadAll(offset, buffer);
         }
         catch (IOException e) when (e is not BlockDeviceException)
         {
             throw Failure("read", e);
         }
-        return ValueTask.CompletedTask;
+        return true;
     }
 
     private void ReadAll(long offset, Span<byte> buffer)
