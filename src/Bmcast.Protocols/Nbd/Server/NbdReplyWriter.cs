@@ -1,6 +1,6 @@
 using System.Buffers;
 using System.IO.Pipelines;
-using System.Threading.Channels;
+using System.Runtime.CompilerServices;
 using Bmcast.Core.Storage;
 using Microsoft.Extensions.Logging;
 
@@ -29,7 +29,7 @@ internal sealed class NbdReplyWriter
 
     private const int ReadHeaderSize = NbdTransmissionCodec.ChunkHeaderSize + NbdTransmissionCodec.OffsetDataPrefixSize;
 
-    private readonly Channel<NbdReply> _ready = Channel.CreateUnbounded<NbdReply>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly ReplyQueue _ready = new();
     private readonly PipeWriter _output;
     private readonly bool _structured;
     private readonly IBlockDevice _device;
@@ -67,7 +67,7 @@ internal sealed class NbdReplyWriter
     /// <summary>Hand over a request's one reply. Never waits.</summary>
     public void Queue(in NbdReply reply)
     {
-        if (!_ready.Writer.TryWrite(reply))
+        if (!_ready.TryAdd(reply))
         {
             // Only after Complete, when nothing is in flight: give back at once.
             reply.ReturnBuffers();
@@ -79,16 +79,17 @@ internal sealed class NbdReplyWriter
     /// <summary>No more replies will come (every request has been answered): write what is left and stop.</summary>
     public Task CompleteAsync()
     {
-        _ready.Writer.TryComplete();
+        _ready.Complete();
         return _loop;
     }
 
     private async Task RunAsync()
     {
-        var ready = _ready.Reader;
-        while (await ready.WaitToReadAsync().ConfigureAwait(false))
+        var batch = new List<NbdReply>();
+        while (await _ready.WaitAsync().ConfigureAwait(false))
         {
-            while (ready.TryRead(out var reply))
+            batch = _ready.TakeAll(batch);
+            foreach (var reply in batch)
             {
                 bool answered = true;
                 try
@@ -184,6 +185,7 @@ internal sealed class NbdReplyWriter
     }
 
     /// <summary>A large read's own buffer goes to the socket as it is (no copy into the pipe), after what is buffered.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask SendLargeAsync(NbdReply reply)
     {
         var data = reply.Data.Memory;
@@ -247,6 +249,7 @@ internal sealed class NbdReplyWriter
     }
 
     /// <summary>Send what is buffered, then give back what its replies held: their bytes are on the socket.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask FlushAsync()
     {
         if (!_broken && _unflushed > 0)

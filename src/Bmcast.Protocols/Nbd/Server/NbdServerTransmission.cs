@@ -121,7 +121,7 @@ internal sealed class NbdServerTransmission : IDisposable
                 _replies.Queue(BlockStatus(request));
                 break;
             case NbdCommand.Flush:
-                _ = Task.Run(() => CompleteAsync(request, null, cost), CancellationToken.None);
+                CompleteOffLoop(request, null, cost);
                 break;
             default:
                 RequestBuffer? data = null;
@@ -131,7 +131,7 @@ internal sealed class NbdServerTransmission : IDisposable
                     payload.CopyTo(data.Value.Memory.Span);
                 }
                 if (IsFua(request))
-                    _ = Task.Run(() => CompleteAsync(request, data, cost), CancellationToken.None);
+                    CompleteOffLoop(request, data, cost);
                 else
                     _ = CompleteAsync(request, data, cost);
                 break;
@@ -165,6 +165,13 @@ internal sealed class NbdServerTransmission : IDisposable
         }
         _replies.Queue(NbdReply.ReadData(request, cost, buffer));
     }
+
+    /// <summary>
+    /// A request that waits for the disk (FLUSH, FUA: <c>fdatasync</c>) runs on the thread pool, so the parse loop
+    /// goes on. Its own method: a lambda in the dispatcher would allocate its closure on every request.
+    /// </summary>
+    private void CompleteOffLoop(NbdRequest request, RequestBuffer? data, long cost) =>
+        _ = Task.Run(() => CompleteAsync(request, data, cost), CancellationToken.None);
 
     /// <summary>Run a request whose reply has no payload and queue its reply: success or the mapped error. Never throws.</summary>
     private async Task CompleteAsync(NbdRequest request, RequestBuffer? data, long cost)
