@@ -99,6 +99,9 @@ public sealed class StreamingDisk : IBlockDevice
         return true;
     }
 
+    public int DescribeAllocation(long offset, long length, Span<AllocationExtent> extents) =>
+        StreamingAllocation.Describe(_geometry, Presence, _manifest, _target, offset, length, extents);
+
     public async ValueTask WriteAsync(long offset, ReadOnlyMemory<byte> data, bool forceUnitAccess, CancellationToken ct)
     {
         Activity.NoteIo();
