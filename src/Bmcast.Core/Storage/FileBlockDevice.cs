@@ -55,15 +55,22 @@ public sealed class FileBlockDevice : IBlockDevice
 
     public ValueTask ReadAsync(long offset, Memory<byte> buffer, CancellationToken cancellationToken)
     {
+        TryRead(offset, buffer.Span);
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Reads are a synchronous <c>pread</c>: always at once.</summary>
+    public bool TryRead(long offset, Span<byte> buffer)
+    {
         try
         {
-            ReadAll(offset, buffer.Span);
+            ReadAll(offset, buffer);
         }
         catch (IOException e) when (e is not BlockDeviceException)
         {
             throw Failure("read", e);
         }
-        return ValueTask.CompletedTask;
+        return true;
     }
 
     private void ReadAll(long offset, Span<byte> buffer)
@@ -121,6 +128,38 @@ public sealed class FileBlockDevice : IBlockDevice
         return ValueTask.CompletedTask;
     }
 
+    /// <summary>
+    /// Holes from <c>lseek(SEEK_DATA/SEEK_HOLE)</c>: a hole reads as zeroes. Where the file system or device cannot
+    /// tell, everything is data.
+    /// </summary>
+    public int DescribeAllocation(long offset, long length, Span<AllocationExtent> extents)
+    {
+        long end = offset + length;
+        int count = 0;
+        while (offset < end && count < extents.Length)
+        {
+            long data = Native.lseek(_handle, offset, Native.SEEK_DATA);
+            if (data < 0 && Marshal.GetLastPInvokeError() != Native.ENXIO)
+                break; // Cannot tell: the rest is data.
+            if (data < 0 || data > offset)
+            {
+                long holeEnd = data < 0 ? end : Math.Min(data, end);
+                extents[count++] = new AllocationExtent(holeEnd - offset, AllocationFlags.Hole | AllocationFlags.Zero);
+                offset = holeEnd;
+                continue;
+            }
+            long hole = Native.lseek(_handle, offset, Native.SEEK_HOLE);
+            long dataEnd = hole <= offset ? end : Math.Min(hole, end);
+            extents[count++] = new AllocationExtent(dataEnd - offset, AllocationFlags.Allocated);
+            offset = dataEnd;
+        }
+        if (count == 0)
+            extents[count++] = new AllocationExtent(length, AllocationFlags.Allocated);
+        else if (offset < end && count < extents.Length)
+            extents[count++] = new AllocationExtent(end - offset, AllocationFlags.Allocated);
+        return count;
+    }
+
     public ValueTask DisposeAsync()
     {
         _handle.Dispose();
@@ -151,6 +190,12 @@ public sealed class FileBlockDevice : IBlockDevice
     {
         public const int FALLOC_FL_KEEP_SIZE = 1;
         public const int FALLOC_FL_PUNCH_HOLE = 2;
+        public const int SEEK_DATA = 3;
+        public const int SEEK_HOLE = 4;
+        public const int ENXIO = 6;
+
+        [DllImport("libc", SetLastError = true)]
+        public static extern long lseek(SafeFileHandle fd, long offset, int whence);
 
         [DllImport("libc", SetLastError = true)]
         public static extern int fdatasync(SafeFileHandle fd);

@@ -2,7 +2,8 @@ namespace Bmcast.Core.Storage;
 
 /// <summary>
 /// A device that passes every call to another: the base of layers that change one behaviour
-/// (a link-rate limit on reads, a lifetime that outlives connections) and forward the rest.
+/// (a link-rate limit on reads, a lifetime that outlives connections) and forward the rest. A layer that changes
+/// reads overrides <see cref="TryRead"/> too, or reads at once would bypass it.
 /// </summary>
 public abstract class ForwardingBlockDevice(IBlockDevice inner) : IBlockDevice
 {
@@ -11,6 +12,7 @@ public abstract class ForwardingBlockDevice(IBlockDevice inner) : IBlockDevice
     public long Size => Inner.Size;
     public virtual BlockDeviceCapabilities Capabilities => Inner.Capabilities;
     public virtual ValueTask ReadAsync(long offset, Memory<byte> buffer, CancellationToken ct) => Inner.ReadAsync(offset, buffer, ct);
+    public virtual bool TryRead(long offset, Span<byte> buffer) => Inner.TryRead(offset, buffer);
     public virtual ValueTask WriteAsync(long offset, ReadOnlyMemory<byte> data, bool forceUnitAccess, CancellationToken ct) => Inner.WriteAsync(offset, data, forceUnitAccess, ct);
     public virtual ValueTask FlushAsync(CancellationToken ct) => Inner.FlushAsync(ct);
     public virtual ValueTask WriteZeroesAsync(long offset, long length, bool forceUnitAccess, CancellationToken ct) => Inner.WriteZeroesAsync(offset, length, forceUnitAccess, ct);

@@ -18,6 +18,15 @@ public interface IBlockDevice : IAsyncDisposable
 
     ValueTask ReadAsync(long offset, Memory<byte> buffer, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Read at once, on the caller's thread, when the bytes are local and nothing has to be waited for: true when
+    /// <paramref name="buffer"/> was filled; false when the read would have to wait (a fetch, a link) and nothing
+    /// was read, and then <see cref="ReadAsync"/> must be used. Lets a front end read straight into its output
+    /// buffer (the NBD server's reply writer does). Failures throw, as <see cref="ReadAsync"/>'s would.
+    /// Devices that cannot tell keep this default: never at once.
+    /// </summary>
+    bool TryRead(long offset, Span<byte> buffer) => false;
+
     /// <param name="forceUnitAccess">When true the data must be durable before the call completes.</param>
     ValueTask WriteAsync(long offset, ReadOnlyMemory<byte> data, bool forceUnitAccess, CancellationToken cancellationToken);
 

@@ -15,5 +15,8 @@ public sealed class LinkLimitedCatalog(IExportCatalog inner, LinkEmulator link) 
             await Inner.ReadAsync(offset, buffer, ct);
             await link.TransferAsync(buffer.Length, ct);
         }
+
+        /// <summary>Every read crosses the emulated link, which takes time.</summary>
+        public override bool TryRead(long offset, Span<byte> buffer) => false;
     }
 }

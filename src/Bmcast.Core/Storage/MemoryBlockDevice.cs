@@ -23,8 +23,14 @@ public sealed class MemoryBlockDevice(byte[] data, bool writable) : IBlockDevice
 
     public ValueTask ReadAsync(long offset, Memory<byte> buffer, CancellationToken cancellationToken)
     {
-        data.AsSpan((int)offset, buffer.Length).CopyTo(buffer.Span);
+        TryRead(offset, buffer.Span);
         return ValueTask.CompletedTask;
+    }
+
+    public bool TryRead(long offset, Span<byte> buffer)
+    {
+        data.AsSpan((int)offset, buffer.Length).CopyTo(buffer);
+        return true;
     }
 
     public ValueTask WriteAsync(long offset, ReadOnlyMemory<byte> bytes, bool forceUnitAccess, CancellationToken cancellationToken)

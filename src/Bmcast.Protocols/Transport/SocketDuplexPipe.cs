@@ -79,6 +79,6 @@ internal sealed class SocketDuplexPipe : ITlsUpgradableTransport, IAsyncDisposab
     }
 
     private static (PipeReader, PipeWriter) CreatePipes(Stream stream) => (
-        PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: ReadBufferSize, minimumReadSize: 16 << 10, leaveOpen: true)),
-        PipeWriter.Create(stream, new StreamPipeWriterOptions(minimumBufferSize: WriteBufferSize, leaveOpen: true)));
+        PipeReader.Create(stream, new StreamPipeReaderOptions(ConnectionMemoryPool.Instance, ReadBufferSize, minimumReadSize: 16 << 10, leaveOpen: true)),
+        PipeWriter.Create(stream, new StreamPipeWriterOptions(ConnectionMemoryPool.Instance, WriteBufferSize, leaveOpen: true)));
 }

@@ -10,7 +10,12 @@ internal sealed class InflightRequests(int limit) : IDisposable
 
     public Task EnterAsync(CancellationToken cancellationToken) => _slots.WaitAsync(cancellationToken);
 
-    public void Exit() => _slots.Release();
+    /// <summary>Give back the slots of <paramref name="requests"/> answered requests.</summary>
+    public void Exit(int requests)
+    {
+        if (requests > 0)
+            _slots.Release(requests);
+    }
 
     /// <summary>Completes when every request has replied: holding all slots means none is in flight.</summary>
     public async Task DrainAsync()

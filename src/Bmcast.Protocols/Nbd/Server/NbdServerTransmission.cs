@@ -7,9 +7,12 @@ using Microsoft.Extensions.Logging;
 namespace Bmcast.Protocols.Nbd.Server;
 
 /// <summary>
-/// The transmission phase of one connection. One loop parses every complete request in each read,
-/// validates it, and dispatches it; requests run concurrently (a read may wait on a network fetch while
-/// later ones are served) and reply in any order through <see cref="NbdReplySender"/>.
+/// The transmission phase of one connection. One loop parses every complete request in each read, validates it,
+/// and dispatches it; requests run concurrently (a read may wait on a network fetch while later ones are served) and
+/// each queues its one reply, in any order, to the connection's <see cref="NbdReplyWriter"/>. Reads of up to
+/// <see cref="NbdReplyWriter.MaxReadAtOnce"/> go to the writer as they are, which reads them straight into its
+/// output when the device has the bytes at hand; FLUSH and FUA writes run on the thread pool, so their
+/// <c>fdatasync</c> never holds up the parse loop.
 /// </summary>
 internal sealed class NbdServerTransmission : IDisposable
 {
@@ -21,9 +24,10 @@ internal sealed class NbdServerTransmission : IDisposable
     private readonly NbdExportSession _session;
     private readonly IBlockDevice _device;
     private readonly PipeReader _input;
-    private readonly NbdReplySender _replies;
+    private readonly NbdReplyWriter _replies;
     private readonly InflightRequests _inflight;
     private readonly ReplyBudget _budget;
+    private readonly RequestFailures _failures;
     private readonly ILogger _logger;
     private readonly string _peer;
     private CancellationToken _cancellation;
@@ -34,8 +38,9 @@ internal sealed class NbdServerTransmission : IDisposable
         _session = session;
         _device = session.Device;
         _input = transport.Input;
-        _replies = new NbdReplySender(transport.Output, session.StructuredReplies);
         _inflight = new InflightRequests(options.MaxInflightRequests);
+        _failures = new RequestFailures(logger, peer, session.ExportName);
+        _replies = new NbdReplyWriter(transport.Output, session, budget, _inflight, _failures, ReadLater, logger);
         _logger = logger;
         _peer = peer;
     }
@@ -75,6 +80,7 @@ internal sealed class NbdServerTransmission : IDisposable
         {
             // DISC means "finish what is outstanding, then close"; on errors, waiting keeps handlers from writing to a closed pipe.
             await _inflight.DrainAsync();
+            await _replies.CompleteAsync();
         }
     }
 
@@ -90,7 +96,7 @@ internal sealed class NbdServerTransmission : IDisposable
         var error = NbdRequestValidator.Validate(request, _session);
         if (error != NbdError.None)
         {
-            _ = RejectAsync(request, error);
+            Reject(request, error);
             return;
         }
         long cost = ReplyBudget.Cost(request);
@@ -100,87 +106,93 @@ internal sealed class NbdServerTransmission : IDisposable
         }
         catch
         {
-            _inflight.Exit();
+            _inflight.Exit(1);
             throw;
         }
-        RequestBuffer? data = null;
-        if (request.Command == NbdCommand.Write)
+        switch (request.Command)
         {
-            data = RequestBuffer.Rent((int)request.Length);
-            payload.CopyTo(data.Value.Memory.Span);
+            case NbdCommand.Read when request.Length is > 0 and <= NbdReplyWriter.MaxReadAtOnce:
+                _replies.Queue(NbdReply.ReadAtOnce(request, cost));
+                break;
+            case NbdCommand.Read:
+                ReadLater(request, cost);
+                break;
+            case NbdCommand.BlockStatus:
+                _replies.Queue(BlockStatus(request));
+                break;
+            case NbdCommand.Flush:
+                CompleteOffLoop(request, null, cost);
+                break;
+            default:
+                RequestBuffer? data = null;
+                if (request.Command == NbdCommand.Write)
+                {
+                    data = RequestBuffer.Rent((int)request.Length);
+                    payload.CopyTo(data.Value.Memory.Span);
+                }
+                if (IsFua(request))
+                    CompleteOffLoop(request, data, cost);
+                else
+                    _ = CompleteAsync(request, data, cost);
+                break;
         }
-        _ = ExecuteAsync(request, data, cost);
     }
 
-    private async Task RejectAsync(NbdRequest request, NbdError error)
+    private void Reject(in NbdRequest request, NbdError error)
     {
-        try
-        {
-            _logger.LogDebug("NBD {Peer}: rejected {Command} flags {Flags} offset {Offset} length {Length}: {Error}",
-                _peer, request.Command, request.Flags, request.Offset, request.Length, NbdErrors.Name(error));
-            ServerMetrics.RecordNbdError(_session.ExportName, request.Command, error);
-            await _replies.SendErrorAsync(request.Cookie, error, $"invalid {request.Command} request");
-        }
-        catch (Exception e) when (IsConnectionGone(e))
-        {
-        }
-        finally
-        {
-            _inflight.Exit();
-        }
+        _logger.LogDebug("NBD {Peer}: rejected {Command} flags {Flags} offset {Offset} length {Length}: {Error}",
+            _peer, request.Command, request.Flags, request.Offset, request.Length, NbdErrors.Name(error));
+        ServerMetrics.RecordNbdError(_session.ExportName, request.Command, error);
+        _replies.Queue(NbdReply.Failed(request, 0, error, $"invalid {request.Command} request"));
     }
 
-    /// <summary>Never throws: failures become error replies, or are dropped when the connection is gone.</summary>
-    private async Task ExecuteAsync(NbdRequest request, RequestBuffer? data, long cost)
+    /// <summary>A read the device may have to wait for: into a buffer of its own, then queued with its data. Never throws.</summary>
+    private void ReadLater(NbdRequest request, long cost) => _ = ReadIntoBufferAsync(request, cost);
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask ReadIntoBufferAsync(NbdRequest request, long cost)
     {
+        var buffer = RequestBuffer.Rent((int)request.Length);
         try
         {
-            switch (request.Command)
-            {
-                case NbdCommand.Read:
-                    await ReadAsync(request);
-                    break;
-                case NbdCommand.Write:
-                case NbdCommand.Flush:
-                case NbdCommand.WriteZeroes:
-                    await CompleteAsync(request, StartWithoutPayload(request, data));
-                    break;
-                case NbdCommand.BlockStatus:
-                    await BlockStatusAsync(request);
-                    break;
-            }
-        }
-        catch (Exception e) when (IsConnectionGone(e))
-        {
+            await _device.ReadAsync((long)request.Offset, buffer.Memory, _cancellation);
         }
         catch (Exception e)
         {
-            _logger.LogError(e, "NBD {Peer}: {Command} at {Offset}+{Length} was left unanswered", _peer, request.Command, request.Offset, request.Length);
+            buffer.Dispose();
+            _replies.Queue(IsShutdown(e) ? NbdReply.Nothing(request, cost) : _failures.Reply(request, cost, e));
+            return;
+        }
+        _replies.Queue(NbdReply.ReadData(request, cost, buffer));
+    }
+
+    /// <summary>
+    /// A request that waits for the disk (FLUSH, FUA: <c>fdatasync</c>) runs on the thread pool, so the parse loop
+    /// goes on. Its own method: a lambda in the dispatcher would allocate its closure on every request.
+    /// </summary>
+    private void CompleteOffLoop(NbdRequest request, RequestBuffer? data, long cost) =>
+        _ = Task.Run(() => CompleteAsync(request, data, cost), CancellationToken.None);
+
+    /// <summary>Run a request whose reply has no payload and queue its reply: success or the mapped error. Never throws.</summary>
+    private async Task CompleteAsync(NbdRequest request, RequestBuffer? data, long cost)
+    {
+        NbdReply reply;
+        try
+        {
+            await StartWithoutPayload(request, data);
+            reply = NbdReply.Done(request, cost);
+            if (request.Command is NbdCommand.Write or NbdCommand.WriteZeroes)
+                ServerMetrics.RecordNbdWrite(_session.ExportName, request.Length);
+        }
+        catch (Exception e)
+        {
+            reply = IsShutdown(e) ? NbdReply.Nothing(request, cost) : _failures.Reply(request, cost, e);
         }
         finally
         {
             data?.Dispose();
-            _budget.Release(cost);
-            _inflight.Exit();
         }
-    }
-
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask ReadAsync(NbdRequest request)
-    {
-        using var buffer = RequestBuffer.Rent((int)request.Length);
-        var memory = buffer.Memory;
-        try
-        {
-            await _device.ReadAsync((long)request.Offset, memory, _cancellation);
-        }
-        catch (Exception e) when (!IsShutdown(e))
-        {
-            await FailAsync(request, e);
-            return;
-        }
-        await _replies.SendReadAsync(request.Cookie, request.Offset, memory);
-        ServerMetrics.RecordNbdRead(_session.ExportName, memory.Length);
+        _replies.Queue(reply);
     }
 
     /// <summary>
@@ -205,24 +217,6 @@ internal sealed class NbdServerTransmission : IDisposable
         }
     }
 
-    /// <summary>Await a device call that answers with no payload, then reply success or the mapped error.</summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask CompleteAsync(NbdRequest request, ValueTask operation)
-    {
-        try
-        {
-            await operation;
-        }
-        catch (Exception e) when (!IsShutdown(e))
-        {
-            await FailAsync(request, e);
-            return;
-        }
-        await _replies.SendDoneAsync(request.Cookie);
-        if (request.Command is NbdCommand.Write or NbdCommand.WriteZeroes)
-            ServerMetrics.RecordNbdWrite(_session.ExportName, request.Length);
-    }
-
     /// <summary>NO_HOLE asks for allocated zeroes; the device's own zeroing may punch holes, so write real zeroes instead.</summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask WriteZeroesAsync(NbdRequest request)
@@ -238,28 +232,19 @@ internal sealed class NbdServerTransmission : IDisposable
             await _device.WriteAsync(at, Zeroes[..(int)Math.Min(ZeroBufferSize, end - at)], fua, _cancellation);
     }
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask BlockStatusAsync(NbdRequest request)
+    private NbdReply BlockStatus(in NbdRequest request)
     {
         bool one = (request.Flags & NbdCommandFlags.ReqOne) != 0;
         var extents = ArrayPool<AllocationExtent>.Shared.Rent(one ? 1 : MaxExtentsPerReply);
         try
         {
-            int count;
-            try
-            {
-                count = DescribeAllocation(request, extents.AsSpan(0, one ? 1 : MaxExtentsPerReply));
-            }
-            catch (Exception e)
-            {
-                await FailAsync(request, e);
-                return;
-            }
-            await _replies.SendBlockStatusAsync(request.Cookie, _session.BaseAllocationContextId, extents.AsMemory(0, count));
+            int count = DescribeAllocation(request, extents.AsSpan(0, one ? 1 : MaxExtentsPerReply));
+            return NbdReply.BlockStatus(request, _session.BaseAllocationContextId, extents, count);
         }
-        finally
+        catch (Exception e)
         {
             ArrayPool<AllocationExtent>.Shared.Return(extents);
+            return _failures.Reply(request, 0, e);
         }
     }
 
@@ -275,29 +260,9 @@ internal sealed class NbdServerTransmission : IDisposable
         return count;
     }
 
-    private ValueTask FailAsync(NbdRequest request, Exception exception)
-    {
-        var error = NbdErrors.FromException(exception);
-        ServerMetrics.RecordNbdError(_session.ExportName, request.Command, error);
-        // A device's own error (a full or failing disk) is one line; anything else keeps its stack trace.
-        _logger.LogWarning(exception is BlockDeviceException ? null : exception, "NBD {Peer}: {Command} at {Offset}+{Length} on '{Export}' failed ({Error}): {Message}",
-            _peer, request.Command, request.Offset, request.Length, _session.ExportName, NbdErrors.Name(error), exception.Message);
-        return _replies.SendErrorAsync(request.Cookie, error, $"{request.Command} failed: {exception.Message}");
-    }
-
     private static bool IsFua(in NbdRequest request) => (request.Flags & NbdCommandFlags.Fua) != 0;
 
     private bool IsShutdown(Exception e) => e is OperationCanceledException && _cancellation.IsCancellationRequested;
 
-    /// <summary>
-    /// Failures of the reply path itself (device failures never get here): the connection is closing and the
-    /// read loop will notice.
-    /// </summary>
-    private bool IsConnectionGone(Exception e) => e is IOException or ObjectDisposedException or InvalidOperationException || IsShutdown(e);
-
-    public void Dispose()
-    {
-        _replies.Dispose();
-        _inflight.Dispose();
-    }
+    public void Dispose() => _inflight.Dispose();
 }

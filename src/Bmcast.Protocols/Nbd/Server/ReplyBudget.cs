@@ -7,8 +7,8 @@ namespace Bmcast.Protocols.Nbd.Server;
 /// written): its own limit, and a share of the server's total. The read loop acquires a request's bytes before
 /// dispatching it and the request releases them once its reply is sent, so a client that does not read its replies
 /// stalls only itself (the server stops reading its requests) and the server's memory stays bounded whatever the
-/// clients do. Bytes are released only once the reply has been handed to the socket (after
-/// <see cref="NbdReplySender"/> returns): a rewrite of the reply writer keeps the bound by keeping that order.
+/// clients do. Bytes are released only once the reply has been handed to the socket: <see cref="NbdReplyWriter"/>
+/// releases a batch's bytes after the flush that sent it.
 /// </summary>
 internal sealed class ReplyBudget(ByteBudget shared, long perConnection)
 {
