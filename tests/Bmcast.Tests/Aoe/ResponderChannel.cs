@@ -7,7 +7,8 @@ namespace Bmcast.Tests.Aoe;
 /// A link whose far end is a real <see cref="AoeTargetHandler"/> run in place: every frame sent is answered at once and
 /// its replies queue for <see cref="Receive(FrameBatch)"/>. Replies live in a fixed ring of buffers, so the link itself
 /// allocates nothing per frame, and it counts what the receiving thread allocates between two receives (the
-/// initiator's work on a batch of replies), less what the target handler allocated on that thread meanwhile.
+/// initiator's work on a batch of replies), less what the target handler allocated on that thread meanwhile. It can
+/// also pause the receiving thread now and then, as a loaded machine deschedules it: replies wait, none is lost.
 /// </summary>
 internal sealed class ResponderChannel : IFrameChannel, IReplySink
 {
@@ -24,6 +25,7 @@ internal sealed class ResponderChannel : IFrameChannel, IReplySink
     private long _receiverIdleMark;
     private long _handlerBytesOnReceiver;
     private int _handedOut;
+    private int _receives;
 
     public ResponderChannel(AoeTargetHandler handler, MacAddress address, int mtu)
     {
@@ -46,6 +48,17 @@ internal sealed class ResponderChannel : IFrameChannel, IReplySink
 
     /// <summary>Replies whose handling <see cref="ReceiverBytes"/> covers.</summary>
     public long RepliesMeasured { get; private set; }
+
+    /// <summary>Every this many batched receives, the receiving thread sleeps <see cref="PauseMilliseconds"/> first; 0: never.</summary>
+    public int PauseEvery { get; init; }
+
+    public int PauseMilliseconds { get; init; }
+
+    /// <summary>Pauses made so far.</summary>
+    public int Pauses { get; private set; }
+
+    /// <summary>The longest pause, as slept: a loaded machine stretches them.</summary>
+    public TimeSpan LongestPause { get; private set; }
 
     public void Send(ReadOnlySpan<byte> frame)
     {
@@ -95,6 +108,13 @@ internal sealed class ResponderChannel : IFrameChannel, IReplySink
 
     public void Receive(FrameBatch batch)
     {
+        if (PauseEvery > 0 && ++_receives % PauseEvery == 0)
+        {
+            long start = System.Diagnostics.Stopwatch.GetTimestamp();
+            Thread.Sleep(PauseMilliseconds);
+            LongestPause = TimeSpan.FromTicks(Math.Max(LongestPause.Ticks, System.Diagnostics.Stopwatch.GetElapsedTime(start).Ticks));
+            Pauses++;
+        }
         long now = GC.GetAllocatedBytesForCurrentThread();
         lock (_lock)
         {
