@@ -376,8 +376,9 @@ public sealed class AoeInitiator : IAsyncDisposable
     /// </summary>
     private void ReceiveLoop(TaskCompletionSource done)
     {
+        // This thread alone receives, and is done with a batch's replies when it receives again: a receive ring may lend them in place.
         var frames = new FrameBatch(ReceiveBatchSize,
-            AoeProtocol.EthernetHeaderLength + Math.Max(_channel.Mtu, AtaIdentify.Length + AoeProtocol.HeaderLength) + 64);
+            AoeProtocol.EthernetHeaderLength + Math.Max(_channel.Mtu, AtaIdentify.Length + AoeProtocol.HeaderLength) + 64, mayBorrow: true);
         var outgoing = NewOutgoingBatch();
         try
         {

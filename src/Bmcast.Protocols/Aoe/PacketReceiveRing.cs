@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Runtime.InteropServices;
 
 namespace Bmcast.Protocols.Aoe;
@@ -6,7 +7,11 @@ namespace Bmcast.Protocols.Aoe;
 /// A <c>PACKET_MMAP</c> receive ring (<c>PACKET_RX_RING</c>, <c>TPACKET_V2</c>) on an AF_PACKET socket: the kernel writes
 /// each arriving frame into a slot of memory shared with us and flips the slot's status word, so frames that are already
 /// there cost no syscall at all; only an empty ring waits in <c>poll</c>. Taking a frame copies it out and hands the slot
-/// straight back, so any number of threads may take frames (under one lock, in ring order, as the kernel fills it).
+/// straight back, so any number of threads may take frames (under one lock, in ring order, as the kernel fills it); a
+/// batch with a single receiver (<see cref="FrameBatch.MayBorrow"/>, the initiator's) is lent the frames where they lie
+/// instead, and hands their slots back at its next take: the reply's data is then copied once, from the ring to the
+/// reader's buffer. (The target's receivers share the ring and take small requests: they copy, so that no thread's
+/// poll wakes for a slot another thread still holds.)
 /// </summary>
 /// <remarks>
 /// Why V2 and not V3: a V3 ring hands over whole blocks, and a block is handed over only when full or when its timer
@@ -37,7 +42,11 @@ internal sealed unsafe class PacketReceiveRing : IDisposable
     private readonly int _frameSize;
     private readonly int _blockSize;
     private readonly int _framesPerBlock;
+    private readonly MappedMemory _memory;
     private int _next;
+    /// <summary>Slots lent out and not handed back yet: unmapping waits for them.</summary>
+    private int _lent;
+    private bool _disposed;
     private bool _unmapped;
 
     private PacketReceiveRing(byte* mapped, nuint length, int frameSize, int blockSize, int frames)
@@ -48,6 +57,7 @@ internal sealed unsafe class PacketReceiveRing : IDisposable
         _blockSize = blockSize;
         _framesPerBlock = blockSize / frameSize;
         Frames = frames;
+        _memory = new MappedMemory(mapped, (int)length);
     }
 
     public int Frames { get; }
@@ -91,12 +101,12 @@ internal sealed unsafe class PacketReceiveRing : IDisposable
     }
 
     /// <summary>
-    /// Copy up to <paramref name="destination"/>'s capacity of the frames waiting, in arrival order, handing each slot back;
-    /// waits up to <paramref name="timeoutMilliseconds"/> in poll when none is. Returns how many were taken (0: none came).
+    /// Take up to an emptied (<see cref="HandBack"/>) <paramref name="destination"/>'s capacity of the frames waiting, in
+    /// arrival order, copied or lent; waits up to <paramref name="timeoutMilliseconds"/> in poll when none is. Returns how
+    /// many were taken (0: none came).
     /// </summary>
     public int Take(int socket, FrameBatch destination, int timeoutMilliseconds)
     {
-        destination.Clear();
         if (TakeWaiting(destination) > 0)
             return destination.Count;
         var poll = new PollDescriptor { Descriptor = socket, Events = PollIn };
@@ -111,7 +121,7 @@ internal sealed unsafe class PacketReceiveRing : IDisposable
     {
         lock (_lock)
         {
-            ObjectDisposedException.ThrowIf(_unmapped, this);
+            ObjectDisposedException.ThrowIf(_disposed, this);
             while (!destination.IsFull)
             {
                 byte* slot = Slot(_next);
@@ -120,25 +130,80 @@ internal sealed unsafe class PacketReceiveRing : IDisposable
                     break;
                 var header = (FrameHeader*)slot;
                 int length = (int)Math.Min(header->SnapLength, (uint)MaxFrameLength);
-                destination.Add(new ReadOnlySpan<byte>(slot + header->MacOffset, length));
-                Volatile.Write(ref status, StatusKernel); // after the copy: the kernel may overwrite the slot from here on
+                if (destination.MayBorrow)
+                {
+                    destination.Borrow(_memory.Memory.Slice((int)(slot - _base) + header->MacOffset, length), _next);
+                    _lent++;
+                }
+                else
+                {
+                    destination.Add(new ReadOnlySpan<byte>(slot + header->MacOffset, length));
+                    Volatile.Write(ref status, StatusKernel); // after the copy: the kernel may overwrite the slot from here on
+                }
                 _next = (_next + 1) % Frames;
             }
             return destination.Count;
         }
     }
 
+    /// <summary>
+    /// Hand the slots lent to <paramref name="batch"/> (if any) back to the kernel and empty it, before each receive into it;
+    /// on a disposed ring this throws, having unmapped it if no other frame is lent.
+    /// </summary>
+    public void HandBack(FrameBatch batch)
+    {
+        lock (_lock)
+        {
+            var slots = batch.BorrowedSlots;
+            if (!_unmapped)
+                foreach (int slot in slots)
+                    Volatile.Write(ref *(uint*)Slot(slot), StatusKernel);
+            _lent -= slots.Length;
+            batch.Clear();
+            if (_disposed)
+            {
+                UnmapWhenNoneLent();
+                throw new ObjectDisposedException(nameof(PacketReceiveRing));
+            }
+        }
+    }
+
     private byte* Slot(int index) => _base + (long)(index / _framesPerBlock) * _blockSize + (long)(index % _framesPerBlock) * _frameSize;
 
-    /// <summary>Unmap the ring; under the lock, so no thread is copying from it meanwhile, and later takes throw.</summary>
+    /// <summary>
+    /// Unmap the ring, under the lock so no thread is copying from it meanwhile, and later takes throw; while frames are
+    /// lent, at their hand-back instead (a receiver may be reading one right now).
+    /// </summary>
     public void Dispose()
     {
         lock (_lock)
         {
-            if (_unmapped)
-                return;
-            _unmapped = true;
-            Unmap(_base, _length);
+            _disposed = true;
+            UnmapWhenNoneLent();
+        }
+    }
+
+    private void UnmapWhenNoneLent()
+    {
+        if (_unmapped || _lent > 0)
+            return;
+        _unmapped = true;
+        Unmap(_base, _length);
+    }
+
+    /// <summary>The mapped ring as <see cref="Memory{T}"/>, made once, so lending a frame allocates nothing.</summary>
+    private sealed class MappedMemory(byte* pointer, int length) : MemoryManager<byte>
+    {
+        public override Span<byte> GetSpan() => new(pointer, length);
+
+        public override MemoryHandle Pin(int elementIndex = 0) => new(pointer + elementIndex);
+
+        public override void Unpin()
+        {
+        }
+
+        protected override void Dispose(bool disposing)
+        {
         }
     }
 

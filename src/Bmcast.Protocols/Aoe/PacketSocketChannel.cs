@@ -153,6 +153,7 @@ public sealed unsafe class PacketSocketChannel : IFrameChannel
 
     private void ReceiveFromRing(PacketReceiveRing ring, FrameBatch batch)
     {
+        ring.HandBack(batch); // first: after a dispose too, so the ring is unmapped once nothing is lent
         while (true)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
