@@ -15,8 +15,8 @@ namespace Bmcast.Tests.Aoe;
 public sealed class AoeAllocationTests
 {
     private const long Budget = 0;
-    private static readonly MacAddress Initiator = new(0x02_00_00_00_00_01);
-    private static readonly MacAddress Target = new(0x02_00_00_00_00_02);
+    private static readonly MacAddress Initiator = ResponderChannel.InitiatorAddress;
+    private static readonly MacAddress Target = ResponderChannel.TargetAddress;
 
     [Theory]
     [InlineData(1500)]
@@ -68,10 +68,8 @@ public sealed class AoeAllocationTests
     public async Task The_initiator_takes_replies_without_allocating(int mtu)
     {
         RequireOptimizedBuild();
-        byte[] image = ReadOnlyTestDevice.RandomData(4 << 20, seed: 2);
-        var handler = new AoeTargetHandler(Target, mtu, new AoeSlotTable([new AoeSlot(0, "disk", new ReadOnlyTestDevice(image))]),
-            new AoeTargetOptions { Shelf = 1 }, NullLogger.Instance);
-        var link = new ResponderChannel(handler, Initiator, mtu);
+        byte[] image = ReadOnlyTestDevice.RandomData(16 << 20, seed: 2);
+        var link = ResponderChannel.Serving(image, mtu);
         await using var initiator = await AoeInitiator.ConnectAsync(link, 1, 0, cancellationToken: TestContext.Current.CancellationToken);
         var copy = new byte[image.Length];
 
@@ -83,20 +81,21 @@ public sealed class AoeAllocationTests
         }
 
         await ReadAllAsync(); // JIT tiers, the window opening, the tag dictionaries growing to a full window
-        await ReadAllAsync();
         link.Measuring = true;
         var clock = Stopwatch.StartNew();
         for (int round = 0; round < 4; round++)
             await ReadAllAsync();
         link.Measuring = false;
-        long perReply = link.ReceiverBytes / Math.Max(1, link.RepliesMeasured);
+        double perReply = (double)link.ReceiverBytes / Math.Max(1, link.RepliesMeasured);
 
         TestContext.Current.TestOutputHelper?.WriteLine($"MTU {mtu}: {link.ReceiverBytes} B over {link.RepliesMeasured} replies " +
-                                                        $"({perReply} B each), {initiator.Retransmissions} resends, {clock.ElapsedMilliseconds} ms");
+                                                        $"({perReply:F2} B each), {initiator.Retransmissions} resends, {clock.ElapsedMilliseconds} ms");
         Assert.Equal(image, copy);
         Assert.True(link.RepliesMeasured >= image.Length / AoeProtocol.SectorSize / initiator.SectorsPerFrame,
             $"only {link.RepliesMeasured} replies measured");
-        Assert.True(perReply <= Budget, $"taking a reply allocates {perReply} B, budget {Budget} B");
+        // Anything allocated per reply is an object, 24 B at least. What completing a whole read costs now and then (the
+        // thread pool's queue growing a segment for the reader's continuation, ~5 KiB once in a run) stays below 1 B a reply.
+        Assert.True(perReply < 1, $"taking a reply allocates {perReply:F2} B on average, budget {Budget} B (less than 1 B)");
     }
 
     /// <summary>Debug builds compile async state machines as classes, so every call allocates: only Release measures anything.</summary>

@@ -1,6 +1,5 @@
 using Bmcast.Core.Aoe;
 using Bmcast.Protocols.Aoe;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Bmcast.Tests.Aoe;
 
@@ -13,16 +12,12 @@ namespace Bmcast.Tests.Aoe;
 public sealed class AoeResendTests
 {
     private const int Pause = 40;
-    private static readonly MacAddress Initiator = new(0x02_00_00_00_00_01);
-    private static readonly MacAddress Target = new(0x02_00_00_00_00_02);
 
     [Fact]
     public async Task Pauses_that_lose_nothing_are_waited_out_after_the_first()
     {
         byte[] image = ReadOnlyTestDevice.RandomData(8 << 20, seed: 4);
-        var handler = new AoeTargetHandler(Target, 1500, new AoeSlotTable([new AoeSlot(0, "disk", new ReadOnlyTestDevice(image))]),
-            new AoeTargetOptions { Shelf = 1 }, NullLogger.Instance);
-        var link = new ResponderChannel(handler, Initiator, 1500) { PauseEvery = 25, PauseMilliseconds = Pause };
+        var link = ResponderChannel.Serving(image, 1500, pauseEvery: 25, pauseMilliseconds: Pause);
         await using var initiator = await AoeInitiator.ConnectAsync(link, 1, 0, cancellationToken: TestContext.Current.CancellationToken);
         var copy = new byte[image.Length];
         const int Read = 512 * 1024;

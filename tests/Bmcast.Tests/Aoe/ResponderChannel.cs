@@ -27,6 +27,15 @@ internal sealed class ResponderChannel : IFrameChannel, IReplySink
     private int _handedOut;
     private int _receives;
 
+    public static readonly MacAddress InitiatorAddress = new(0x02_00_00_00_00_01);
+    public static readonly MacAddress TargetAddress = new(0x02_00_00_00_00_02);
+
+    /// <summary>The initiator's end of a link to a target serving <paramref name="image"/> as e1.0.</summary>
+    public static ResponderChannel Serving(byte[] image, int mtu, int pauseEvery = 0, int pauseMilliseconds = 0) =>
+        new(new AoeTargetHandler(TargetAddress, mtu, new AoeSlotTable([new AoeSlot(0, "disk", new ReadOnlyTestDevice(image))]),
+                new AoeTargetOptions { Shelf = 1 }, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance), InitiatorAddress, mtu)
+            { PauseEvery = pauseEvery, PauseMilliseconds = pauseMilliseconds };
+
     public ResponderChannel(AoeTargetHandler handler, MacAddress address, int mtu)
     {
         _handler = handler;
