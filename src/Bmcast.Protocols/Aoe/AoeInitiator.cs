@@ -18,7 +18,7 @@ public sealed class AoeInitiator : IAsyncDisposable
     private const int ReceiveBatchSize = 64;
     /// <summary>Requests expiring together, with no reply for a timeout, that look like a stall rather than loss.</summary>
     private const int StallProbeThreshold = 8;
-    /// <summary>How fast a learnt pause is forgotten (<see cref="RttEstimator.LearnPause"/>): halved every this long.</summary>
+    /// <summary>How fast a pause learnt (<see cref="RttEstimator.LearnPause"/>) is forgotten: halved every this long.</summary>
     private static readonly TimeSpan PauseMemoryHalfLife = TimeSpan.FromSeconds(5);
 
     private readonly IFrameChannel _channel;
@@ -43,6 +43,8 @@ public sealed class AoeInitiator : IAsyncDisposable
     private Exception? _broken;
     /// <summary>When the last reply completed a request (<see cref="Stopwatch"/> ticks); guarded by the lock.</summary>
     private long _lastReply = Stopwatch.GetTimestamp();
+    /// <summary>When the latest-sent request that has been answered went out; guarded by the lock.</summary>
+    private long _newestAnsweredSentAt;
     private long _retransmissions;
     private long _spuriousRetransmissions;
     private long _ignored;
@@ -81,13 +83,13 @@ public sealed class AoeInitiator : IAsyncDisposable
     /// <summary>Resends made in vain: an earlier send's reply completed the request (the timeout was premature).</summary>
     public long SpuriousRetransmissions => Interlocked.Read(ref _spuriousRetransmissions);
 
-    /// <summary>How long a first send waits for its reply now, for logs and tests.</summary>
-    public TimeSpan RetransmissionTimeout
+    /// <summary>How long a silence may last now before requests are resent into it (a pause seen before, decaying), for logs and tests.</summary>
+    public TimeSpan LearntPause
     {
         get
         {
             lock (_lock)
-                return TimeSpan.FromSeconds((double)_rtt.TimeoutAt(Stopwatch.GetTimestamp()) / Stopwatch.Frequency);
+                return TimeSpan.FromSeconds((double)_rtt.PauseAt(Stopwatch.GetTimestamp()) / Stopwatch.Frequency);
         }
     }
 
@@ -235,7 +237,7 @@ public sealed class AoeInitiator : IAsyncDisposable
         while (_inflight.ContainsKey(request.Tag) || _superseded.ContainsKey(request.Tag));
         request.Transmissions++;
         request.SentAt = now;
-        request.Deadline = now + _rtt.TimeoutFor(request.Transmissions, now);
+        request.Deadline = now + _rtt.TimeoutFor(request.Transmissions);
         _inflight[request.Tag] = request;
         if (outgoing.IsFull)
             Send(outgoing); // more than a whole window at once: rare enough to send under the lock
@@ -317,7 +319,7 @@ public sealed class AoeInitiator : IAsyncDisposable
                 if (!current)
                 {
                     // The timeouts that resent it were premature: the send was only slow (a descheduled peer, or us).
-                    // Keep the timeout above such a delay for a while, so the next pause is waited out, not resent.
+                    // Remember the delay for a while, so the next such silence is waited out, not resent into.
                     Interlocked.Add(ref _spuriousRetransmissions, request.Transmissions - send);
                     ServerMetrics.RecordAoeInitiatorSpuriousResends(request.Transmissions - send);
                     _rtt.LearnPause(now - sentAt, now);
@@ -325,6 +327,7 @@ public sealed class AoeInitiator : IAsyncDisposable
                 }
                 _window.OnReply();
                 _lastReply = now;
+                _newestAnsweredSentAt = Math.Max(_newestAnsweredSentAt, sentAt);
                 Forget(request);
                 request.Answer(header.Source);
                 Pump(outgoing);
@@ -421,16 +424,21 @@ public sealed class AoeInitiator : IAsyncDisposable
     private void ResendExpired(List<AoeRequest> expired, FrameBatch outgoing)
     {
         long now = Stopwatch.GetTimestamp();
+        long timeout = _rtt.Timeout;
+        long silence = now - _lastReply;
+        // An overdue request is lost when a request sent after it has been answered (as RACK, RFC 8985, tells loss from
+        // delay). Otherwise it may be queued behind a pause, or be draining after one: while the silence is shorter than a
+        // pause that turned out harmless before, wait.
+        bool waitOut = silence < _rtt.PauseAt(now);
         expired.Clear();
         foreach (var request in _inflight.Values)
-            if (now >= request.Deadline)
+            if (now >= request.Deadline && (request.SentAt < _newestAnsweredSentAt || !waitOut))
                 expired.Add(request);
         if (expired.Count == 0)
             return;
         // At most one halving per timeout period: the losses it reveals all date from one window.
-        long timeout = _rtt.TimeoutAt(now);
         _window.OnLoss(now, timeout);
-        if (now - _lastReply >= timeout && expired.Count >= StallProbeThreshold)
+        if (silence >= timeout && expired.Count >= StallProbeThreshold)
         {
             // A large window expired with no reply for a whole timeout: the peer (or we) stalled, as a descheduled
             // process on a busy machine does, rather than frames being lost one by one. Probe with the oldest
@@ -440,7 +448,7 @@ public sealed class AoeInitiator : IAsyncDisposable
             var oldest = expired.MinBy(request => request.SentAt)!;
             foreach (var request in expired)
                 if (request != oldest)
-                    request.Deadline = now + _rtt.TimeoutFor(request.Transmissions, now);
+                    request.Deadline = now + _rtt.TimeoutFor(request.Transmissions);
             expired.Clear();
             expired.Add(oldest);
         }

@@ -28,7 +28,7 @@ public sealed class AoeResendTests
             await Task.WhenAll(Enumerable.Range(0, image.Length / Read).Select(i =>
                 initiator.ReadSectorsAsync((ulong)(i * Read / AoeProtocol.SectorSize), copy.AsMemory(i * Read, Read), TestContext.Current.CancellationToken)));
             TestContext.Current.TestOutputHelper?.WriteLine($"round {round}: {link.Pauses} pauses (longest {link.LongestPause.TotalMilliseconds:F0} ms), " +
-                $"{initiator.Retransmissions} resends, {initiator.SpuriousRetransmissions} in vain, timeout {initiator.RetransmissionTimeout.TotalMilliseconds:F1} ms");
+                $"{initiator.Retransmissions} resends, {initiator.SpuriousRetransmissions} in vain, pause learnt {initiator.LearntPause.TotalMilliseconds:F1} ms");
             if (round == 0)
                 (afterFirstRound, pausesInFirstRound) = (initiator.Retransmissions, link.Pauses);
         }
@@ -37,7 +37,7 @@ public sealed class AoeResendTests
         Assert.True(pausesInFirstRound >= 1 && link.Pauses - pausesInFirstRound >= 10, $"{link.Pauses} pauses, {pausesInFirstRound} in the first round");
         // Nothing is lost, so every resend is in vain, and counted so.
         Assert.Equal(initiator.Retransmissions, initiator.SpuriousRetransmissions);
-        Assert.True(initiator.RetransmissionTimeout > TimeSpan.FromMilliseconds(Pause), $"timeout {initiator.RetransmissionTimeout} after pauses of {Pause} ms");
+        Assert.True(initiator.LearntPause > TimeSpan.FromMilliseconds(Pause), $"pause learnt {initiator.LearntPause} after pauses of {Pause} ms");
         // With a timeout below the pause, every pause costs resends (107 in one run of this test before the timeout
         // learnt from pauses); once learnt, the later pauses cost none, but for a pause the loaded machine stretches
         // past twice the longest so far.
