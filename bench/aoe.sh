@@ -2,7 +2,7 @@
 # AoE benchmark, one command, as root: ./bench/aoe.sh [--quick] [--rounds N]
 # Over a veth pair into a network namespace, at MTU 1500 and 9000, in rounds that interleave:
 #  - the link baseline: bench/Bmcast.AoeLink blasts data-reply-sized frames from the namespace (sendmmsg)
-#    and counts what arrives here (recvmmsg): sector bytes per second the pair carries one way;
+#    and counts what arrives here (its receive ring, as our target and initiator receive): sector bytes per second the pair carries one way;
 #  - our initiator reading one image from vblade, then from bmcast serve --aoe, twice each: alone
 #    (Bmcast.AoeLink read: the whole device, nothing checked or written) and through the engine (bmcast stream
 #    --source aoe:..., verified with --manifest, writing a local target file);
@@ -157,7 +157,7 @@ mkdir -p "$root/bench/results"
   echo
   echo "- **link carries**: \`bench/Bmcast.AoeLink blast\` sends frames the size of a full AoE data reply (36-byte header"
   echo "  + the sectors the MTU allows) from the namespace with sendmmsg as fast as the kernel takes them, one thread per"
-  echo "  core, and \`sink\` counts the sector bytes that arrive on our side with recvmmsg: the one-way ceiling through the"
+  echo "  core, and \`sink\` counts the sector bytes that arrive on our side through its receive ring (as ours receive): the one-way ceiling through the"
   echo "  same packet-socket path, with no requests going the other way and no target work."
   echo "- **initiator alone**: \`bench/Bmcast.AoeLink read\`: after a second of untimed reads (JIT tiers, page cache,"
   echo "  window), our initiator reads the whole device in 8 concurrent 1 MiB reads; nothing verified or written."

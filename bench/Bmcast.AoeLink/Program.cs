@@ -2,8 +2,8 @@ using System.Diagnostics;
 using Bmcast.Core.Aoe;
 using Bmcast.Protocols.Aoe;
 
-// What a link carries one way in frames the size of AoE data replies, through the same packet socket and
-// batched calls (sendmmsg/recvmmsg) the AoE target and initiator use: the baseline of bench/aoe.sh.
+// What a link carries one way in frames the size of AoE data replies, through the same packet socket, receive ring
+// and batched sends (sendmmsg) the AoE target and initiator use: the baseline of bench/aoe.sh.
 //   blast IFACE SECONDS   send full data-reply-sized frames to the broadcast address as fast as the kernel takes them,
 //                         from one thread per core
 //   sink IFACE SECONDS    count what arrives; prints sector bytes per second (frame length - 36, as a data reply carries)
@@ -28,7 +28,7 @@ if (args[0] == "blast")
     // the delivery too (veth hands the frame to the receiver's socket in the sender's context).
     var senders = Enumerable.Range(0, Environment.ProcessorCount).Select(_ => Task.Run(() =>
     {
-        using var own = PacketSocketChannel.Open(args[1]);
+        using var own = PacketSocketChannel.Open(args[1], ring: false); // it only sends
         var frames = new FrameBatch(64, frameLength);
         for (int i = 0; i < frames.Capacity; i++)
         {
@@ -74,7 +74,7 @@ channel.Dispose();
 receiving.Join();
 double elapsed = (double)(last - first) / Stopwatch.Frequency;
 Console.WriteLine(elapsed > 0
-    ? $"{frames} frames, {bytes / elapsed / (1 << 20):F0} MiB/s of sector data over {elapsed:F2} s"
+    ? $"{frames} frames, {bytes / elapsed / (1 << 20):F0} MiB/s of sector data over {elapsed:F2} s ({channel.ReceivePath})"
     : "no frames");
 return 0;
 

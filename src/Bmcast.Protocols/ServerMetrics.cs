@@ -37,6 +37,10 @@ public static class ServerMetrics
         "AoE frames dropped unanswered: malformed, responses, or not for this target or from an initiator outside the allow-list");
     private static readonly Counter<long> AoeBytes = Meter.CreateCounter<long>("bmcast_aoe_read_bytes", "By",
         "Bytes AoE ATA reads served");
+    private static readonly Counter<long> AoeInitiatorResends = Meter.CreateCounter<long>("bmcast_aoe_initiator_resends", null,
+        "AoE requests our initiator sent again after a timeout");
+    private static readonly Counter<long> AoeInitiatorSpuriousResends = Meter.CreateCounter<long>("bmcast_aoe_initiator_spurious_resends", null,
+        "AoE resends that were not needed: a reply to an earlier send of the request came (the timeout was premature)");
 
     public static void RecordNbdConnection() => NbdConnections.Add(1);
 
@@ -61,6 +65,10 @@ public static class ServerMetrics
     public static void RecordAoeDropped() => AoeDropped.Add(1);
 
     public static void RecordAoeRead(long bytes) => AoeBytes.Add(bytes);
+
+    public static void RecordAoeInitiatorResend() => AoeInitiatorResends.Add(1);
+
+    public static void RecordAoeInitiatorSpuriousResends(int count) => AoeInitiatorSpuriousResends.Add(count);
 
     private static KeyValuePair<string, object?> Tag(string key, string value) => new(key, value);
 

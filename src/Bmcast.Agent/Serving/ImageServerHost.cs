@@ -54,7 +54,7 @@ public sealed class ImageServerHost(IImageStore store, ImageServerOptions option
         {
             // Images imported before slots were recorded get theirs now, for good.
             store.AssignMissingAoeSlots();
-            var channel = PacketSocketChannel.Open(interfaceName);
+            var channel = PacketSocketChannel.Open(interfaceName, logging.CreateLogger<AoeTarget>());
             try
             {
                 var target = await AoeTarget.CreateAsync(channel, catalog, options.AoeOptions, logging.CreateLogger<AoeTarget>(), ct);

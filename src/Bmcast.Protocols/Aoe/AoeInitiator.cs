@@ -18,16 +18,18 @@ public sealed class AoeInitiator : IAsyncDisposable
     private const int ReceiveBatchSize = 64;
     /// <summary>Requests expiring together, with no reply for a timeout, that look like a stall rather than loss.</summary>
     private const int StallProbeThreshold = 8;
+    /// <summary>How fast a pause learnt (<see cref="RttEstimator.LearnPause"/>) is forgotten: halved every this long.</summary>
+    private static readonly TimeSpan PauseMemoryHalfLife = TimeSpan.FromSeconds(5);
 
     private readonly IFrameChannel _channel;
     private readonly AoeInitiatorOptions _options;
     private readonly Lock _lock = new();
     private readonly Dictionary<uint, AoeRequest> _inflight = [];
     /// <summary>
-    /// The previous send of each request that was resent and is still pending: on a loaded machine most timeouts
-    /// are a descheduled peer, not a lost frame, and the first send's reply is as good as the resend's.
+    /// The earlier sends of each request that was resent and is still pending, with when they went out: on a loaded
+    /// machine most timeouts are a descheduled peer, not a lost frame, and an earlier send's reply is as good as the resend's.
     /// </summary>
-    private readonly Dictionary<uint, AoeRequest> _superseded = [];
+    private readonly Dictionary<uint, (AoeRequest Request, long SentAt, int Send)> _superseded = [];
     private readonly Queue<AoeRequest> _waiting = new();
     /// <summary>Send batches for callers' threads (the receive and timer loops own theirs).</summary>
     private readonly Stack<FrameBatch> _spareBatches = new();
@@ -41,7 +43,10 @@ public sealed class AoeInitiator : IAsyncDisposable
     private Exception? _broken;
     /// <summary>When the last reply completed a request (<see cref="Stopwatch"/> ticks); guarded by the lock.</summary>
     private long _lastReply = Stopwatch.GetTimestamp();
+    /// <summary>When the latest-sent request that has been answered went out; guarded by the lock.</summary>
+    private long _newestAnsweredSentAt;
     private long _retransmissions;
+    private long _spuriousRetransmissions;
     private long _ignored;
 
     private AoeInitiator(IFrameChannel channel, ushort shelf, byte slot, AoeInitiatorOptions options)
@@ -50,7 +55,7 @@ public sealed class AoeInitiator : IAsyncDisposable
         _options = options;
         Shelf = shelf;
         Slot = slot;
-        _rtt = new RttEstimator(Ticks(options.InitialTimeout), Ticks(options.MinTimeout), Ticks(options.MaxTimeout));
+        _rtt = new RttEstimator(Ticks(options.InitialTimeout), Ticks(options.MinTimeout), Ticks(options.MaxTimeout), Ticks(PauseMemoryHalfLife));
         _window = new CongestionWindow(options.InitialWindow, options.MaxWindow);
         SectorsPerFrame = Math.Min(byte.MaxValue, AoeProtocol.SectorsPerFrame(channel.Mtu));
         _receiver = StartReceiver();
@@ -72,7 +77,21 @@ public sealed class AoeInitiator : IAsyncDisposable
     /// <summary>The model string of the target's IDENTIFY reply.</summary>
     public string Model { get; private set; } = "";
 
+    /// <summary>Requests sent again after a timeout.</summary>
     public long Retransmissions => Interlocked.Read(ref _retransmissions);
+
+    /// <summary>Resends made in vain: an earlier send's reply completed the request (the timeout was premature).</summary>
+    public long SpuriousRetransmissions => Interlocked.Read(ref _spuriousRetransmissions);
+
+    /// <summary>How long a silence may last now before requests are resent into it (a pause seen before, decaying), for logs and tests.</summary>
+    public TimeSpan LearntPause
+    {
+        get
+        {
+            lock (_lock)
+                return TimeSpan.FromSeconds((double)_rtt.PauseAt(Stopwatch.GetTimestamp()) / Stopwatch.Frequency);
+        }
+    }
 
     /// <summary>Frames dropped as malformed, late, duplicate or not for us.</summary>
     public long IgnoredFrames => Interlocked.Read(ref _ignored);
@@ -178,13 +197,17 @@ public sealed class AoeInitiator : IAsyncDisposable
         }
     }
 
-    /// <summary>Drop the request's current and superseded tags, so no reply to either can reach it.</summary>
+    /// <summary>Drop the request's current and superseded tags, so no reply to any of its sends can reach it.</summary>
     private void Forget(AoeRequest request)
     {
         if (_inflight.TryGetValue(request.Tag, out var current) && current == request)
             _inflight.Remove(request.Tag);
-        if (request.Transmissions > 1 && _superseded.TryGetValue(request.PreviousTag, out var previous) && previous == request)
-            _superseded.Remove(request.PreviousTag);
+        for (int i = 0; i < request.Transmissions - 1; i++)
+        {
+            uint tag = request.EarlierTags![i];
+            if (_superseded.TryGetValue(tag, out var earlier) && earlier.Request == request)
+                _superseded.Remove(tag);
+        }
     }
 
     /// <summary>Queue waiting requests for sending while the window has room. Caller holds the lock.</summary>
@@ -206,9 +229,8 @@ public sealed class AoeInitiator : IAsyncDisposable
     {
         if (request.Transmissions > 0)
         {
-            request.PreviousTag = request.Tag;
-            request.PreviousSentAt = request.SentAt;
-            _superseded[request.Tag] = request;
+            request.Supersede(_options.MaxTransmissions);
+            _superseded[request.Tag] = (request, request.SentAt, request.Transmissions);
         }
         do
             request.Tag = _nextTag++;
@@ -269,7 +291,13 @@ public sealed class AoeInitiator : IAsyncDisposable
         lock (_lock)
         {
             bool current = _inflight.TryGetValue(header.Tag, out var request);
-            if (!current && !_superseded.TryGetValue(header.Tag, out request) || request is null)
+            long sentAt;
+            int send;
+            if (current)
+                (sentAt, send) = (request!.SentAt, request.Transmissions);
+            else if (_superseded.TryGetValue(header.Tag, out var earlier))
+                (request, sentAt, send) = earlier;
+            else
                 return AoeReplyOutcome.Late;
             if (!_target.IsBroadcast && header.Source != _target)
                 return AoeReplyOutcome.NotForUs;
@@ -286,11 +314,20 @@ public sealed class AoeInitiator : IAsyncDisposable
             if (outcome == AoeReplyOutcome.Completed)
             {
                 // Each send has its own tag, so every reply times the send it answers: no ambiguity to avoid (Karn).
-                _rtt.Sample(Stopwatch.GetTimestamp() - (current ? request.SentAt : request.PreviousSentAt));
+                long now = Stopwatch.GetTimestamp();
+                _rtt.Sample(now - sentAt);
                 if (!current)
-                    _window.UndoLoss(); // the timeout that resent it was spurious
+                {
+                    // The timeouts that resent it were premature: the send was only slow (a descheduled peer, or us).
+                    // Remember the delay for a while, so the next such silence is waited out, not resent into.
+                    Interlocked.Add(ref _spuriousRetransmissions, request.Transmissions - send);
+                    ServerMetrics.RecordAoeInitiatorSpuriousResends(request.Transmissions - send);
+                    _rtt.LearnPause(now - sentAt, now);
+                    _window.UndoLoss();
+                }
                 _window.OnReply();
-                _lastReply = Stopwatch.GetTimestamp();
+                _lastReply = now;
+                _newestAnsweredSentAt = Math.Max(_newestAnsweredSentAt, sentAt);
                 Forget(request);
                 request.Answer(header.Source);
                 Pump(outgoing);
@@ -342,8 +379,9 @@ public sealed class AoeInitiator : IAsyncDisposable
     /// </summary>
     private void ReceiveLoop(TaskCompletionSource done)
     {
+        // This thread alone receives, and is done with a batch's replies when it receives again: a receive ring may lend them in place.
         var frames = new FrameBatch(ReceiveBatchSize,
-            AoeProtocol.EthernetHeaderLength + Math.Max(_channel.Mtu, AtaIdentify.Length + AoeProtocol.HeaderLength) + 64);
+            AoeProtocol.EthernetHeaderLength + Math.Max(_channel.Mtu, AtaIdentify.Length + AoeProtocol.HeaderLength) + 64, mayBorrow: true);
         var outgoing = NewOutgoingBatch();
         try
         {
@@ -386,15 +424,21 @@ public sealed class AoeInitiator : IAsyncDisposable
     private void ResendExpired(List<AoeRequest> expired, FrameBatch outgoing)
     {
         long now = Stopwatch.GetTimestamp();
+        long timeout = _rtt.Timeout;
+        long silence = now - _lastReply;
+        // An overdue request is lost when a request sent after it has been answered (as RACK, RFC 8985, tells loss from
+        // delay). Otherwise it may be queued behind a pause, or be draining after one: while the silence is shorter than a
+        // pause that turned out harmless before, wait.
+        bool waitOut = silence < _rtt.PauseAt(now);
         expired.Clear();
         foreach (var request in _inflight.Values)
-            if (now >= request.Deadline)
+            if (now >= request.Deadline && (request.SentAt < _newestAnsweredSentAt || !waitOut))
                 expired.Add(request);
         if (expired.Count == 0)
             return;
         // At most one halving per timeout period: the losses it reveals all date from one window.
-        _window.OnLoss(now, _rtt.Timeout);
-        if (now - _lastReply >= _rtt.Timeout && expired.Count >= StallProbeThreshold)
+        _window.OnLoss(now, timeout);
+        if (silence >= timeout && expired.Count >= StallProbeThreshold)
         {
             // A large window expired with no reply for a whole timeout: the peer (or we) stalled, as a descheduled
             // process on a busy machine does, rather than frames being lost one by one. Probe with the oldest
@@ -410,17 +454,20 @@ public sealed class AoeInitiator : IAsyncDisposable
         }
         foreach (var request in expired)
         {
-            Forget(request);
-            if (request.IsOver)
-                continue;
-            if (request.Transmissions >= _options.MaxTransmissions)
+            if (request.IsOver || request.Transmissions >= _options.MaxTransmissions)
             {
+                Forget(request);
+                if (request.IsOver)
+                    continue;
                 request.Fail(new AoeNoReplyException(
                     $"no reply from {(_target.IsBroadcast ? "any target" : _target.ToString())} for e{Shelf}.{Slot} after {request.Transmissions} sends",
                     targetFound: !_target.IsBroadcast));
                 continue;
             }
+            // The send it supersedes stays welcome (Transmit files its tag); only the window slot it held is freed.
+            _inflight.Remove(request.Tag);
             Interlocked.Increment(ref _retransmissions);
+            ServerMetrics.RecordAoeInitiatorResend();
             Transmit(request, now, outgoing);
         }
         Pump(outgoing);

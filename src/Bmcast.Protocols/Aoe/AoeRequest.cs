@@ -5,7 +5,7 @@ namespace Bmcast.Protocols.Aoe;
 /// <summary>
 /// One AoE request from first send to its end, which happens exactly once: a reply, an error, or its set
 /// ending (failure, cancellation). Each (re)send takes a new tag, so every reply names the send it answers;
-/// replies to the current and the previous send are accepted, older ones are late. The frame is written afresh at every send, into the
+/// a reply to any of its sends is accepted (each carries the same data). The frame is written afresh at every send, into the
 /// sender's batch, so a request owns no frame buffer. Guarded by the initiator's lock.
 /// </summary>
 internal sealed class AoeRequest(AoeRequestSet set, AoeCommand command, byte ataCommand, AtaFlags ataFlags, ulong lba, int sectors, Memory<byte> destination)
@@ -21,10 +21,18 @@ internal sealed class AoeRequest(AoeRequestSet set, AoeCommand command, byte ata
 
     public uint Tag { get; set; }
 
-    /// <summary>The tag and time of the send before the current one (after a resend), whose reply is still welcome.</summary>
-    public uint PreviousTag { get; set; }
+    /// <summary>
+    /// The tags of the sends before the current one, oldest first (<see cref="Transmissions"/> - 1 of them): a reply to
+    /// any is still welcome. Allocated at the first resend, which few requests see.
+    /// </summary>
+    public uint[]? EarlierTags { get; private set; }
 
-    public long PreviousSentAt { get; set; }
+    /// <summary>The current send is about to be superseded by a resend: remember its tag.</summary>
+    public void Supersede(int maxTransmissions)
+    {
+        EarlierTags ??= new uint[maxTransmissions];
+        EarlierTags[Transmissions - 1] = Tag;
+    }
 
     public int Transmissions { get; set; }
 

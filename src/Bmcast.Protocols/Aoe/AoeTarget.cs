@@ -45,8 +45,8 @@ public sealed class AoeTarget : IAsyncDisposable
     {
         foreach (var slot in Slots.Current)
             LogSlot(slot);
-        _logger.LogInformation("AoE target on {Address}, MTU {Mtu}, {Sectors} sectors per frame",
-            _channel.Address, _channel.Mtu, Handler.SectorsPerFrame);
+        _logger.LogInformation("AoE target on {Address}, MTU {Mtu}, {Sectors} sectors per frame, receiving through {Path}",
+            _channel.Address, _channel.Mtu, Handler.SectorsPerFrame, (_channel as PacketSocketChannel)?.ReceivePath ?? _channel.GetType().Name);
         var loops = new Task[_options.Workers];
         for (int i = 0; i < loops.Length; i++)
         {

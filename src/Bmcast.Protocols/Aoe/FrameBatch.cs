@@ -5,7 +5,8 @@ namespace Bmcast.Protocols.Aoe;
 /// <summary>
 /// Up to <see cref="Capacity"/> frames moved by one batched receive or send (recvmmsg/sendmmsg): fixed-size
 /// buffers in one pinned array, with the kernel's message headers pointing at them built once, so nothing is
-/// allocated or pinned per frame.
+/// allocated or pinned per frame. A batch that <see cref="MayBorrow"/> may instead be filled with frames lent in place
+/// by a receive ring, valid until the next receive into it.
 /// </summary>
 public sealed unsafe class FrameBatch
 {
@@ -13,8 +14,15 @@ public sealed unsafe class FrameBatch
     private readonly int[] _lengths;
     private readonly MessageHeader[] _headers;
     private readonly IoVector[] _vectors;
+    private readonly Memory<byte>[]? _borrowed;
+    private readonly int[]? _borrowedSlots;
+    private bool _isBorrowed;
 
-    public FrameBatch(int capacity, int frameSize)
+    /// <param name="mayBorrow">
+    /// The batch has one receiving thread, which is done with its frames when it receives into it again: a receive ring may
+    /// then lend it frames where they lie instead of copying them.
+    /// </param>
+    public FrameBatch(int capacity, int frameSize, bool mayBorrow = false)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(frameSize, 1);
@@ -24,6 +32,11 @@ public sealed unsafe class FrameBatch
         _lengths = new int[capacity];
         _headers = GC.AllocateArray<MessageHeader>(capacity, pinned: true);
         _vectors = GC.AllocateArray<IoVector>(capacity, pinned: true);
+        if (mayBorrow)
+        {
+            _borrowed = new Memory<byte>[capacity];
+            _borrowedSlots = new int[capacity];
+        }
         fixed (byte* data = _data)
         fixed (IoVector* vectors = _vectors)
         {
@@ -46,12 +59,16 @@ public sealed unsafe class FrameBatch
 
     public bool IsFull => Count == Capacity;
 
-    /// <summary>Frame <paramref name="index"/> as received or added.</summary>
-    public Memory<byte> Frame(int index) => _data.AsMemory(index * FrameSize, _lengths[index]);
+    public bool MayBorrow => _borrowed is not null;
+
+    /// <summary>Frame <paramref name="index"/> as received, lent or added.</summary>
+    public Memory<byte> Frame(int index) => _isBorrowed ? _borrowed![index] : _data.AsMemory(index * FrameSize, _lengths[index]);
 
     /// <summary>The whole buffer of the next frame, to write a frame into before <see cref="Add"/>.</summary>
     public Memory<byte> Next()
     {
+        if (_isBorrowed)
+            throw new InvalidOperationException("a batch of lent frames takes no others");
         if (IsFull)
             throw new InvalidOperationException("frame batch is full");
         return _data.AsMemory(Count * FrameSize, FrameSize);
@@ -72,7 +89,24 @@ public sealed unsafe class FrameBatch
         Add(length);
     }
 
-    public void Clear() => Count = 0;
+    public void Clear()
+    {
+        Count = 0;
+        _isBorrowed = false;
+    }
+
+    /// <summary>The frames are lent, from these slots of the lender's ring, until they are handed back.</summary>
+    internal ReadOnlySpan<int> BorrowedSlots => _isBorrowed ? _borrowedSlots.AsSpan(0, Count) : [];
+
+    /// <summary>Append a frame lent in place from the lender's slot <paramref name="slot"/>; only into an empty or borrowed batch.</summary>
+    internal void Borrow(Memory<byte> frame, int slot)
+    {
+        if (_borrowed is null || (Count > 0 && !_isBorrowed) || IsFull)
+            throw new InvalidOperationException("this batch cannot borrow another frame");
+        _isBorrowed = true;
+        _borrowed[Count] = frame;
+        _borrowedSlots![Count++] = slot;
+    }
 
     /// <summary>Headers for receiving into every buffer; the array is pinned, so the pointer stays valid.</summary>
     internal MessageHeader* PrepareReceive()

@@ -26,9 +26,11 @@ public sealed class AoePeerTests
     }
 
     [Theory]
-    [InlineData(1500)]
-    [InlineData(9000)]
-    public async Task OurInitiatorStreamsAWholeImageFromVblade(int mtu)
+    [InlineData(1500, true)]
+    [InlineData(9000, true)]
+    [InlineData(1500, false)]
+    [InlineData(9000, false)]
+    public async Task OurInitiatorStreamsAWholeImageFromVblade(int mtu, bool ring)
     {
         string vblade = RequireAoeTool("vblade");
         await using var veth = await VethNamespace.CreateAsync(mtu);
@@ -37,12 +39,13 @@ public sealed class AoePeerTests
         await File.WriteAllBytesAsync(dir.File("disk.raw"), image, TestContext.Current.CancellationToken);
         await using var server = ExternalTool.StartBackground("ip", veth.Exec(vblade, "-r", "2", "5", veth.FarInterface, dir.File("disk.raw")));
 
+        var channel = PacketSocketChannel.Open(veth.HostInterface, ring: ring);
+        Assert.StartsWith(ring ? "TPACKET_V2 receive ring" : "recvmmsg", channel.ReceivePath);
         await using var source = new AoeImageSource(
-            await AoeInitiator.ConnectAsync(PacketSocketChannel.Open(veth.HostInterface), 2, 5, cancellationToken: TestContext.Current.CancellationToken),
-            "vblade");
+            await AoeInitiator.ConnectAsync(channel, 2, 5, cancellationToken: TestContext.Current.CancellationToken), "vblade");
         Assert.Equal(image.Length, source.Size);
         Assert.Equal(AoeProtocol.SectorsPerFrame(mtu), source.Initiator.SectorsPerFrame);
-        var copy = await ReadAllAsync(source, $"vblade MTU {mtu}");
+        var copy = await ReadAllAsync(source, $"vblade MTU {mtu}, {channel.ReceivePath}");
         Assert.True(image.AsSpan().SequenceEqual(copy), "the copy differs from vblade's file");
     }
 

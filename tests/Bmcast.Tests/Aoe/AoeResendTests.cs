@@ -1,0 +1,47 @@
+using Bmcast.Core.Aoe;
+using Bmcast.Protocols.Aoe;
+
+namespace Bmcast.Tests.Aoe;
+
+/// <summary>
+/// Premature timeouts (issue 13, deliverable 4). On a loaded machine the initiator's receive thread is descheduled
+/// now and then: replies wait, none is lost, and a timeout below the pause resends what was only slow, making the target
+/// read it twice. The initiator learns from the first such pause (a reply to a send it had already resent) and waits
+/// out the next ones instead.
+/// </summary>
+public sealed class AoeResendTests
+{
+    private const int Pause = 40;
+
+    [Fact]
+    public async Task Pauses_that_lose_nothing_are_waited_out_after_the_first()
+    {
+        byte[] image = ReadOnlyTestDevice.RandomData(8 << 20, seed: 4);
+        var link = ResponderChannel.Serving(image, 1500, pauseEvery: 25, pauseMilliseconds: Pause);
+        await using var initiator = await AoeInitiator.ConnectAsync(link, 1, 0, cancellationToken: TestContext.Current.CancellationToken);
+        var copy = new byte[image.Length];
+        const int Read = 512 * 1024;
+        long afterFirstRound = 0;
+        int pausesInFirstRound = 0;
+        for (int round = 0; round < 4; round++)
+        {
+            await Task.WhenAll(Enumerable.Range(0, image.Length / Read).Select(i =>
+                initiator.ReadSectorsAsync((ulong)(i * Read / AoeProtocol.SectorSize), copy.AsMemory(i * Read, Read), TestContext.Current.CancellationToken)));
+            TestContext.Current.TestOutputHelper?.WriteLine($"round {round}: {link.Pauses} pauses (longest {link.LongestPause.TotalMilliseconds:F0} ms), " +
+                $"{initiator.Retransmissions} resends, {initiator.SpuriousRetransmissions} in vain, pause learnt {initiator.LearntPause.TotalMilliseconds:F1} ms");
+            if (round == 0)
+                (afterFirstRound, pausesInFirstRound) = (initiator.Retransmissions, link.Pauses);
+        }
+
+        Assert.Equal(image, copy);
+        Assert.True(pausesInFirstRound >= 1 && link.Pauses - pausesInFirstRound >= 10, $"{link.Pauses} pauses, {pausesInFirstRound} in the first round");
+        // Nothing is lost, so every resend is in vain, and counted so.
+        Assert.Equal(initiator.Retransmissions, initiator.SpuriousRetransmissions);
+        Assert.True(initiator.LearntPause > TimeSpan.FromMilliseconds(Pause), $"pause learnt {initiator.LearntPause} after pauses of {Pause} ms");
+        // With a timeout below the pause, every pause costs resends (107 in one run of this test before the timeout
+        // learnt from pauses); once learnt, the later pauses cost none, but for a pause the loaded machine stretches
+        // past twice the longest so far.
+        long later = initiator.Retransmissions - afterFirstRound;
+        Assert.True(later <= (link.Pauses - pausesInFirstRound) / 5, $"{later} resends over the {link.Pauses - pausesInFirstRound} pauses after the first round");
+    }
+}
