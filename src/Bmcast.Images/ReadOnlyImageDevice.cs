@@ -17,6 +17,9 @@ public abstract class ReadOnlyImageDevice(Manifest manifest) : IBlockDevice
 
     public abstract ValueTask ReadAsync(long offset, Memory<byte> buffer, CancellationToken cancellationToken);
 
+    /// <summary>Whether a read needs no waiting (the bytes are on a local disk): false unless the store says so.</summary>
+    public virtual bool TryRead(long offset, Span<byte> buffer) => false;
+
     public ValueTask WriteAsync(long offset, ReadOnlyMemory<byte> data, bool forceUnitAccess, CancellationToken cancellationToken) =>
         throw ReadOnly();
 

@@ -24,13 +24,20 @@ public sealed class StoredImageDevice : ReadOnlyImageDevice
 
     public override ValueTask ReadAsync(long offset, Memory<byte> buffer, CancellationToken cancellationToken)
     {
+        TryRead(offset, buffer.Span);
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Reads are <c>pread</c>s on packs kept open: always at once, so the NBD server reads straight into its output.</summary>
+    public override bool TryRead(long offset, Span<byte> buffer)
+    {
         int chunkSize = Manifest.ChunkSize;
         while (!buffer.IsEmpty)
         {
             long chunk = offset / chunkSize;
             int inChunk = (int)(offset - chunk * chunkSize);
             int length = Math.Min(buffer.Length, Manifest.ChunkLength(chunk) - inChunk);
-            var part = buffer.Span[..length];
+            var part = buffer[..length];
             if (Manifest.IsZeroChunk(chunk))
                 part.Clear();
             else
@@ -38,7 +45,7 @@ public sealed class StoredImageDevice : ReadOnlyImageDevice
             offset += length;
             buffer = buffer[length..];
         }
-        return ValueTask.CompletedTask;
+        return true;
     }
 
     public override ValueTask DisposeAsync()
