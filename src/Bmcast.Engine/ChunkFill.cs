@@ -33,6 +33,9 @@ internal sealed class ChunkFill(long chunk, FetchPriority priority)
     /// <summary>A turn to wait for, made only when the queue cannot admit the fill at once (under the queue's gate).</summary>
     public Task WaitForTurn() => (_turn ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
 
+    /// <summary>Whether it waits in the source queue's line (under the queue's gate).</summary>
+    public bool IsWaitingForTurn => _turn is { Task.IsCompleted: false };
+
     public void GrantTurn() => _turn?.TrySetResult();
 
     public void BeginFetching() => State = ChunkFillState.Fetching;

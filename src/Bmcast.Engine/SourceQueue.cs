@@ -30,13 +30,17 @@ internal sealed class SourceQueue(int backgroundLimit)
         }
     }
 
-    /// <summary>A guest request needs <paramref name="fill"/>: fetch it on demand, now if it still waits.</summary>
+    /// <summary>
+    /// A guest request needs <paramref name="fill"/>: fetch it on demand, now if it waits in line. A
+    /// fill that has not entered yet enters on demand; one that never enters (a zero chunk, written
+    /// without a fetch) is not counted at the source, where it would never leave.
+    /// </summary>
     public void Promote(ChunkFill fill)
     {
         lock (_gate)
         {
             fill.Priority = FetchPriority.OnDemand;
-            if (fill.AdmittedAs is null)
+            if (fill.AdmittedAs is null && fill.IsWaitingForTurn)
                 Admit(fill, FetchPriority.OnDemand);
         }
     }

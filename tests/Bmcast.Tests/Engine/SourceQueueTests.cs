@@ -1,5 +1,7 @@
 using System.Collections.Concurrent;
+using System.Security.Cryptography;
 using Bmcast.Core.Blocks;
+using Bmcast.Core.Manifests;
 using Bmcast.Core.Storage;
 using Bmcast.Engine;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -61,12 +63,83 @@ public sealed class SourceQueueTests
         await first;
     }
 
-    private static async Task<(StreamingDisk, GatedSource)> CreateAsync(int backgroundLimit, CancellationToken ct)
+    [Fact]
+    public async Task A_guest_read_joining_a_background_fill_of_a_zero_chunk_leaves_the_source_free_for_the_copier()
+    {
+        // A zero chunk is written without a fetch, so its fill never enters the source queue; a guest
+        // read that joined it once counted as an on-demand fetch at the source that never left, and
+        // every later background fetch waited behind it for good.
+        var ct = TestContext.Current.CancellationToken;
+        var target = new ZeroGatedTarget(Geometry.Size);
+        var (disk, source) = await CreateAsync(backgroundLimit: 1, ct, ManifestWithZeroChunk(0), target);
+        var zeroFill = disk.EnsureChunkAsync(0, FetchPriority.Background, ct);
+        await target.ZeroWriteStarted.Task.WaitAsync(ct);
+
+        var read = disk.ReadAsync(0, new byte[4096], ct).AsTask();
+        await Task.Delay(100, ct);
+        target.ReleaseZeroWrites();
+        await Task.WhenAll(zeroFill, read);
+
+        var background = disk.EnsureChunkAsync(3, FetchPriority.Background, ct);
+        await source.WaitForReadsAsync(1, ct);
+        source.Release(3);
+        await background;
+    }
+
+    private static async Task<(StreamingDisk, GatedSource)> CreateAsync(int backgroundLimit, CancellationToken ct,
+        Manifest? manifest = null, IBlockDevice? target = null)
     {
         var state = await PresenceStateFile.CreateAsync(new CrashableDevice(PresenceStateFile.SizeFor(Geometry)), Geometry, new byte[32], ct);
         var source = new GatedSource(Geometry.Size);
         var options = new StreamingOptions { BackgroundParallelism = backgroundLimit };
-        return (new StreamingDisk(Geometry, source, null, new CrashableDevice(Geometry.Size), state, options, NullLogger.Instance), source);
+        return (new StreamingDisk(Geometry, source, manifest, target ?? new CrashableDevice(Geometry.Size), state, options, NullLogger.Instance), source);
+    }
+
+    /// <summary>A manifest of the gated source's contents (chunk c is all bytes c) in which <paramref name="zeroChunk"/> is a hole.</summary>
+    private static Manifest ManifestWithZeroChunk(long zeroChunk)
+    {
+        var zero = new bool[Geometry.ChunkCount];
+        var hashes = new byte[Geometry.ChunkCount * Manifest.HashSize];
+        var data = new byte[Geometry.ChunkSize];
+        for (int chunk = 0; chunk < Geometry.ChunkCount; chunk++)
+        {
+            data.AsSpan().Fill((byte)chunk);
+            zero[chunk] = chunk == zeroChunk;
+            SHA256.HashData(data, hashes.AsSpan(chunk * Manifest.HashSize));
+        }
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        return Manifest.Create(Geometry.Size, Geometry.ChunkSize, zero, hashes, key);
+    }
+
+    /// <summary>A target whose zero writes wait until the test releases them, so a zero chunk's fill can be joined.</summary>
+    private sealed class ZeroGatedTarget(long size) : IBlockDevice
+    {
+        private readonly CrashableDevice _inner = new(size);
+        private readonly TaskCompletionSource _release = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public TaskCompletionSource ZeroWriteStarted { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public long Size => size;
+
+        public BlockDeviceCapabilities Capabilities => _inner.Capabilities;
+
+        public void ReleaseZeroWrites() => _release.TrySetResult();
+
+        public ValueTask ReadAsync(long offset, Memory<byte> buffer, CancellationToken ct) => _inner.ReadAsync(offset, buffer, ct);
+
+        public ValueTask WriteAsync(long offset, ReadOnlyMemory<byte> data, bool forceUnitAccess, CancellationToken ct) =>
+            _inner.WriteAsync(offset, data, forceUnitAccess, ct);
+
+        public async ValueTask WriteZeroesAsync(long offset, long length, bool forceUnitAccess, CancellationToken ct)
+        {
+            ZeroWriteStarted.TrySetResult();
+            await _release.Task.WaitAsync(ct);
+            await _inner.WriteZeroesAsync(offset, length, forceUnitAccess, ct);
+        }
+
+        public ValueTask FlushAsync(CancellationToken ct) => _inner.FlushAsync(ct);
+
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }
 
     /// <summary>A source whose every chunk read waits until the test releases that chunk.</summary>
