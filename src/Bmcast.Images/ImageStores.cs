@@ -19,6 +19,9 @@ public static class ImageStores
     public static IImageStore OpenExisting(string? location, Action<string>? notice = null) =>
         Resolve(location) is { } s3 ? OpenBucket(s3, ChunkCache.DefaultCapacityBytes, null) : ImageStore.OpenExisting(location, notice);
 
+    /// <summary>Whether <paramref name="location"/> (or, when none is given, <c>$BMCAST_STORE</c>) names a bucket.</summary>
+    public static bool IsBucket(string? location) => Resolve(location) is not null;
+
     private static ObjectImageStore OpenBucket(string location, long cacheBytes, ILogger? log)
     {
         var parsed = S3StoreLocation.Parse(location);

@@ -14,7 +14,7 @@ internal static class ControllerCommand
     {
         var store = StoreOption.Create();
         var listen = new Option<string>("--listen") { Description = "Where the HTTP API listens: HOST:PORT (port 0: any free port)", HelpName = "HOST:PORT", Required = true };
-        var data = new Option<string?>("--data") { Description = "State directory: token, database, deployment logs (default: STORE/controller)", HelpName = "DIR" };
+        var data = new Option<string?>("--data") { Description = "State directory: token, database, deployment logs (default: STORE/controller; required with a bucket store)", HelpName = "DIR" };
         var tokenFile = new Option<string?>("--token-file") { Description = "Read the API token from this file instead of generating DATA/token", HelpName = "FILE" };
         var targetsDir = new Option<string?>("--targets-dir") { Description = "Accept only deployment targets under this directory", HelpName = "DIR" };
         var rate = new Option<string?>("--rate") { Description = "Emulate a link of this many bytes per second on the controller's image server (demos, tests)", HelpName = "RATE" };
@@ -23,11 +23,11 @@ internal static class ControllerCommand
             command.Options.Add(option);
         LongRunningCommand.Bind(command, "bmcast.controller", async (parseResult, logging, cancellationToken) =>
         {
-            string storeRoot = ImageStore.ResolveRoot(parseResult.GetValue(store));
+            string? storeLocation = parseResult.GetValue(store);
             var options = new ControllerOptions(
                 parseResult.GetValue(listen)!,
-                storeRoot,
-                parseResult.GetValue(data) ?? Path.Combine(storeRoot, "controller"),
+                storeLocation,
+                parseResult.GetValue(data) ?? DefaultData(storeLocation),
                 parseResult.GetValue(tokenFile),
                 parseResult.GetValue(targetsDir),
                 Self())
@@ -38,6 +38,11 @@ internal static class ControllerCommand
         });
         return command;
     }
+
+    /// <summary>The controller's state is local: beside a directory store, but a bucket has no place for it.</summary>
+    private static string DefaultData(string? storeLocation) => ImageStores.IsBucket(storeLocation)
+        ? throw new ArgumentException("--data is required with a bucket store: the controller keeps its token, database and deployment logs in a local directory")
+        : Path.Combine(ImageStore.ResolveRoot(storeLocation), "controller");
 
     /// <summary>This program: <c>dotnet bmcast.dll</c> when run by the dotnet host, else the executable itself.</summary>
     private static string[] Self()

@@ -18,7 +18,7 @@ public static class DeploymentEndpoints
     private static readonly TimeSpan EventPoll = TimeSpan.FromMilliseconds(250);
 
     /// <param name="deployArguments">The <c>bmcast deploy</c> command line for a deployment.</param>
-    public static void MapDeployments(this RouteGroupBuilder api, ImageStore store, string? targetsDirectory,
+    public static void MapDeployments(this RouteGroupBuilder api, IImageStore store, string? targetsDirectory,
         DeploymentSupervisor deployments, Func<Deployment, IReadOnlyList<string>> deployArguments)
     {
         api.MapPost("/deployments", async (HttpRequest http) =>

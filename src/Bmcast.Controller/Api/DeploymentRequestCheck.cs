@@ -15,7 +15,7 @@ public static partial class DeploymentRequestCheck
     [GeneratedRegex("^[a-z0-9-]{1,64}$")]
     private static partial Regex GuestMode { get; }
 
-    public static (int Status, string Message)? Problem(DeploymentRequest r, ImageStore store, string? targetsDirectory, DeploymentSupervisor deployments)
+    public static (int Status, string Message)? Problem(DeploymentRequest r, IImageStore store, string? targetsDirectory, DeploymentSupervisor deployments)
     {
         if (string.IsNullOrEmpty(r.Image))
             return Bad("'image' is required");

@@ -8,7 +8,7 @@ namespace Bmcast.Controller.Api;
 /// <summary><c>GET /api/v1/images</c> and <c>GET /api/v1/images/{name}</c>: the store the controller serves.</summary>
 public static class ImageEndpoints
 {
-    public static void MapImages(this RouteGroupBuilder api, ImageStore store)
+    public static void MapImages(this RouteGroupBuilder api, IImageStore store)
     {
         api.MapGet("/images", () => TypedResults.Ok(store.List().Select(ImageView.Of).ToList()))
             .WithSummary("Every image of the store");

@@ -37,7 +37,7 @@ public static class ControllerHost
         var token = ApiToken.Load(options.TokenFile, data);
         if (token.Generated is { } generated)
             output.WriteLine($"API token (kept in {Path.Combine(data, "token")}, shown only now): {generated}");
-        var store = ImageStore.Open(options.Store);
+        var store = ImageStores.Open(options.Store, log: logging.CreateLogger("bmcast.store"));
         string socket = Path.Combine(data, "serve.sock");
         if (socket.Length > 107)
             throw new ArgumentException($"--data {data} is too long a path for the image server's socket (at most 107 bytes): choose a shorter one");

@@ -2,7 +2,7 @@ namespace Bmcast.Controller.Hosting;
 
 /// <summary>What <c>bmcast controller</c> was started with.</summary>
 /// <param name="Listen">HOST:PORT of the HTTP API (port 0: any free port, printed at start).</param>
-/// <param name="Store">The image store the controller serves and deploys from.</param>
+/// <param name="Store">The image store the controller serves and deploys from: a directory or <c>s3://BUCKET[/PREFIX]</c>.</param>
 /// <param name="Data">Where its token, database, image-server socket and per-deployment logs live.</param>
 /// <param name="TokenFile">Read the API token from here instead of generating <c>DATA/token</c>.</param>
 /// <param name="TargetsDirectory">When given, every deployment's target must lie under it.</param>

@@ -57,20 +57,35 @@ public sealed partial class BmcastProcess : IAsyncDisposable
 
     public static BmcastProcess Start(params string[] arguments) => Start(Bmcast, arguments);
 
-    private static BmcastProcess Start(string program, string[] arguments) =>
-        new(Process.Start(StartInfo(program, arguments)) ?? throw new InvalidOperationException($"could not start {program}"));
+    /// <summary>Start bmcast with <paramref name="environment"/> added to this process's (e.g. an object store's credentials).</summary>
+    public static BmcastProcess Start(IReadOnlyDictionary<string, string> environment, params string[] arguments) =>
+        Start(Bmcast, arguments, environment);
+
+    private static BmcastProcess Start(string program, string[] arguments, IReadOnlyDictionary<string, string>? environment = null)
+    {
+        var info = StartInfo(program, arguments);
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+            info.Environment[name] = value;
+        return new(Process.Start(info) ?? throw new InvalidOperationException($"could not start {program}"));
+    }
 
     /// <summary>Run a short bmcast command to completion and return (exit code, stdout, stderr).</summary>
     public static Task<(int ExitCode, string Output, string Error)> RunAsync(TimeSpan timeout, params string[] arguments) =>
         RunAsync(Bmcast, timeout, arguments);
 
+    /// <summary>The same, with <paramref name="environment"/> added to this process's.</summary>
+    public static Task<(int ExitCode, string Output, string Error)> RunAsync(TimeSpan timeout, IReadOnlyDictionary<string, string> environment,
+        params string[] arguments) =>
+        RunAsync(Bmcast, timeout, arguments, environment);
+
     /// <summary>Run a chaos campaign (<c>bmcast-chaos CAMPAIGN ...</c>) to completion and return (exit code, stdout, stderr).</summary>
     public static Task<(int ExitCode, string Output, string Error)> RunChaosAsync(TimeSpan timeout, params string[] arguments) =>
         RunAsync(Chaos, timeout, arguments);
 
-    private static async Task<(int ExitCode, string Output, string Error)> RunAsync(string program, TimeSpan timeout, string[] arguments)
+    private static async Task<(int ExitCode, string Output, string Error)> RunAsync(string program, TimeSpan timeout, string[] arguments,
+        IReadOnlyDictionary<string, string>? environment = null)
     {
-        await using var child = Start(program, arguments);
+        await using var child = Start(program, arguments, environment);
         using var cts = new CancellationTokenSource(timeout);
         try
         {

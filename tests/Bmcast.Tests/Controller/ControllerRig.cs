@@ -14,18 +14,23 @@ namespace Bmcast.Tests.Controller;
 internal sealed partial class ControllerRig : IAsyncDisposable
 {
     private readonly string[] _options;
+    private readonly IReadOnlyDictionary<string, string> _environment;
     private readonly HashSet<(int Pid, string Target)> _deploys = [];
     private BmcastProcess? _controller;
 
-    private ControllerRig(Bmcast.Tests.Support.TempDirectory directory, string[] options)
+    private ControllerRig(Bmcast.Tests.Support.TempDirectory directory, string[] options, string? store = null,
+        IReadOnlyDictionary<string, string>? environment = null)
     {
         Directory = directory;
         _options = options;
+        Store = store ?? directory.File("store");
+        _environment = environment ?? new Dictionary<string, string>();
     }
 
     public Bmcast.Tests.Support.TempDirectory Directory { get; }
 
-    public string Store => Directory.File("store");
+    /// <summary>The store's location: a directory of the rig's own unless given (a bucket).</summary>
+    public string Store { get; }
 
     public string Data => Directory.File("data");
 
@@ -49,9 +54,18 @@ internal sealed partial class ControllerRig : IAsyncDisposable
         return rig;
     }
 
+    /// <summary>Start the controller on an existing <paramref name="store"/>, with <paramref name="environment"/> (a bucket's credentials).</summary>
+    public static async Task<ControllerRig> StartOnStoreAsync(Bmcast.Tests.Support.TempDirectory directory, string store,
+        IReadOnlyDictionary<string, string> environment)
+    {
+        var rig = new ControllerRig(directory, [], store, environment);
+        await rig.StartControllerAsync();
+        return rig;
+    }
+
     private async Task StartControllerAsync()
     {
-        _controller = BmcastProcess.Start(["controller", "--listen", "127.0.0.1:0", "--store", Store, "--data", Data, .. _options]);
+        _controller = BmcastProcess.Start(_environment, ["controller", "--listen", "127.0.0.1:0", "--store", Store, "--data", Data, .. _options]);
         var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(2);
         string? line;
         while ((line = AddressLine()) is null)
