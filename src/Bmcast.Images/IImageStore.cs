@@ -54,12 +54,13 @@ public interface IImageStore
     /// <summary>Fingerprint of the key this store signs with, or null when there is none here.</summary>
     string? KeyFingerprint { get; }
 
-    /// <summary>Unpublish an image at once; its chunks go by garbage collection (<see cref="CollectGarbage"/>).</summary>
-    GarbageReport Remove(string name);
+    /// <summary>Unpublish an image at once, then collect garbage (<see cref="CollectGarbage"/>) with <paramref name="grace"/>.</summary>
+    GarbageReport Remove(string name, TimeSpan grace);
 
     /// <summary>
-    /// Delete chunks no published manifest needs. Where other servers may still read a removed image (a shared bucket),
-    /// chunks are deleted only once they have been unreferenced for <paramref name="grace"/>.
+    /// Delete chunks no published manifest needs once they have been unreferenced for <paramref name="grace"/>, as
+    /// counted from the collection that first found them so (<see cref="RemovalGrace"/>): servers may still be serving
+    /// a removed image.
     /// </summary>
     GarbageReport CollectGarbage(TimeSpan grace);
 

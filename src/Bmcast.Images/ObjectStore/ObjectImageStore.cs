@@ -31,9 +31,6 @@ public sealed class ObjectImageStore : IStoreBackend, IDisposable
     private const string BootProfileObject = "boot-profile";
     private const string PublicKeyObject = "keys/store.pub";
 
-    /// <summary><c>image gc</c>'s default grace period (<c>--grace</c>); <c>image rm</c> collects with it.</summary>
-    public static readonly TimeSpan DefaultGrace = TimeSpan.FromHours(1);
-
     private readonly S3Bucket _bucket;
     private readonly ObjectPacks _packs;
     private readonly ObjectChunkReader _reader;
@@ -125,14 +122,14 @@ public sealed class ObjectImageStore : IStoreBackend, IDisposable
     public string? KeyFingerprint =>
         Run(ct => _bucket.TryGetAsync(PublicKeyObject, ct)) is { } publicKey ? Manifest.KeyFingerprintOf(publicKey) : null;
 
-    /// <summary>Unpublish at once (the manifest object goes first), then collect with the default grace period.</summary>
-    public GarbageReport Remove(string name)
+    /// <summary>Unpublish at once (the manifest object goes first), then collect with <paramref name="grace"/>.</summary>
+    public GarbageReport Remove(string name, TimeSpan grace)
     {
         if (!Exists(name))
             throw new ImageNotFoundException(name);
         foreach (string file in new[] { ManifestObject, InfoObject, BootProfileObject })
             Run(ct => _bucket.DeleteAsync(ImageObject(name, file), ct));
-        return CollectGarbage(DefaultGrace);
+        return CollectGarbage(grace);
     }
 
     public GarbageReport CollectGarbage(TimeSpan grace) =>
@@ -205,15 +202,6 @@ public sealed class ObjectImageStore : IStoreBackend, IDisposable
         PutInfo(info);
         Run(ct => _bucket.PutAsync(ImageObject(name, ManifestObject), manifest.Encode(), ct)); // publication
         return (info, exists);
-    }
-
-    // An object store has no import lock: what a failed or replaced import leaves is collected by gc after the grace period.
-    void IStoreBackend.AfterFailedImport()
-    {
-    }
-
-    void IStoreBackend.AfterReplace()
-    {
     }
 
     public void Dispose()

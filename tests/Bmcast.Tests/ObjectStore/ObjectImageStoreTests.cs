@@ -84,13 +84,13 @@ public sealed class ObjectImageStoreTests(SharedCephRgw ceph) : IClassFixture<Sh
         using var server = SharedCephRgw.Open(rgw, bucket, KeyPath, cacheBytes: Chunk); // a cache of one chunk: reads go to the bucket
         await using var serving = server.OpenImage("old");
 
-        var removal = store.Remove("old");
+        var removal = store.Remove("old", RemovalGrace.Default);
         Assert.False(server.Exists("old"));
         Assert.Equal(["kept"], server.List().Select(i => i.Name));
         Assert.Equal(0, removal.ChunksRemoved);
         Assert.Equal(1, removal.PacksWaiting);
 
-        var early = store.CollectGarbage(ObjectImageStore.DefaultGrace);
+        var early = store.CollectGarbage(RemovalGrace.Default);
         Assert.Equal((0L, 1), (early.ChunksRemoved, early.PacksWaiting));
         Assert.Equal(old.Content.ToArray(), await ReadAllAsync(serving)); // still served whole after rm and gc
 
@@ -107,7 +107,7 @@ public sealed class ObjectImageStoreTests(SharedCephRgw ceph) : IClassFixture<Sh
     {
         var (_, _, store, image) = await ImportedAsync(8, "a");
         using var _ = store;
-        Assert.Equal(1, store.Remove("a").PacksWaiting); // marked
+        Assert.Equal(1, store.Remove("a", RemovalGrace.Default).PacksWaiting); // marked
 
         var again = await ImportAsync(store, image, "b");
         Assert.Equal(8, again.NewChunks);
