@@ -30,6 +30,18 @@ public interface IImageStore
     /// <summary>The image's boot profile (chunk indexes, one per line), or null when none was recorded.</summary>
     byte[]? ReadBootProfile(string name);
 
+    /// <summary>
+    /// For serving (<c>manifest:NAME</c>): the manifest as stored, null when there is no such image. Does not hold a
+    /// thread while it waits for the store.
+    /// </summary>
+    ValueTask<byte[]?> TryReadEncodedManifestAsync(string name, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// For serving (<c>profile:NAME</c>): the image's boot profile, null when there is no such image or it has none.
+    /// Does not hold a thread while it waits for the store.
+    /// </summary>
+    ValueTask<byte[]?> TryReadBootProfileAsync(string name, CancellationToken cancellationToken);
+
     /// <summary>Keep a boot profile with the image, replacing any earlier one atomically.</summary>
     void WriteBootProfile(string name, ReadOnlySpan<byte> profile);
 

@@ -116,6 +116,12 @@ public sealed class ImageStore : IStoreBackend
         return ValueTask.FromResult<IBlockDevice?>(OpenDevice(name));
     }
 
+    ValueTask<byte[]?> IImageStore.TryReadEncodedManifestAsync(string name, CancellationToken cancellationToken) =>
+        ValueTask.FromResult(Exists(name) ? ReadEncodedManifest(name) : null);
+
+    ValueTask<byte[]?> IImageStore.TryReadBootProfileAsync(string name, CancellationToken cancellationToken) =>
+        ValueTask.FromResult(Exists(name) ? ReadBootProfile(name) : null);
+
     /// <summary>Take up packs imports published and let go of those garbage collection removed (their space is freed then).</summary>
     public void Refresh() => Chunks.Refresh();
 

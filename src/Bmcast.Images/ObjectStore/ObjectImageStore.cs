@@ -106,6 +106,16 @@ public sealed class ObjectImageStore : IStoreBackend, IDisposable
         return Run(ct => _bucket.TryPutNewAsync(ImageObject(name, BootProfileObject), content, ct));
     }
 
+    /// <summary>One GET of the manifest object.</summary>
+    public async ValueTask<byte[]?> TryReadEncodedManifestAsync(string name, CancellationToken cancellationToken) =>
+        ImageName.IsValid(name) ? await _bucket.TryGetAsync(ImageObject(name, ManifestObject), cancellationToken) : null;
+
+    /// <summary>A HEAD of the manifest object (a removed image's profile may outlive it briefly), then a GET of the profile.</summary>
+    public async ValueTask<byte[]?> TryReadBootProfileAsync(string name, CancellationToken cancellationToken) =>
+        ImageName.IsValid(name) && await _bucket.ExistsAsync(ImageObject(name, ManifestObject), cancellationToken)
+            ? await _bucket.TryGetAsync(ImageObject(name, BootProfileObject), cancellationToken)
+            : null;
+
     public IBlockDevice OpenImage(string name) => Run(ct => TryOpenImageAsync(name, ct).AsTask()) ?? throw new ImageNotFoundException(name);
 
     /// <summary>One GET of the manifest (none: no image) and the pack list's refresh (two LISTs, new indexes fetched).</summary>

@@ -129,6 +129,25 @@ public sealed class ObjectImageStoreTests(SharedCephRgw ceph) : IClassFixture<Sh
         Assert.Throws<ImageNotFoundException>(() => other.TryWriteBootProfileOnce("absent", "0\n"u8));
     }
 
+    [Fact]
+    public async Task A_server_opens_the_manifest_and_profile_exports_from_the_bucket_and_nothing_once_the_image_is_removed()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var (_, _, store, _) = await ImportedAsync(4, "disk");
+        using var _ = store;
+        store.WriteBootProfile("disk", "1\n3\n"u8);
+        var catalog = new StoreExportCatalog(store);
+
+        Assert.Equal(store.ReadEncodedManifest("disk"), await ReadAllAsync((await catalog.OpenAsync("manifest:disk", ct))!));
+        Assert.Equal("1\n3\n"u8.ToArray(), await ReadAllAsync((await catalog.OpenAsync("profile:disk", ct))!));
+        foreach (string absent in new[] { "manifest:absent", "profile:absent", "manifest:../x" })
+            Assert.Null(await catalog.OpenAsync(absent, ct));
+
+        store.Remove("disk", RemovalGrace.Default);
+        Assert.Null(await catalog.OpenAsync("manifest:disk", ct));
+        Assert.Null(await catalog.OpenAsync("profile:disk", ct));
+    }
+
     private async Task<(CephRgw Rgw, string Bucket)> NewBucketAsync() => (await ceph.StartAsync(), SharedCephRgw.NewBucket());
 
     /// <summary>A new bucket with one image of <paramref name="chunks"/> chunks of data imported as <paramref name="name"/>.</summary>
