@@ -119,7 +119,7 @@ mkdir -p "$root/bench/results"
   echo "|---|---|---|---|---|---|---|---|---|---|"
   printf '%s\n' "${multi[@]}"
   echo
-  echo "On $(nproc) cores shared with Ceph these multi-server rows show correctness (every agent ready, no error, fetches spread over all servers) and overhead, not scaling: more servers only share the same cores."
+  echo "On $(nproc) cores shared with Ceph these multi-server rows show correctness (every agent ready, no error) and overhead, not scaling: more servers only share the same cores."
   echo
   printf '%s\n' "${finals[@]}" | sed 's/^/    /'
 } > "$root/bench/results/object-store-fleet.md"
