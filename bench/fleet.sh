@@ -25,17 +25,6 @@ while [ $# -gt 0 ]; do
 done
 . "$root/bench/lib.sh" fleet nbdcopy qemu-system-x86_64 jq bc
 
-fleet_dll="$root/.build/fleet/Bmcast.Fleet.dll"
-dotnet build "$root/bench/Bmcast.Fleet/Bmcast.Fleet.csproj" -c Release -o "$root/.build/fleet" --nologo -v quiet >/dev/null
-
-echo "bench: building $image"
-"${bmcast[@]}" image build "$image" --output "$work/image.raw" --import >/dev/null
-root_hash=$("${bmcast[@]}" image ls --json | jq -r --arg n "$image" '.[] | select(.name == $n) | .rootHash')
-[ -n "$root_hash" ] || { echo "bench: $image is not in the store after its import"; exit 1; }
-traces="${XDG_CACHE_HOME:-$HOME/.cache}/bmcast/traces"
-trace="$traces/$image-${root_hash:0:16}.boot-trace"
-profile="$traces/$image-${root_hash:0:16}.boot-profile"
-
 # start_server RATE: bmcast serve on a unix socket over an emulated link of RATE, connection limits out of the way of
 # 100 agents; sets server and uri.
 start_server() {
@@ -50,56 +39,7 @@ stop_server() { kill "$server"; wait "$server" 2>/dev/null || true; }
 # CPU seconds the server has used so far (user + system).
 server_cpu() { awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) / hz }' "/proc/$server/stat"; }
 
-if [ ! -f "$trace" ] || [ ! -f "$profile" ]; then
-  echo "bench: no boot trace of $image ${root_hash:0:16} yet: recording one (one boot over a $rate/s link)"
-  start_server "$rate"
-  # The background copy is capped so that it cannot complete, and the disk be pivoted away from the agent, before
-  # ready: the trace would lack what the guest read after that.
-  # The deploy is stopped once the trace is written (the rest of the copy, at that cap, is no part of the boot).
-  "${bmcast[@]}" deploy --source "$uri" --target "$work/record.raw" --guest-mode poweroff --bandwidth 256K \
-    --known-keys "$work/known_keys" --json >"$work/record.json" 2>"$work/record.log" &
-  deployer=$!; pids+=($deployer)
-  for _ in $(seq 1800); do
-    grep -q -e "boot trace in" -e "no boot trace" "$work/record.log" && break
-    kill -0 "$deployer" 2>/dev/null || break
-    sleep 0.5
-  done
-  kill "$deployer" 2>/dev/null || true; wait "$deployer" 2>/dev/null || true
-  if ! grep -q "boot trace in" "$work/record.log" || [ ! -s "$work/record.raw.boot-trace" ]; then
-    { echo "bench: recording the boot trace failed:"; tail -n 30 "$work/record.log"; tail -n 5 "$work/record.json"; } >&2
-    exit 1
-  fi
-  stop_server
-  mkdir -p "$traces"
-  # The profile of the same boot is kept beside the trace: every run's agents prefetch the same one (below).
-  cp "$work/record.raw.boot-profile" "$profile"
-  cp "$work/record.raw.boot-trace" "$trace.new" && mv "$trace.new" "$trace"
-  rm -f "$work/record.raw"*
-fi
-# As a deployment finds it by default once the image's first deployment has taught its server (docs/hosted.md,
-# "Learned boot profiles"): the image's boot profile, the one recorded with the trace.
-"${bmcast[@]}" image profile "$image" --from "$profile" >/dev/null
-requests=$(($(wc -l <"$trace") - 2))
-recorded_ready=$(tail -n 1 "$trace" | awk '{ printf "%.2f", $2 / 1e6 }')
-read_mib=$(awk '$3 == "R" { s += $5 } END { printf "%d", s / 1048576 }' "$trace")
-echo "bench: trace $trace: $requests requests, $read_mib MiB read, ready at $recorded_ready s"
-
-# replay_stream N: N agents replaying at once against the running server; prints the tool's JSON (failed deployments
-# are in its "errors"), keeps the agents' log in $work/agents.log. A tool that fails, or a run in which no client
-# became ready, stops the benchmark with the errors.
-replay_stream() {
-  local out
-  rm -rf "$work/agents"
-  if ! out=$(dotnet "$fleet_dll" stream --trace "$trace" --source "$uri" --clients "$1" --work "$work/agents" 2>"$work/agents.log") \
-     || [ "$(jq '.ready | length' <<<"$out")" -eq 0 ]; then
-    { echo "bench: the replay with $1 clients failed:"; jq -r '.errors[]?' <<<"$out" | head -n 20; tail -n 20 "$work/agents.log"; } >&2
-    exit 1
-  fi
-  rm -rf "$work/agents"
-  echo "$out"
-}
-# error_lines FILE...: error-level lines in the agents' and server's logs.
-error_lines() { cat "$@" | grep -c -E '(^| )(fail|crit): ' || true; }
+. "$root/bench/boot-trace.sh"
 
 # The floor: the trace against a local copy of the image.
 cp --sparse=always "$work/image.raw" "$work/local.raw"
@@ -113,7 +53,7 @@ for n in $clients; do
   : >"$work/serve.log"
   start_server "$rate"
   cpu0=$(server_cpu)
-  result=$(replay_stream "$n")
+  result=$(replay_stream "$n" "$uri")
   cpu1=$(server_cpu)
   stop_server
   median_t=$(jq '.ready | .[(length - 1) / 2 | floor]' <<<"$result")
@@ -139,7 +79,7 @@ for link in $delay_rates; do
   start_server "$link"
   streamed=(); copied=()
   for _ in $(seq "$rounds"); do
-    result=$(replay_stream 1)
+    result=$(replay_stream 1 "$uri")
     [ "$(jq '.errors | length' <<<"$result")" -eq 0 ] || { echo "bench: the lone replay at $link/s failed:"; jq -r '.errors[]' <<<"$result"; exit 1; } >&2
     streamed+=("$(jq '.ready[0]' <<<"$result")")
     rm -f "$work/copy.raw"

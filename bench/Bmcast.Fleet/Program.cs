@@ -6,18 +6,20 @@ using Bmcast.Fleet;
 using Microsoft.Extensions.Logging;
 
 // Boot-trace replay for bench/fleet.sh, one JSON object on stdout:
-//   stream --trace FILE --source URI --clients N --work DIR   N deployments at once, each its own agent (engine, target,
-//                                                             connections) replaying the trace against its export:
+//   stream --trace FILE --source URI [--source URI...] --clients N --work DIR
+//                                                             N deployments at once, each its own agent (engine, target,
+//                                                             connections to every source) replaying the trace against its export:
 //                                                             {"clients":N,"ready":[s...],"fetched":B,"on_demand":B,"errors":["..."]}
 //   local --trace FILE --image FILE                           the trace against a local copy of the image: {"ready":s}
 // The agents log warnings and errors on stderr. Failed deployments are listed in "errors" (the exit code is 0): the
 // caller reports every one.
 if (args.Length < 1 || args.Length % 2 != 1)
     return Usage();
-var options = new Dictionary<string, string>();
+var options = new Dictionary<string, List<string>>();
 for (int i = 1; i < args.Length; i += 2)
-    options[args[i]] = args[i + 1];
-string Require(string name) => options.TryGetValue(name, out var value) ? value : throw new ArgumentException($"{args[0]} needs {name}");
+    (options.TryGetValue(args[i], out var values) ? values : options[args[i]] = []).Add(args[i + 1]);
+string Require(string name) => RequireAll(name)[^1];
+List<string> RequireAll(string name) => options.TryGetValue(name, out var values) ? values : throw new ArgumentException($"{args[0]} needs {name}");
 
 using var cancel = new CancellationTokenSource();
 Console.CancelKeyPress += (_, e) => { e.Cancel = true; cancel.Cancel(); };
@@ -44,7 +46,7 @@ switch (args[0])
             .AddConsole(console => console.LogToStandardErrorThreshold = LogLevel.Trace));
         var started = Stopwatch.StartNew();
         var outcomes = await Task.WhenAll(Enumerable.Range(0, clients).Select(client =>
-            Task.Run(() => new ReplayedDeployment(client, Require("--source"), Path.Combine(work, $"agent-{client}"), trace, logging).RunAsync(cancel.Token))));
+            Task.Run(() => new ReplayedDeployment(client, RequireAll("--source"), Path.Combine(work, $"agent-{client}"), trace, logging).RunAsync(cancel.Token))));
         Console.WriteLine(JsonSerializer.Serialize(new
         {
             clients,
@@ -62,6 +64,6 @@ switch (args[0])
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: Bmcast.Fleet stream --trace FILE --source URI --clients N --work DIR | local --trace FILE --image FILE");
+    Console.Error.WriteLine("usage: Bmcast.Fleet stream --trace FILE --source URI [--source URI...] --clients N --work DIR | local --trace FILE --image FILE");
     return 2;
 }

@@ -16,9 +16,10 @@ internal sealed record ReplayOutcome(int Client, double? ReadySeconds, long Fetc
 /// One machine of the fleet without its guest: a streaming agent of its own (engine, target file, state file, source
 /// connections, NBD export) as <c>bmcast deploy</c> runs it, with the boot trace replayed against its export instead
 /// of QEMU booting from it. Time-to-ready counts from the agent's start (its connection and manifest included); the
-/// agent is stopped at ready, the rest of the copy being no part of the boot.
+/// agent is stopped at ready, the rest of the copy being no part of the boot. With several sources (servers of the same
+/// image) the agent spreads its fetches over all of them, as with <c>--source</c> repeated.
 /// </summary>
-internal sealed class ReplayedDeployment(int client, string source, string directory, IoTrace trace, ILoggerFactory logging)
+internal sealed class ReplayedDeployment(int client, IReadOnlyList<string> sources, string directory, IoTrace trace, ILoggerFactory logging)
 {
     private sealed class NoEvents : IDeploymentEventSink
     {
@@ -32,7 +33,7 @@ internal sealed class ReplayedDeployment(int client, string source, string direc
         Directory.CreateDirectory(directory);
         var clock = Stopwatch.StartNew();
         string socket = Path.Combine(directory, "agent.sock");
-        var request = new StreamRequest([source], Path.Combine(directory, "target.raw"), Path.Combine(directory, "target.raw.bmcast-state"),
+        var request = new StreamRequest(sources, Path.Combine(directory, "target.raw"), Path.Combine(directory, "target.raw.bmcast-state"),
             NbdEndpoint.Unix(socket), null, null, Path.Combine(directory, "known_keys"), new StreamingOptions());
         var agent = new StreamAgent(request, new NoEvents(), logging);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);

@@ -9,7 +9,8 @@ namespace Bmcast.Images;
 /// (1 GiB dense import, 64 KiB chunks, 2 cores: 73-170 MiB/s with an fsync per chunk, 207-362 MiB/s batched, the
 /// disk's own rate being about 350 MiB/s). Publication holds the store's packing lock and leaves out of the index
 /// what another writer published meanwhile, so racing imports of the same content index it once (the bytes written
-/// twice are dead space for garbage collection). Thread-safe: import workers share one batch.
+/// twice are dead space for garbage collection). A chunk whose stored copy is in a pack garbage collection has marked
+/// is stored again (<see cref="RemovalGrace"/>). Thread-safe: import workers share one batch.
 /// </summary>
 internal sealed class ChunkBatch : IChunkBatch
 {
@@ -21,12 +22,15 @@ internal sealed class ChunkBatch : IChunkBatch
     private readonly int _maxPendingChunks;
     private readonly Lock _gate = new();
     private readonly Dictionary<ChunkKey, PackEntry> _pending = new();
+    /// <summary>Marked packs: stable for the whole import, which holds the store's shared lock (gc takes it exclusive).</summary>
+    private readonly HashSet<string> _marked;
     private PackWriter? _pack;
 
     public ChunkBatch(ChunkStore store, int maxPendingChunks)
     {
         _store = store;
         _maxPendingChunks = maxPendingChunks;
+        _marked = store.Marks.Load().Keys.ToHashSet(StringComparer.Ordinal);
     }
 
     /// <summary>Chunks and bytes that were not in the store before, counted as packs are published.</summary>
@@ -34,11 +38,11 @@ internal sealed class ChunkBatch : IChunkBatch
 
     public long NewBytes { get; private set; }
 
-    /// <summary>Add a chunk unless the store's packs or this batch already hold one with the same hash.</summary>
+    /// <summary>Add a chunk unless the store's packs (outside marked ones) or this batch already hold one with the same hash.</summary>
     public void Add(ReadOnlySpan<byte> hash, ReadOnlySpan<byte> data)
     {
         var key = ChunkKey.From(hash);
-        if (_store.Packs.Contains(key))
+        if (IsReusable(_store.Packs, key))
             return;
         lock (_gate)
         {
@@ -69,6 +73,9 @@ internal sealed class ChunkBatch : IChunkBatch
         }
     }
 
+    /// <summary>True when a manifest may name the chunk without storing it again: readers' copy is in a pack not marked.</summary>
+    private bool IsReusable(PackSet packs, ChunkKey key) => packs.TryLocate(key, out var at) && !_marked.Contains(at.Pack.Id);
+
     private void PublishLocked()
     {
         if (_pack is null)
@@ -78,7 +85,7 @@ internal sealed class ChunkBatch : IChunkBatch
         using (StoreLock.Packing(_store.Root))
         {
             var published = _store.Refresh(); // what other writers published since this pack began
-            var entries = _pending.Values.Where(e => !published.Contains(e.Key)).ToList();
+            var entries = _pending.Values.Where(e => !IsReusable(published, e.Key)).ToList();
             if (entries.Count > 0)
             {
                 pack.Publish(entries);

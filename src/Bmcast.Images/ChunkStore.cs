@@ -21,6 +21,7 @@ public sealed class ChunkStore : IStoredChunks, IDisposable
         Root = root;
         PacksDirectory = Path.Combine(root, "packs");
         Loose = new LooseChunks(Path.Combine(root, "chunks"));
+        Marks = new PackMarks(Path.Combine(root, "gc"));
     }
 
     /// <summary>The store's root, where <see cref="StoreLock.Packing"/> lives.</summary>
@@ -29,6 +30,9 @@ public sealed class ChunkStore : IStoredChunks, IDisposable
     internal string PacksDirectory { get; }
 
     internal LooseChunks Loose { get; }
+
+    /// <summary>Packs garbage collection found unreferenced: deleted once the grace period has passed (<see cref="RemovalGrace"/>).</summary>
+    internal PackMarks Marks { get; }
 
     /// <summary>For crash tests: called at each step of writing a pack or removing a replaced one.</summary>
     internal Action<PackStep>? StepReached { get; set; }

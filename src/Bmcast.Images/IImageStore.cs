@@ -30,6 +30,18 @@ public interface IImageStore
     /// <summary>The image's boot profile (chunk indexes, one per line), or null when none was recorded.</summary>
     byte[]? ReadBootProfile(string name);
 
+    /// <summary>
+    /// For serving (<c>manifest:NAME</c>): the manifest as stored, null when there is no such image. Does not hold a
+    /// thread while it waits for the store.
+    /// </summary>
+    ValueTask<byte[]?> TryReadEncodedManifestAsync(string name, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// For serving (<c>profile:NAME</c>): the image's boot profile, null when there is no such image or it has none.
+    /// Does not hold a thread while it waits for the store.
+    /// </summary>
+    ValueTask<byte[]?> TryReadBootProfileAsync(string name, CancellationToken cancellationToken);
+
     /// <summary>Keep a boot profile with the image, replacing any earlier one atomically.</summary>
     void WriteBootProfile(string name, ReadOnlySpan<byte> profile);
 
@@ -54,12 +66,13 @@ public interface IImageStore
     /// <summary>Fingerprint of the key this store signs with, or null when there is none here.</summary>
     string? KeyFingerprint { get; }
 
-    /// <summary>Unpublish an image at once; its chunks go by garbage collection (<see cref="CollectGarbage"/>).</summary>
-    GarbageReport Remove(string name);
+    /// <summary>Unpublish an image at once, then collect garbage (<see cref="CollectGarbage"/>) with <paramref name="grace"/>.</summary>
+    GarbageReport Remove(string name, TimeSpan grace);
 
     /// <summary>
-    /// Delete chunks no published manifest needs. Where other servers may still read a removed image (a shared bucket),
-    /// chunks are deleted only once they have been unreferenced for <paramref name="grace"/>.
+    /// Delete chunks no published manifest needs once they have been unreferenced for <paramref name="grace"/>, as
+    /// counted from the collection that first found them so (<see cref="RemovalGrace"/>): servers may still be serving
+    /// a removed image.
     /// </summary>
     GarbageReport CollectGarbage(TimeSpan grace);
 

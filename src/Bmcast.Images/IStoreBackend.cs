@@ -22,12 +22,6 @@ internal interface IStoreBackend : IImageStore
     /// <summary>Publish a manifest whose chunks are all stored; returns the info as published and whether an image was replaced.</summary>
     (ImageInfo Published, bool Replaced) Publish(string name, Manifest manifest, ImageInfo info, bool replace);
 
-    /// <summary>Reclaim what a failed import wrote, if that can be done without waiting.</summary>
-    void AfterFailedImport();
-
-    /// <summary>An image was replaced: reclaim the chunks only the old one needed, where that is safe at once.</summary>
-    void AfterReplace();
-
     IStoredChunks StoredChunks { get; }
 }
 

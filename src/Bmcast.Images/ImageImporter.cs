@@ -37,15 +37,12 @@ public sealed class ImageImporter(IImageStore store)
             using (_store.BeginImport())
                 result = await ImportLockedAsync(sourcePath, options, progress, cancellationToken);
         }
-        catch (Exception e)
+        catch (IOException e) when (e.HResult == LibC.ENOSPC)
         {
-            _store.AfterFailedImport();
-            if (e is IOException { HResult: LibC.ENOSPC })
-                throw new DiskFullException(_store.Location, e);
-            throw;
+            throw new DiskFullException(_store.Location, e);
         }
-        if (result.Replaced)
-            _store.AfterReplace();
+        // What a failed or replaced import leaves (packs no manifest names) goes by gc after the grace period, as removed
+        // images' chunks do (RemovalGrace); meanwhile a rerun of a failed import reuses the packs it published.
         return result with { Elapsed = Stopwatch.GetElapsedTime(started) };
     }
 

@@ -18,6 +18,7 @@ namespace Bmcast.Images;
 ///   packs/pack-ID.idx          the pack's index: SHA-256 → offset, length (PackIndex); a pack is in the store once it has one
 ///   images/NAME/manifest       Manifest.Encode()
 ///   images/NAME/image.json     ImageInfo
+///   gc/pack-ID                 a pack garbage collection found unreferenced, since the file's time (RemovalGrace)
 ///   tmp/                       staging; anything here is garbage once no import holds the lock
 /// </code>
 /// An image exists exactly when <c>images/NAME</c> does; it is published by renaming a complete,
@@ -105,16 +106,6 @@ public sealed class ImageStore : IStoreBackend
     (ImageInfo Published, bool Replaced) IStoreBackend.Publish(string name, Manifest manifest, ImageInfo info, bool replace) =>
         Publish(name, manifest, info, replace);
 
-    void IStoreBackend.AfterFailedImport() => TryCollectGarbage();
-
-    void IStoreBackend.AfterReplace() => CollectGarbage();
-
-    /// <summary>
-    /// Here <see cref="Remove"/> refuses while a reader has the image open and collects at once, and readers keep
-    /// the packs they use open (their bytes outlive deletion): no grace period is needed, so none is waited.
-    /// </summary>
-    GarbageReport IImageStore.CollectGarbage(TimeSpan grace) => CollectGarbage();
-
     IBlockDevice IImageStore.OpenImage(string name) => OpenDevice(name);
 
     ValueTask<IBlockDevice?> IImageStore.TryOpenImageAsync(string name, CancellationToken cancellationToken)
@@ -124,6 +115,12 @@ public sealed class ImageStore : IStoreBackend
         Refresh();
         return ValueTask.FromResult<IBlockDevice?>(OpenDevice(name));
     }
+
+    ValueTask<byte[]?> IImageStore.TryReadEncodedManifestAsync(string name, CancellationToken cancellationToken) =>
+        ValueTask.FromResult(Exists(name) ? ReadEncodedManifest(name) : null);
+
+    ValueTask<byte[]?> IImageStore.TryReadBootProfileAsync(string name, CancellationToken cancellationToken) =>
+        ValueTask.FromResult(Exists(name) ? ReadBootProfile(name) : null);
 
     /// <summary>Take up packs imports published and let go of those garbage collection removed (their space is freed then).</summary>
     public void Refresh() => Chunks.Refresh();
@@ -307,8 +304,8 @@ public sealed class ImageStore : IStoreBackend
     /// <summary>The slot for an image published as <paramref name="name"/> (<see cref="AoeSlots.Choose"/>). Caller holds the naming lock.</summary>
     private int? ChooseAoeSlot(string name) => AoeSlots.Choose(List(), name);
 
-    /// <summary>Remove an image, then collect garbage (<see cref="CollectGarbage"/>).</summary>
-    public GarbageReport Remove(string name)
+    /// <summary>Remove an image, then collect garbage (<see cref="CollectGarbage"/>) with <paramref name="grace"/>.</summary>
+    public GarbageReport Remove(string name, TimeSpan grace)
     {
         ImageName.Validate(name);
         using var exclusive = StoreLock.Exclusive(Root);
@@ -317,27 +314,18 @@ public sealed class ImageStore : IStoreBackend
             throw new ImageNotFoundException(name);
         using (HoldForRemoval(name))
             Discard(directory);
-        return CollectGarbageLocked();
+        return CollectGarbageLocked(grace);
     }
 
     /// <summary>
-    /// Reclaim the space of chunks no manifest references (packs compacted: <see cref="PackCompactor"/>) and leftovers
-    /// of imports that died; an old store is moved into packs first.
+    /// Reclaim the space of chunks no manifest references (packs compacted: <see cref="PackCompactor"/>) once they have
+    /// been unreferenced for <paramref name="grace"/> (<see cref="RemovalGrace"/>), and leftovers of imports that died;
+    /// an old store is moved into packs first.
     /// </summary>
-    public GarbageReport CollectGarbage()
+    public GarbageReport CollectGarbage(TimeSpan grace)
     {
         using var exclusive = StoreLock.Exclusive(Root);
-        return CollectGarbageLocked();
-    }
-
-    /// <summary>
-    /// Collect garbage unless an import is running (whose unreferenced chunks are not garbage); used to
-    /// reclaim what a failed import wrote without making the failure wait.
-    /// </summary>
-    internal GarbageReport? TryCollectGarbage()
-    {
-        using var exclusive = StoreLock.TryExclusive(Root);
-        return exclusive is null ? null : CollectGarbageLocked();
+        return CollectGarbageLocked(grace);
     }
 
     internal StoreLock LockShared() => StoreLock.Shared(Root);
@@ -360,7 +348,7 @@ public sealed class ImageStore : IStoreBackend
             _log?.Invoke($"image store {Root}: moved {moved.Chunks} chunk files ({ByteSize.Format(moved.Bytes)}) from chunks/ into packs/ (one-time migration to the pack layout)");
     }
 
-    private GarbageReport CollectGarbageLocked()
+    private GarbageReport CollectGarbageLocked(TimeSpan grace)
     {
         MigrateLayoutLocked();
         // Decode every manifest before deleting anything: a damaged manifest aborts the collection
@@ -376,7 +364,7 @@ public sealed class ImageStore : IStoreBackend
         GarbageReport report;
         try
         {
-            report = PackCompactor.Collect(Chunks, referenced);
+            report = PackCompactor.Collect(Chunks, referenced, grace);
         }
         catch (PackFormatException e)
         {

@@ -13,13 +13,14 @@ public sealed class StoreExportCatalog(IImageStore store) : IExportCatalog
     public IReadOnlyList<ExportListing> List() =>
         store.List().Select(info => new ExportListing(info.Name, Describe(info), info.AoeSlot)).ToList();
 
-    public ValueTask<IBlockDevice?> OpenAsync(string name, CancellationToken cancellationToken)
+    /// <summary>Without holding a thread while a bucket answers: every agent opens <c>manifest:NAME</c> and <c>profile:NAME</c>.</summary>
+    public async ValueTask<IBlockDevice?> OpenAsync(string name, CancellationToken cancellationToken)
     {
         if (TryStripPrefix(name, ExportNames.ManifestPrefix) is { } manifestOf)
-            return ValueTask.FromResult<IBlockDevice?>(store.Exists(manifestOf) ? new ReadOnlyMemoryDevice(store.ReadEncodedManifest(manifestOf)) : null);
+            return await store.TryReadEncodedManifestAsync(manifestOf, cancellationToken) is { } manifest ? new ReadOnlyMemoryDevice(manifest) : null;
         if (TryStripPrefix(name, ExportNames.ProfilePrefix) is { } profileOf)
-            return ValueTask.FromResult<IBlockDevice?>(store.Exists(profileOf) && store.ReadBootProfile(profileOf) is { Length: > 0 } profile ? new ReadOnlyMemoryDevice(profile) : null);
-        return store.TryOpenImageAsync(name, cancellationToken);
+            return await store.TryReadBootProfileAsync(profileOf, cancellationToken) is { Length: > 0 } profile ? new ReadOnlyMemoryDevice(profile) : null;
+        return await store.TryOpenImageAsync(name, cancellationToken);
     }
 
     private static string? TryStripPrefix(string name, string prefix) =>

@@ -22,9 +22,6 @@ internal sealed class StoreLock : IDisposable
 
     public static StoreLock Exclusive(string root) => Take(root, StoreFile, LibC.LOCK_EX)!;
 
-    /// <summary>The exclusive lock if nobody holds the store lock right now, else null.</summary>
-    public static StoreLock? TryExclusive(string root) => Take(root, StoreFile, LibC.LOCK_EX | LibC.LOCK_NB);
-
     /// <summary>Held while an AoE slot is chosen and recorded, so two publishers never choose the same one.</summary>
     public static StoreLock Naming(string root) => Take(Path.Combine(root, "names.lock"), LibC.O_RDWR | LibC.O_CREAT, LibC.LOCK_EX)!;
 

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Bmcast.Images;
 
 namespace Bmcast.Cli.Commands;
 
@@ -7,13 +8,7 @@ internal static class ImageGarbageCommand
 {
     public static Command Create(ImageCommandOptions options)
     {
-        var grace = new Option<string>("--grace")
-        {
-            Description = "With an s3:// store: delete an unreferenced pack only once gc has found it unreferenced this long before "
-                          + "(servers may still serve a removed image), e.g. 1h, 30m, 0s",
-            HelpName = "DURATION",
-            DefaultValueFactory = _ => "1h",
-        };
+        var grace = GraceOption();
         var command = new Command("gc", "Delete chunks no image references and leftovers of interrupted imports");
         command.Options.Add(grace);
         CommandContext.Bind(command, options, (context, _) =>
@@ -23,6 +18,15 @@ internal static class ImageGarbageCommand
         });
         return command;
     }
+
+    /// <summary><c>--grace</c> of <c>image gc</c> and <c>image rm</c>: one rule for every store (<see cref="RemovalGrace"/>).</summary>
+    internal static Option<string> GraceOption() => new("--grace")
+    {
+        Description = "Delete an unreferenced pack only once gc has found it unreferenced this long before "
+                      + "(servers may still serve a removed image), e.g. 1h, 30m, 0s",
+        HelpName = "DURATION",
+        DefaultValueFactory = _ => $"{RemovalGrace.Default.TotalMinutes:0}m",
+    };
 
     /// <summary><c>N</c> followed by s, m, h or d.</summary>
     internal static TimeSpan ParseGrace(string text)

@@ -11,10 +11,12 @@ internal static class ImageRemoveCommand
         var name = ImageCommand.NameArgument();
         var command = new Command("rm", "Remove an image and garbage-collect the chunks no other image uses");
         command.Arguments.Add(name);
+        var grace = ImageGarbageCommand.GraceOption();
+        command.Options.Add(grace);
         CommandContext.Bind(command, options, (context, _) =>
         {
             string image = context.GetValue(name);
-            var report = new RemoveReport(image, context.Store.Remove(image));
+            var report = new RemoveReport(image, context.Store.Remove(image, ImageGarbageCommand.ParseGrace(context.GetValue(grace))));
             WriteReport(context, report);
             return Task.FromResult(ExitCodes.Success);
         });

@@ -6,7 +6,7 @@ namespace Bmcast.Images.ObjectStore;
 /// Garbage collection in a bucket, where servers that still serve a removed image may read its chunks at any time and
 /// no lock keeps imports out. A pack is live when a published manifest names a chunk it holds (the copy readers use).
 /// A pack found not live is marked (<c>gc/pack-ID</c>, the object's time being when) and deleted by a later collection
-/// once the mark is older than the grace period, index first; a pack live again (an image imported meanwhile uses it)
+/// once the mark is older than the grace period (<see cref="RemovalGrace"/>; at once with a zero grace), index first; a pack live again (an image imported meanwhile uses it)
 /// loses its mark. Imports do not reuse chunks of marked packs, and check before publishing that every chunk they
 /// name still exists. Pack objects without an index (an upload cut short) are deleted once older than the grace period.
 /// Packs partly live are kept whole (an object cannot be cut); their dead bytes are reported.
@@ -34,20 +34,19 @@ internal sealed class ObjectGarbageCollector(S3Bucket bucket, ObjectPacks packs)
                     await bucket.DeleteAsync(ObjectPacks.MarkObject(id), cancellationToken);
                 continue;
             }
-            if (!marks.TryGetValue(id, out DateTime marked))
+            bool marked = marks.TryGetValue(id, out DateTime markedAt);
+            if (!RemovalGrace.IsDue(marked ? markedAt : null, now, grace))
             {
-                await bucket.PutAsync(ObjectPacks.MarkObject(id), System.Text.Encoding.UTF8.GetBytes(now.ToString("O")), cancellationToken);
-                packsWaiting++;
-            }
-            else if (now - marked < grace)
-            {
+                if (!marked)
+                    await bucket.PutAsync(ObjectPacks.MarkObject(id), System.Text.Encoding.UTF8.GetBytes(now.ToString("O")), cancellationToken);
                 packsWaiting++;
             }
             else
             {
                 await bucket.DeleteAsync(ObjectPacks.IndexObject(id), cancellationToken); // out of the store first
                 await bucket.DeleteAsync(ObjectPacks.PackObject(id), cancellationToken);
-                await bucket.DeleteAsync(ObjectPacks.MarkObject(id), cancellationToken);
+                if (marked)
+                    await bucket.DeleteAsync(ObjectPacks.MarkObject(id), cancellationToken);
                 chunksRemoved += preferred.Count;
                 bytesFreed += index.PackLength;
                 packsRemoved++;

@@ -31,9 +31,6 @@ public sealed class ObjectImageStore : IStoreBackend, IDisposable
     private const string BootProfileObject = "boot-profile";
     private const string PublicKeyObject = "keys/store.pub";
 
-    /// <summary><c>image gc</c>'s default grace period (<c>--grace</c>); <c>image rm</c> collects with it.</summary>
-    public static readonly TimeSpan DefaultGrace = TimeSpan.FromHours(1);
-
     private readonly S3Bucket _bucket;
     private readonly ObjectPacks _packs;
     private readonly ObjectChunkReader _reader;
@@ -109,6 +106,16 @@ public sealed class ObjectImageStore : IStoreBackend, IDisposable
         return Run(ct => _bucket.TryPutNewAsync(ImageObject(name, BootProfileObject), content, ct));
     }
 
+    /// <summary>One GET of the manifest object.</summary>
+    public async ValueTask<byte[]?> TryReadEncodedManifestAsync(string name, CancellationToken cancellationToken) =>
+        ImageName.IsValid(name) ? await _bucket.TryGetAsync(ImageObject(name, ManifestObject), cancellationToken) : null;
+
+    /// <summary>A HEAD of the manifest object (a removed image's profile may outlive it briefly), then a GET of the profile.</summary>
+    public async ValueTask<byte[]?> TryReadBootProfileAsync(string name, CancellationToken cancellationToken) =>
+        ImageName.IsValid(name) && await _bucket.ExistsAsync(ImageObject(name, ManifestObject), cancellationToken)
+            ? await _bucket.TryGetAsync(ImageObject(name, BootProfileObject), cancellationToken)
+            : null;
+
     public IBlockDevice OpenImage(string name) => Run(ct => TryOpenImageAsync(name, ct).AsTask()) ?? throw new ImageNotFoundException(name);
 
     /// <summary>One GET of the manifest (none: no image) and the pack list's refresh (two LISTs, new indexes fetched).</summary>
@@ -125,14 +132,14 @@ public sealed class ObjectImageStore : IStoreBackend, IDisposable
     public string? KeyFingerprint =>
         Run(ct => _bucket.TryGetAsync(PublicKeyObject, ct)) is { } publicKey ? Manifest.KeyFingerprintOf(publicKey) : null;
 
-    /// <summary>Unpublish at once (the manifest object goes first), then collect with the default grace period.</summary>
-    public GarbageReport Remove(string name)
+    /// <summary>Unpublish at once (the manifest object goes first), then collect with <paramref name="grace"/>.</summary>
+    public GarbageReport Remove(string name, TimeSpan grace)
     {
         if (!Exists(name))
             throw new ImageNotFoundException(name);
         foreach (string file in new[] { ManifestObject, InfoObject, BootProfileObject })
             Run(ct => _bucket.DeleteAsync(ImageObject(name, file), ct));
-        return CollectGarbage(DefaultGrace);
+        return CollectGarbage(grace);
     }
 
     public GarbageReport CollectGarbage(TimeSpan grace) =>
@@ -205,15 +212,6 @@ public sealed class ObjectImageStore : IStoreBackend, IDisposable
         PutInfo(info);
         Run(ct => _bucket.PutAsync(ImageObject(name, ManifestObject), manifest.Encode(), ct)); // publication
         return (info, exists);
-    }
-
-    // An object store has no import lock: what a failed or replaced import leaves is collected by gc after the grace period.
-    void IStoreBackend.AfterFailedImport()
-    {
-    }
-
-    void IStoreBackend.AfterReplace()
-    {
     }
 
     public void Dispose()

@@ -41,12 +41,12 @@ public sealed class AoeSlotAssignmentTests : IDisposable
     {
         await ImportAsync("one", seed: 1);
         await ImportAsync("two", seed: 2);
-        _temp.Store.Remove("two");
+        _temp.Store.Remove("two", RemovalGrace.Default);
 
         var three = await ImportAsync("three", seed: 3);
 
         Assert.Equal(1, three.AoeSlot); // the highest in use is 0 again: 1 is next, and nobody reads it any more
-        _temp.Store.Remove("one");
+        _temp.Store.Remove("one", RemovalGrace.Default);
         Assert.Equal(2, (await ImportAsync("four", seed: 4)).AoeSlot); // 0 is free, but 2 comes after 1
     }
 
@@ -56,7 +56,7 @@ public sealed class AoeSlotAssignmentTests : IDisposable
         await ImportAsync("one", seed: 1);
         await ImportAsync("two", seed: 2);
         SetSlot("two", ImageStore.AoeSlotCount - 1);
-        _temp.Store.Remove("one");
+        _temp.Store.Remove("one", RemovalGrace.Default);
 
         Assert.Equal(0, (await ImportAsync("three", seed: 3)).AoeSlot);
         Assert.Equal(1, (await ImportAsync("four", seed: 4)).AoeSlot);

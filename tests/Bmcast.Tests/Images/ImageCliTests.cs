@@ -86,7 +86,7 @@ public sealed class ImageCliTests : IDisposable
     public async Task Rm_removes_and_reports_the_collection()
     {
         await RunAsync("image", "import", _file, "--name", "disk");
-        var removed = Parse(await RunAsync("image", "rm", "disk", "--json"));
+        var removed = Parse(await RunAsync("image", "rm", "disk", "--grace", "0s", "--json"));
         Assert.Equal("disk", removed.GetProperty("removed").GetString());
         Assert.Equal(2, removed.GetProperty("garbage").GetProperty("chunksRemoved").GetInt64());
         Assert.Empty(Parse(await RunAsync("image", "ls", "--json")).EnumerateArray());

@@ -60,7 +60,7 @@ public sealed class ImageStoreTests : IDisposable
         Assert.Equal(14, _temp.StoredChunkCount());
         long before = PackBytes();
 
-        var garbage = _temp.Store.Remove("a");
+        var garbage = _temp.Store.Remove("a", TimeSpan.Zero);
 
         Assert.Equal(6, garbage.ChunksRemoved);
         Assert.Equal(1, garbage.PacksRewritten);
@@ -70,7 +70,7 @@ public sealed class ImageStoreTests : IDisposable
         Assert.Equal(["b"], _temp.Store.List().Select(i => i.Name));
         var report = await new ImageVerifier(_temp.Store).VerifyAsync("b", cancellationToken: TestContext.Current.CancellationToken);
         Assert.True(report.IsValid);
-        Assert.Throws<ImageNotFoundException>(() => _temp.Store.Remove("a"));
+        Assert.Throws<ImageNotFoundException>(() => _temp.Store.Remove("a", TimeSpan.Zero));
     }
 
     private long PackBytes() =>
@@ -89,7 +89,9 @@ public sealed class ImageStoreTests : IDisposable
 
         Assert.True(replaced.Replaced);
         Assert.Equal(replaced.Image.RootHash, _temp.Store.GetInfo("disk").RootHash);
-        Assert.Equal(4, _temp.StoredChunkCount()); // the replaced image's chunks were collected
+        Assert.Equal(8, _temp.StoredChunkCount()); // the replaced image's chunks go by gc after the grace period (RemovalGrace)
+        Assert.Equal(4, _temp.Store.CollectGarbage(TimeSpan.Zero).ChunksRemoved);
+        Assert.Equal(4, _temp.StoredChunkCount());
     }
 
     [Fact]
@@ -137,9 +139,9 @@ public sealed class ImageStoreTests : IDisposable
     }
 
     [Fact]
-    public async Task An_interrupted_import_leaves_nothing_behind()
+    public async Task An_interrupted_import_leaves_nothing_visible_and_a_rerun_reuses_the_packs_it_published()
     {
-        // Past several batch commits, so committed but unreferenced chunks must be collected too.
+        // Past several batch commits: what was committed stays, unreferenced, for the rerun (and for gc after the grace period).
         var image = Dense("big.raw", 800, seed: 4);
         using var cancel = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
         var importer = new ImageImporter(_temp.Store, SmallBatch);
@@ -151,8 +153,13 @@ public sealed class ImageStoreTests : IDisposable
 
         Assert.Empty(_temp.Store.List());
         Assert.False(_temp.Store.Exists("big"));
-        Assert.Equal(0, _temp.StoredChunkCount());
         Assert.Empty(Directory.EnumerateFileSystemEntries(Path.Combine(_temp.Store.Root, "tmp")));
+        long left = _temp.StoredChunkCount();
+        Assert.True(left > 0, "no pack was published before the interruption");
+
+        var rerun = await _temp.ImportAsync(image.Path, "big", Chunk);
+        Assert.Equal(800 - left, rerun.NewChunks);
+        Assert.True((await new ImageVerifier(_temp.Store).VerifyAsync("big", cancellationToken: TestContext.Current.CancellationToken)).IsValid);
     }
 
     [Fact]

@@ -75,7 +75,7 @@ public sealed class ImageVerifierTests : IDisposable
 
         Assert.Equal(manifest.NonZeroChunkCount, report.BadChunks.Count);
         Assert.All(report.BadChunks, bad => Assert.Contains("checksum", bad.Problem));
-        var gc = Assert.Throws<ImageStoreException>(() => ImageStore.OpenExisting(_temp.Store.Root).CollectGarbage());
+        var gc = Assert.Throws<ImageStoreException>(() => ImageStore.OpenExisting(_temp.Store.Root).CollectGarbage(TimeSpan.Zero));
         Assert.Contains("before deleting any chunk", gc.Message);
         Assert.True(File.Exists(index));
     }

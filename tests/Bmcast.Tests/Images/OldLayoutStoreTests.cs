@@ -95,13 +95,13 @@ public sealed class OldLayoutStoreTests
         };
         var lines = new List<string>();
 
-        moving.CollectGarbage();
+        moving.CollectGarbage(TimeSpan.Zero);
 
         var store = ImageStore.OpenExisting(cut, lines.Add);
         Assert.True(Directory.Exists(Path.Combine(cut, "chunks")) && Directory.GetFiles(Path.Combine(cut, "packs"), "*.idx").Length == 1);
         Assert.Equal(10, store.Chunks.Count);
         await StoreChecks.AssertIntactAsync(store, "first", first);
-        store.CollectGarbage();
+        store.CollectGarbage(TimeSpan.Zero);
         Assert.Contains(lines, l => l.Contains("moved 10 chunk files"));
         Assert.False(Directory.Exists(Path.Combine(cut, "chunks")));
         Assert.Equal(10, store.Chunks.Count);

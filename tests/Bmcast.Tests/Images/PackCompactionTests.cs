@@ -49,7 +49,7 @@ public sealed class PackCompactionTests : IDisposable
         Assert.Equal(0, (await ImportAsync(little, "little")).NewChunks);
         Assert.Equal(4, PackCount());
 
-        var report = _temp.Store.Remove("big");
+        var report = _temp.Store.Remove("big", TimeSpan.Zero);
 
         Assert.Equal(12 + 16 + 16, report.ChunksRemoved);
         Assert.Equal((1, 3), (report.PacksRewritten, report.PacksRemoved));
@@ -60,7 +60,7 @@ public sealed class PackCompactionTests : IDisposable
         await StoreChecks.AssertIntactAsync(_temp.Store, "mostly", mostly);
         await StoreChecks.AssertIntactAsync(_temp.Store, "little", little);
 
-        var again = _temp.Store.CollectGarbage();
+        var again = _temp.Store.CollectGarbage(TimeSpan.Zero);
         Assert.Equal((0L, 0L, 0), (again.ChunksRemoved, again.BytesFreed, again.PacksRemoved));
     }
 
@@ -86,7 +86,7 @@ public sealed class PackCompactionTests : IDisposable
             readers.Add(Task.Run(() => ReadUntilAsync(other, name, keep, stop.Token), ct));
             await Task.Delay(50, ct);
 
-            var report = _temp.Store.Remove("big");
+            var report = _temp.Store.Remove("big", TimeSpan.Zero);
 
             Assert.Equal(4, report.PacksRewritten);
             await Task.Delay(50, ct);
@@ -121,7 +121,7 @@ public sealed class PackCompactionTests : IDisposable
         string uri = $"nbd+unix:///keep?socket={socket}";
 
         // In this process (CliRunner: its --json output is one indented document), beside the serve process.
-        var removal = Task.Run(() => CliRunner.RunAsync("image", "rm", "big", "--store", store, "--json"));
+        var removal = Task.Run(() => CliRunner.RunAsync("image", "rm", "big", "--grace", "0s", "--store", store, "--json"));
         int copies = 0;
         while (!removal.IsCompleted || copies < 2)
             await StoreChecks.NbdCopyAndCompareAsync(uri, dir.File($"copy{copies++}.raw"), keep, server);

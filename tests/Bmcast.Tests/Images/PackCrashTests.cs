@@ -45,7 +45,7 @@ public sealed class PackCrashTests : IDisposable
             Assert.True(store.List().Select(i => i.Name).SequenceEqual(["base"]), $"{at}: the store lists {string.Join(", ", store.List().Select(i => i.Name))}");
             await StoreChecks.AssertIntactAsync(store, "base", base_, at);
 
-            store.CollectGarbage();
+            store.CollectGarbage(TimeSpan.Zero);
 
             AssertOnlyPublishedPacks(copy, at);
             Assert.True(store.Chunks.Count == 12, $"{at}: {store.Chunks.Count} chunks stored after gc, 12 referenced");
@@ -67,7 +67,7 @@ public sealed class PackCrashTests : IDisposable
         await _temp.ImportAsync(keep.Path, "keep", Chunk);
         _temp.Store.Chunks.StepReached = step => Snapshot(step.ToString());
 
-        var report = _temp.Store.Remove("big");
+        var report = _temp.Store.Remove("big", TimeSpan.Zero);
         _temp.Store.Chunks.StepReached = null;
 
         Assert.Equal((24L, 1), (report.ChunksRemoved, report.PacksRewritten));
@@ -77,7 +77,7 @@ public sealed class PackCrashTests : IDisposable
         {
             await StoreChecks.AssertIntactAsync(store, "keep", keep, at);
 
-            store.CollectGarbage();
+            store.CollectGarbage(TimeSpan.Zero);
 
             AssertOnlyPublishedPacks(copy, at);
             Assert.True(store.Chunks.Count == 8, $"{at}: {store.Chunks.Count} chunks stored after gc, 8 referenced");

@@ -84,13 +84,13 @@ public sealed class ObjectImageStoreTests(SharedCephRgw ceph) : IClassFixture<Sh
         using var server = SharedCephRgw.Open(rgw, bucket, KeyPath, cacheBytes: Chunk); // a cache of one chunk: reads go to the bucket
         await using var serving = server.OpenImage("old");
 
-        var removal = store.Remove("old");
+        var removal = store.Remove("old", RemovalGrace.Default);
         Assert.False(server.Exists("old"));
         Assert.Equal(["kept"], server.List().Select(i => i.Name));
         Assert.Equal(0, removal.ChunksRemoved);
         Assert.Equal(1, removal.PacksWaiting);
 
-        var early = store.CollectGarbage(ObjectImageStore.DefaultGrace);
+        var early = store.CollectGarbage(RemovalGrace.Default);
         Assert.Equal((0L, 1), (early.ChunksRemoved, early.PacksWaiting));
         Assert.Equal(old.Content.ToArray(), await ReadAllAsync(serving)); // still served whole after rm and gc
 
@@ -107,7 +107,7 @@ public sealed class ObjectImageStoreTests(SharedCephRgw ceph) : IClassFixture<Sh
     {
         var (_, _, store, image) = await ImportedAsync(8, "a");
         using var _ = store;
-        Assert.Equal(1, store.Remove("a").PacksWaiting); // marked
+        Assert.Equal(1, store.Remove("a", RemovalGrace.Default).PacksWaiting); // marked
 
         var again = await ImportAsync(store, image, "b");
         Assert.Equal(8, again.NewChunks);
@@ -127,6 +127,25 @@ public sealed class ObjectImageStoreTests(SharedCephRgw ceph) : IClassFixture<Sh
         Assert.False(other.TryWriteBootProfileOnce("disk", "3\n"u8));
         Assert.Equal("0\n2\n"u8.ToArray(), other.ReadBootProfile("disk"));
         Assert.Throws<ImageNotFoundException>(() => other.TryWriteBootProfileOnce("absent", "0\n"u8));
+    }
+
+    [Fact]
+    public async Task A_server_opens_the_manifest_and_profile_exports_from_the_bucket_and_nothing_once_the_image_is_removed()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var (_, _, store, _) = await ImportedAsync(4, "disk");
+        using var _ = store;
+        store.WriteBootProfile("disk", "1\n3\n"u8);
+        var catalog = new StoreExportCatalog(store);
+
+        Assert.Equal(store.ReadEncodedManifest("disk"), await ReadAllAsync((await catalog.OpenAsync("manifest:disk", ct))!));
+        Assert.Equal("1\n3\n"u8.ToArray(), await ReadAllAsync((await catalog.OpenAsync("profile:disk", ct))!));
+        foreach (string absent in new[] { "manifest:absent", "profile:absent", "manifest:../x" })
+            Assert.Null(await catalog.OpenAsync(absent, ct));
+
+        store.Remove("disk", RemovalGrace.Default);
+        Assert.Null(await catalog.OpenAsync("manifest:disk", ct));
+        Assert.Null(await catalog.OpenAsync("profile:disk", ct));
     }
 
     private async Task<(CephRgw Rgw, string Bucket)> NewBucketAsync() => (await ceph.StartAsync(), SharedCephRgw.NewBucket());
