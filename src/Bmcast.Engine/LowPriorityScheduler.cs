@@ -30,6 +30,7 @@ public sealed class LowPriorityScheduler : TaskScheduler, IDisposable
 
     private const int LowestNice = 19;
     private const int PrioProcess = 0;
+    private const int SchedOther = 0;
     [ThreadStatic] private static LowPriorityScheduler? t_owner;
     /// <summary>Tasks (the copier) and actions (fill steps, <see cref="Post"/>).</summary>
     private readonly BlockingCollection<object> _queue = [];
@@ -95,10 +96,14 @@ public sealed class LowPriorityScheduler : TaskScheduler, IDisposable
     {
         if (OperatingSystem.IsLinux())
         {
-            // setpriority on a thread id changes only that thread on Linux (nice is per thread there).
-            if (SetPriority(PrioProcess, GetTid(), LowestNice) != 0)
+            // Both calls change only this thread on Linux (policy and nice are per thread there). The normal policy
+            // first: nice means nothing to a real-time thread, and a process run under SCHED_FIFO (as bench/aoe.sh
+            // does) would otherwise make the copier real-time too. Leaving a real-time policy needs no privilege.
+            int tid = GetTid();
+            int realTimePriority = 0;
+            if (SchedSetScheduler(tid, SchedOther, ref realTimePriority) != 0 || SetPriority(PrioProcess, tid, LowestNice) != 0)
             {
-                _problem = $"nice {LowestNice} refused (errno {Marshal.GetLastPInvokeError()}); lowest managed priority instead";
+                _problem = $"normal policy at nice {LowestNice} refused (errno {Marshal.GetLastPInvokeError()}); lowest managed priority instead";
                 Thread.CurrentThread.Priority = ThreadPriority.Lowest;
             }
         }
@@ -111,6 +116,9 @@ public sealed class LowPriorityScheduler : TaskScheduler, IDisposable
 
     [DllImport("libc", EntryPoint = "setpriority", SetLastError = true)]
     private static extern int SetPriority(int which, int who, int priority);
+
+    [DllImport("libc", EntryPoint = "sched_setscheduler", SetLastError = true)]
+    private static extern int SchedSetScheduler(int pid, int policy, ref int priority);
 
     [DllImport("libc", EntryPoint = "gettid")]
     private static extern int GetTid();

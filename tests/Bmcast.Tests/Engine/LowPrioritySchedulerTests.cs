@@ -6,19 +6,20 @@ namespace Bmcast.Tests.Engine;
 public sealed class LowPrioritySchedulerTests
 {
     [Fact]
-    public async Task Work_and_its_continuations_run_on_the_workers_at_nice_19()
+    public async Task Work_and_its_continuations_run_on_the_workers_at_nice_19_in_the_normal_policy()
     {
         Assert.SkipUnless(OperatingSystem.IsLinux(), "nice per thread is Linux's");
         var ct = TestContext.Current.CancellationToken;
         var workers = LowPriorityScheduler.Shared;
         bool before = false, after = false;
-        int nice = 0;
+        int nice = 0, policy = -1;
         await workers.RunAsync(async () =>
         {
             before = workers.IsWorkerThread;
             await Task.Delay(10, ct);
             after = workers.IsWorkerThread;
             nice = GetPriority(0, GetTid());
+            policy = SchedGetScheduler(0);
         }, ct);
 
         Assert.True(before);
@@ -27,6 +28,7 @@ public sealed class LowPrioritySchedulerTests
         Assert.Null(workers.Problem);
         Assert.Equal(Environment.ProcessorCount, workers.MaximumConcurrencyLevel);
         Assert.Equal(19, nice);
+        Assert.Equal(0, policy); // SCHED_OTHER: nice counts only there
     }
 
     [Fact]
@@ -74,6 +76,9 @@ public sealed class LowPrioritySchedulerTests
 
     [DllImport("libc", EntryPoint = "getpriority")]
     private static extern int GetPriority(int which, int who);
+
+    [DllImport("libc", EntryPoint = "sched_getscheduler")]
+    private static extern int SchedGetScheduler(int pid);
 
     [DllImport("libc", EntryPoint = "gettid")]
     private static extern int GetTid();
