@@ -17,9 +17,13 @@ namespace Bmcast.Engine;
 internal sealed class ChunkFetcher(SourceSet sources, Manifest? manifest, DiskGeometry geometry,
     StreamingOptions options, StreamingStatistics statistics, ILogger logger)
 {
-    /// <summary>Fill <paramref name="buffer"/> (exactly the chunk's length) with verified chunk bytes.</summary>
-    public async Task FetchAsync(long chunk, Memory<byte> buffer, CancellationToken ct)
+    /// <summary>
+    /// Fill <paramref name="buffer"/> (exactly the chunk's length) with verified chunk bytes; the read is issued and
+    /// the bytes verified where the fill's priority puts its work (<see cref="ChunkFill.AtItsPriority"/>).
+    /// </summary>
+    public async Task FetchAsync(ChunkFill fill, Memory<byte> buffer, CancellationToken ct)
     {
+        long chunk = fill.Chunk;
         string lastProblem = "";
         SourceMember? previous = null;
         for (int attempt = 1; attempt <= options.FetchAttempts; attempt++)
@@ -28,6 +32,7 @@ internal sealed class ChunkFetcher(SourceSet sources, Manifest? manifest, DiskGe
                 await Task.Delay(RetryDelay(attempt), ct);
             var member = await sources.AcquireAsync(previous, ct);
             previous = member;
+            await fill.AtItsPriority();
             try
             {
                 await sources.ReadAsync(member, geometry.ChunkStart(chunk), buffer, ct);
@@ -52,6 +57,7 @@ internal sealed class ChunkFetcher(SourceSet sources, Manifest? manifest, DiskGe
                 sources.Abandoned(member);
                 throw;
             }
+            await fill.AtItsPriority();
             if (manifest is not null && !manifest.Matches(chunk, buffer.Span))
             {
                 statistics.AddVerificationFailure();

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Bmcast.Engine;
 
 /// <summary>
@@ -6,18 +8,27 @@ namespace Bmcast.Engine;
 /// its blocks are marked present under, and the one completion every waiter shares. Every fill
 /// completes exactly once, successfully or with the error that ended it, and only after it has left
 /// the table of fills, so a waiter woken by a failure that tries again starts a fresh fill.
+///
+/// Where its work runs: a background fill the copier started on its low-priority workers does its CPU
+/// work (verification, target writes) there, stepping back onto them at each <see cref="AtItsPriority"/>;
+/// once a guest request joins it (<see cref="Promote"/>), every further step runs on the thread pool at
+/// normal priority, and a step already waiting for a worker is taken back from their queue, so the guest
+/// never waits for a starved copier thread.
 /// </summary>
-internal sealed class ChunkFill(long chunk, FetchPriority priority)
+internal sealed class ChunkFill(long chunk, FetchPriority priority, LowPriorityScheduler? workers)
 {
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private TaskCompletionSource? _turn;
+    private volatile FetchPriority _priority = priority;
+    /// <summary>The next step while it waits in the workers' queue; whoever takes it (a worker or <see cref="Promote"/>) runs it.</summary>
+    private Action? _parked;
 
     public long Chunk { get; } = chunk;
 
     public ChunkFillState State { get; private set; } = ChunkFillState.Queued;
 
-    /// <summary>Written only under the source queue's gate.</summary>
-    public FetchPriority Priority { get; set; } = priority;
+    /// <summary>Raised to on-demand by <see cref="Promote"/>, never lowered.</summary>
+    public FetchPriority Priority => _priority;
 
     /// <summary>The priority the source queue admitted it at, which is the count it leaves: written under the queue's gate.</summary>
     public FetchPriority? AdmittedAs { get; set; }
@@ -38,6 +49,21 @@ internal sealed class ChunkFill(long chunk, FetchPriority priority)
 
     public void GrantTurn() => _turn?.TrySetResult();
 
+    /// <summary>A guest request needs this fill (under the source queue's gate): its remaining work leaves the low-priority workers.</summary>
+    public void Promote()
+    {
+        _priority = FetchPriority.OnDemand;
+        // Paired with the exchange in Resume: one of the two sees the other's write.
+        if (Interlocked.Exchange(ref _parked, null) is { } step)
+            ThreadPool.UnsafeQueueUserWorkItem(static step => step(), step, preferLocal: false);
+    }
+
+    /// <summary>
+    /// Await before a step of CPU work: continues on a low-priority worker while the fill is a background one
+    /// started there, on the thread pool otherwise; at once when already in the right place.
+    /// </summary>
+    public PriorityHop AtItsPriority() => new(this);
+
     public void BeginFetching() => State = ChunkFillState.Fetching;
 
     public void BeginFilling(long flushEpoch)
@@ -49,4 +75,46 @@ internal sealed class ChunkFill(long chunk, FetchPriority priority)
     public void Complete() => _completion.SetResult();
 
     public void Fail(Exception error) => _completion.SetException(error);
+
+    /// <summary>Whether the calling thread is where the fill's next step belongs.</summary>
+    private bool IsInPlace => workers is null
+        || (Priority == FetchPriority.OnDemand
+            ? !workers.IsWorkerThread
+            // Outside any task: a step started by the copier's own task would make what it awaits return to the workers.
+            : workers.IsWorkerThread && TaskScheduler.Current == TaskScheduler.Default);
+
+    private void Resume(Action step)
+    {
+        if (workers is null || Priority == FetchPriority.OnDemand)
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(static step => step(), step, preferLocal: false);
+            return;
+        }
+        Interlocked.Exchange(ref _parked, step);
+        // Promoted meanwhile: Promote may have looked before the step was parked.
+        if (Priority == FetchPriority.OnDemand && Interlocked.Exchange(ref _parked, null) is { } promoted)
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(static step => step(), promoted, preferLocal: false);
+            return;
+        }
+        workers.Post(RunParked);
+    }
+
+    /// <summary>A no-op when <see cref="Promote"/> took the step first.</summary>
+    private void RunParked() => Interlocked.Exchange(ref _parked, null)?.Invoke();
+
+    public readonly struct PriorityHop(ChunkFill fill) : ICriticalNotifyCompletion
+    {
+        public PriorityHop GetAwaiter() => this;
+
+        public bool IsCompleted => fill.IsInPlace;
+
+        public void GetResult()
+        {
+        }
+
+        public void OnCompleted(Action continuation) => fill.Resume(continuation);
+
+        public void UnsafeOnCompleted(Action continuation) => fill.Resume(continuation);
+    }
 }

@@ -39,7 +39,7 @@ internal sealed class SourceQueue(int backgroundLimit)
     {
         lock (_gate)
         {
-            fill.Priority = FetchPriority.OnDemand;
+            fill.Promote();
             if (fill.AdmittedAs is null && fill.IsWaitingForTurn)
                 Admit(fill, FetchPriority.OnDemand);
         }

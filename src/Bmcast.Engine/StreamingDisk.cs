@@ -174,7 +174,8 @@ public sealed class StreamingDisk : IBlockDevice
         {
             if (!_fills.TryGetValue(chunk, out fill))
             {
-                fill = new ChunkFill(chunk, priority);
+                // A background fill started by the copier does its work on the copier's low-priority workers.
+                fill = new ChunkFill(chunk, priority, priority == FetchPriority.Background ? LowPriorityScheduler.OfCurrentThread : null);
                 _fills.Add(chunk, fill);
                 started = true;
             }
@@ -208,6 +209,8 @@ public sealed class StreamingDisk : IBlockDevice
     /// <summary>Take a fill through its states; it leaves the table before it completes (see <see cref="ChunkFill"/>).</summary>
     private async Task RunAsync(ChunkFill fill)
     {
+        // Off the copier's own task (see LowPriorityScheduler) before anything is awaited.
+        await fill.AtItsPriority();
         Exception? error = null;
         try
         {
@@ -244,7 +247,7 @@ public sealed class StreamingDisk : IBlockDevice
                 fill.BeginFetching();
                 long started = Stopwatch.GetTimestamp();
                 // Not cancellable: other callers may share this fetch; each stops waiting on its own token.
-                await _fetcher.FetchAsync(chunk, buffer.AsMemory(0, length), CancellationToken.None);
+                await _fetcher.FetchAsync(fill, buffer.AsMemory(0, length), CancellationToken.None);
                 EngineMetrics.RecordFetchDuration(fill.Priority, Stopwatch.GetElapsedTime(started));
             }
             finally
@@ -269,6 +272,7 @@ public sealed class StreamingDisk : IBlockDevice
         long chunkStart = _geometry.ChunkStart(chunk);
         using (await _locks.AcquireAsync(chunk, CancellationToken.None))
         {
+            await fill.AtItsPriority();
             fill.BeginFilling(_state.FailedFlushes);
             for (int i = 0; i < blocks;)
             {

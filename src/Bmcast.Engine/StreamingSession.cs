@@ -128,15 +128,15 @@ public sealed class StreamingSession : IAsyncDisposable
             };
         using var stopCommitter = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var committer = CommitPeriodicallyAsync(stopCommitter.Token);
-        var idle = IdlePriorityScheduler.Shared;
+        var workers = LowPriorityScheduler.Shared;
         try
         {
             // A failed final commit may take blocks back (a failed flush of the target): copy them again.
             do
             {
-                await idle.RunAsync(() => copier.RunAsync(ct), ct);
-                if (idle.Problem is { } problem)
-                    _logger.LogWarning("background copier runs at the lowest managed priority: {Problem}", problem);
+                await workers.RunAsync(() => copier.RunAsync(ct), ct);
+                if (workers.Problem is { } problem)
+                    _logger.LogWarning("background copier: {Problem}", problem);
             }
             while (!await TryCommitAsync(ct) || !Disk.Presence.IsComplete);
         }

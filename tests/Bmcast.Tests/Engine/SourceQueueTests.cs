@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using Bmcast.Core.Blocks;
 using Bmcast.Core.Manifests;
@@ -140,43 +139,5 @@ public sealed class SourceQueueTests
         public ValueTask FlushAsync(CancellationToken ct) => _inner.FlushAsync(ct);
 
         public ValueTask DisposeAsync() => ValueTask.CompletedTask;
-    }
-
-    /// <summary>A source whose every chunk read waits until the test releases that chunk.</summary>
-    private sealed class GatedSource(long size) : IImageSource
-    {
-        private readonly ConcurrentDictionary<long, TaskCompletionSource> _gates = new();
-
-        public ConcurrentQueue<long> Started { get; } = new();
-
-        public long Size => size;
-
-        public string Description => "gated";
-
-        public async ValueTask ReadAsync(long offset, Memory<byte> buffer, CancellationToken cancellationToken)
-        {
-            long chunk = offset / 65536;
-            var gate = Gate(chunk);
-            Started.Enqueue(chunk);
-            await gate.Task.WaitAsync(cancellationToken);
-            buffer.Span.Fill((byte)chunk);
-        }
-
-        public void Release(long chunk) => Gate(chunk).TrySetResult();
-
-        public async Task WaitForReadsAsync(int count, CancellationToken ct)
-        {
-            var deadline = DateTime.UtcNow.AddSeconds(30);
-            while (Started.Count < count)
-            {
-                Assert.True(DateTime.UtcNow < deadline, $"only {Started.Count} of {count} source reads started");
-                await Task.Delay(5, ct);
-            }
-        }
-
-        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
-
-        private TaskCompletionSource Gate(long chunk) =>
-            _gates.GetOrAdd(chunk, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
     }
 }
