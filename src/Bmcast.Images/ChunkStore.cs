@@ -92,6 +92,13 @@ public sealed class ChunkStore : IStoredChunks, IDisposable
         return ChunkRead.Missing;
     }
 
+    /// <summary>
+    /// Where a chunk is among the packs loaded now (no refresh, no chunk files), for readers that merge reads of
+    /// neighbouring chunks; <see cref="TryRead"/> looks further for a chunk not found here.
+    /// </summary>
+    internal bool TryLocatePacked(ReadOnlySpan<byte> hash, out ChunkLocation location) =>
+        Packs.TryLocate(ChunkKey.From(hash), out location);
+
     private ChunkRead? ReadLoose(ChunkKey key, int offsetInChunk, Span<byte> destination)
     {
         using var file = Loose.TryOpen(key);

@@ -48,6 +48,9 @@ public abstract class ReadOnlyImageDevice(Manifest manifest) : IBlockDevice
         return count;
     }
 
+    /// <summary>A read of <paramref name="length"/> bytes at <paramref name="offset"/>, cut at chunk boundaries.</summary>
+    private protected ChunkParts PartsOf(long offset, int length) => new(Manifest, offset, length);
+
     public virtual ValueTask DisposeAsync() => ValueTask.CompletedTask;
 
     private static BlockDeviceException ReadOnly() => new(BlockDeviceException.EPERM, "stored images are read-only");

@@ -1,11 +1,12 @@
 using Bmcast.Core.Manifests;
 using Bmcast.Core.Storage;
+using Bmcast.Images.Packs;
 
 namespace Bmcast.Images;
 
 /// <summary>
-/// A stored image as a read-only block device: reads are assembled from chunks in packs (one lookup and one
-/// <c>pread</c> on a pack kept open per chunk touched, allocating nothing), zero chunks
+/// A stored image as a read-only block device: reads are assembled from chunks in packs (one lookup per chunk
+/// touched and one <c>pread</c> per run of chunks that lie back to back in a pack kept open, allocating nothing), zero chunks
 /// read as zeros without touching the disk, and <c>base:allocation</c> reports zero chunks as holes
 /// so clients such as nbdcopy skip them. Content is not re-verified here: the streaming engine
 /// verifies every chunk against the manifest itself, and <c>bmcast image verify</c> audits the store.
@@ -28,23 +29,35 @@ public sealed class StoredImageDevice : ReadOnlyImageDevice
         return ValueTask.CompletedTask;
     }
 
-    /// <summary>Reads are <c>pread</c>s on packs kept open: always at once, so the NBD server reads straight into its output.</summary>
+    /// <summary>
+    /// Reads are <c>pread</c>s on packs kept open: always at once, so the NBD server reads straight into its output.
+    /// Chunks that follow on in one pack are read together, so a read of an imported image costs one <c>pread</c>
+    /// however many chunks it spans (a system call per chunk was a third of the server's calls under nbdcopy).
+    /// </summary>
     public override bool TryRead(long offset, Span<byte> buffer)
     {
-        int chunkSize = Manifest.ChunkSize;
-        while (!buffer.IsEmpty)
+        var run = default(PackRun);
+        foreach (var part in PartsOf(offset, buffer.Length))
         {
-            long chunk = offset / chunkSize;
-            int inChunk = (int)(offset - chunk * chunkSize);
-            int length = Math.Min(buffer.Length, Manifest.ChunkLength(chunk) - inChunk);
-            var part = buffer[..length];
-            if (Manifest.IsZeroChunk(chunk))
-                part.Clear();
+            if (!part.IsZero && _chunks.TryLocatePacked(Manifest.ChunkHash(part.Chunk), out var at) && part.InChunk + part.Length <= at.Length)
+            {
+                if (!run.TryExtend(at, part, out var extended))
+                {
+                    ReadRun(run, offset, buffer);
+                    extended = PackRun.Of(at, part);
+                }
+                run = extended;
+                continue;
+            }
+            ReadRun(run, offset, buffer);
+            run = default;
+            var destination = buffer.Slice(part.At, part.Length);
+            if (part.IsZero)
+                destination.Clear();
             else
-                ReadChunk(chunk, inChunk, part);
-            offset += length;
-            buffer = buffer[length..];
+                ReadChunk(part.Chunk, part.InChunk, destination); // not in a pack loaded yet: the store looks further
         }
+        ReadRun(run, offset, buffer);
         return true;
     }
 
@@ -52,6 +65,27 @@ public sealed class StoredImageDevice : ReadOnlyImageDevice
     {
         _readerLock?.Dispose();
         return ValueTask.CompletedTask;
+    }
+
+    /// <summary>
+    /// Read a run of a read at <paramref name="offset"/> into <paramref name="buffer"/>. Should its pack have been
+    /// replaced by garbage collection meanwhile (or cut short), its chunks are read one by one, each looked up again.
+    /// </summary>
+    private void ReadRun(in PackRun run, long offset, Span<byte> buffer)
+    {
+        if (run.Pack is null)
+            return;
+        var destination = buffer.Slice(run.At, run.Length);
+        try
+        {
+            if (run.Pack.TryRead(run.PackOffset, destination))
+                return;
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+        foreach (var part in PartsOf(offset + run.At, run.Length))
+            ReadChunk(part.Chunk, part.InChunk, destination.Slice(part.At, part.Length));
     }
 
     private void ReadChunk(long chunk, int inChunk, Span<byte> destination)

@@ -11,19 +11,13 @@ internal sealed class ObjectImageDevice(Manifest manifest, ObjectChunkReader chu
 {
     public override async ValueTask ReadAsync(long offset, Memory<byte> buffer, CancellationToken cancellationToken)
     {
-        int chunkSize = Manifest.ChunkSize;
-        while (!buffer.IsEmpty)
+        foreach (var part in PartsOf(offset, buffer.Length))
         {
-            long chunk = offset / chunkSize;
-            int inChunk = (int)(offset - chunk * chunkSize);
-            int length = Math.Min(buffer.Length, Manifest.ChunkLength(chunk) - inChunk);
-            var part = buffer[..length];
-            if (Manifest.IsZeroChunk(chunk))
-                part.Span.Clear();
+            var destination = buffer.Slice(part.At, part.Length);
+            if (part.IsZero)
+                destination.Span.Clear();
             else
-                await chunks.ReadAsync(Manifest, chunk, inChunk, part);
-            offset += length;
-            buffer = buffer[length..];
+                await chunks.ReadAsync(Manifest, part.Chunk, part.InChunk, destination);
         }
     }
 }

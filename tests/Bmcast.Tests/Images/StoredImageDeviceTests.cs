@@ -45,6 +45,36 @@ public sealed class StoredImageDeviceTests : IDisposable
         Assert.True(result.DataBytesRead < Size / 4, $"read {result.DataBytesRead} bytes: holes must not be read");
     }
 
+    /// <summary>
+    /// Reads merge chunks that lie back to back in a pack into one <c>pread</c>: runs must break where a chunk is a
+    /// zero chunk, is shared with an image imported earlier (another pack, another order) or repeats within the image.
+    /// </summary>
+    [Fact]
+    public async Task Reads_across_packs_shared_and_repeated_chunks_read_back_byte_identical()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var first = new SparseImage(_temp.PathFor("first.raw"), 8L * Chunk, seed: 3).Data(0, 8 * Chunk);
+        await _temp.ImportAsync(first.Path, "first");
+        var second = new SparseImage(_temp.PathFor("second.raw"), 12L * Chunk, seed: 4).Data(0, 2 * Chunk);
+        foreach (var (at, from) in new[] { (2, 5), (3, 6), (6, 7), (7, 0), (9, 0) })
+            second.Write(at * (long)Chunk, first.Content.Slice(from * Chunk, Chunk).ToArray());
+        second.Data(5L * Chunk, Chunk).Data(8L * Chunk, Chunk).Data(10L * Chunk, 2 * Chunk - 1); // chunk 4 stays zero
+        await _temp.ImportAsync(second.Path, "second");
+        await using var device = _temp.Store.OpenDevice("second");
+
+        var whole = new byte[second.Content.Length];
+        await device.ReadAsync(0, whole, ct);
+        Assert.True(whole.AsSpan().SequenceEqual(second.Content));
+        var random = new Random(11);
+        for (int i = 0; i < 300; i++)
+        {
+            long offset = random.NextInt64(whole.Length);
+            var part = new byte[(int)Math.Min(random.Next(1, 5 * Chunk), whole.Length - offset)];
+            await device.ReadAsync(offset, part, ct);
+            Assert.True(part.AsSpan().SequenceEqual(second.Content.Slice((int)offset, part.Length)), $"read at {offset}+{part.Length}");
+        }
+    }
+
     [Fact]
     public async Task Zero_chunks_holes_and_explicit_zeros_are_recorded_not_stored()
     {

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Net.Sockets;
+using Bmcast.Core.Storage;
 using Bmcast.Protocols.Nbd;
 using Bmcast.Protocols.Nbd.Server;
 using Bmcast.Tests.Support;
@@ -80,6 +81,43 @@ public sealed class NbdServerLimitsTests
         await peer.SendAsync(RawNbdPeer.Request(NbdCommand.Write, 1, 0, uint.MaxValue));
         await connection.Serving.WaitAsync(TestContext.Current.CancellationToken);
         Assert.True(await peer.IsClosedAsync());
+    }
+
+    /// <summary>
+    /// A client that queues 64 large reads, never reads a reply and hangs up: the server must drop the requests it still
+    /// holds, not read them for nobody (it used to read all 64, holding its budget in buffers long after the client left).
+    /// </summary>
+    [Fact(Timeout = 60_000)]
+    public async Task Requests_still_queued_when_a_client_hangs_up_are_dropped_not_run()
+    {
+        const int Requests = 64;
+        const uint Length = 2 << 20; // above the 1 MiB read at once: each read fills a buffer of its own
+        var ct = TestContext.Current.CancellationToken;
+        var device = new CountingDevice(8 << 20);
+        var catalog = new MemoryExportCatalog().Add("big", () => device, "8 MiB");
+        await using var server = await TestServer.StartAsync(catalog);
+        using var socket = await ConnectAsync(server, ct);
+        socket.ReceiveBufferSize = 4096;
+        var peer = new RawNbdPeer(new StreamDuplexPipe(new NetworkStream(socket, ownsSocket: false)));
+        await peer.GreetAsync(NbdClientFlags.FixedNewstyle | NbdClientFlags.NoZeroes);
+        Assert.Equal(NbdOptionReply.Ack, await peer.GoAsync("big"));
+        await peer.SendAsync([.. Enumerable.Range(0, Requests).SelectMany(i => RawNbdPeer.Request(NbdCommand.Read, (ulong)i, 0, Length))]);
+
+        // The connection's 64 MiB budget stops the server after about 32 reads, its replies stuck in the socket.
+        long seen;
+        do
+        {
+            seen = device.Reads;
+            await Task.Delay(TimeSpan.FromSeconds(1), ct);
+        }
+        while (seen == 0 || device.Reads != seen);
+        Assert.InRange(seen, 1, Requests - 16);
+        Assert.True(server.Server.BytesInFlight > 0);
+        socket.Close();
+        while (server.Server.BytesInFlight > 0) // the connection has given back all it held: it is over
+            await Task.Delay(20, ct);
+
+        Assert.True(device.Reads <= seen + 1, $"{device.Reads} of {Requests} reads run, {seen} before the client hung up");
     }
 
     private static async Task<Socket> ConnectAsync(TestServer server, CancellationToken ct) => await server.Endpoint.ConnectAsync(ct);

@@ -64,6 +64,12 @@ internal sealed class NbdReplyWriter
         _loop = RunAsync();
     }
 
+    /// <summary>
+    /// No reply can be sent any more (the connection is gone, or a reply could not be written whole): requests not
+    /// yet run need not be, their replies would only be given back.
+    /// </summary>
+    public bool IsBroken => Volatile.Read(ref _broken);
+
     /// <summary>Hand over a request's one reply. Never waits.</summary>
     public void Queue(in NbdReply reply)
     {

@@ -58,7 +58,10 @@ internal sealed class NbdServerTransmission : IDisposable
                 var buffer = result.Buffer;
                 try
                 {
-                    while (!disconnect && NbdTransmissionCodec.TryReadRequest(ref buffer, out var request, out var payload))
+                    // Once no reply can be sent, the requests still buffered here are dropped, not run: a client that
+                    // queued 64 reads of 32 MiB and hung up had the server read 2 GiB for nothing, holding up to its
+                    // budget in buffers, for tens of seconds after it left.
+                    while (!disconnect && !_replies.IsBroken && NbdTransmissionCodec.TryReadRequest(ref buffer, out var request, out var payload))
                     {
                         if (request.Command == NbdCommand.Disconnect)
                             disconnect = true;
@@ -73,7 +76,7 @@ internal sealed class NbdServerTransmission : IDisposable
                 {
                     _input.AdvanceTo(buffer.Start, buffer.End);
                 }
-                disconnect |= result.IsCompleted;
+                disconnect |= result.IsCompleted || _replies.IsBroken;
             }
         }
         finally
@@ -108,6 +111,11 @@ internal sealed class NbdServerTransmission : IDisposable
         {
             _inflight.Exit(1);
             throw;
+        }
+        if (_replies.IsBroken)
+        {
+            _replies.Queue(NbdReply.Nothing(request, cost)); // the connection broke while this request waited for its bytes
+            return;
         }
         switch (request.Command)
         {
@@ -152,6 +160,11 @@ internal sealed class NbdServerTransmission : IDisposable
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask ReadIntoBufferAsync(NbdRequest request, long cost)
     {
+        if (_replies.IsBroken)
+        {
+            _replies.Queue(NbdReply.Nothing(request, cost));
+            return;
+        }
         var buffer = RequestBuffer.Rent((int)request.Length);
         try
         {
