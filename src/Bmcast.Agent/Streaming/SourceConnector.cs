@@ -108,7 +108,7 @@ public sealed class SourceConnector(ManifestTrust trust, TimeSpan outageLimit, N
         if (uri.StartsWith(AoeAddress.Scheme, StringComparison.Ordinal))
         {
             var aoe = AoeAddress.Parse(uri);
-            var source = await AoeImageSource.OpenAsync(aoe, cancellationToken: ct);
+            var source = await AoeImageSource.OpenAsync(aoe, cancellationToken: ct, logger: logger);
             bool bmcastTarget = source.Initiator.Model.StartsWith(AoeTargetHandler.ModelPrefix, StringComparison.Ordinal);
             // Looked for while the manifest is and while the disk is opened and exported, which need no profile.
             var profile = FetchAoeProfileAsync(aoe, ct);

@@ -1,6 +1,7 @@
 using System.Buffers;
 using Bmcast.Core.Aoe;
 using Bmcast.Core.Storage;
+using Microsoft.Extensions.Logging;
 
 namespace Bmcast.Protocols.Aoe;
 
@@ -13,9 +14,15 @@ public sealed class AoeImageSource(AoeInitiator initiator, string description) :
 {
     private const int Sector = AoeProtocol.SectorSize;
 
-    public static async Task<AoeImageSource> OpenAsync(AoeAddress address, AoeInitiatorOptions? options = null, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Connect to the target at <paramref name="address"/>. A receive ring the kernel refuses is warned about on
+    /// <paramref name="logger"/> (the stream's or deployment's log), and how frames arrive is logged there at debug level.
+    /// </summary>
+    public static async Task<AoeImageSource> OpenAsync(AoeAddress address, AoeInitiatorOptions? options = null, CancellationToken cancellationToken = default,
+        ILogger? logger = null)
     {
-        var channel = PacketSocketChannel.Open(address.Interface);
+        var channel = PacketSocketChannel.Open(address.Interface, logger);
+        logger?.LogDebug("AoE initiator on {Interface}: receiving through {Path}", address.Interface, channel.ReceivePath);
         AoeInitiator initiator;
         try
         {

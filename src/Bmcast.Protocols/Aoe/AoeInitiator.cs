@@ -20,6 +20,8 @@ public sealed class AoeInitiator : IAsyncDisposable
     private const int StallProbeThreshold = 8;
     /// <summary>How fast a pause learnt (<see cref="RttEstimator.LearnPause"/>) is forgotten: halved every this long.</summary>
     private static readonly TimeSpan PauseMemoryHalfLife = TimeSpan.FromSeconds(5);
+    /// <summary>Spare requests kept for the next reads: several reads of a MiB in flight at MTU 1500, beyond which the GC takes them.</summary>
+    private const int MaxSpareRequests = 8192;
 
     private readonly IFrameChannel _channel;
     private readonly AoeInitiatorOptions _options;
@@ -30,7 +32,11 @@ public sealed class AoeInitiator : IAsyncDisposable
     /// machine most timeouts are a descheduled peer, not a lost frame, and an earlier send's reply is as good as the resend's.
     /// </summary>
     private readonly Dictionary<uint, (AoeRequest Request, long SentAt, int Send)> _superseded = [];
-    private readonly Queue<AoeRequest> _waiting = new();
+    /// <summary>Requests not sent yet, each with the read it was queued for: one whose request has since begun another life is stale.</summary>
+    private readonly Queue<(AoeRequest Request, AoeRequestSet Set)> _waiting = new();
+    /// <summary>Requests whose read is over, none of their tags known any more, for the next reads to take (linked by <see cref="AoeRequest.Next"/>).</summary>
+    private AoeRequest? _spareRequests;
+    private int _spareCount;
     /// <summary>Send batches for callers' threads (the receive and timer loops own theirs).</summary>
     private readonly Stack<FrameBatch> _spareBatches = new();
     private readonly RttEstimator _rtt;
@@ -122,22 +128,68 @@ public sealed class AoeInitiator : IAsyncDisposable
         if (lba + count > Sectors)
             throw new ArgumentOutOfRangeException(nameof(lba), $"sectors {lba}..{lba + count} are beyond the target's {Sectors}");
         int perFrame = SectorsPerFrame;
-        var requests = new AoeRequest[(int)((count + (ulong)perFrame - 1) / (ulong)perFrame)];
-        var set = new AoeRequestSet(requests.Length);
-        for (int i = 0; i < requests.Length; i++)
+        int parts = (int)((count + (ulong)perFrame - 1) / (ulong)perFrame);
+        var set = new AoeRequestSet(parts);
+        AoeRequest? first = null;
+        lock (_lock)
+            for (int i = parts - 1; i >= 0; i--)
+            {
+                int sectors = (int)Math.Min((ulong)perFrame, count - (ulong)i * (ulong)perFrame);
+                var request = TakeSpare().Start(set, AoeCommand.Ata, Ata.ReadSectorsExt, AtaFlags.Extended, lba + (ulong)(i * perFrame), sectors,
+                    destination.Slice(i * perFrame * AoeProtocol.SectorSize, sectors * AoeProtocol.SectorSize));
+                request.Next = first;
+                first = request;
+            }
+        try
         {
-            int sectors = (int)Math.Min((ulong)perFrame, count - (ulong)i * (ulong)perFrame);
-            requests[i] = new AoeRequest(set, AoeCommand.Ata, Ata.ReadSectorsExt, AtaFlags.Extended, lba + (ulong)(i * perFrame), sectors,
-                destination.Slice(i * perFrame * AoeProtocol.SectorSize, sectors * AoeProtocol.SectorSize));
+            await RunAsync(set, first!, cancellationToken);
         }
-        await RunAsync(set, requests, cancellationToken);
+        finally
+        {
+            Recycle(first!);
+        }
+    }
+
+    /// <summary>A spare request, or a new one while there are none. Caller holds the lock.</summary>
+    private AoeRequest TakeSpare()
+    {
+        if (_spareRequests is not { } spare)
+            return new AoeRequest();
+        _spareRequests = spare.Next;
+        _spareCount--;
+        return spare;
+    }
+
+    /// <summary>
+    /// Keep the requests of a read that is over (linked from <paramref name="first"/>) for the next reads. Their tags are
+    /// forgotten first, so no late reply can reach a request in its next life; a queue entry still naming one is stale
+    /// by its set (<see cref="Pump"/>).
+    /// </summary>
+    private void Recycle(AoeRequest first)
+    {
+        lock (_lock)
+        {
+            for (var request = first; request is not null;)
+            {
+                var next = request.Next;
+                Forget(request);
+                request.Next = null;
+                if (_spareCount < MaxSpareRequests)
+                {
+                    request.Next = _spareRequests;
+                    _spareRequests = request;
+                    _spareCount++;
+                }
+                request = next;
+            }
+        }
     }
 
     private async Task DiscoverAsync(CancellationToken cancellationToken)
     {
         var set = new AoeRequestSet(1);
-        var request = new AoeRequest(set, AoeCommand.QueryConfig, 0, AtaFlags.None, 0, 0, Memory<byte>.Empty);
-        await RunAsync(set, [request], cancellationToken);
+        var request = new AoeRequest().Start(set, AoeCommand.QueryConfig, 0, AtaFlags.None, 0, 0, Memory<byte>.Empty);
+        await RunAsync(set, request, cancellationToken);
         lock (_lock)
         {
             _target = request.ReplySource;
@@ -152,21 +204,25 @@ public sealed class AoeInitiator : IAsyncDisposable
     {
         var identify = new byte[AtaIdentify.Length];
         var set = new AoeRequestSet(1);
-        await RunAsync(set, [new AoeRequest(set, AoeCommand.Ata, Ata.IdentifyDevice, AtaFlags.None, 0, 1, identify)], cancellationToken);
+        await RunAsync(set, new AoeRequest().Start(set, AoeCommand.Ata, Ata.IdentifyDevice, AtaFlags.None, 0, 1, identify), cancellationToken);
         Sectors = AtaIdentify.ReadSectors(identify);
         Span<char> model = stackalloc char[AtaIdentify.ModelLength];
         Model = new string(model[..AtaIdentify.ReadModel(identify, model)]);
     }
 
-    private async Task RunAsync(AoeRequestSet set, AoeRequest[] requests, CancellationToken cancellationToken)
+    /// <summary>
+    /// Send the requests of one read (linked from <paramref name="first"/>) as the window allows and wait for all; when it
+    /// returns or throws, no reply writes into their buffers any more.
+    /// </summary>
+    private async Task RunAsync(AoeRequestSet set, AoeRequest first, CancellationToken cancellationToken)
     {
         FrameBatch outgoing;
         lock (_lock)
         {
             if (_broken is not null)
                 throw new IOException($"AoE initiator for e{Shelf}.{Slot} stopped: {_broken.Message}", _broken);
-            foreach (var request in requests)
-                _waiting.Enqueue(request);
+            for (var request = first; request is not null; request = request.Next)
+                _waiting.Enqueue((request, set));
             outgoing = _spareBatches.TryPop(out var spare) ? spare : NewOutgoingBatch();
             Pump(outgoing);
         }
@@ -174,7 +230,7 @@ public sealed class AoeInitiator : IAsyncDisposable
         lock (_lock)
             _spareBatches.Push(outgoing);
         // Cancelling withdraws the requests under the lock, so no reply can write into the caller's buffer afterwards.
-        using var registration = cancellationToken.Register(() => Withdraw(set, requests, cancellationToken));
+        using var registration = cancellationToken.Register(() => Withdraw(set, first, cancellationToken));
         try
         {
             await set.Completion.Task;
@@ -182,16 +238,16 @@ public sealed class AoeInitiator : IAsyncDisposable
         catch
         {
             // One part failed: its siblings must not keep writing into a buffer the caller gets back now.
-            Withdraw(set, requests, CancellationToken.None);
+            Withdraw(set, first, CancellationToken.None);
             throw;
         }
     }
 
-    private void Withdraw(AoeRequestSet set, AoeRequest[] requests, CancellationToken cancellationToken)
+    private void Withdraw(AoeRequestSet set, AoeRequest first, CancellationToken cancellationToken)
     {
         lock (_lock)
         {
-            foreach (var request in requests)
+            for (var request = first; request is not null; request = request.Next)
                 Forget(request);
             set.Cancel(cancellationToken);
         }
@@ -215,8 +271,8 @@ public sealed class AoeInitiator : IAsyncDisposable
     {
         while (_waiting.Count > 0 && _inflight.Count < _window.Current)
         {
-            var request = _waiting.Dequeue();
-            if (!request.IsOver)
+            var (request, set) = _waiting.Dequeue();
+            if (request.Set == set && !request.IsOver)
                 Transmit(request, Stopwatch.GetTimestamp(), outgoing);
         }
     }
@@ -479,8 +535,11 @@ public sealed class AoeInitiator : IAsyncDisposable
         {
             _broken = cause;
             var failure = new IOException($"AoE initiator for e{Shelf}.{Slot} stopped: {cause.Message}", cause);
-            foreach (var request in _inflight.Values.Concat(_waiting))
+            foreach (var request in _inflight.Values)
                 request.Fail(failure);
+            foreach (var (request, set) in _waiting)
+                if (request.Set == set)
+                    request.Fail(failure);
             _inflight.Clear();
             _superseded.Clear();
             _waiting.Clear();

@@ -8,8 +8,9 @@ namespace Bmcast.Tests.Aoe;
 
 /// <summary>
 /// Allocation budgets of the AoE hot paths (issue 13, deliverable 7): the target answering a read from a stored image,
-/// and the initiator's receive thread matching a reply, copying its data and letting the next request into the window.
-/// Both are measured per thread (<see cref="GC.GetAllocatedBytesForCurrentThread"/>), so other tests running beside
+/// the initiator's receive thread matching a reply, copying its data and letting the next request into the window, and
+/// the initiator's callers starting reads (no request made per frame).
+/// All are measured per thread (<see cref="GC.GetAllocatedBytesForCurrentThread"/>), so other tests running beside
 /// them do not count. A change that allocates per frame on either path fails here.
 /// </summary>
 public sealed class AoeAllocationTests
@@ -67,10 +68,8 @@ public sealed class AoeAllocationTests
     [InlineData(9000)]
     public async Task The_initiator_takes_replies_without_allocating(int mtu)
     {
-        RequireOptimizedBuild();
-        byte[] image = ReadOnlyTestDevice.RandomData(16 << 20, seed: 2);
-        var link = ResponderChannel.Serving(image, mtu);
-        await using var initiator = await AoeInitiator.ConnectAsync(link, 1, 0, cancellationToken: TestContext.Current.CancellationToken);
+        var (image, link, initiator) = await ConnectAsync(mtu, seed: 2);
+        await using var _ = initiator;
         var copy = new byte[image.Length];
 
         async Task ReadAllAsync()
@@ -96,6 +95,55 @@ public sealed class AoeAllocationTests
         // Anything allocated per reply is an object, 24 B at least. What completing a whole read costs now and then (the
         // thread pool's queue growing a segment for the reader's continuation, ~5 KiB once in a run) stays below 1 B a reply.
         Assert.True(perReply < 1, $"taking a reply allocates {perReply:F2} B on average, budget {Budget} B (less than 1 B)");
+    }
+
+    [Theory]
+    [InlineData(1500)]
+    [InlineData(9000)]
+    public async Task A_read_allocates_nothing_per_frame(int mtu)
+    {
+        var (image, _, initiator) = await ConnectAsync(mtu, seed: 3);
+        await using var _ = initiator;
+        // Both reads take more frames than the largest window, so neither can complete before its caller awaits it: the
+        // two differ in their frames only, and what a read costs whatever its size (its task, its set) cancels out.
+        int window = new AoeInitiatorOptions().MaxWindow;
+        int shortFrames = 2 * window, longFrames = 4 * window;
+        int frameBytes = initiator.SectorsPerFrame * AoeProtocol.SectorSize;
+        var buffer = new byte[longFrames * frameBytes];
+
+        // What the caller's thread allocates in starting a read (where its requests are made), on average.
+        async Task<double> CallerBytesAsync(int frames, int reads)
+        {
+            long total = 0;
+            for (int i = 0; i < reads; i++)
+            {
+                long before = GC.GetAllocatedBytesForCurrentThread();
+                var read = initiator.ReadSectorsAsync(0, buffer.AsMemory(0, frames * frameBytes), CancellationToken.None);
+                total += GC.GetAllocatedBytesForCurrentThread() - before;
+                await read;
+            }
+            return (double)total / reads;
+        }
+
+        await CallerBytesAsync(longFrames, 20); // JIT tiers, the window opening, the queue and spare requests growing
+        double shortRead = await CallerBytesAsync(shortFrames, 50);
+        double longRead = await CallerBytesAsync(longFrames, 50);
+        double perFrame = (longRead - shortRead) / (longFrames - shortFrames);
+
+        TestContext.Current.TestOutputHelper?.WriteLine($"MTU {mtu}: {shortRead:F0} B to start a read of {shortFrames} frames, " +
+                                                        $"{longRead:F0} B for {longFrames}: {perFrame:F2} B per frame");
+        Assert.Equal(image.AsSpan(0, buffer.Length).ToArray(), buffer);
+        // A request object per frame would be ~100 B a frame; an array of them 8 B.
+        Assert.True(perFrame < 1, $"a read allocates {perFrame:F2} B per frame, budget {Budget} B (less than 1 B)");
+    }
+
+    /// <summary>An initiator connected to a 16 MiB random image served in place (<see cref="ResponderChannel"/>); Release builds only.</summary>
+    private static async Task<(byte[] Image, ResponderChannel Link, AoeInitiator Initiator)> ConnectAsync(int mtu, int seed)
+    {
+        RequireOptimizedBuild();
+        byte[] image = ReadOnlyTestDevice.RandomData(16 << 20, seed);
+        var link = ResponderChannel.Serving(image, mtu);
+        return (image, link, await AoeInitiator.ConnectAsync(link, 1, 0, cancellationToken: TestContext.Current.CancellationToken));
     }
 
     /// <summary>Debug builds compile async state machines as classes, so every call allocates: only Release measures anything.</summary>
