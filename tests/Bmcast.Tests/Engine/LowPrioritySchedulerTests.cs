@@ -34,26 +34,28 @@ public sealed class LowPrioritySchedulerTests
     [Fact]
     public async Task Workers_get_almost_no_CPU_beside_a_busy_thread_at_normal_priority_on_every_core()
     {
-        // The reason the copier runs here: beside a CPU-bound guest it must take (almost) nothing. Every
-        // worker spins beside one normal-priority spinner per core; nice 19 weighs 15 against 1024, so a
-        // worker should get ~1.5% of what a spinner gets (the bound leaves room for a loaded machine).
+        // The reason the copier runs here: beside a CPU-bound guest it must take (almost) nothing. On each core
+        // the process may use, one worker spins beside one normal-priority spinner, both pinned to that core so
+        // that only their weights decide (left to the load balancer, other tests' threads could leave a worker
+        // a core of its own for a while: 24% in one run). Nice 19 weighs 15 against 1024, so a worker should
+        // get ~1.5% of what its spinner gets; the bound leaves room for a loaded machine.
         Assert.SkipUnless(OperatingSystem.IsLinux(), "nice per thread is Linux's");
         var ct = TestContext.Current.CancellationToken;
-        int cores = Environment.ProcessorCount;
-        using var workers = new LowPriorityScheduler(cores);
+        int[] cpus = AllowedCpus();
+        using var workers = new LowPriorityScheduler(cpus.Length);
         var stop = false;
-        var normal = new long[cores];
-        var low = new long[cores];
-        using var started = new CountdownEvent(2 * cores);
-        using var ended = new CountdownEvent(cores);
-        var spinners = Enumerable.Range(0, cores).Select(i => new Thread(() => Spin(ref normal[i], started, ref stop))).ToList();
+        var normal = new long[cpus.Length];
+        var low = new long[cpus.Length];
+        using var started = new CountdownEvent(2 * cpus.Length);
+        using var ended = new CountdownEvent(cpus.Length);
+        var spinners = Enumerable.Range(0, cpus.Length).Select(i => new Thread(() => Spin(cpus[i], ref normal[i], started, ref stop))).ToList();
         spinners.ForEach(t => t.Start());
-        for (int i = 0; i < cores; i++)
+        for (int i = 0; i < cpus.Length; i++)
         {
             int worker = i;
             workers.Post(() =>
             {
-                Spin(ref low[worker], started, ref stop);
+                Spin(cpus[worker], ref low[worker], started, ref stop);
                 ended.Signal();
             });
         }
@@ -67,12 +69,32 @@ public sealed class LowPrioritySchedulerTests
         Assert.True(lowShare < 0.15, $"low-priority workers spun {lowShare:P1} of what normal threads did");
     }
 
-    private static void Spin(ref long count, CountdownEvent started, ref bool stop)
+    /// <summary>Pin the calling thread to <paramref name="cpu"/>, then count until told to stop.</summary>
+    private static void Spin(int cpu, ref long count, CountdownEvent started, ref bool stop)
     {
+        var mask = new byte[CpuMaskBytes];
+        mask[cpu / 8] = (byte)(1 << (cpu % 8));
+        Assert.True(SchedSetAffinity(0, mask.Length, mask) == 0, $"cannot pin a thread to CPU {cpu}");
         started.Signal();
         while (!Volatile.Read(ref stop))
             count++;
     }
+
+    /// <summary>The CPUs this process may run on (its affinity mask).</summary>
+    private static int[] AllowedCpus()
+    {
+        var mask = new byte[CpuMaskBytes];
+        Assert.True(SchedGetAffinity(0, mask.Length, mask) == 0, "sched_getaffinity failed");
+        return [.. Enumerable.Range(0, mask.Length * 8).Where(cpu => (mask[cpu / 8] & (1 << (cpu % 8))) != 0)];
+    }
+
+    private const int CpuMaskBytes = 128;
+
+    [DllImport("libc", EntryPoint = "sched_setaffinity")]
+    private static extern int SchedSetAffinity(int pid, nint size, byte[] mask);
+
+    [DllImport("libc", EntryPoint = "sched_getaffinity")]
+    private static extern int SchedGetAffinity(int pid, nint size, byte[] mask);
 
     [DllImport("libc", EntryPoint = "getpriority")]
     private static extern int GetPriority(int which, int who);
