@@ -11,19 +11,8 @@ internal sealed class ByteBudget(long limit)
     private readonly Lock _lock = new();
     private readonly LinkedList<Waiter> _waiters = new();
     private long _held;
-    private long _peak;
 
     public long Limit => limit;
-
-    /// <summary>The most held at once so far.</summary>
-    public long PeakHeld
-    {
-        get
-        {
-            lock (_lock)
-                return _peak;
-        }
-    }
 
     public long Held
     {
@@ -70,11 +59,7 @@ internal sealed class ByteBudget(long limit)
         }
     }
 
-    private void Hold(long bytes)
-    {
-        _held += bytes;
-        _peak = Math.Max(_peak, _held);
-    }
+    private void Hold(long bytes) => _held += bytes;
 
     private bool Fits(long bytes) => _held + bytes <= limit || _held == 0;
 

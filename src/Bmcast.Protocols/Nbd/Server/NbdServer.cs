@@ -23,7 +23,6 @@ public sealed class NbdServer : IAsyncDisposable
     private readonly Dictionary<IPAddress, int> _connectionsPerPeer = [];
     private readonly ByteBudget _bytesInFlight;
     private readonly RefusalLog _refusals;
-    private readonly MemoryReturn _memoryReturn = new();
     private long _nextConnectionId;
 
     public NbdServer(IExportCatalog catalog, ILogger<NbdServer> logger, NbdServerOptions? options = null)
@@ -148,7 +147,6 @@ public sealed class NbdServer : IAsyncDisposable
     {
         var budget = new ReplyBudget(_bytesInFlight, _options.MaxBytesInFlightPerConnection);
         await new NbdServerConnection(_catalog, _options, budget, _logger, transport, peer).RunAsync(cancellationToken);
-        _memoryReturn.ConnectionEnded(budget.PeakHeld);
     }
 
     private async Task AcceptAsync(Listener listener)

@@ -36,9 +36,6 @@ internal sealed class ReplyBudget(ByteBudget shared, long perConnection)
         }
     }
 
-    /// <summary>The most this connection's requests held at once.</summary>
-    public long PeakHeld => _own.PeakHeld;
-
     public void Release(long bytes)
     {
         if (bytes == 0)
