@@ -6,8 +6,11 @@ namespace Bmcast.Protocols.Nbd.Server;
 /// Replies waiting for the <see cref="NbdReplyWriter"/>: any thread adds, the writer takes them all at once. Two lists
 /// swap places and the writer's wait is a reusable value-task source, so a warm connection allocates nothing here (a
 /// <c>Channel</c>'s queue allocates ever larger segments as items pass through it). The writer is woken on the thread
-/// pool, never on the thread that queued (the parse loop must not end up writing replies), by queueing this object
-/// itself: queueing a continuation delegate would allocate a work item per wake-up.
+/// pool, never inline on the thread that queued (the parse loop must not end up writing replies), by queueing this
+/// object itself: queueing a continuation delegate would allocate a work item per wake-up. It goes to the queueing
+/// worker's own queue: that thread runs the writer as soon as it is free (the parse loop waiting for the next
+/// requests), unless an idle worker takes it first, so a reply needs no hand-over to a sleeping thread (under
+/// nbdcopy, 10-20% less server CPU per GiB).
 /// </summary>
 internal sealed class ReplyQueue : IValueTaskSource<bool>, IThreadPoolWorkItem
 {
@@ -29,7 +32,7 @@ internal sealed class ReplyQueue : IValueTaskSource<bool>, IThreadPoolWorkItem
                 return true;
             _waiting = false;
         }
-        ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+        ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: true);
         return true;
     }
 
@@ -43,7 +46,7 @@ internal sealed class ReplyQueue : IValueTaskSource<bool>, IThreadPoolWorkItem
                 return;
             _waiting = false;
         }
-        ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+        ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: true);
     }
 
     /// <summary>Take every queued reply, giving <paramref name="drained"/> (emptied) back as the list that fills next.</summary>
