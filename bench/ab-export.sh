@@ -90,6 +90,6 @@ for tree in old new; do
   # shellcheck disable=SC2086
   e=$(median ${export_t[$tree]}); s=$(median ${serve_t[$tree]})
   printf '%s (%s): export %.3f s (%+.1f%% time vs nbdkit), serve dense %.3f s (%.2fx nbdkit throughput); CPU per copy: export %s ticks, serve %s ticks; export samples:%s; serve samples:%s\n' \
-    "$tree" "$(git -C "${!tree}" rev-parse --short HEAD)" "$e" "$(echo "($e / $kx - 1) * 100" | bc -l)" "$s" "$(echo "$kd / $s" | bc -l)" \
+    "$tree" "$(git -C "${!tree}" describe --always --dirty)" "$e" "$(echo "($e / $kx - 1) * 100" | bc -l)" "$s" "$(echo "$kd / $s" | bc -l)" \
     "$(median ${export_c[$tree]})" "$(median ${serve_c[$tree]})" "${export_t[$tree]}" "${serve_t[$tree]}"
 done
