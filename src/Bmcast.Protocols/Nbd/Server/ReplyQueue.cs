@@ -9,8 +9,7 @@ namespace Bmcast.Protocols.Nbd.Server;
 /// pool, never inline on the thread that queued (the parse loop must not end up writing replies), by queueing this
 /// object itself: queueing a continuation delegate would allocate a work item per wake-up. It goes to the queueing
 /// worker's own queue: that thread runs the writer as soon as it is free (the parse loop waiting for the next
-/// requests), unless an idle worker takes it first, so a reply needs no hand-over to a sleeping thread (under
-/// nbdcopy, 10-20% less server CPU per GiB).
+/// requests), unless an idle worker takes it first, so a reply usually needs no hand-over to a sleeping thread.
 /// </summary>
 internal sealed class ReplyQueue : IValueTaskSource<bool>, IThreadPoolWorkItem
 {
