@@ -37,6 +37,9 @@ internal static unsafe class AoeInitiator
     private static AoeFailure s_failure;
 
     public static ulong Resends { get; private set; }
+    // Every ATA request frame sent (resends included) and every reply that completed a request.
+    public static ulong FramesSent { get; private set; }
+    public static ulong FramesReceived { get; private set; }
     public static ulong Dropped { get; private set; }
 
     // Fault injection for tests where the kernel offers no netem: every nth
@@ -183,6 +186,7 @@ internal static unsafe class AoeInitiator
         AoeFrame.WriteHeader(frame, target.Mac, E1000.Mac, 0, 0, target.Major, target.Minor, AoeFrame.CommandAta, r->Tag);
         AoeFrame.WriteAta(frame, flags, 0, (byte)r->Count, command, r->Lba);
         E1000.Transmit(AoeFrame.MinimumFrameLength);
+        FramesSent++;
         r->Sends++;
         r->SentAt = Clock.Now;
         return true;
@@ -212,6 +216,7 @@ internal static unsafe class AoeInitiator
             if (r->Sends == 1)
                 s_timer.Sample(Clock.MicrosecondsSince(r->SentAt));
             r->Busy = false;
+            FramesReceived++;
             return r->Count;
         }
         return 0;

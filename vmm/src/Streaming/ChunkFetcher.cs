@@ -47,6 +47,7 @@ internal static unsafe class ChunkFetcher
         uint ns = HiddenTail.Namespace;
         if (s_manifest.IsZeroChunk(chunk))
         {
+            ulong zeroStarted = Clock.Now;
             if (!PrivateQueuePair.WriteZeroes(ns, lba, blocks))
             {
                 // A controller without Write Zeroes: write a zero buffer instead.
@@ -54,6 +55,7 @@ internal static unsafe class ChunkFetcher
                 if (!PrivateQueuePair.WriteRange(ns, lba, blocks, s_buffer))
                     return FetchFailure.Write;
             }
+            FetchPhases.ZeroTicks += Clock.Now - zeroStarted;
             ZeroChunks++;
             ChunkMap.MarkPresent(chunk);
             return FetchFailure.None;
@@ -68,11 +70,18 @@ internal static unsafe class ChunkFetcher
             return FetchFailure.Aoe;
         }
         s_serverLostAt = 0;
-        if (!s_manifest.ChunkMatches(chunk, s_buffer, length))
+        ulong received = Clock.Now;
+        FetchPhases.AoeTicks += received - started;
+        bool matches = s_manifest.ChunkMatches(chunk, s_buffer, length);
+        ulong hashed = Clock.Now;
+        FetchPhases.HashTicks += hashed - received;
+        if (!matches)
             return FetchFailure.Verify;
         // The last chunk may end inside a logical block: the rest is zeros.
         Memory.Zero(s_buffer + length, (nuint)(blocks * lbaSize - length));
-        if (!PrivateQueuePair.WriteRange(ns, lba, blocks, s_buffer))
+        bool written = PrivateQueuePair.WriteRange(ns, lba, blocks, s_buffer);
+        FetchPhases.WriteTicks += Clock.Now - hashed;
+        if (!written)
             return FetchFailure.Write;
         ulong us = Clock.MicrosecondsSince(started);
         FetchUs += us;
