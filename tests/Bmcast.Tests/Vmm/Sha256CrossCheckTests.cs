@@ -48,6 +48,40 @@ public sealed unsafe class Sha256CrossCheckTests
             Assert.Equal(SHA256.HashData(data), hash);
         }, iter: 1000);
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(65)]
+    [InlineData(4095)]
+    [InlineData(65535)]
+    [InlineData(65537)]
+    [InlineData(262_147)]
+    public void Odd_lengths_past_many_blocks_hash_like_the_bcl(int length)
+    {
+        var data = new byte[length];
+        Random.Shared.NextBytes(data);
+        Assert.Equal(SHA256.HashData(data), Freestanding(data));
+    }
+
+    [Fact]
+    public void A_chunk_hashed_in_8_KiB_steps_from_an_odd_offset_equals_hashing_at_once()
+    {
+        // The hypervisor hashes a chunk in steps as its AoE frames arrive (ArrivalHasher).
+        var data = new byte[(64 << 10) + 3];
+        Random.Shared.NextBytes(data);
+        var hash = new byte[Sha256.HashSize];
+        Sha256 sha = default;
+        sha.Init();
+        fixed (byte* d = data)
+        {
+            sha.Update(d, 3);
+            for (int at = 3; at < data.Length; at += 8192)
+                sha.Update(d + at, (ulong)Math.Min(8192, data.Length - at));
+        }
+        fixed (byte* h = hash)
+            sha.Final(h);
+        Assert.Equal(SHA256.HashData(data), hash);
+    }
+
     [Fact]
     public void A_64_KiB_chunk_hashes_like_the_bcl()
     {

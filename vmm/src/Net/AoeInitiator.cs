@@ -40,6 +40,9 @@ internal static unsafe class AoeInitiator
     // Every ATA request frame sent (resends included) and every reply that completed a request.
     public static ulong FramesSent { get; private set; }
     public static ulong FramesReceived { get; private set; }
+    // Replies for no outstanding request: late answers to a request already
+    // answered after a resend (so that resend was early, not for a loss).
+    public static ulong StaleReplies { get; private set; }
     public static ulong Dropped { get; private set; }
 
     // Fault injection for tests where the kernel offers no netem: every nth
@@ -107,24 +110,29 @@ internal static unsafe class AoeInitiator
     }
 
     // Reads count sectors from lba into destination (count * 512 bytes).
-    public static bool Read(ref AoeTarget target, ulong lba, ulong count, byte* destination)
+    // whileWaiting (may be null) is called whenever no reply is waiting, with
+    // how many bytes from destination's start have arrived without a gap, so
+    // the caller can work on them (hash) while the rest is on the wire; it
+    // should return quickly: replies queue in the receive ring meanwhile.
+    public static bool Read(ref AoeTarget target, ulong lba, ulong count, byte* destination, delegate*<ulong, void> whileWaiting)
     {
         if (lba + count > target.Sectors || lba + count < lba)
             return Fail(AoeFailure.PastEnd);
-        return Run(ref target, AoeFrame.AtaReadExt, AoeFrame.AtaFlagExtended, lba, count, destination);
+        return Run(ref target, AoeFrame.AtaReadExt, AoeFrame.AtaFlagExtended, lba, count, destination, whileWaiting);
     }
 
     private static bool Identify(ref AoeTarget target)
     {
         byte* identify = stackalloc byte[AoeFrame.SectorSize];
-        if (!Run(ref target, AoeFrame.AtaIdentify, 0, 0, 1, identify))
+        if (!Run(ref target, AoeFrame.AtaIdentify, 0, 0, 1, identify, null))
             return false;
         target.Sectors = AoeFrame.IdentifySectors(identify);
         return true;
     }
 
     // The windowed request loop shared by IDENTIFY (one sector) and reads.
-    private static bool Run(ref AoeTarget target, byte command, byte flags, ulong lba, ulong count, byte* destination)
+    private static bool Run(ref AoeTarget target, byte command, byte flags, ulong lba, ulong count, byte* destination,
+        delegate*<ulong, void> whileWaiting)
     {
         for (int i = 0; i < Window; i++)
             s_requests[i].Busy = false;
@@ -162,6 +170,8 @@ internal static unsafe class AoeInitiator
                 left -= (ulong)done;
                 continue;
             }
+            if (whileWaiting != null)
+                whileWaiting((Arrived(lba, next) - lba) * AoeFrame.SectorSize);
             for (int i = 0; i < Window; i++)
             {
                 Request* r = s_requests + i;
@@ -176,6 +186,20 @@ internal static unsafe class AoeInitiator
             }
         }
         return true;
+    }
+
+    // The first sector not yet arrived: requests go out in LBA order, so
+    // everything below the lowest outstanding one (or below next, when none
+    // is) has arrived.
+    private static ulong Arrived(ulong lba, ulong next)
+    {
+        ulong arrived = next;
+        for (int i = 0; i < Window; i++)
+        {
+            if (s_requests[i].Busy && s_requests[i].Lba < arrived)
+                arrived = s_requests[i].Lba;
+        }
+        return arrived;
     }
 
     private static bool Send(ref AoeTarget target, byte command, byte flags, Request* r)
@@ -219,6 +243,7 @@ internal static unsafe class AoeInitiator
             FramesReceived++;
             return r->Count;
         }
+        StaleReplies++;
         return 0;
     }
 

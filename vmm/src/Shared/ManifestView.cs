@@ -95,6 +95,10 @@ internal unsafe struct ManifestView
         return _hashes + rank * HashSize;
     }
 
+    // Whether digest is the stored SHA-256 of non-zero chunk.
+    public bool HashMatches(ulong chunk, byte* digest) =>
+        chunk < ChunkCount && !IsZeroChunk(chunk) && Equal(digest, ChunkHash(chunk), HashSize);
+
     // Whether data is exactly chunk's content: all zeros for a zero chunk, its stored SHA-256 otherwise.
     public bool ChunkMatches(ulong chunk, byte* data, ulong length)
     {

@@ -149,7 +149,7 @@ internal static class StreamEvents
     }
 
     // event=NAME present=N chunks=N present_percent=P on_demand_bytes=N background_bytes=N fetched_chunks=N zero_filled=N guest_owned=N
-    // background_us=N aoe_us=N hash_us=N write_us=N zero_us=N frames_sent=N frames_received=N resends=N
+    // background_us=N aoe_us=N hash_us=N write_us=N zero_us=N frames_sent=N frames_received=N resends=N stale_replies=N
     private static void WriteProgress(string name)
     {
         Serial.Write("bmcast-vmm: event=");
@@ -170,6 +170,7 @@ internal static class StreamEvents
         Field("frames_sent", AoeInitiator.FramesSent);
         Field("frames_received", AoeInitiator.FramesReceived);
         Field("resends", AoeInitiator.Resends);
+        Field("stale_replies", AoeInitiator.StaleReplies);
         Serial.WriteLine();
     }
 }
