@@ -4,12 +4,26 @@ using CsCheck;
 
 namespace Bmcast.Tests.Vmm;
 
-/// <summary>The hypervisor's freestanding SHA-256 (vmm/src/Shared/Sha256.cs) against the BCL's.</summary>
-public sealed unsafe class Sha256CrossCheckTests
+/// <summary>
+/// The hypervisor's freestanding SHA-256 (vmm/src/Shared/Sha256.cs) against the BCL's, on its scalar path here and
+/// on the SHA extensions' path in <see cref="Sha256ShaExtensionsCrossCheckTests"/>.
+/// </summary>
+public sealed unsafe class Sha256CrossCheckTests : Sha256Checks
 {
+    protected override void UsePath() => Assert.True(Sha256.Accelerated == null, "the scalar path is the default");
+}
+
+/// <summary>The checks each of the hypervisor's SHA-256 paths must pass; each test first selects its path.</summary>
+public abstract unsafe class Sha256Checks
+{
+    protected abstract void UsePath();
+
     [Fact]
-    public void One_shot_hash_equals_the_bcl_for_random_inputs_of_zero_to_several_blocks() =>
+    public void One_shot_hash_equals_the_bcl_for_random_inputs_of_zero_to_several_blocks()
+    {
+        UsePath();
         Gen.Byte.Array[0, 300].Sample(data => Assert.Equal(SHA256.HashData(data), Freestanding(data)), iter: 2000);
+    }
 
     [Theory]
     [InlineData(55)]   // the padding's 0x80 and length still fit the last block
@@ -21,13 +35,16 @@ public sealed unsafe class Sha256CrossCheckTests
     [InlineData(128)]
     public void Padding_boundaries_hash_like_the_bcl(int length)
     {
+        UsePath();
         var data = new byte[length];
         Random.Shared.NextBytes(data);
         Assert.Equal(SHA256.HashData(data), Freestanding(data));
     }
 
     [Fact]
-    public void Hashing_in_pieces_equals_hashing_at_once() =>
+    public void Hashing_in_pieces_equals_hashing_at_once()
+    {
+        UsePath();
         Gen.Select(Gen.Byte.Array[0, 700], Gen.Int[0, 700].Array[0, 6]).Sample((data, cuts) =>
         {
             var hash = new byte[Sha256.HashSize];
@@ -47,6 +64,7 @@ public sealed unsafe class Sha256CrossCheckTests
                 sha.Final(h);
             Assert.Equal(SHA256.HashData(data), hash);
         }, iter: 1000);
+    }
 
     [Theory]
     [InlineData(1)]
@@ -57,6 +75,7 @@ public sealed unsafe class Sha256CrossCheckTests
     [InlineData(262_147)]
     public void Odd_lengths_past_many_blocks_hash_like_the_bcl(int length)
     {
+        UsePath();
         var data = new byte[length];
         Random.Shared.NextBytes(data);
         Assert.Equal(SHA256.HashData(data), Freestanding(data));
@@ -66,6 +85,7 @@ public sealed unsafe class Sha256CrossCheckTests
     public void A_chunk_hashed_in_8_KiB_steps_from_an_odd_offset_equals_hashing_at_once()
     {
         // The hypervisor hashes a chunk in steps as its AoE frames arrive (ArrivalHasher).
+        UsePath();
         var data = new byte[(64 << 10) + 3];
         Random.Shared.NextBytes(data);
         var hash = new byte[Sha256.HashSize];
@@ -85,6 +105,7 @@ public sealed unsafe class Sha256CrossCheckTests
     [Fact]
     public void A_64_KiB_chunk_hashes_like_the_bcl()
     {
+        UsePath();
         var chunk = new byte[64 << 10];
         Random.Shared.NextBytes(chunk);
         Assert.Equal(SHA256.HashData(chunk), Freestanding(chunk));

@@ -5,6 +5,10 @@ namespace Bmcast.Vmm.Shared;
 // SHA-256 (FIPS 180-4) in a form both the hypervisor (own core library: no
 // allocation, no exceptions, no BCL) and the test suite compile; the suite
 // checks it against SHA256.HashData (Sha256CrossCheckTests).
+// Where the CPU has the SHA extensions, the hypervisor sets Accelerated to
+// vmm/asm/sha256ni.asm's routine (Platform/ShaExtensions), which does whole
+// blocks in hardware; the suite checks that path against the BCL too
+// (Sha256ShaExtensionsCrossCheckTests, on a host with them).
 // Every fetched chunk passes through Compress, so it is written for speed
 // where the hypervisor runs emulated (QEMU TCG), in which every memory access
 // costs a software TLB lookup: the 64 rounds unrolled with their constants as
@@ -15,6 +19,9 @@ internal unsafe struct Sha256
 {
     public const int HashSize = 32;
     private const int BlockSize = 64;
+
+    // Compresses n whole 64-byte blocks into the state (a..h); null: the scalar Compress.
+    public static delegate*<uint*, byte*, ulong, void> Accelerated;
 
     private fixed uint _state[8];
     private fixed byte _block[BlockSize];
@@ -52,11 +59,16 @@ internal unsafe struct Sha256
                 }
                 if (_used < BlockSize)
                     return;
-                Compress(state, block);
+                CompressBlocks(state, block, 1);
                 _used = 0;
             }
-            for (; length >= BlockSize; data += BlockSize, length -= BlockSize)
-                Compress(state, data);
+            ulong blocks = length / BlockSize;
+            if (blocks > 0)
+            {
+                CompressBlocks(state, data, blocks);
+                data += blocks * BlockSize;
+                length -= blocks * BlockSize;
+            }
             while (length > 0)
             {
                 block[_used++] = *data++;
@@ -78,14 +90,14 @@ internal unsafe struct Sha256
             {
                 while (_used < BlockSize)
                     block[_used++] = 0;
-                Compress(state, block);
+                CompressBlocks(state, block, 1);
                 _used = 0;
             }
             while (_used < BlockSize - 8)
                 block[_used++] = 0;
             for (int i = 0; i < 8; i++)
                 block[BlockSize - 1 - i] = (byte)(bits >> (8 * i));
-            Compress(state, block);
+            CompressBlocks(state, block, 1);
             for (int i = 0; i < 8; i++)
             {
                 uint s = state[i];
@@ -95,6 +107,17 @@ internal unsafe struct Sha256
                 hash[4 * i + 3] = (byte)s;
             }
         }
+    }
+
+    private static void CompressBlocks(uint* state, byte* data, ulong blocks)
+    {
+        if (Accelerated != null)
+        {
+            Accelerated(state, data, blocks);
+            return;
+        }
+        for (ulong i = 0; i < blocks; i++)
+            Compress(state, data + i * BlockSize);
     }
 
     // One 64-byte block into the state. The rounds rotate the roles of the
