@@ -19,6 +19,7 @@ internal static unsafe class ArrivalHasher
     private static byte* s_buffer;
     private static ulong s_first, s_count, s_hashed, s_offset, s_matches;
     private static Sha256 s_sha;
+    private static ulong s_rankByte, s_rank;   // ManifestView.ChunkHash's cursor, kept across runs
 
     // chunks first..first+count-1 are read into buffer, chunk i of the run at i * ChunkSize.
     public static void Start(ManifestView manifest, ulong first, ulong count, byte* buffer)
@@ -52,7 +53,7 @@ internal static unsafe class ArrivalHasher
             {
                 byte* digest = stackalloc byte[Sha256.HashSize];
                 s_sha.Final(digest);
-                if (s_manifest.HashMatches(s_first + s_hashed, digest))
+                if (s_manifest.HashMatches(s_first + s_hashed, digest, ref s_rankByte, ref s_rank))
                     s_matches |= 1UL << (int)s_hashed;
                 s_hashed++;
                 s_offset = 0;
