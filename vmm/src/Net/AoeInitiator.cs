@@ -113,8 +113,9 @@ internal static unsafe class AoeInitiator
     // whileWaiting (may be null) is called whenever no reply is waiting, with
     // how many bytes from destination's start have arrived without a gap, so
     // the caller can work on them (hash) while the rest is on the wire; it
-    // should return quickly: replies queue in the receive ring meanwhile.
-    public static bool Read(ref AoeTarget target, ulong lba, ulong count, byte* destination, delegate*<ulong, void> whileWaiting)
+    // should return quickly (replies queue in the receive ring meanwhile),
+    // and true if it did any work.
+    public static bool Read(ref AoeTarget target, ulong lba, ulong count, byte* destination, delegate*<ulong, bool> whileWaiting)
     {
         if (lba + count > target.Sectors || lba + count < lba)
             return Fail(AoeFailure.PastEnd);
@@ -132,7 +133,7 @@ internal static unsafe class AoeInitiator
 
     // The windowed request loop shared by IDENTIFY (one sector) and reads.
     private static bool Run(ref AoeTarget target, byte command, byte flags, ulong lba, ulong count, byte* destination,
-        delegate*<ulong, void> whileWaiting)
+        delegate*<ulong, bool> whileWaiting)
     {
         for (int i = 0; i < Window; i++)
             s_requests[i].Busy = false;
@@ -170,8 +171,10 @@ internal static unsafe class AoeInitiator
                 left -= (ulong)done;
                 continue;
             }
-            if (whileWaiting != null)
-                whileWaiting((Arrived(lba, next) - lba) * AoeFrame.SectorSize);
+            // Work done meanwhile: poll again before judging timeouts, since
+            // replies may have queued during it.
+            if (whileWaiting != null && whileWaiting((Arrived(lba, next) - lba) * AoeFrame.SectorSize))
+                continue;
             for (int i = 0; i < Window; i++)
             {
                 Request* r = s_requests + i;

@@ -34,33 +34,33 @@ internal static unsafe class ArrivalHasher
         s_sha.Init();
     }
 
-    // arrived: bytes from the run's start that are in the buffer.
-    public static void Step(ulong arrived)
+    // arrived: bytes from the run's start that are in the buffer. True if it hashed anything.
+    public static bool Step(ulong arrived)
     {
         if (s_hashed == s_count)
-            return;
+            return false;
         ulong started = Clock.Now;
         ulong chunkStart = s_hashed * s_manifest.ChunkSize;
         ulong length = s_manifest.ChunkLength(s_first + s_hashed);
         ulong end = arrived < chunkStart + length ? arrived : chunkStart + length;
         ulong from = chunkStart + s_offset;
-        if (end > from)
+        if (end <= from)
+            return false;
+        ulong take = end - from < StepBytes ? end - from : StepBytes;
+        s_sha.Update(s_buffer + from, take);
+        s_offset += take;
+        if (s_offset == length)
         {
-            ulong take = end - from < StepBytes ? end - from : StepBytes;
-            s_sha.Update(s_buffer + from, take);
-            s_offset += take;
-            if (s_offset == length)
-            {
-                byte* digest = stackalloc byte[Sha256.HashSize];
-                s_sha.Final(digest);
-                if (s_manifest.HashMatches(s_first + s_hashed, digest, ref s_rankByte, ref s_rank))
-                    s_matches |= 1UL << (int)s_hashed;
-                s_hashed++;
-                s_offset = 0;
-                s_sha.Init();
-            }
+            byte* digest = stackalloc byte[Sha256.HashSize];
+            s_sha.Final(digest);
+            if (s_manifest.HashMatches(s_first + s_hashed, digest, ref s_rankByte, ref s_rank))
+                s_matches |= 1UL << (int)s_hashed;
+            s_hashed++;
+            s_offset = 0;
+            s_sha.Init();
         }
         FetchPhases.HashTicks += Clock.Now - started;
+        return true;
     }
 
     // Hashes the rest: the whole run has arrived.

@@ -160,12 +160,15 @@ internal static unsafe class ChunkFetcher
     }
 
     // Called by the AoE read whenever no reply is waiting: hash a step of
-    // what has arrived, and write the next chunk if it is hashed and matched.
-    private static void WhileWaiting(ulong arrived)
+    // what has arrived, and write the next chunk if it is hashed and matched;
+    // true if it did either.
+    private static bool WhileWaiting(ulong arrived)
     {
-        ArrivalHasher.Step(arrived);
-        if (s_runFailure == FetchFailure.None && s_runWritten < ArrivalHasher.Hashed)
-            WriteNext();
+        bool hashed = ArrivalHasher.Step(arrived);
+        if (s_runFailure != FetchFailure.None || s_runWritten == ArrivalHasher.Hashed)
+            return hashed;
+        WriteNext();
+        return true;
     }
 
     // Writes the run's next hashed chunk (a mismatch is never written: the run stops there).
