@@ -60,8 +60,6 @@ internal static unsafe class ChunkFetcher
     public static uint ChunkSize => s_manifest.ChunkSize;
     public static ulong RunChunks => s_runChunks;
 
-    public static bool IsZeroChunk(ulong chunk) => s_manifest.IsZeroChunk(chunk);
-
     // Makes chunks first..first+count-1 present (those already present are
     // skipped); on failure, failed is the chunk that could not be made
     // present (the ones before it are).
