@@ -125,7 +125,17 @@ field() {
 # Generous bounds: TCG on a loaded host; debian-db's background copy writes 4 GiB.
 case "$image" in tiny) boot_s=300 complete_s=900 ;; *) boot_s=900 complete_s=3600 ;; esac
 
-declare -A times
+declare -A times phases
+# phase_split LOG: where the fetches' time went (event=complete): AoE wait, SHA-256, private writes, in seconds and
+# shares, per fetched chunk; frames sent, received, resent (stale: replies to a request already answered, so the resend was early).
+phase_split() {
+  local f=() k
+  for k in fetched_chunks aoe_us hash_us write_us frames_sent frames_received resends stale_replies; do f+=("$(field "$1" complete "$k")"); done
+  awk -v n="${f[0]}" -v a="${f[1]}" -v h="${f[2]}" -v w="${f[3]}" -v s="${f[4]}" -v r="${f[5]}" -v re="${f[6]}" -v st="${f[7]}" 'BEGIN {
+    t = a + h + w; if (t == 0 || n == 0) { print "n/a"; exit }
+    printf "AoE %.2f s (%d%%), SHA-256 %.2f s (%d%%), write %.2f s (%d%%); %.1f ms per chunk; frames %d sent, %d received, %d resent (%d stale)",
+      a / 1e6, 100 * a / t, h / 1e6, 100 * h / t, w / 1e6, 100 * w / t, t / n / 1e3, s, r, re, st }'
+}
 add() { times[$1]+="$2 "; }
 exits="" reserved_kib="" streaming_reserved="" fetched_ratio=() demand_bytes="" read_bytes=""
 for ((r = 1; r <= rounds; r++)); do
@@ -145,6 +155,7 @@ for ((r = 1; r <= rounds; r++)); do
         [[ -n $bg && -n $bg_us ]] || fail "no event=complete with background_bytes and background_us"
         add "bg-$mtu" "$(awk -v b="$bg" -v us="$bg_us" 'BEGIN { printf "%.1f", us ? b / 1.048576 / us : 0 }')"
         add "complete-$mtu" "$done_s"
+        phases[$mtu]="$(phase_split "$log")"
         exits="$(grep -a '^bmcast-vmm: exits ' "$log" | tail -n 1 | sed 's/^bmcast-vmm: exits //')"
         reserved_kib="$(sed -n 's/^bmcast-vmm: reserved \([0-9]*\) KiB.*/\1/p' "$log" | head -n 1)"
         streaming_reserved="$(field "$log" streaming reserved_bytes)"
@@ -214,6 +225,8 @@ echo "| local boot under the hypervisor / bare | $(ratio "$local_vmm" "$local_ba
 echo "| fetched before ready / read by the boot (on-demand, last round) | $(mib "$demand_bytes") MiB / $(mib "$read_bytes") MiB = ${fetched_ratio[-1]}x (all rounds: ${fetched_ratio[*]}) | <= 1.2x |"
 echo "| background copy, MTU 9000 | $(m bg-9000) MiB/s (disk complete at $(m complete-9000) s) | |"
 echo "| background copy, MTU 1500 | $(m bg-1500) MiB/s (disk complete at $(m complete-1500) s) | |"
+echo "| fetch phases, MTU 9000 (last run) | ${phases[9000]} | |"
+echo "| fetch phases, MTU 1500 (last run) | ${phases[1500]} | |"
 echo "| exits until de-virtualization (last stream-1500 run) | $exits | none after |"
 echo "| reserved memory | $reserved_kib KiB block + $(awk -v b="$streaming_reserved" 'BEGIN { printf "%.0f", b / 1024 }') KiB for streaming | |"
 echo

@@ -31,6 +31,7 @@ ilc="$(ls -d "${NUGET_PACKAGES:-$HOME/.nuget/packages}"/runtime.linux-x64.micros
 # --nativelib: no managed Main, the entry point is the [RuntimeExport] EfiMain.
 "$ilc" "$il" -o "$out/managed.obj" --systemmodule:Bmcast.Vmm --targetos:windows --targetarch:x64 -O --nativelib >&2
 nasm -f win64 "$here/asm/cpu.asm" -o "$out/cpu.obj"
+nasm -f win64 "$here/asm/sha256ni.asm" -o "$out/sha256ni.obj"
 lld-link /nologo /subsystem:efi_application /entry:EfiMain /nodefaultlib \
-  /out:"$cache/bmcast-vmm.efi" "$out/managed.obj" "$out/cpu.obj" >&2
+  /out:"$cache/bmcast-vmm.efi" "$out/managed.obj" "$out/cpu.obj" "$out/sha256ni.obj" >&2
 echo "$cache/bmcast-vmm.efi"

@@ -52,6 +52,7 @@ internal static unsafe class Program
         Serial.WriteHex(pm1aControl);
         Serial.WriteLine();
 
+        ShaExtensions.Enable();   // before the AoE check hashes the manifest
         TrapTable traps = TrapTable.In(memory->TakePages(1));
         traps.Add(AcpiPowerControl.Trap(pm1aControl));
         AddRequestedDevices(st, ref traps, memory);

@@ -49,6 +49,21 @@ public sealed unsafe class ManifestViewCrossCheckTests
         }, iter: 200);
 
     [Fact]
+    public void Hash_lookups_through_a_cursor_in_any_order_find_each_chunks_own_hash() =>
+        Gen.Select(GenManifest, Gen.Int[0, 1000].Array[1, 40]).Sample((manifest, picks) =>
+        {
+            byte[] encoded = manifest.Encode();
+            fixed (byte* e = encoded)
+            {
+                Assert.Equal(ManifestStatus.Valid, ManifestView.TryParse(e, (ulong)encoded.Length, out var view));
+                ulong cursorByte = 0, cursorRank = 0;   // one cursor, moved forward and back by the picks
+                foreach (long chunk in picks.Select(p => p % manifest.ChunkCount).Where(c => !manifest.IsZeroChunk(c)))
+                    Assert.Equal(manifest.ChunkHash(chunk).ToArray(),
+                        new ReadOnlySpan<byte>(view.ChunkHash((ulong)chunk, ref cursorByte, ref cursorRank), 32).ToArray());
+            }
+        }, iter: 200);
+
+    [Fact]
     public void A_chunk_matches_only_its_own_content()
     {
         var chunks = new[] { RandomBytes(8192), new byte[8192], RandomBytes(100) };

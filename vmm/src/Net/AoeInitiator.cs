@@ -37,6 +37,12 @@ internal static unsafe class AoeInitiator
     private static AoeFailure s_failure;
 
     public static ulong Resends { get; private set; }
+    // Every ATA request frame sent (resends included) and every reply that completed a request.
+    public static ulong FramesSent { get; private set; }
+    public static ulong FramesReceived { get; private set; }
+    // Replies for no outstanding request: late answers to a request already
+    // answered after a resend (so that resend was early, not for a loss).
+    public static ulong StaleReplies { get; private set; }
     public static ulong Dropped { get; private set; }
 
     // Fault injection for tests where the kernel offers no netem: every nth
@@ -104,24 +110,30 @@ internal static unsafe class AoeInitiator
     }
 
     // Reads count sectors from lba into destination (count * 512 bytes).
-    public static bool Read(ref AoeTarget target, ulong lba, ulong count, byte* destination)
+    // whileWaiting (may be null) is called whenever no reply is waiting, with
+    // how many bytes from destination's start have arrived without a gap, so
+    // the caller can work on them (hash) while the rest is on the wire; it
+    // should return quickly (replies queue in the receive ring meanwhile),
+    // and true if it did any work.
+    public static bool Read(ref AoeTarget target, ulong lba, ulong count, byte* destination, delegate*<ulong, bool> whileWaiting)
     {
         if (lba + count > target.Sectors || lba + count < lba)
             return Fail(AoeFailure.PastEnd);
-        return Run(ref target, AoeFrame.AtaReadExt, AoeFrame.AtaFlagExtended, lba, count, destination);
+        return Run(ref target, AoeFrame.AtaReadExt, AoeFrame.AtaFlagExtended, lba, count, destination, whileWaiting);
     }
 
     private static bool Identify(ref AoeTarget target)
     {
         byte* identify = stackalloc byte[AoeFrame.SectorSize];
-        if (!Run(ref target, AoeFrame.AtaIdentify, 0, 0, 1, identify))
+        if (!Run(ref target, AoeFrame.AtaIdentify, 0, 0, 1, identify, null))
             return false;
         target.Sectors = AoeFrame.IdentifySectors(identify);
         return true;
     }
 
     // The windowed request loop shared by IDENTIFY (one sector) and reads.
-    private static bool Run(ref AoeTarget target, byte command, byte flags, ulong lba, ulong count, byte* destination)
+    private static bool Run(ref AoeTarget target, byte command, byte flags, ulong lba, ulong count, byte* destination,
+        delegate*<ulong, bool> whileWaiting)
     {
         for (int i = 0; i < Window; i++)
             s_requests[i].Busy = false;
@@ -159,6 +171,10 @@ internal static unsafe class AoeInitiator
                 left -= (ulong)done;
                 continue;
             }
+            // Work done meanwhile: poll again before judging timeouts, since
+            // replies may have queued during it.
+            if (whileWaiting != null && whileWaiting((Arrived(lba, next) - lba) * AoeFrame.SectorSize))
+                continue;
             for (int i = 0; i < Window; i++)
             {
                 Request* r = s_requests + i;
@@ -175,6 +191,20 @@ internal static unsafe class AoeInitiator
         return true;
     }
 
+    // The first sector not yet arrived: requests go out in LBA order, so
+    // everything below the lowest outstanding one (or below next, when none
+    // is) has arrived.
+    private static ulong Arrived(ulong lba, ulong next)
+    {
+        ulong arrived = next;
+        for (int i = 0; i < Window; i++)
+        {
+            if (s_requests[i].Busy && s_requests[i].Lba < arrived)
+                arrived = s_requests[i].Lba;
+        }
+        return arrived;
+    }
+
     private static bool Send(ref AoeTarget target, byte command, byte flags, Request* r)
     {
         byte* frame = E1000.NextTxBuffer();
@@ -183,6 +213,7 @@ internal static unsafe class AoeInitiator
         AoeFrame.WriteHeader(frame, target.Mac, E1000.Mac, 0, 0, target.Major, target.Minor, AoeFrame.CommandAta, r->Tag);
         AoeFrame.WriteAta(frame, flags, 0, (byte)r->Count, command, r->Lba);
         E1000.Transmit(AoeFrame.MinimumFrameLength);
+        FramesSent++;
         r->Sends++;
         r->SentAt = Clock.Now;
         return true;
@@ -212,8 +243,10 @@ internal static unsafe class AoeInitiator
             if (r->Sends == 1)
                 s_timer.Sample(Clock.MicrosecondsSince(r->SentAt));
             r->Busy = false;
+            FramesReceived++;
             return r->Count;
         }
+        StaleReplies++;
         return 0;
     }
 

@@ -179,7 +179,7 @@ internal static unsafe class AoeStartupCheck
     private static bool TimedRead(ref AoeTarget target, ulong lba, ulong count, byte* destination, ref ulong us, ref ulong bytes)
     {
         ulong start = Clock.Now;
-        bool ok = AoeInitiator.Read(ref target, lba, count, destination);
+        bool ok = AoeInitiator.Read(ref target, lba, count, destination, null);
         us += Clock.MicrosecondsSince(start);
         bytes += count * AoeFrame.SectorSize;
         return ok;

@@ -6,8 +6,9 @@ namespace Bmcast.Vmm.Streaming;
 
 // Background copy in the guest's idle time (issue 11 (c)), which is also the
 // moderation rule: it runs only at a guest HLT, for a slice of SliceUs (at
-// least one chunk), so guest I/O always comes first. Absent chunks are
-// taken in disk order from where the last slice stopped. A failed chunk
+// least one fetch: up to ChunkFetcher.RunChunks chunks in one AoE read), so
+// guest I/O always comes first. Absent chunks are taken in disk order from
+// where the last slice stopped. A failed chunk
 // pauses the copy for PauseMs (the on-demand path still tries). When every
 // chunk is present: a Flush through the private pair, event=complete, the
 // host's hold if it asked for one (CompletionHold), and at the first HLT
@@ -45,13 +46,17 @@ internal static unsafe class BackgroundCopy
                 Complete(vcpu);
                 return;
             }
+            // The absent chunks from here, as many as one fetch takes (zero chunks cost no fetch).
+            ulong count = 1;
+            while (count < ChunkFetcher.RunChunks && chunk + count < ChunkMap.Chunks && !ChunkMap.IsPresent(chunk + count))
+                count++;
             ulong chunkStarted = Clock.Now;
-            FetchFailure failure = ChunkFetcher.MakePresent(chunk, true);
+            FetchFailure failure = ChunkFetcher.MakePresent(chunk, count, true, out ulong failed);
             CopyUs += Clock.MicrosecondsSince(chunkStarted);
-            s_cursor = chunk + 1;
+            s_cursor = failure == FetchFailure.None ? chunk + count : failed + 1;
             if (failure != FetchFailure.None)
             {
-                StreamEvents.Error(failure, chunk);
+                StreamEvents.Error(failure, failed);
                 s_pausedAt = Clock.Now;
                 return;
             }

@@ -1,3 +1,4 @@
+using Bmcast.Vmm.Boot;
 using Bmcast.Vmm.Net;
 using Bmcast.Vmm.Nvme;
 using Bmcast.Vmm.Platform;
@@ -5,12 +6,16 @@ using Bmcast.Vmm.Shared;
 
 namespace Bmcast.Vmm.Streaming;
 
-// Makes one absent chunk present on the local disk: an all-zero chunk (the
-// manifest says so) by Write Zeroes, without a fetch; any other by reading
-// it over AoE, checking its SHA-256 against the manifest, and writing it
-// through the private queue pair. Only then is it marked present (the
-// device has completed the write); a chunk that fails verification is never
-// written. Synchronous: the caller is a doorbell exit, the guest waits.
+// Makes absent chunks present on the local disk: an all-zero chunk (the
+// manifest says so) by Write Zeroes, without a fetch; the others in runs of
+// consecutive chunks, each run one AoE read (so the initiator's window stays
+// full however few frames one chunk takes), hashed as its frames arrive
+// (ArrivalHasher), each chunk checked against its SHA-256 in the manifest
+// and written through the private queue pair, while the rest of the run is
+// still arriving. Only then is it marked present (the device has completed
+// the write); a chunk that fails verification is never written, nor are the
+// run's chunks after it. Synchronous: the caller is a doorbell exit or an idle HLT,
+// the guest waits.
 // A read the server does not answer fails after the initiator's bound (up to
 // 8 sends with doubling timeouts: a few seconds); after that, fetches fail at
 // once for ServerRetryMs, so that a guest whose server is gone gets its I/O
@@ -18,72 +23,184 @@ namespace Bmcast.Vmm.Streaming;
 internal static unsafe class ChunkFetcher
 {
     private const ulong ServerRetryMs = 5000;
+    // One AoE read covers up to this much (at least one chunk): 16 requests
+    // of 17 sectors at MTU 9000 are 136 KiB, so two windows' worth.
+    private const ulong RunBytes = 256 << 10;
     private static ulong s_serverLostAt;   // TSC at the last AoE failure; 0: none
 
     private static ManifestView s_manifest;
     private static AoeTarget s_image;
-    private static byte* s_buffer;   // ChunkSize bytes, page aligned
+    private static byte* s_buffer;   // RunChunks * ChunkSize bytes, page aligned
+    private static ulong s_runChunks;
+    // The run being fetched: its first chunk, how many of its chunks are written, why it stopped.
+    private static ulong s_runFirst, s_runWritten;
+    private static FetchFailure s_runFailure;
+    private static bool s_runBackground;
 
     public static ulong FetchedChunks, OnDemandBytes, BackgroundBytes, ZeroChunks, FetchUs, MaxFetchUs;
+
+    // Chunks one AoE read may cover, and the buffer that takes them.
+    public static ulong RunChunksFor(uint chunkSize)
+    {
+        ulong chunks = RunBytes / chunkSize;
+        return chunks == 0 ? 1 : chunks > ArrivalHasher.MaxChunks ? ArrivalHasher.MaxChunks : chunks;
+    }
+
+    public static ulong BufferPagesFor(uint chunkSize) => ReservedMemory.PagesFor(RunChunksFor(chunkSize) * chunkSize);
 
     public static void Attach(ManifestView manifest, AoeTarget image, byte* buffer)
     {
         s_manifest = manifest;
         s_image = image;
         s_buffer = buffer;
+        s_runChunks = RunChunksFor(manifest.ChunkSize);
     }
 
     public static ulong ImageSize => s_manifest.ImageSize;
     public static uint ChunkSize => s_manifest.ChunkSize;
+    public static ulong RunChunks => s_runChunks;
 
-    public static FetchFailure MakePresent(ulong chunk, bool background)
+    // Makes chunks first..first+count-1 present (those already present are
+    // skipped); on failure, failed is the chunk that could not be made
+    // present (the ones before it are).
+    public static FetchFailure MakePresent(ulong first, ulong count, bool background, out ulong failed)
+    {
+        failed = first;
+        ulong end = first + count;
+        for (ulong c = first; c < end;)
+        {
+            if (ChunkMap.IsPresent(c))
+            {
+                c++;
+                continue;
+            }
+            failed = c;
+            if (s_manifest.IsZeroChunk(c))
+            {
+                FetchFailure zero = ZeroFill(c);
+                if (zero != FetchFailure.None)
+                    return zero;
+                c++;
+                continue;
+            }
+            ulong n = 1;
+            while (n < s_runChunks && c + n < end && !ChunkMap.IsPresent(c + n) && !s_manifest.IsZeroChunk(c + n))
+                n++;
+            FetchFailure failure = FetchRun(c, n, background, out failed);
+            if (failure != FetchFailure.None)
+                return failure;
+            c += n;
+        }
+        return FetchFailure.None;
+    }
+
+    private static FetchFailure ZeroFill(ulong chunk)
     {
         ulong lbaSize = HiddenTail.LbaSize;
-        ulong length = s_manifest.ChunkLength(chunk);
         ulong lba = chunk * s_manifest.ChunkSize / lbaSize;
-        ulong blocks = (length + lbaSize - 1) / lbaSize;
-        if (HiddenTail.Namespace == 0 || lba + blocks > HiddenTail.FirstHiddenLba)
+        ulong blocks = (s_manifest.ChunkLength(chunk) + lbaSize - 1) / lbaSize;
+        if (!OnDisk(lba, blocks))
             return FetchFailure.Disk;
-        uint ns = HiddenTail.Namespace;
-        if (s_manifest.IsZeroChunk(chunk))
+        ulong started = Clock.Now;
+        if (!PrivateQueuePair.WriteZeroes(HiddenTail.Namespace, lba, blocks))
         {
-            if (!PrivateQueuePair.WriteZeroes(ns, lba, blocks))
-            {
-                // A controller without Write Zeroes: write a zero buffer instead.
-                Memory.Zero(s_buffer, (nuint)(blocks * lbaSize));
-                if (!PrivateQueuePair.WriteRange(ns, lba, blocks, s_buffer))
-                    return FetchFailure.Write;
-            }
-            ZeroChunks++;
-            ChunkMap.MarkPresent(chunk);
-            return FetchFailure.None;
+            // A controller without Write Zeroes: write a zero buffer instead.
+            Memory.Zero(s_buffer, (nuint)(blocks * lbaSize));
+            if (!PrivateQueuePair.WriteRange(HiddenTail.Namespace, lba, blocks, s_buffer))
+                return FetchFailure.Write;
         }
+        FetchPhases.ZeroTicks += Clock.Now - started;
+        ZeroChunks++;
+        ChunkMap.MarkPresent(chunk);
+        return FetchFailure.None;
+    }
+
+    // count absent non-zero chunks from first (count <= RunChunks): one AoE
+    // read, each chunk hashed as it arrives and, once it matches, written
+    // while the rest of the run is still on the wire (WhileWaiting).
+    private static FetchFailure FetchRun(ulong first, ulong count, bool background, out ulong failed)
+    {
+        failed = first;
+        ulong lbaSize = HiddenTail.LbaSize, chunkSize = s_manifest.ChunkSize;
+        ulong last = first + count - 1;
+        ulong bytes = (count - 1) * chunkSize + s_manifest.ChunkLength(last);
+        if (!OnDisk(first * chunkSize / lbaSize, (bytes + lbaSize - 1) / lbaSize))
+            return FetchFailure.Disk;
         if (s_serverLostAt != 0 && Clock.MsSince(s_serverLostAt) < ServerRetryMs)
             return FetchFailure.Aoe;
-        ulong started = Clock.Now;
-        ulong sectors = (length + AoeFrame.SectorSize - 1) / AoeFrame.SectorSize;
-        if (!AoeInitiator.Read(ref s_image, chunk * s_manifest.ChunkSize / AoeFrame.SectorSize, sectors, s_buffer))
+        ulong started = Clock.Now, busyBefore = FetchPhases.HashTicks + FetchPhases.WriteTicks;
+        ArrivalHasher.Start(s_manifest, first, count, s_buffer);
+        s_runFirst = first;
+        s_runWritten = 0;
+        s_runFailure = FetchFailure.None;
+        s_runBackground = background;
+        ulong sectors = (bytes + AoeFrame.SectorSize - 1) / AoeFrame.SectorSize;
+        if (!AoeInitiator.Read(ref s_image, first * chunkSize / AoeFrame.SectorSize, sectors, s_buffer, &WhileWaiting))
         {
             s_serverLostAt = Clock.Now;
+            failed = first + s_runWritten;
             return FetchFailure.Aoe;
         }
         s_serverLostAt = 0;
-        if (!s_manifest.ChunkMatches(chunk, s_buffer, length))
-            return FetchFailure.Verify;
-        // The last chunk may end inside a logical block: the rest is zeros.
-        Memory.Zero(s_buffer + length, (nuint)(blocks * lbaSize - length));
-        if (!PrivateQueuePair.WriteRange(ns, lba, blocks, s_buffer))
-            return FetchFailure.Write;
+        // The wire's share: the read's time less the hashing and writing done while waiting in it.
+        FetchPhases.AoeTicks += Clock.Now - started - (FetchPhases.HashTicks + FetchPhases.WriteTicks - busyBefore);
+        ArrivalHasher.Finish();
+        while (s_runFailure == FetchFailure.None && s_runWritten < count)
+            WriteNext();
+        failed = first + s_runWritten;
+        if (s_runFailure != FetchFailure.None)
+            return s_runFailure;
         ulong us = Clock.MicrosecondsSince(started);
         FetchUs += us;
         if (us > MaxFetchUs)
             MaxFetchUs = us;
+        return FetchFailure.None;
+    }
+
+    // Called by the AoE read whenever no reply is waiting: hash a step of
+    // what has arrived, and write the next chunk if it is hashed and matched;
+    // true if it did either.
+    private static bool WhileWaiting(ulong arrived)
+    {
+        bool hashed = ArrivalHasher.Step(arrived);
+        if (s_runFailure != FetchFailure.None || s_runWritten == ArrivalHasher.Hashed)
+            return hashed;
+        WriteNext();
+        return true;
+    }
+
+    // Writes the run's next hashed chunk (a mismatch is never written: the run stops there).
+    private static void WriteNext()
+    {
+        ulong i = s_runWritten, chunk = s_runFirst + i;
+        if (!ArrivalHasher.Matches(i))
+        {
+            s_runFailure = FetchFailure.Verify;
+            return;
+        }
+        ulong lbaSize = HiddenTail.LbaSize, chunkSize = s_manifest.ChunkSize;
+        ulong length = s_manifest.ChunkLength(chunk);
+        ulong blocks = (length + lbaSize - 1) / lbaSize;
+        byte* data = s_buffer + i * chunkSize;
+        // The image's last chunk may end inside a logical block: the rest is zeros.
+        Memory.Zero(data + length, (nuint)(blocks * lbaSize - length));
+        ulong started = Clock.Now;
+        bool written = PrivateQueuePair.WriteRange(HiddenTail.Namespace, chunk * chunkSize / lbaSize, blocks, data);
+        FetchPhases.WriteTicks += Clock.Now - started;
+        if (!written)
+        {
+            s_runFailure = FetchFailure.Write;
+            return;
+        }
         FetchedChunks++;
-        if (background)
+        if (s_runBackground)
             BackgroundBytes += length;
         else
             OnDemandBytes += length;
         ChunkMap.MarkPresent(chunk);
-        return FetchFailure.None;
+        s_runWritten++;
     }
+
+    private static bool OnDisk(ulong lba, ulong blocks) =>
+        HiddenTail.Namespace != 0 && lba + blocks <= HiddenTail.FirstHiddenLba;
 }

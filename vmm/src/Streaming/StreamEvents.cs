@@ -1,3 +1,4 @@
+using Bmcast.Vmm.Net;
 using Bmcast.Vmm.Platform;
 
 namespace Bmcast.Vmm.Streaming;
@@ -25,7 +26,7 @@ internal static class StreamEvents
         Serial.WriteLine();
     }
 
-    // event=streaming image_bytes=N chunk_bytes=N chunks=N zero_chunks=N present=N reserved_bytes=N
+    // event=streaming image_bytes=N chunk_bytes=N chunks=N zero_chunks=N present=N reserved_bytes=N sha_ni=0|1
     public static void Started(ulong imageBytes, uint chunkBytes, ulong zeroChunks, ulong reservedBytes)
     {
         Serial.Write("bmcast-vmm: event=streaming");
@@ -35,6 +36,7 @@ internal static class StreamEvents
         Field("zero_chunks", zeroChunks);
         Field("present", ChunkMap.PresentCount);
         Field("reserved_bytes", reservedBytes);
+        Field("sha_ni", CpuFeatures.HasShaExtensions ? 1UL : 0UL);
         Serial.WriteLine();
         s_lastProgress = Clock.Now;
     }
@@ -147,6 +149,7 @@ internal static class StreamEvents
     }
 
     // event=NAME present=N chunks=N present_percent=P on_demand_bytes=N background_bytes=N fetched_chunks=N zero_filled=N guest_owned=N
+    // background_us=N aoe_us=N hash_us=N write_us=N zero_us=N frames_sent=N frames_received=N resends=N stale_replies=N
     private static void WriteProgress(string name)
     {
         Serial.Write("bmcast-vmm: event=");
@@ -160,6 +163,14 @@ internal static class StreamEvents
         Field("zero_filled", ChunkFetcher.ZeroChunks);
         Field("guest_owned", GuestOwned);
         Field("background_us", BackgroundCopy.CopyUs);
+        Field("aoe_us", FetchPhases.Us(FetchPhases.AoeTicks));
+        Field("hash_us", FetchPhases.Us(FetchPhases.HashTicks));
+        Field("write_us", FetchPhases.Us(FetchPhases.WriteTicks));
+        Field("zero_us", FetchPhases.Us(FetchPhases.ZeroTicks));
+        Field("frames_sent", AoeInitiator.FramesSent);
+        Field("frames_received", AoeInitiator.FramesReceived);
+        Field("resends", AoeInitiator.Resends);
+        Field("stale_replies", AoeInitiator.StaleReplies);
         Serial.WriteLine();
     }
 }

@@ -96,12 +96,17 @@ internal static unsafe class StreamingPolicy
         // A FUA write must be covered by the commit made before it is forwarded,
         // which cannot wait for its completion: its chunks are fetched first.
         bool claims = write && !IsFua(command);
+        // Runs of chunks to fetch, each run one fetch (one AoE read while it fits the fetcher's buffer).
         for (ulong c = first; c <= last; c++)
         {
-            if (ChunkMap.IsPresent(c) || (claims && Covers(start, end, c)))
+            if (!NeedsFetch(c, start, end, claims))
                 continue;
-            if (!Fetch(c))
+            ulong runEnd = c;
+            while (runEnd < last && NeedsFetch(runEnd + 1, start, end, claims))
+                runEnd++;
+            if (!Fetch(c, runEnd - c + 1))
                 return false;
+            c = runEnd;
         }
         if (!write)
             return true;
@@ -125,13 +130,16 @@ internal static unsafe class StreamingPolicy
     private static bool IsFua(NvmeCommand* command) =>
         (command->Opcode == NvmeCommand.IoWrite || command->Opcode == NvmeCommand.IoWriteZeroes) && command->ForceUnitAccess;
 
+    private static bool NeedsFetch(ulong chunk, ulong start, ulong end, bool claims) =>
+        !ChunkMap.IsPresent(chunk) && !(claims && Covers(start, end, chunk));
+
     private static bool Claim(ushort queue, ushort commandId, ulong first, ulong last)
     {
         bool recorded = PendingWrites.TryRecord(queue, commandId, first, last);
+        if (!recorded && !Fetch(first, last - first + 1))
+            return false;
         for (ulong c = first; c <= last; c++)
         {
-            if (!recorded && !Fetch(c))
-                return false;
             if (recorded)
                 StreamEvents.GuestOwned++;
             ChunkMap.MarkPresent(c);
@@ -140,12 +148,12 @@ internal static unsafe class StreamingPolicy
         return true;
     }
 
-    private static bool Fetch(ulong chunk)
+    private static bool Fetch(ulong first, ulong count)
     {
-        FetchFailure failure = ChunkFetcher.MakePresent(chunk, false);
+        FetchFailure failure = ChunkFetcher.MakePresent(first, count, false, out ulong failed);
         if (failure == FetchFailure.None)
             return true;
-        StreamEvents.Error(failure, chunk);
+        StreamEvents.Error(failure, failed);
         return false;
     }
 

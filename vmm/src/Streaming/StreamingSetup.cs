@@ -10,7 +10,7 @@ namespace Bmcast.Vmm.Streaming;
 
 // Before the launch, once the NVMe controller is trapped and the AoE check
 // passed: reserves what streaming needs, sized from the manifest (the two
-// chunk maps, one chunk buffer, the map's slot buffer and the table of
+// chunk maps, the fetch buffer (a run of chunks), the map's slot buffer and the table of
 // pending write claims; the manifest with its chunk hashes is
 // already held in reserved memory by the check), installs the policy and,
 // unless "bmcast.vmm.background=off" (on-demand only: a test's way to keep
@@ -32,7 +32,7 @@ internal static unsafe class StreamingSetup
             Cpu.HaltForever();
         }
         ulong mapPages = ChunkMap.PagesFor(manifest.ChunkCount);
-        ulong bufferPages = ReservedMemory.PagesFor(manifest.ChunkSize);
+        ulong bufferPages = ChunkFetcher.BufferPagesFor(manifest.ChunkSize);
         ulong slotPages = PresenceStore.PagesFor(manifest.ChunkCount);
         ReservedMemory memory;
         if (!ReservedMemory.TryReserve(st->BootServices, mapPages + bufferPages + slotPages + PendingWrites.Pages, out memory))
