@@ -164,22 +164,58 @@ public sealed class StreamingDisk : IBlockDevice
     /// share one <see cref="ChunkFill"/>, so an on-demand read of a chunk the background copier is
     /// already fetching waits for that fetch instead of repeating it, and raises it to on-demand.
     /// </summary>
-    public async Task EnsureChunkAsync(long chunk, FetchPriority priority, CancellationToken ct)
+    public Task EnsureChunkAsync(long chunk, FetchPriority priority, CancellationToken ct)
     {
         if (IsChunkPresent(chunk))
-            return;
-        ChunkFill? fill;
-        bool started = false;
+            return Task.CompletedTask;
+        var fill = Enter(chunk, 1, priority, out bool started);
+        return AwaitFillAsync(chunk, fill, started, priority, ct);
+    }
+
+    /// <summary>
+    /// A background fill of <paramref name="firstChunk"/> and of up to <paramref name="maxChunks"/> - 1 chunks after
+    /// it that are absent, hold data (not zero chunks) and no other fill has: one source read for all of them, each
+    /// verified on its own (a chunk that fails is refetched alone), each written under its own chunk lock.
+    /// <paramref name="chunks"/> says how many the fill covers (1 when the first chunk was present or already being
+    /// filled: the call then joins that fill).
+    /// </summary>
+    public Task EnsureRunAsync(long firstChunk, int maxChunks, out int chunks, CancellationToken ct)
+    {
+        chunks = 1;
+        if (IsChunkPresent(firstChunk))
+            return Task.CompletedTask;
+        var fill = Enter(firstChunk, maxChunks, FetchPriority.Background, out bool started);
+        if (started)
+            chunks = fill.Count;
+        return AwaitFillAsync(firstChunk, fill, started, FetchPriority.Background, ct);
+    }
+
+    /// <summary>The fill of <paramref name="chunk"/>: the one in flight, or a new one started here.</summary>
+    private ChunkFill Enter(long chunk, int maxChunks, FetchPriority priority, out bool started)
+    {
         lock (_fills)
         {
-            if (!_fills.TryGetValue(chunk, out fill))
+            if (_fills.TryGetValue(chunk, out var fill))
             {
-                // A background fill started by the copier does its work on the copier's low-priority workers.
-                fill = new ChunkFill(chunk, priority, priority == FetchPriority.Background ? LowPriorityScheduler.OfCurrentThread : null);
-                _fills.Add(chunk, fill);
-                started = true;
+                started = false;
+                return fill;
             }
+            int count = 1;
+            if (!IsKnownZeroChunk(chunk))
+                while (count < Math.Min(maxChunks, ChunkFill.MaxCount) && chunk + count < _geometry.ChunkCount && !_fills.ContainsKey(chunk + count)
+                       && !IsKnownZeroChunk(chunk + count) && !IsChunkPresent(chunk + count))
+                    count++;
+            // A background fill started by the copier does its work on the copier's low-priority workers.
+            fill = new ChunkFill(chunk, count, priority, priority == FetchPriority.Background ? LowPriorityScheduler.OfCurrentThread : null);
+            for (int i = 0; i < count; i++)
+                _fills.Add(chunk + i, fill);
+            started = true;
+            return fill;
         }
+    }
+
+    private async Task AwaitFillAsync(long chunk, ChunkFill fill, bool started, FetchPriority priority, CancellationToken ct)
+    {
         if (priority == FetchPriority.OnDemand)
         {
             OnDemandOrder.Record(chunk);
@@ -221,7 +257,8 @@ public sealed class StreamingDisk : IBlockDevice
             error = e;
         }
         lock (_fills)
-            _fills.Remove(fill.Chunk);
+            for (int i = 0; i < fill.Count; i++)
+                _fills.Remove(fill.Chunk + i);
         if (error is null)
             fill.Complete();
         else
@@ -230,14 +267,15 @@ public sealed class StreamingDisk : IBlockDevice
 
     private async Task FetchAndFillAsync(ChunkFill fill)
     {
-        long chunk = fill.Chunk;
-        if (IsKnownZeroChunk(chunk))
+        long first = fill.Chunk;
+        if (IsKnownZeroChunk(first))
         {
             Statistics.AddZeroChunk();
-            await FillAbsentBlocksAsync(fill, null);
+            await FillAbsentBlocksAsync(fill, first, null);
             return;
         }
-        int length = _geometry.ChunkLength(chunk);
+        long start = _geometry.ChunkStart(first);
+        int length = (int)(_geometry.ChunkStart(first + fill.Count - 1) + _geometry.ChunkLength(first + fill.Count - 1) - start);
         byte[] buffer = ArrayPool<byte>.Shared.Rent(length);
         try
         {
@@ -255,7 +293,8 @@ public sealed class StreamingDisk : IBlockDevice
                 _sourceQueue.Leave(fill);
             }
             Statistics.AddFetched(fill.Priority, length);
-            await FillAbsentBlocksAsync(fill, buffer);
+            for (long chunk = first; chunk < first + fill.Count; chunk++)
+                await FillAbsentBlocksAsync(fill, chunk, buffer.AsMemory((int)(_geometry.ChunkStart(chunk) - start), _geometry.ChunkLength(chunk)));
         }
         finally
         {
@@ -264,9 +303,8 @@ public sealed class StreamingDisk : IBlockDevice
     }
 
     /// <summary>Write image content into the chunk's blocks that are still absent; null content means zeroes.</summary>
-    private async Task FillAbsentBlocksAsync(ChunkFill fill, byte[]? content)
+    private async Task FillAbsentBlocksAsync(ChunkFill fill, long chunk, ReadOnlyMemory<byte>? content)
     {
-        long chunk = fill.Chunk;
         long firstBlock = _geometry.FirstBlockOfChunk(chunk);
         int blocks = _geometry.BlockCountOfChunk(chunk);
         long chunkStart = _geometry.ChunkStart(chunk);
@@ -284,10 +322,10 @@ public sealed class StreamingDisk : IBlockDevice
                 }
                 long start = (firstBlock + i) * _geometry.BlockSize;
                 long end = _geometry.BlockEnd(firstBlock + i + absentRun - 1);
-                if (content is null)
+                if (content is not { } bytes)
                     await _target.WriteZeroesAsync(start, end - start, false, CancellationToken.None);
                 else
-                    await _target.WriteAsync(start, content.AsMemory((int)(start - chunkStart), (int)(end - start)), false, CancellationToken.None);
+                    await _target.WriteAsync(start, bytes.Slice((int)(start - chunkStart), (int)(end - start)), false, CancellationToken.None);
                 MarkPresent(start, end, fill.FlushEpoch);
                 i += (int)absentRun;
             }
