@@ -118,14 +118,18 @@ public sealed class BackgroundCopier(StreamingDisk disk, BackgroundModerator mod
                     continue;
                 // Zero chunks cost no transfer, so they spend none of the guest's share of the link. A run is admitted
                 // by its first chunk: the rest follow it on the wire as one read.
-                if (!disk.IsKnownZeroChunk(chunk))
+                bool zero = disk.IsKnownZeroChunk(chunk);
+                if (!zero)
                     await WaitForAdmissionAsync(disk.Geometry.ChunkLength(chunk), waitForIdleGuest: !preferred, interrupt.Token);
                 await slots.WaitAsync(ct);
-                // Predicted guest reads go one by one, so a guest read finds no run ahead of it; the rest in runs.
-                var fill = disk.EnsureRunAsync(chunk, preferred ? 1 : options.BackgroundRunChunks, out int chunks, ct);
+                // Predicted guest reads go one by one, so a guest read finds no run ahead of it; the rest in runs. Zero
+                // chunks cost no transfer: their runs are as long as runs go.
+                int maxChunks = preferred ? 1 : zero ? StreamingDisk.MaxRunChunks : options.BackgroundRunChunks;
+                var fill = disk.EnsureRunAsync(chunk, maxChunks, out int chunks, ct);
                 if (!preferred)
                     runEnd = chunk + chunks;
-                moderator.Spend(RunBytes(chunk, chunks) - disk.Geometry.ChunkLength(chunk));
+                if (!zero)
+                    moderator.Spend(RunBytes(chunk, chunks) - disk.Geometry.ChunkLength(chunk));
                 running.Add(CopyChunkAsync(chunk, fill, slots));
                 running.RemoveAll(t => t.IsCompleted);
             }

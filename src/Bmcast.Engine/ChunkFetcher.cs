@@ -19,15 +19,11 @@ internal sealed class ChunkFetcher(SourceSet sources, Manifest? manifest, DiskGe
     StreamingOptions options, StreamingStatistics statistics, ILogger logger)
 {
     /// <summary>
-    /// Fill <paramref name="buffer"/> (exactly the length of the fill's chunks) with verified chunk bytes; the read is
-    /// issued and the bytes verified where the fill's priority puts its work (<see cref="ChunkFill.AtItsPriority"/>).
-    /// A run of chunks is read at once and each chunk verified on its own: one that fails is refetched alone, with
-    /// attempts of its own, and the chunks that passed are kept.
+    /// Fill <paramref name="buffer"/> (exactly <paramref name="chunk"/>'s length) with verified chunk bytes, with every
+    /// attempt the options allow; the read is issued and the bytes verified where the fill's priority puts its work
+    /// (<see cref="ChunkFill.AtItsPriority"/>).
     /// </summary>
-    public Task FetchAsync(ChunkFill fill, Memory<byte> buffer, CancellationToken ct) =>
-        FetchAsync(fill, fill.Chunk, fill.Count, buffer, ct);
-
-    private async Task FetchAsync(ChunkFill fill, long first, int count, Memory<byte> buffer, CancellationToken ct)
+    public async Task FetchAsync(ChunkFill fill, long chunk, Memory<byte> buffer, CancellationToken ct)
     {
         string lastProblem = "";
         SourceMember? previous = null;
@@ -35,69 +31,99 @@ internal sealed class ChunkFetcher(SourceSet sources, Manifest? manifest, DiskGe
         {
             if (attempt > 1)
                 await Task.Delay(RetryDelay(attempt), ct);
-            var member = await sources.AcquireAsync(previous, ct);
+            var (member, problem) = await TryReadAsync(fill, chunk, 1, previous, buffer, ct);
             previous = member;
-            await fill.AtItsPriority();
-            try
+            if (problem is null)
             {
-                await sources.ReadAsync(member, geometry.ChunkStart(first), buffer, ct);
-            }
-            catch (ImageSourceUnavailableException) when (!sources.CanFailOver)
-            {
-                sources.Abandoned(member);
-                statistics.AddFetchFailure();
-                throw;
-            }
-            catch (IOException e)
-            {
-                statistics.AddFetchFailure();
-                sources.Failed(member, e.Message);
-                lastProblem = e.Message;
-                logger.LogWarning("fetch of chunk {Chunk} ({Count} chunks) from {Source} failed (attempt {Attempt}/{Attempts}): {Error}",
-                    first, count, member.Uri, attempt, options.FetchAttempts, e.Message);
-                continue;
-            }
-            catch
-            {
-                sources.Abandoned(member);
-                throw;
-            }
-            await fill.AtItsPriority();
-            ulong refused = RefusedChunks(first, count, buffer.Span);
-            if (refused == 0)
-            {
-                sources.Succeeded(member, buffer.Length);
-                return;
-            }
-            statistics.AddVerificationFailure();
-            long firstRefused = first + BitOperations.TrailingZeroCount(refused);
-            if (count == 1)
-            {
-                sources.Failed(member, $"chunk {first} failed verification");
-                lastProblem = "content does not match the manifest hash";
+                if (RefusedChunks(chunk, 1, buffer.Span) == 0)
+                {
+                    sources.Succeeded(member, buffer.Length);
+                    return;
+                }
+                statistics.AddVerificationFailure();
+                sources.Failed(member, $"chunk {chunk} failed verification");
+                problem = "content does not match the manifest hash";
                 logger.LogError("chunk {Chunk} from {Source} failed verification (attempt {Attempt}/{Attempts}); discarded",
-                    first, member.Uri, attempt, options.FetchAttempts);
-                continue;
+                    chunk, member.Uri, attempt, options.FetchAttempts);
             }
-            // The run's chunks that passed are kept (and credited to the source that served them); the rest go again alone.
-            long verifiedBytes = buffer.Length;
-            for (long chunk = first; chunk < first + count; chunk++)
-                if ((refused & Bit(first, chunk)) != 0)
-                    verifiedBytes -= geometry.ChunkLength(chunk);
-            sources.Failed(member, $"chunk {firstRefused} failed verification", verifiedBytes);
-            for (long chunk = first; chunk < first + count; chunk++)
+            else
             {
-                if ((refused & Bit(first, chunk)) == 0)
-                    continue;
-                if (chunk != firstRefused)
-                    statistics.AddVerificationFailure();
-                logger.LogError("chunk {Chunk} from {Source} failed verification; discarded and fetched alone", chunk, member.Uri);
-                await FetchAsync(fill, chunk, 1, buffer.Slice((int)(geometry.ChunkStart(chunk) - geometry.ChunkStart(first)), geometry.ChunkLength(chunk)), ct);
+                logger.LogWarning("fetch of chunk {Chunk} from {Source} failed (attempt {Attempt}/{Attempts}): {Error}",
+                    chunk, member.Uri, attempt, options.FetchAttempts, problem);
             }
-            return;
+            lastProblem = problem;
         }
         throw new BlockDeviceException(BlockDeviceException.EIO,
-            $"chunk {first} could not be fetched from {sources.Description} after {options.FetchAttempts} attempts: {lastProblem}");
+            $"chunk {chunk} could not be fetched from {sources.Description} after {options.FetchAttempts} attempts: {lastProblem}");
+    }
+
+    /// <summary>
+    /// One read of the fill's run of chunks, each verified on its own. Returns a bit per chunk (the run's first is bit 0)
+    /// that is not in <paramref name="buffer"/> verified: every chunk when the read failed, those that failed
+    /// verification otherwise; the caller fetches those alone (<see cref="FetchAsync"/>), so a chunk the source cannot
+    /// serve costs only itself.
+    /// </summary>
+    public async Task<ulong> FetchRunAsync(ChunkFill fill, Memory<byte> buffer, CancellationToken ct)
+    {
+        var (member, problem) = await TryReadAsync(fill, fill.Chunk, fill.Count, null, buffer, ct);
+        if (problem is not null)
+        {
+            logger.LogWarning("fetch of chunks {First}-{Last} from {Source} failed: {Error}; fetching them one by one",
+                fill.Chunk, fill.Chunk + fill.Count - 1, member.Uri, problem);
+            return ulong.MaxValue >> (64 - fill.Count);
+        }
+        ulong refused = RefusedChunks(fill.Chunk, fill.Count, buffer.Span);
+        if (refused == 0)
+        {
+            sources.Succeeded(member, buffer.Length);
+            return 0;
+        }
+        // The chunks that passed are kept, and credited to the source that served them.
+        long verifiedBytes = buffer.Length;
+        for (long chunk = fill.Chunk; chunk < fill.Chunk + fill.Count; chunk++)
+        {
+            if ((refused & fill.BitOf(chunk)) == 0)
+                continue;
+            verifiedBytes -= geometry.ChunkLength(chunk);
+            statistics.AddVerificationFailure();
+            logger.LogError("chunk {Chunk} from {Source} failed verification; discarded and fetched alone", chunk, member.Uri);
+        }
+        sources.Failed(member, $"chunk {fill.Chunk + BitOperations.TrailingZeroCount(refused)} failed verification", verifiedBytes);
+        return refused;
+    }
+
+    /// <summary>
+    /// One read of <paramref name="count"/> chunks from <paramref name="first"/> on a source of the set; the problem when
+    /// it failed in a way another attempt may cure (the source is then counted failed), null when it was read.
+    /// </summary>
+    private async ValueTask<(SourceMember Member, string? Problem)> TryReadAsync(ChunkFill fill, long first, int count,
+        SourceMember? avoid, Memory<byte> buffer, CancellationToken ct)
+    {
+        var member = await sources.AcquireAsync(avoid, ct);
+        await fill.AtItsPriority();
+        try
+        {
+            await sources.ReadAsync(member, geometry.ChunkStart(first), buffer, ct);
+        }
+        catch (ImageSourceUnavailableException) when (!sources.CanFailOver)
+        {
+            sources.Abandoned(member);
+            statistics.AddFetchFailure();
+            throw;
+        }
+        catch (IOException e)
+        {
+            statistics.AddFetchFailure();
+            sources.Failed(member, e.Message);
+            return (member, e.Message);
+        }
+        catch
+        {
+            sources.Abandoned(member);
+            throw;
+        }
+        await fill.AtItsPriority();
+        return (member, null);
     }
 
     /// <summary>A bit per chunk of the run (at most <see cref="ChunkFill.MaxCount"/>) whose bytes do not match the manifest; none without one.</summary>
@@ -111,13 +137,11 @@ internal sealed class ChunkFetcher(SourceSet sources, Manifest? manifest, DiskGe
         {
             int length = geometry.ChunkLength(chunk);
             if (!manifest.Matches(chunk, bytes.Slice(offset, length)))
-                refused |= Bit(first, chunk);
+                refused |= 1UL << (int)(chunk - first);
             offset += length;
         }
         return refused;
     }
-
-    private static ulong Bit(long first, long chunk) => 1UL << (int)(chunk - first);
 
     private TimeSpan RetryDelay(int attempt) =>
         TimeSpan.FromTicks(Math.Min(options.MaxRetryDelay.Ticks, options.FirstRetryDelay.Ticks << (attempt - 2)));

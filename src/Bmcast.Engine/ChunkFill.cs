@@ -39,6 +39,9 @@ internal sealed class ChunkFill(long chunk, int count, FetchPriority priority, L
     /// <summary>Raised to on-demand by <see cref="Promote"/>, never lowered.</summary>
     public FetchPriority Priority => _priority;
 
+    /// <summary>A bit for <paramref name="chunk"/> (one of the fill's) in a mask of the fill's chunks.</summary>
+    public ulong BitOf(long chunk) => 1UL << (int)(chunk - Chunk);
+
     /// <summary>The priority the source queue admitted it at, which is the count it leaves: written under the queue's gate.</summary>
     public FetchPriority? AdmittedAs { get; set; }
 

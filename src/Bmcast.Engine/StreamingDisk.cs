@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Diagnostics;
+using System.Runtime.ExceptionServices;
 using Bmcast.Core.Blocks;
 using Bmcast.Core.Manifests;
 using Bmcast.Core.Presence;
@@ -52,6 +53,9 @@ public sealed class StreamingDisk : IBlockDevice
         if (Presence.IsComplete)
             _allPresent.TrySetResult();
     }
+
+    /// <summary>The longest run <see cref="EnsureRunAsync"/> makes.</summary>
+    public const int MaxRunChunks = ChunkFill.MaxCount;
 
     public long Size => _geometry.Size;
 
@@ -174,8 +178,9 @@ public sealed class StreamingDisk : IBlockDevice
 
     /// <summary>
     /// A background fill of <paramref name="firstChunk"/> and of up to <paramref name="maxChunks"/> - 1 chunks after
-    /// it that are absent, hold data (not zero chunks) and no other fill has: one source read for all of them, each
-    /// verified on its own (a chunk that fails is refetched alone), each written under its own chunk lock.
+    /// it that are absent, of its kind (zero chunks or chunks that hold data) and no other fill has: for data, one
+    /// source read for all of them, each verified on its own (a chunk that fails is refetched alone); each chunk
+    /// written under its own chunk lock.
     /// <paramref name="chunks"/> says how many the fill covers (1 when the first chunk was present or already being
     /// filled: the call then joins that fill).
     /// </summary>
@@ -200,11 +205,12 @@ public sealed class StreamingDisk : IBlockDevice
                 started = false;
                 return fill;
             }
+            // A run is all zero chunks (written without a transfer) or all chunks that hold data (one source read).
+            bool zero = IsKnownZeroChunk(chunk);
             int count = 1;
-            if (!IsKnownZeroChunk(chunk))
-                while (count < Math.Min(maxChunks, ChunkFill.MaxCount) && chunk + count < _geometry.ChunkCount && !_fills.ContainsKey(chunk + count)
-                       && !IsKnownZeroChunk(chunk + count) && !IsChunkPresent(chunk + count))
-                    count++;
+            while (count < Math.Min(maxChunks, ChunkFill.MaxCount) && chunk + count < _geometry.ChunkCount && !_fills.ContainsKey(chunk + count)
+                   && IsKnownZeroChunk(chunk + count) == zero && !IsChunkPresent(chunk + count))
+                count++;
             // A background fill started by the copier does its work on the copier's low-priority workers.
             fill = new ChunkFill(chunk, count, priority, priority == FetchPriority.Background ? LowPriorityScheduler.OfCurrentThread : null);
             for (int i = 0; i < count; i++)
@@ -229,6 +235,10 @@ public sealed class StreamingDisk : IBlockDevice
             if (started)
                 _ = RunAsync(fill);
             await (ct.CanBeCanceled ? fill.Completion.WaitAsync(ct) : fill.Completion);
+        }
+        catch (IOException) when (IsChunkPresent(chunk))
+        {
+            // A run that failed on other chunks brought this one in (or a guest write did meanwhile).
         }
         finally
         {
@@ -270,13 +280,17 @@ public sealed class StreamingDisk : IBlockDevice
         long first = fill.Chunk;
         if (IsKnownZeroChunk(first))
         {
-            Statistics.AddZeroChunk();
-            await FillAbsentBlocksAsync(fill, first, null);
+            for (long chunk = first; chunk < first + fill.Count; chunk++)
+            {
+                Statistics.AddZeroChunk();
+                await FillAbsentBlocksAsync(fill, chunk, null);
+            }
             return;
         }
-        long start = _geometry.ChunkStart(first);
-        int length = (int)(_geometry.ChunkStart(first + fill.Count - 1) + _geometry.ChunkLength(first + fill.Count - 1) - start);
+        int length = (int)(_geometry.ChunkStart(first + fill.Count - 1) + _geometry.ChunkLength(first + fill.Count - 1) - _geometry.ChunkStart(first));
         byte[] buffer = ArrayPool<byte>.Shared.Rent(length);
+        ulong missing = 0;
+        ExceptionDispatchInfo? failure = null;
         try
         {
             await _sourceQueue.EnterAsync(fill);
@@ -285,8 +299,27 @@ public sealed class StreamingDisk : IBlockDevice
                 fill.BeginFetching();
                 long started = Stopwatch.GetTimestamp();
                 // Not cancellable: other callers may share this fetch; each stops waiting on its own token.
-                await _fetcher.FetchAsync(fill, buffer.AsMemory(0, length), CancellationToken.None);
+                if (fill.Count == 1)
+                    await _fetcher.FetchAsync(fill, first, buffer.AsMemory(0, length), CancellationToken.None);
+                else
+                    missing = await _fetcher.FetchRunAsync(fill, buffer.AsMemory(0, length), CancellationToken.None);
                 EngineMetrics.RecordFetchDuration(fill.Priority, Stopwatch.GetElapsedTime(started));
+                // A run's chunks that did not arrive verified go alone, in the run's turn at the source: a chunk the
+                // source cannot serve then costs only itself, and the run's other chunks are written.
+                for (long chunk = first; chunk < first + fill.Count && missing != 0; chunk++)
+                {
+                    if ((missing & fill.BitOf(chunk)) == 0)
+                        continue;
+                    try
+                    {
+                        await _fetcher.FetchAsync(fill, chunk, ChunkIn(buffer, first, chunk), CancellationToken.None);
+                        missing &= ~fill.BitOf(chunk);
+                    }
+                    catch (IOException e) when (e is not ImageSourceUnavailableException)
+                    {
+                        failure ??= ExceptionDispatchInfo.Capture(e);
+                    }
+                }
             }
             finally
             {
@@ -294,13 +327,20 @@ public sealed class StreamingDisk : IBlockDevice
             }
             Statistics.AddFetched(fill.Priority, length);
             for (long chunk = first; chunk < first + fill.Count; chunk++)
-                await FillAbsentBlocksAsync(fill, chunk, buffer.AsMemory((int)(_geometry.ChunkStart(chunk) - start), _geometry.ChunkLength(chunk)));
+                if ((missing & fill.BitOf(chunk)) == 0)
+                    await FillAbsentBlocksAsync(fill, chunk, ChunkIn(buffer, first, chunk));
         }
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
         }
+        // Its waiters whose chunk was written do not see this (AwaitFillAsync).
+        failure?.Throw();
     }
+
+    /// <summary>The bytes of <paramref name="chunk"/> in a buffer that holds a run from <paramref name="first"/> on.</summary>
+    private Memory<byte> ChunkIn(byte[] buffer, long first, long chunk) =>
+        buffer.AsMemory((int)(_geometry.ChunkStart(chunk) - _geometry.ChunkStart(first)), _geometry.ChunkLength(chunk));
 
     /// <summary>Write image content into the chunk's blocks that are still absent; null content means zeroes.</summary>
     private async Task FillAbsentBlocksAsync(ChunkFill fill, long chunk, ReadOnlyMemory<byte>? content)

@@ -35,6 +35,35 @@ public sealed class ChunkRunTests
     }
 
     [Fact]
+    public async Task A_chunk_the_source_cannot_serve_fails_alone_and_the_rest_of_its_run_is_written()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        byte[] image = RandomImage();
+        var source = new RecordingSource(image) { Unservable = 3 };
+        var (disk, target) = await CreateAsync(source, TestManifest.Of(image, Chunk), ct);
+
+        // The copier's wait ends without an error: its first chunk is in; chunk 3 is left for the next pass.
+        await disk.EnsureRunAsync(0, 8, out _, ct);
+
+        // The run's read, then each chunk alone: chunk 3 with every attempt.
+        int attempts = new StreamingOptions().FetchAttempts;
+        var expected = new List<(long, int)> { (0, 8 * Chunk) };
+        for (long chunk = 0; chunk < 8; chunk++)
+            expected.AddRange(Enumerable.Repeat((chunk * Chunk, Chunk), chunk == 3 ? attempts : 1));
+        Assert.Equal(expected, source.Reads);
+        for (long chunk = 0; chunk < 8; chunk++)
+            Assert.Equal(chunk != 3, disk.IsChunkPresent(chunk));
+        var snapshot = target.Snapshot();
+        Assert.Equal(image.AsSpan(0, 3 * Chunk), snapshot.AsSpan(0, 3 * Chunk));
+        Assert.Equal(image.AsSpan(4 * Chunk, 4 * Chunk), snapshot.AsSpan(4 * Chunk, 4 * Chunk));
+        // A guest read of the chunk that cannot be served fails; one of its neighbours reads the image.
+        await Assert.ThrowsAsync<BlockDeviceException>(async () => await disk.ReadAsync(3L * Chunk, new byte[4096], ct));
+        var neighbour = new byte[Chunk];
+        await disk.ReadAsync(4L * Chunk, neighbour, ct);
+        Assert.Equal(image.AsSpan(4 * Chunk, Chunk).ToArray(), neighbour);
+    }
+
+    [Fact]
     public async Task A_guest_write_into_a_run_in_flight_wins_over_the_image()
     {
         var ct = TestContext.Current.CancellationToken;
@@ -93,6 +122,7 @@ public sealed class ChunkRunTests
         var ct = TestContext.Current.CancellationToken;
         byte[] image = RandomImage();
         Array.Clear(image, 3 * Chunk, Chunk);
+        Array.Clear(image, 12 * Chunk, 2 * Chunk);
         var source = new RecordingSource(image);
         var (disk, target) = await CreateAsync(source, TestManifest.WithZeroChunks(image, Chunk), ct);
         await disk.WriteAsync(10L * Chunk, image.AsMemory(10 * Chunk, Chunk), forceUnitAccess: false, ct);
@@ -101,9 +131,11 @@ public sealed class ChunkRunTests
         var copier = new BackgroundCopier(disk, new BackgroundModerator(new GuestActivity(), options), options, NullLogger.Instance);
         await copier.RunAsync(ct).WaitAsync(TimeSpan.FromSeconds(60), ct);
 
-        // 0-2 end at the zero chunk 3 (written without a read), 4-7 at the limit, 8-9 at chunk 10 (the guest wrote it).
-        Assert.Equal(new (long, int)[] { (0, 3 * Chunk), (4L * Chunk, 4 * Chunk), (8L * Chunk, 2 * Chunk), (11L * Chunk, 4 * Chunk), (15L * Chunk, Chunk) },
+        // 0-2 end at the zero chunk 3 (written without a read), 4-7 at the limit, 8-9 at chunk 10 (the guest wrote it),
+        // 11 at the zero chunks 12-13, 14-15 at the end of the disk.
+        Assert.Equal(new (long, int)[] { (0, 3 * Chunk), (4L * Chunk, 4 * Chunk), (8L * Chunk, 2 * Chunk), (11L * Chunk, Chunk), (14L * Chunk, 2 * Chunk) },
             source.Reads.Order());
+        Assert.Equal(3, disk.Statistics.ZeroChunks);
         Assert.Equal(image, target.Snapshot());
     }
 
@@ -123,7 +155,7 @@ public sealed class ChunkRunTests
 
     /// <summary>
     /// An image in memory that records every read (offset, length); it can corrupt one chunk the first time a read
-    /// covers it, and hold every read until released.
+    /// covers it, fail every read of one chunk, and hold every read until released.
     /// </summary>
     private sealed class RecordingSource(byte[] image) : IImageSource
     {
@@ -133,6 +165,9 @@ public sealed class ChunkRunTests
         public long? CorruptOnce { get => _corruptOnce; init => _corruptOnce = value; }
 
         public bool Held { get; init; }
+
+        /// <summary>A chunk every read that covers it fails on (as a server that cannot read it answers).</summary>
+        public long? Unservable { get; init; }
 
         public TaskCompletionSource FirstReadStarted { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -151,6 +186,8 @@ public sealed class ChunkRunTests
             FirstReadStarted.TrySetResult();
             if (Held)
                 await _release.Task.WaitAsync(ct);
+            if (Unservable is { } unservable && unservable * Chunk >= offset && unservable * Chunk < offset + buffer.Length)
+                throw new IOException($"chunk {unservable} cannot be read");
             image.AsSpan((int)offset, buffer.Length).CopyTo(buffer.Span);
             if (_corruptOnce is { } chunk && chunk * Chunk >= offset && chunk * Chunk < offset + buffer.Length)
             {
