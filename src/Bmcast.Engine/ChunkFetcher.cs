@@ -31,8 +31,9 @@ internal sealed class ChunkFetcher(SourceSet sources, Manifest? manifest, DiskGe
         {
             if (attempt > 1)
                 await Task.Delay(RetryDelay(attempt), ct);
-            var (member, problem) = await TryReadAsync(fill, chunk, 1, previous, buffer, ct);
+            var member = await sources.AcquireAsync(previous, ct);
             previous = member;
+            string? problem = await TryReadAsync(fill, member, chunk, 1, buffer, ct);
             if (problem is null)
             {
                 if (RefusedChunks(chunk, 1, buffer.Span) == 0)
@@ -65,7 +66,8 @@ internal sealed class ChunkFetcher(SourceSet sources, Manifest? manifest, DiskGe
     /// </summary>
     public async Task<ulong> FetchRunAsync(ChunkFill fill, Memory<byte> buffer, CancellationToken ct)
     {
-        var (member, problem) = await TryReadAsync(fill, fill.Chunk, fill.Count, null, buffer, ct);
+        var member = await sources.AcquireAsync(null, ct);
+        string? problem = await TryReadAsync(fill, member, fill.Chunk, fill.Count, buffer, ct);
         if (problem is not null)
         {
             logger.LogWarning("fetch of chunks {First}-{Last} from {Source} failed: {Error}; fetching them one by one",
@@ -93,13 +95,12 @@ internal sealed class ChunkFetcher(SourceSet sources, Manifest? manifest, DiskGe
     }
 
     /// <summary>
-    /// One read of <paramref name="count"/> chunks from <paramref name="first"/> on a source of the set; the problem when
-    /// it failed in a way another attempt may cure (the source is then counted failed), null when it was read.
+    /// One read of <paramref name="count"/> chunks from <paramref name="first"/> on <paramref name="member"/>; the problem
+    /// when it failed in a way another attempt may cure (the source is then counted failed), null when it was read.
     /// </summary>
-    private async ValueTask<(SourceMember Member, string? Problem)> TryReadAsync(ChunkFill fill, long first, int count,
-        SourceMember? avoid, Memory<byte> buffer, CancellationToken ct)
+    private async ValueTask<string?> TryReadAsync(ChunkFill fill, SourceMember member, long first, int count,
+        Memory<byte> buffer, CancellationToken ct)
     {
-        var member = await sources.AcquireAsync(avoid, ct);
         await fill.AtItsPriority();
         try
         {
@@ -115,7 +116,7 @@ internal sealed class ChunkFetcher(SourceSet sources, Manifest? manifest, DiskGe
         {
             statistics.AddFetchFailure();
             sources.Failed(member, e.Message);
-            return (member, e.Message);
+            return e.Message;
         }
         catch
         {
@@ -123,7 +124,7 @@ internal sealed class ChunkFetcher(SourceSet sources, Manifest? manifest, DiskGe
             throw;
         }
         await fill.AtItsPriority();
-        return (member, null);
+        return null;
     }
 
     /// <summary>A bit per chunk of the run (at most <see cref="ChunkFill.MaxCount"/>) whose bytes do not match the manifest; none without one.</summary>
