@@ -1,10 +1,21 @@
 #!/usr/bin/env bash
-# Data-plane benchmarks, one command: ./bench/run.sh [--quick]
+# Data-plane benchmarks, one command: ./bench/run.sh [--quick] [--only engine]
 # Every ratio compares against a baseline measured in the same run on the same data.
-# Writes bench/results/data-plane.md (markdown table) and prints it.
+# Writes bench/results/data-plane.md (markdown table) and prints it; --only engine measures the engine row alone
+# (the same row, same name) and only prints it.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-quick=0; [ "${1:-}" = "--quick" ] && quick=1
+quick=0 only=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) quick=1; shift ;;
+    --only) only=${2:-}; shift 2 || true ;;
+    *) echo "usage: $0 [--quick] [--only engine]"; exit 2 ;;
+  esac
+done
+case "$only" in "" | engine) ;; *) echo "usage: $0 [--quick] [--only engine]"; exit 2 ;; esac
+# Every section runs unless --only names another one.
+all() { [ -z "$only" ]; }
 reps=$([ $quick = 1 ] && echo 3 || echo 5)
 dense_mib=$([ $quick = 1 ] && echo 256 || echo 1024)
 sparse_gib=$([ $quick = 1 ] && echo 2 || echo 8)
@@ -16,38 +27,42 @@ source "$root/bench/common.sh"
 
 echo "bench: preparing images in $work"
 head -c $((dense_mib << 20)) /dev/urandom > "$work/dense.raw"
-truncate -s $((sparse_gib << 30)) "$work/sparse.raw"
-# sparse: 64 MiB of data scattered in 1 MiB extents
-for i in $(seq 0 63); do
-  dd if=/dev/urandom of="$work/sparse.raw" bs=1M count=1 seek=$((i * (sparse_gib * 1024 / 64))) conv=notrunc status=none
-done
 "${bmcast[@]}" image import "$work/dense.raw" --name dense >/dev/null
-"${bmcast[@]}" image import "$work/sparse.raw" --name sparse >/dev/null
+if all; then
+  truncate -s $((sparse_gib << 30)) "$work/sparse.raw"
+  # sparse: 64 MiB of data scattered in 1 MiB extents
+  for i in $(seq 0 63); do
+    dd if=/dev/urandom of="$work/sparse.raw" bs=1M count=1 seek=$((i * (sparse_gib * 1024 / 64))) conv=notrunc status=none
+  done
+  "${bmcast[@]}" image import "$work/sparse.raw" --name sparse >/dev/null
+fi
 
 "${bmcast[@]}" serve --nbd "unix:$work/serve.sock" 2>"$work/serve.log" & pids+=($!)
 wait_socket "$work/serve.sock"
 
 rows=()
-for image in dense sparse; do
-  nbdkit --exit-with-parent -U "$work/nbdkit-$image.sock" file "$work/$image.raw" & pids+=($!)
-  wait_socket "$work/nbdkit-$image.sock"
-  ours=$(time_median nbdcopy "nbd+unix:///$image?socket=$work/serve.sock" null:)
-  theirs=$(time_median nbdcopy "nbd+unix:///?socket=$work/nbdkit-$image.sock" null:)
-  size=$(stat -c %s "$work/$image.raw")
-  rows+=("| nbdcopy from \`bmcast serve\` vs \`nbdkit file\`, $image ($((size >> 20)) MiB) | $(printf '%.3f' "$ours") s | $(printf '%.3f' "$theirs") s | $(echo "$theirs / $ours" | bc -l | xargs printf '%.2f')x throughput | >= 1.00x |")
-done
+if all; then
+  for image in dense sparse; do
+    nbdkit --exit-with-parent -U "$work/nbdkit-$image.sock" file "$work/$image.raw" & pids+=($!)
+    wait_socket "$work/nbdkit-$image.sock"
+    ours=$(time_median nbdcopy "nbd+unix:///$image?socket=$work/serve.sock" null:)
+    theirs=$(time_median nbdcopy "nbd+unix:///?socket=$work/nbdkit-$image.sock" null:)
+    size=$(stat -c %s "$work/$image.raw")
+    rows+=("| nbdcopy from \`bmcast serve\` vs \`nbdkit file\`, $image ($((size >> 20)) MiB) | $(printf '%.3f' "$ours") s | $(printf '%.3f' "$theirs") s | $(echo "$theirs / $ours" | bc -l | xargs printf '%.2f')x throughput | >= 1.00x |")
+  done
 
-# Streaming export with every block present vs the target file served directly by nbdkit.
-"${bmcast[@]}" stream --source "nbd+unix:///dense?socket=$work/serve.sock" --target "$work/target.raw" \
-  --export "unix:$work/agent.sock" --idle-gap-ms 0 --json > "$work/agent.events" 2>"$work/agent.log" & agent=$!; pids+=($agent)
-for _ in $(seq 1200); do grep -q '"event":"complete"' "$work/agent.events" && break; sleep 0.1; done
-grep -q '"event":"complete"' "$work/agent.events" || { echo "bench: agent did not complete"; cat "$work/agent.log"; exit 1; }
-nbdkit --exit-with-parent -U "$work/nbdkit-target.sock" file "$work/target.raw" & pids+=($!)
-wait_socket "$work/nbdkit-target.sock"
-agent_t=$(time_median nbdcopy "nbd+unix:///?socket=$work/agent.sock" null:)
-direct_t=$(time_median nbdcopy "nbd+unix:///?socket=$work/nbdkit-target.sock" null:)
-rows+=("| nbdcopy from the streaming export (all present) vs the target file via \`nbdkit file\` | $(printf '%.3f' "$agent_t") s | $(printf '%.3f' "$direct_t") s | $(echo "($agent_t / $direct_t - 1) * 100" | bc -l | xargs printf '%+.1f')% time | <= +5% |")
-kill $agent; wait $agent 2>/dev/null || true
+  # Streaming export with every block present vs the target file served directly by nbdkit.
+  "${bmcast[@]}" stream --source "nbd+unix:///dense?socket=$work/serve.sock" --target "$work/target.raw" \
+    --export "unix:$work/agent.sock" --idle-gap-ms 0 --json > "$work/agent.events" 2>"$work/agent.log" & agent=$!; pids+=($agent)
+  for _ in $(seq 1200); do grep -q '"event":"complete"' "$work/agent.events" && break; sleep 0.1; done
+  grep -q '"event":"complete"' "$work/agent.events" || { echo "bench: agent did not complete"; cat "$work/agent.log"; exit 1; }
+  nbdkit --exit-with-parent -U "$work/nbdkit-target.sock" file "$work/target.raw" & pids+=($!)
+  wait_socket "$work/nbdkit-target.sock"
+  agent_t=$(time_median nbdcopy "nbd+unix:///?socket=$work/agent.sock" null:)
+  direct_t=$(time_median nbdcopy "nbd+unix:///?socket=$work/nbdkit-target.sock" null:)
+  rows+=("| nbdcopy from the streaming export (all present) vs the target file via \`nbdkit file\` | $(printf '%.3f' "$agent_t") s | $(printf '%.3f' "$direct_t") s | $(echo "($agent_t / $direct_t - 1) * 100" | bc -l | xargs printf '%+.1f')% time | <= +5% |")
+  kill $agent; wait $agent 2>/dev/null || true
+fi
 
 # The engine streaming the dense image (fetch, verify every chunk against the manifest the server publishes, write
 # a target file) vs nbdcopy copying it from the same server to a file. The engine's time runs from its "started"
@@ -70,6 +85,13 @@ done
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 engine_t=$(median "${engine_times[@]}"); copy_t=$(median "${copy_times[@]}")
 rows+=("| engine stream (verify + write) from \`bmcast serve\` vs nbdcopy to a file, dense ($dense_mib MiB) | $(printf '%.3f' "$engine_t") s | $(printf '%.3f' "$copy_t") s | $(echo "$copy_t / $engine_t" | bc -l | xargs printf '%.2f')x throughput | >= 0.80x |")
+
+if [ -n "$only" ]; then
+  echo "| measure | bmcast | baseline | ratio | goal |"
+  echo "|---|---|---|---|---|"
+  printf '%s\n' "${rows[@]}"
+  exit 0
+fi
 
 # Agent memory on a 1 TiB sparse target: peak RSS while it streams a 1 TiB all-hole image.
 truncate -s 1T "$work/huge.raw"

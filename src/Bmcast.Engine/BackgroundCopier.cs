@@ -106,18 +106,31 @@ public sealed class BackgroundCopier(StreamingDisk disk, BackgroundModerator mod
         var preference = _preference;
         try
         {
+            // The end of the last run started in disk order: the chunks before it are in that run.
+            long runEnd = 0;
             foreach (long chunk in Order(preference))
             {
                 // Every further chunk would fail the same way; the next pass tries again. A new order starts a new pass.
                 if (_passBlocked || _orderChanged)
                     break;
-                if (disk.IsChunkPresent(chunk))
+                bool preferred = preference.Chunks.Contains(chunk);
+                if ((!preferred && chunk < runEnd) || disk.IsChunkPresent(chunk))
                     continue;
-                // Zero chunks cost no transfer, so they spend none of the guest's share of the link.
-                if (!disk.IsKnownZeroChunk(chunk))
-                    await WaitForAdmissionAsync(disk.Geometry.ChunkLength(chunk), waitForIdleGuest: !preference.Chunks.Contains(chunk), interrupt.Token);
+                // Zero chunks cost no transfer, so they spend none of the guest's share of the link. A run is admitted
+                // by its first chunk: the rest follow it on the wire as one read.
+                bool zero = disk.IsKnownZeroChunk(chunk);
+                if (!zero)
+                    await WaitForAdmissionAsync(disk.Geometry.ChunkLength(chunk), waitForIdleGuest: !preferred, interrupt.Token);
                 await slots.WaitAsync(ct);
-                running.Add(CopyChunkAsync(chunk, slots, ct));
+                // Predicted guest reads go one by one, so a guest read finds no run ahead of it; the rest in runs. Zero
+                // chunks cost no transfer: their runs are as long as runs go.
+                int maxChunks = preferred ? 1 : zero ? StreamingDisk.MaxRunChunks : options.BackgroundRunChunks;
+                var fill = disk.EnsureRunAsync(chunk, maxChunks, out int chunks, ct);
+                if (!preferred)
+                    runEnd = chunk + chunks;
+                if (!zero)
+                    moderator.Spend(RunBytes(chunk, chunks) - disk.Geometry.ChunkLength(chunk));
+                running.Add(CopyChunkAsync(chunk, fill, slots));
                 running.RemoveAll(t => t.IsCompleted);
             }
         }
@@ -140,11 +153,11 @@ public sealed class BackgroundCopier(StreamingDisk disk, BackgroundModerator mod
             await Task.Delay(admission.RetryAfter, ct);
     }
 
-    private async Task CopyChunkAsync(long chunk, SemaphoreSlim slots, CancellationToken ct)
+    private async Task CopyChunkAsync(long chunk, Task fill, SemaphoreSlim slots)
     {
         try
         {
-            await disk.EnsureChunkAsync(chunk, FetchPriority.Background, ct);
+            await fill;
         }
         catch (Exception e) when (e is ImageSourceUnavailableException or BlockDeviceException { Errno: BlockDeviceException.ENOSPC })
         {
@@ -161,6 +174,9 @@ public sealed class BackgroundCopier(StreamingDisk disk, BackgroundModerator mod
             slots.Release();
         }
     }
+
+    private long RunBytes(long first, int chunks) =>
+        disk.Geometry.ChunkStart(first + chunks - 1) + disk.Geometry.ChunkLength(first + chunks - 1) - disk.Geometry.ChunkStart(first);
 
     private IEnumerable<long> Order(Preference preference)
     {

@@ -43,4 +43,14 @@ public sealed class BackgroundModerator(GuestActivity activity, StreamingOptions
         }
         return Admission.Admitted;
     }
+
+    /// <summary>
+    /// Count <paramref name="bytes"/> fetched beyond what was admitted (the rest of a run admitted by its first chunk)
+    /// against the cap: later admissions wait for them.
+    /// </summary>
+    public void Spend(long bytes)
+    {
+        if (options.BackgroundBytesPerSecond is not null)
+            Interlocked.Add(ref _bytesAdmitted, bytes);
+    }
 }

@@ -3,11 +3,13 @@ using System.Runtime.CompilerServices;
 namespace Bmcast.Engine;
 
 /// <summary>
-/// One chunk on its way from absent to present: its state, the priority it is fetched at (raised to
+/// One chunk, or a run of adjacent chunks the background copier fetches in one source read, on its way from
+/// absent to present: its state, the priority it is fetched at (raised to
 /// on-demand when a guest request joins a background fill), its turn at the source, the flush epoch
 /// its blocks are marked present under, and the one completion every waiter shares. Every fill
 /// completes exactly once, successfully or with the error that ended it, and only after it has left
-/// the table of fills, so a waiter woken by a failure that tries again starts a fresh fill.
+/// the table of fills, so a waiter woken by a failure that tries again starts a fresh fill. The table maps every
+/// chunk of a run to its one fill: a guest request for any of them joins (and promotes) the whole run.
 ///
 /// Where its work runs: a background fill the copier started on its low-priority workers does its CPU
 /// work (verification, target writes) there, stepping back onto them at each <see cref="AtItsPriority"/>;
@@ -15,7 +17,7 @@ namespace Bmcast.Engine;
 /// normal priority, and a step already waiting for a worker is taken back from their queue, so the guest
 /// never waits for a starved copier thread.
 /// </summary>
-internal sealed class ChunkFill(long chunk, FetchPriority priority, LowPriorityScheduler? workers)
+internal sealed class ChunkFill(long chunk, int count, FetchPriority priority, LowPriorityScheduler? workers)
 {
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private TaskCompletionSource? _turn;
@@ -23,12 +25,22 @@ internal sealed class ChunkFill(long chunk, FetchPriority priority, LowPriorityS
     /// <summary>The next step while it waits in the workers' queue; whoever takes it (a worker or <see cref="Promote"/>) runs it.</summary>
     private Action? _parked;
 
+    /// <summary>The first chunk of the fill.</summary>
     public long Chunk { get; } = chunk;
+
+    /// <summary>The longest run: its chunks' verification results fit one bit mask each.</summary>
+    public const int MaxCount = 64;
+
+    /// <summary>Adjacent chunks from <see cref="Chunk"/> on: 1, or up to <see cref="MaxCount"/> for a background run.</summary>
+    public int Count { get; } = count;
 
     public ChunkFillState State { get; private set; } = ChunkFillState.Queued;
 
     /// <summary>Raised to on-demand by <see cref="Promote"/>, never lowered.</summary>
     public FetchPriority Priority => _priority;
+
+    /// <summary>A bit for <paramref name="chunk"/> (one of the fill's) in a mask of the fill's chunks.</summary>
+    public ulong BitOf(long chunk) => 1UL << (int)(chunk - Chunk);
 
     /// <summary>The priority the source queue admitted it at, which is the count it leaves: written under the queue's gate.</summary>
     public FetchPriority? AdmittedAs { get; set; }

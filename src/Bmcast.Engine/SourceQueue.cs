@@ -3,7 +3,8 @@ namespace Bmcast.Engine;
 /// <summary>
 /// The gate in front of the image source that makes on-demand fetches go first (DESIGN §4 rule 8):
 /// an on-demand fetch is admitted at once; a background fetch only while no on-demand fetch is at
-/// the source and fewer than the background limit are, otherwise it waits in line. A waiting
+/// the source and the chunks of background fetches there stay within the background limit (a run of
+/// several chunks counts each; one is always admitted when none is there), otherwise it waits in line. A waiting
 /// background fetch that a guest request joins is promoted and admitted at once. What is already
 /// on the wire cannot be called back, so the limit also bounds how many background chunks an
 /// on-demand request can find ahead of it on the link.
@@ -20,7 +21,7 @@ internal sealed class SourceQueue(int backgroundLimit)
     {
         lock (_gate)
         {
-            if (fill.Priority == FetchPriority.OnDemand || CanAdmitBackground)
+            if (fill.Priority == FetchPriority.OnDemand || CanAdmitBackground(fill.Count))
             {
                 Admit(fill, fill.Priority);
                 return Task.CompletedTask;
@@ -52,14 +53,19 @@ internal sealed class SourceQueue(int backgroundLimit)
             if (fill.AdmittedAs == FetchPriority.OnDemand)
                 _onDemandAtSource--;
             else
-                _backgroundAtSource--;
-            while (CanAdmitBackground && _waiting.TryDequeue(out var next))
+                _backgroundAtSource -= fill.Count;
+            // In line order: a run that does not fit yet keeps the ones behind it waiting too.
+            while (_waiting.TryPeek(out var next) && (next.AdmittedAs is not null || CanAdmitBackground(next.Count)))
+            {
+                _waiting.Dequeue();
                 if (next.AdmittedAs is null)
                     Admit(next, FetchPriority.Background);
+            }
         }
     }
 
-    private bool CanAdmitBackground => _onDemandAtSource == 0 && _backgroundAtSource < backgroundLimit;
+    private bool CanAdmitBackground(int chunks) =>
+        _onDemandAtSource == 0 && (_backgroundAtSource == 0 || _backgroundAtSource + chunks <= backgroundLimit);
 
     /// <summary>Under the gate. A promoted fill stays in <see cref="_waiting"/> and is skipped there.</summary>
     private void Admit(ChunkFill fill, FetchPriority priority)
@@ -68,7 +74,7 @@ internal sealed class SourceQueue(int backgroundLimit)
         if (priority == FetchPriority.OnDemand)
             _onDemandAtSource++;
         else
-            _backgroundAtSource++;
+            _backgroundAtSource += fill.Count;
         fill.GrantTurn();
     }
 }

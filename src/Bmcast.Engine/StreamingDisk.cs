@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Diagnostics;
+using System.Runtime.ExceptionServices;
 using Bmcast.Core.Blocks;
 using Bmcast.Core.Manifests;
 using Bmcast.Core.Presence;
@@ -52,6 +53,9 @@ public sealed class StreamingDisk : IBlockDevice
         if (Presence.IsComplete)
             _allPresent.TrySetResult();
     }
+
+    /// <summary>The longest run <see cref="EnsureRunAsync"/> makes.</summary>
+    public const int MaxRunChunks = ChunkFill.MaxCount;
 
     public long Size => _geometry.Size;
 
@@ -164,22 +168,60 @@ public sealed class StreamingDisk : IBlockDevice
     /// share one <see cref="ChunkFill"/>, so an on-demand read of a chunk the background copier is
     /// already fetching waits for that fetch instead of repeating it, and raises it to on-demand.
     /// </summary>
-    public async Task EnsureChunkAsync(long chunk, FetchPriority priority, CancellationToken ct)
+    public Task EnsureChunkAsync(long chunk, FetchPriority priority, CancellationToken ct)
     {
         if (IsChunkPresent(chunk))
-            return;
-        ChunkFill? fill;
-        bool started = false;
+            return Task.CompletedTask;
+        var fill = Enter(chunk, 1, priority, out bool started);
+        return AwaitFillAsync(chunk, fill, started, priority, ct);
+    }
+
+    /// <summary>
+    /// A background fill of <paramref name="firstChunk"/> and of up to <paramref name="maxChunks"/> - 1 chunks after
+    /// it that are absent, of its kind (zero chunks or chunks that hold data) and no other fill has: for data, one
+    /// source read for all of them, each verified on its own (a chunk that fails is refetched alone); each chunk
+    /// written under its own chunk lock.
+    /// <paramref name="chunks"/> says how many the fill covers (1 when the first chunk was present or already being
+    /// filled: the call then joins that fill).
+    /// </summary>
+    public Task EnsureRunAsync(long firstChunk, int maxChunks, out int chunks, CancellationToken ct)
+    {
+        chunks = 1;
+        if (IsChunkPresent(firstChunk))
+            return Task.CompletedTask;
+        var fill = Enter(firstChunk, maxChunks, FetchPriority.Background, out bool started);
+        if (started)
+            chunks = fill.Count;
+        return AwaitFillAsync(firstChunk, fill, started, FetchPriority.Background, ct);
+    }
+
+    /// <summary>The fill of <paramref name="chunk"/>: the one in flight, or a new one started here.</summary>
+    private ChunkFill Enter(long chunk, int maxChunks, FetchPriority priority, out bool started)
+    {
         lock (_fills)
         {
-            if (!_fills.TryGetValue(chunk, out fill))
+            if (_fills.TryGetValue(chunk, out var fill))
             {
-                // A background fill started by the copier does its work on the copier's low-priority workers.
-                fill = new ChunkFill(chunk, priority, priority == FetchPriority.Background ? LowPriorityScheduler.OfCurrentThread : null);
-                _fills.Add(chunk, fill);
-                started = true;
+                started = false;
+                return fill;
             }
+            // A run is all zero chunks (written without a transfer) or all chunks that hold data (one source read).
+            bool zero = IsKnownZeroChunk(chunk);
+            int count = 1;
+            while (count < Math.Min(maxChunks, ChunkFill.MaxCount) && chunk + count < _geometry.ChunkCount && !_fills.ContainsKey(chunk + count)
+                   && IsKnownZeroChunk(chunk + count) == zero && !IsChunkPresent(chunk + count))
+                count++;
+            // A background fill started by the copier does its work on the copier's low-priority workers.
+            fill = new ChunkFill(chunk, count, priority, priority == FetchPriority.Background ? LowPriorityScheduler.OfCurrentThread : null);
+            for (int i = 0; i < count; i++)
+                _fills.Add(chunk + i, fill);
+            started = true;
+            return fill;
         }
+    }
+
+    private async Task AwaitFillAsync(long chunk, ChunkFill fill, bool started, FetchPriority priority, CancellationToken ct)
+    {
         if (priority == FetchPriority.OnDemand)
         {
             OnDemandOrder.Record(chunk);
@@ -193,6 +235,10 @@ public sealed class StreamingDisk : IBlockDevice
             if (started)
                 _ = RunAsync(fill);
             await (ct.CanBeCanceled ? fill.Completion.WaitAsync(ct) : fill.Completion);
+        }
+        catch (IOException) when (IsChunkPresent(chunk))
+        {
+            // A run that failed on other chunks brought this one in (or a guest write did meanwhile).
         }
         finally
         {
@@ -221,7 +267,8 @@ public sealed class StreamingDisk : IBlockDevice
             error = e;
         }
         lock (_fills)
-            _fills.Remove(fill.Chunk);
+            for (int i = 0; i < fill.Count; i++)
+                _fills.Remove(fill.Chunk + i);
         if (error is null)
             fill.Complete();
         else
@@ -230,15 +277,20 @@ public sealed class StreamingDisk : IBlockDevice
 
     private async Task FetchAndFillAsync(ChunkFill fill)
     {
-        long chunk = fill.Chunk;
-        if (IsKnownZeroChunk(chunk))
+        long first = fill.Chunk;
+        if (IsKnownZeroChunk(first))
         {
-            Statistics.AddZeroChunk();
-            await FillAbsentBlocksAsync(fill, null);
+            for (long chunk = first; chunk < first + fill.Count; chunk++)
+            {
+                Statistics.AddZeroChunk();
+                await FillAbsentBlocksAsync(fill, chunk, null);
+            }
             return;
         }
-        int length = _geometry.ChunkLength(chunk);
+        int length = (int)(_geometry.ChunkStart(first + fill.Count - 1) + _geometry.ChunkLength(first + fill.Count - 1) - _geometry.ChunkStart(first));
         byte[] buffer = ArrayPool<byte>.Shared.Rent(length);
+        ulong missing = 0;
+        ExceptionDispatchInfo? failure = null;
         try
         {
             await _sourceQueue.EnterAsync(fill);
@@ -247,26 +299,52 @@ public sealed class StreamingDisk : IBlockDevice
                 fill.BeginFetching();
                 long started = Stopwatch.GetTimestamp();
                 // Not cancellable: other callers may share this fetch; each stops waiting on its own token.
-                await _fetcher.FetchAsync(fill, buffer.AsMemory(0, length), CancellationToken.None);
+                if (fill.Count == 1)
+                    await _fetcher.FetchAsync(fill, first, buffer.AsMemory(0, length), CancellationToken.None);
+                else
+                    missing = await _fetcher.FetchRunAsync(fill, buffer.AsMemory(0, length), CancellationToken.None);
                 EngineMetrics.RecordFetchDuration(fill.Priority, Stopwatch.GetElapsedTime(started));
+                // A run's chunks that did not arrive verified go alone, in the run's turn at the source: a chunk the
+                // source cannot serve then costs only itself, and the run's other chunks are written.
+                for (long chunk = first; chunk < first + fill.Count && missing != 0; chunk++)
+                {
+                    if ((missing & fill.BitOf(chunk)) == 0)
+                        continue;
+                    try
+                    {
+                        await _fetcher.FetchAsync(fill, chunk, ChunkIn(buffer, first, chunk), CancellationToken.None);
+                        missing &= ~fill.BitOf(chunk);
+                    }
+                    catch (IOException e) when (e is not ImageSourceUnavailableException)
+                    {
+                        failure ??= ExceptionDispatchInfo.Capture(e);
+                    }
+                }
             }
             finally
             {
                 _sourceQueue.Leave(fill);
             }
             Statistics.AddFetched(fill.Priority, length);
-            await FillAbsentBlocksAsync(fill, buffer);
+            for (long chunk = first; chunk < first + fill.Count; chunk++)
+                if ((missing & fill.BitOf(chunk)) == 0)
+                    await FillAbsentBlocksAsync(fill, chunk, ChunkIn(buffer, first, chunk));
         }
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
         }
+        // Its waiters whose chunk was written do not see this (AwaitFillAsync).
+        failure?.Throw();
     }
 
+    /// <summary>The bytes of <paramref name="chunk"/> in a buffer that holds a run from <paramref name="first"/> on.</summary>
+    private Memory<byte> ChunkIn(byte[] buffer, long first, long chunk) =>
+        buffer.AsMemory((int)(_geometry.ChunkStart(chunk) - _geometry.ChunkStart(first)), _geometry.ChunkLength(chunk));
+
     /// <summary>Write image content into the chunk's blocks that are still absent; null content means zeroes.</summary>
-    private async Task FillAbsentBlocksAsync(ChunkFill fill, byte[]? content)
+    private async Task FillAbsentBlocksAsync(ChunkFill fill, long chunk, ReadOnlyMemory<byte>? content)
     {
-        long chunk = fill.Chunk;
         long firstBlock = _geometry.FirstBlockOfChunk(chunk);
         int blocks = _geometry.BlockCountOfChunk(chunk);
         long chunkStart = _geometry.ChunkStart(chunk);
@@ -284,10 +362,10 @@ public sealed class StreamingDisk : IBlockDevice
                 }
                 long start = (firstBlock + i) * _geometry.BlockSize;
                 long end = _geometry.BlockEnd(firstBlock + i + absentRun - 1);
-                if (content is null)
+                if (content is not { } bytes)
                     await _target.WriteZeroesAsync(start, end - start, false, CancellationToken.None);
                 else
-                    await _target.WriteAsync(start, content.AsMemory((int)(start - chunkStart), (int)(end - start)), false, CancellationToken.None);
+                    await _target.WriteAsync(start, bytes.Slice((int)(start - chunkStart), (int)(end - start)), false, CancellationToken.None);
                 MarkPresent(start, end, fill.FlushEpoch);
                 i += (int)absentRun;
             }

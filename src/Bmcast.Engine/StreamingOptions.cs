@@ -11,8 +11,17 @@ public sealed record StreamingOptions
     /// <summary>How often the presence map is committed even without a guest FLUSH (dm-clone does the same).</summary>
     public TimeSpan CommitInterval { get; init; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>Background fetches kept in flight while the guest is idle.</summary>
+    /// <summary>
+    /// Background fetches kept in flight while the guest is idle; also the most background chunks at the source at
+    /// once (a run counts each of its chunks; a run longer than this goes alone).
+    /// </summary>
     public int BackgroundParallelism { get; init; } = 8;
+
+    /// <summary>
+    /// The most adjacent chunks the background copier fetches in one source read (its pass in disk order; chunks of a
+    /// boot profile are fetched one by one). 1 fetches chunk by chunk.
+    /// </summary>
+    public int BackgroundRunChunks { get; init; } = 8;
 
     /// <summary>The background copier waits until the guest has done no I/O for this long.</summary>
     public TimeSpan IdleGap { get; init; } = TimeSpan.FromMilliseconds(20);

@@ -152,13 +152,17 @@ public sealed class SourceSet : IImageSource
 
     /// <summary>
     /// The fetch on <paramref name="member"/> failed: its read broke, timed out, or its chunk failed verification. In a
-    /// set of several the source is marked down (once) and probed until it answers again.
+    /// set of several the source is marked down (once) and probed until it answers again. <paramref name="verifiedBytes"/>:
+    /// what it served that passed verification all the same (the other chunks of a run with one that failed).
     /// </summary>
-    public void Failed(SourceMember member, string problem)
+    public void Failed(SourceMember member, string problem, long verifiedBytes = 0)
     {
+        if (verifiedBytes > 0)
+            EngineMetrics.RecordSourceFetched(member.Tag, verifiedBytes);
         lock (_gate)
         {
             member.Outstanding--;
+            member.Bytes += verifiedBytes;
             member.LastProblem = problem;
             if (!CanFailOver || member.Down)
                 return;

@@ -3,7 +3,10 @@ using Bmcast.Core.Storage;
 
 namespace Bmcast.Tests.Engine;
 
-/// <summary>A source whose every chunk read (64 KiB chunks; chunk c reads as bytes c) waits until the test releases that chunk.</summary>
+/// <summary>
+/// A source whose every read (64 KiB chunks; chunk c reads as bytes c) waits until the test releases its first chunk;
+/// <see cref="Started"/> records the first chunk of each read.
+/// </summary>
 internal sealed class GatedSource(long size) : IImageSource
 {
     private readonly ConcurrentDictionary<long, TaskCompletionSource> _gates = new();
@@ -20,7 +23,8 @@ internal sealed class GatedSource(long size) : IImageSource
         var gate = Gate(chunk);
         Started.Enqueue(chunk);
         await gate.Task.WaitAsync(cancellationToken);
-        buffer.Span.Fill((byte)chunk);
+        for (int offsetInRead = 0; offsetInRead < buffer.Length; offsetInRead += 65536)
+            buffer.Span[offsetInRead..Math.Min(buffer.Length, offsetInRead + 65536)].Fill((byte)(chunk + offsetInRead / 65536));
     }
 
     public void Release(long chunk) => Gate(chunk).TrySetResult();

@@ -110,7 +110,7 @@ public sealed class StreamingDiskModelTests
                         _model.Flush();
                     break;
                 case Kind.Background:
-                    await TryAsync(_disk.EnsureChunkAsync(op.A % _geometry.ChunkCount, FetchPriority.Background, default));
+                    await TryAsync(BackgroundRun(op.A % _geometry.ChunkCount, op));
                     break;
                 case Kind.Commit:
                     // The periodic commit: persists presence without being a guest flush.
@@ -119,14 +119,14 @@ public sealed class StreamingDiskModelTests
                 case Kind.WriteRacingFill:
                 {
                     var (offset, length) = RangeInChunk(op);
-                    var fill = TryAsync(_disk.EnsureChunkAsync(_geometry.ChunkOf(offset), FetchPriority.Background, default));
+                    var fill = TryAsync(BackgroundRun(_geometry.ChunkOf(offset), op));
                     await WriteAsync((offset, length), Pattern(op), fua: false);
                     await fill;
                     break;
                 }
                 case Kind.ReadRacingFill:
                 {
-                    var fill = TryAsync(_disk.EnsureChunkAsync(_geometry.ChunkOf(RangeInChunk(op).Offset), FetchPriority.Background, default));
+                    var fill = TryAsync(BackgroundRun(_geometry.ChunkOf(RangeInChunk(op).Offset), op));
                     await ReadAndCheckAsync(op);
                     await fill;
                     break;
@@ -265,7 +265,7 @@ public sealed class StreamingDiskModelTests
                 {
                     case Kind.WriteFua:
                     case Kind.WriteRacingFill:
-                        fill = TryAsync(_disk.EnsureChunkAsync(_geometry.ChunkOf(offset), FetchPriority.Background, default));
+                        fill = TryAsync(BackgroundRun(_geometry.ChunkOf(offset), inner));
                         await _disk.WriteAsync(offset, data, inner.Kind == Kind.WriteFua, default);
                         break;
                     case Kind.Flush:
@@ -275,7 +275,7 @@ public sealed class StreamingDiskModelTests
                         await _disk.CommitAsync(default);
                         break;
                     default:
-                        await _disk.EnsureChunkAsync(inner.A % _geometry.ChunkCount, FetchPriority.Background, default);
+                        await BackgroundRun(inner.A % _geometry.ChunkCount, inner);
                         break;
                 }
                 if (!_power.IsCut)
@@ -328,6 +328,17 @@ public sealed class StreamingDiskModelTests
                 length = (int)Math.Min(_geometry.Size - offset, Math.Max(BlockSize, length / BlockSize * BlockSize));
             }
             return (offset, length);
+        }
+
+        /// <summary>
+        /// A background fill as the copier starts one: a run of up to 4 chunks from up to 2 chunks before
+        /// <paramref name="chunk"/> (so a racing guest request meets it at the run's start, middle or end), or that
+        /// chunk alone.
+        /// </summary>
+        private Task BackgroundRun(long chunk, Op op)
+        {
+            long first = Math.Max(0, chunk - (op.A / 7) % 3);
+            return _disk.EnsureRunAsync(first, 1 + (op.A / 29) % 4, out _, default);
         }
 
         private (long Offset, int Length) RangeInChunk(Op op)
