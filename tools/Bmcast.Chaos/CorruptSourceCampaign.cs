@@ -1,4 +1,5 @@
 using Bmcast.Agent.Streaming;
+using Bmcast.Core.Blocks;
 using Bmcast.Protocols.Nbd;
 using Bmcast.Protocols.Nbd.Client;
 using Bmcast.Protocols.Nbd.Server;
@@ -42,7 +43,7 @@ public sealed class CorruptSourceCampaign : IChaosCampaign
         if (code != 0)
             throw new InvalidOperationException($"image manifest failed: {error.Trim()}");
 
-        var liar = new CorruptingImageDevice(image, context.Fork(), LieRate);
+        var liar = new CorruptingImageDevice(image, context.Fork(), LieRate, DiskGeometry.DefaultChunkSize);
         string backend = Path.Combine(directory, "liar.sock");
         await using var server = new NbdServer(new SingleExportCatalog(ChaosRig.ImageName, "lying image", liar), NullLogger<NbdServer>.Instance);
         await server.StartAsync(NbdEndpoint.Unix(backend), ct);

@@ -4,9 +4,11 @@ namespace Bmcast.Chaos;
 
 /// <summary>
 /// A read-only image that lies: a share of reads come back with a bit flipped or with the bytes of
-/// another offset. Counts each lie that actually changed what the reader got.
+/// another offset. Counts the chunks (of <paramref name="chunkSize"/>, aligned as the image's) each lie
+/// actually changed, since the reader verifies chunk by chunk and one read may cover several (a
+/// background run): a wrong offset can spoil every chunk of the read, a flipped bit one.
 /// </summary>
-public sealed class CorruptingImageDevice(SyntheticImage image, Random random, double lieRate) : IBlockDevice
+public sealed class CorruptingImageDevice(SyntheticImage image, Random random, double lieRate, int chunkSize) : IBlockDevice
 {
     private readonly Lock _gate = new();
     private long _bitFlips;
@@ -40,14 +42,27 @@ public sealed class CorruptingImageDevice(SyntheticImage image, Random random, d
         else if (dice < lieRate)
         {
             image.Bytes.AsSpan(elsewhere, buffer.Length).CopyTo(buffer.Span);
-            if (!buffer.Span.SequenceEqual(truth))
-                Interlocked.Increment(ref _wrongOffsets);
+            Interlocked.Add(ref _wrongOffsets, ChangedChunks(offset, buffer.Span, truth));
         }
         else
         {
             truth.CopyTo(buffer.Span);
         }
         return ValueTask.CompletedTask;
+    }
+
+    /// <summary>How many of the image's chunks that <paramref name="offset"/>..+length touches differ between the two.</summary>
+    private int ChangedChunks(long offset, ReadOnlySpan<byte> served, ReadOnlySpan<byte> truth)
+    {
+        int changed = 0;
+        for (int start = 0; start < served.Length;)
+        {
+            int length = (int)Math.Min(served.Length - start, chunkSize - (offset + start) % chunkSize);
+            if (!served.Slice(start, length).SequenceEqual(truth.Slice(start, length)))
+                changed++;
+            start += length;
+        }
+        return changed;
     }
 
     public ValueTask WriteAsync(long offset, ReadOnlyMemory<byte> data, bool forceUnitAccess, CancellationToken ct) => ReadOnly();
