@@ -32,6 +32,13 @@ public sealed class StreamingDisk : IBlockDevice
     private readonly ChunkLocks _locks = new();
     private readonly Dictionary<long, ChunkFill> _fills = [];
     private readonly SourceQueue _sourceQueue;
+    /// <summary>
+    /// A fetch's buffer (a chunk, or a background run of them). Not <see cref="ArrayPool{T}.Shared"/>: that pool keeps
+    /// a few arrays per core, so when fetches rent on one core and return on another it drops some and allocates
+    /// others, a new 64 KiB array now and then (seen as 230 to 860 B per miss across equal stretches of misses).
+    /// This one keeps what it lent, up to <see cref="FetchBuffersPerSize"/> of each size, for the disk's life.
+    /// </summary>
+    private readonly ArrayPool<byte> _fetchBuffers = ArrayPool<byte>.Create(FetchBufferLimit, FetchBuffersPerSize);
     private readonly TaskCompletionSource _allPresent = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly ILogger _logger;
 
@@ -56,6 +63,12 @@ public sealed class StreamingDisk : IBlockDevice
 
     /// <summary>The longest run <see cref="EnsureRunAsync"/> makes.</summary>
     public const int MaxRunChunks = ChunkFill.MaxCount;
+
+    /// <summary>The largest fetch buffer kept for reuse: a background run of 8 chunks of 64 KiB is 512 KiB; larger fetches allocate.</summary>
+    private const int FetchBufferLimit = 1 << 20;
+
+    /// <summary>How many buffers of one size are kept: about as many fetches as are ever in flight on one disk.</summary>
+    private const int FetchBuffersPerSize = 16;
 
     public long Size => _geometry.Size;
 
@@ -288,7 +301,7 @@ public sealed class StreamingDisk : IBlockDevice
             return;
         }
         int length = (int)(_geometry.ChunkStart(first + fill.Count - 1) + _geometry.ChunkLength(first + fill.Count - 1) - _geometry.ChunkStart(first));
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(length);
+        byte[] buffer = _fetchBuffers.Rent(length);
         ulong missing = 0;
         ExceptionDispatchInfo? failure = null;
         try
@@ -332,7 +345,7 @@ public sealed class StreamingDisk : IBlockDevice
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            _fetchBuffers.Return(buffer);
         }
         // Its waiters whose chunk was written do not see this (AwaitFillAsync).
         failure?.Throw();
