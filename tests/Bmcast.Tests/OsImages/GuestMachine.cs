@@ -91,16 +91,21 @@ public sealed class GuestMachine : IAsyncDisposable
 
     /// <summary>
     /// Wait for a console line containing <paramref name="marker"/> (markers may share a line with a login
-    /// prompt); returns the time since QEMU started.
+    /// prompt); returns the time since QEMU started. A line containing <paramref name="fault"/> first ends the wait
+    /// with a <see cref="GuestFaultException"/>.
     /// </summary>
-    public async Task<TimeSpan> WaitForAsync(string marker, TimeSpan timeout)
+    public async Task<TimeSpan> WaitForAsync(string marker, TimeSpan timeout, string? fault = null)
     {
         using var cts = new CancellationTokenSource(timeout);
         try
         {
             await foreach (string line in _lines.Reader.ReadAllAsync(cts.Token))
+            {
                 if (line.Contains(marker, StringComparison.Ordinal))
                     return _sinceStart.Elapsed;
+                if (fault is not null && line.Contains(fault, StringComparison.Ordinal))
+                    throw new GuestFaultException($"'{line.Trim()}' before {marker}; console:\n{Console}");
+            }
         }
         catch (OperationCanceledException)
         {

@@ -14,6 +14,16 @@ public sealed class TinyImageTests(TinyImageFixture fixture, ITestOutputHelper o
     private static readonly TimeSpan BootTimeout = TimeSpan.FromMinutes(3);
     private const string AoeDriverLoaded = "aoe: AoE v";
 
+    /// <summary>
+    /// What the guest's NVMe driver logs when a command it submitted never completes. QEMU 7.2's emulated controller
+    /// (Debian 12's) did this once in CI under TCG on a busy host: a queue's commands stopped completing, the driver
+    /// aborted them and reset the controller every 30 s, and the boot crawled past any timeout. The command never
+    /// reached the completion queue, so the stall is in the emulator (its shadow doorbells, which 7.2 always offers
+    /// and later releases can turn off, are the suspect), not in the image: such a boot is retried once, saying so,
+    /// and a second one fails the test.
+    /// </summary>
+    private const string EmulatedNvmeStall = "timeout, aborting";
+
     [Fact]
     public void A_second_build_of_the_same_recipes_comes_from_the_cache()
     {
@@ -53,9 +63,20 @@ public sealed class TinyImageTests(TinyImageFixture fixture, ITestOutputHelper o
         await using (var writer = await GuestMachine.StartAsync(fixture.Qemu, disk, Firmware.SeaBios, "write-test"))
             await writer.WaitForAsync("BMCAST-WRITES-DONE", BootTimeout);
         // The writer stays up and is killed: the guest synced, so nothing depends on a clean shutdown.
-        await using var checker = await GuestMachine.StartAsync(fixture.Qemu, disk, Firmware.SeaBios, "write-check", DiskBus.Nvme);
-        await checker.WaitForAsync("BMCAST-WRITES-OK files=4", BootTimeout);
-        await checker.WaitForExitAsync(TimeSpan.FromMinutes(1));
+        for (int attempt = 1; ; attempt++)
+        {
+            await using var checker = await GuestMachine.StartAsync(fixture.Qemu, disk, Firmware.SeaBios, "write-check", DiskBus.Nvme);
+            try
+            {
+                await checker.WaitForAsync("BMCAST-WRITES-OK files=4", BootTimeout, EmulatedNvmeStall);
+                await checker.WaitForExitAsync(TimeSpan.FromMinutes(1));
+                return;
+            }
+            catch (GuestFaultException e) when (attempt == 1)
+            {
+                output.WriteLine($"QEMU's emulated NVMe controller stalled; booting once more: {e.Message}");
+            }
+        }
     }
 
     [Fact]
