@@ -9,7 +9,8 @@ using Microsoft.Extensions.Logging;
 //   stream --trace FILE --source URI [--source URI...] --clients N --work DIR
 //                                                             N deployments at once, each its own agent (engine, target,
 //                                                             connections to every source) replaying the trace against its export:
-//                                                             {"clients":N,"ready":[s...],"fetched":B,"on_demand":B,"errors":["..."]}
+//                                                             {"clients":N,"ready":[s...],"exported":[s...],"fetched":B,"on_demand":B,"errors":["..."]}
+//                                                             (ready and exported each in ascending order)
 //   local --trace FILE --image FILE                           the trace against a local copy of the image: {"ready":s}
 // The agents log warnings and errors on stderr. Failed deployments are listed in "errors" (the exit code is 0): the
 // caller reports every one.
@@ -51,6 +52,7 @@ switch (args[0])
         {
             clients,
             ready = outcomes.Where(o => o.ReadySeconds is not null).Select(o => o.ReadySeconds!.Value).Order().ToArray(),
+            exported = outcomes.Where(o => o.ExportedSeconds is not null).Select(o => o.ExportedSeconds!.Value).Order().ToArray(),
             fetched = outcomes.Sum(o => o.FetchedBytes),
             on_demand = outcomes.Sum(o => o.OnDemandBytes),
             wall = started.Elapsed.TotalSeconds,

@@ -9,8 +9,11 @@ using Microsoft.Extensions.Logging;
 
 namespace Bmcast.Fleet;
 
-/// <summary>What one replayed deployment came to: time-to-ready from its start, bytes fetched by then, or its error.</summary>
-internal sealed record ReplayOutcome(int Client, double? ReadySeconds, long FetchedBytes, long OnDemandBytes, string? Error);
+/// <summary>
+/// What one replayed deployment came to: time-to-ready from its start and, of it, the time until its export took
+/// connections (agent start, source connections, manifest, target and state files); bytes fetched by ready; or its error.
+/// </summary>
+internal sealed record ReplayOutcome(int Client, double? ReadySeconds, double? ExportedSeconds, long FetchedBytes, long OnDemandBytes, string? Error);
 
 /// <summary>
 /// One machine of the fleet without its guest: a streaming agent of its own (engine, target file, state file, source
@@ -43,15 +46,16 @@ internal sealed class ReplayedDeployment(int client, IReadOnlyList<string> sourc
             await Task.WhenAny(run, agent.Exported);
             if (run.IsCompleted)
                 await run;
+            double exported = clock.Elapsed.TotalSeconds;
             await using var disk = new NbdClientDevice(await NbdClient.ConnectAsync(NbdEndpoint.Unix(socket), "", ct));
             await IoTraceReplay.RunAsync(trace, disk, ct);
             double ready = clock.Elapsed.TotalSeconds;
             var progress = agent.Progress!.Value;
-            return new ReplayOutcome(client, ready, progress.BytesOnDemand + progress.BytesBackground, progress.BytesOnDemand, null);
+            return new ReplayOutcome(client, ready, exported, progress.BytesOnDemand + progress.BytesBackground, progress.BytesOnDemand, null);
         }
         catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
         {
-            return new ReplayOutcome(client, null, 0, 0, $"{e.GetType().Name}: {e.Message}");
+            return new ReplayOutcome(client, null, null, 0, 0, $"{e.GetType().Name}: {e.Message}");
         }
         finally
         {
