@@ -86,11 +86,11 @@ static async Task<int> ReadAllAsync(AoeAddress address, int window)
     var warmUp = Stopwatch.StartNew();
     while (warmUp.Elapsed < TimeSpan.FromSeconds(1))
         await ReadWholeAsync(source, ReadSize, Concurrent, warmUp, TimeSpan.FromSeconds(1));
-    long retransmissions = source.Initiator.Retransmissions;
+    long retransmissions = source.Initiator.Retransmissions, spurious = source.Initiator.SpuriousRetransmissions;
     var clock = Stopwatch.StartNew();
     await ReadWholeAsync(source, ReadSize, Concurrent, clock, TimeSpan.MaxValue);
     double seconds = clock.Elapsed.TotalSeconds;
-    Console.WriteLine($"read {source.Size} bytes, {source.Size / seconds / (1 << 20):F0} MiB/s, {source.Initiator.Retransmissions - retransmissions} retransmissions");
+    Console.WriteLine($"read {source.Size} bytes, {source.Size / seconds / (1 << 20):F0} MiB/s, {source.Initiator.Retransmissions - retransmissions} retransmissions ({source.Initiator.SpuriousRetransmissions - spurious} in vain)");
     return 0;
 }
 

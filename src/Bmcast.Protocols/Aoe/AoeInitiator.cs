@@ -32,6 +32,14 @@ public sealed class AoeInitiator : IAsyncDisposable
     /// machine most timeouts are a descheduled peer, not a lost frame, and an earlier send's reply is as good as the resend's.
     /// </summary>
     private readonly Dictionary<uint, (AoeRequest Request, long SentAt, int Send)> _superseded = [];
+    /// <summary>
+    /// The first sends of requests that a resend's reply completed, with when they went out and how many resends followed:
+    /// a reply to one of them, coming after all, shows those resends were in vain, as a DSACK does for TCP (RFC 3708).
+    /// Without it a target that answers out of order (one of its threads descheduled holding a batch while another answers
+    /// the later ones) and answers the resends at once never looks slow, only lossy. Forgotten after the longest timeout.
+    /// </summary>
+    private readonly Dictionary<uint, (long SentAt, int Resends)> _answeredByResend = [];
+    private readonly long _forgetAnsweredAfter;
     /// <summary>Requests not sent yet, each with the read it was queued for: one whose request has since begun another life is stale.</summary>
     private readonly Queue<(AoeRequest Request, AoeRequestSet Set)> _waiting = new();
     /// <summary>Requests whose read is over, none of their tags known any more, for the next reads to take (linked by <see cref="AoeRequest.Next"/>).</summary>
@@ -63,6 +71,7 @@ public sealed class AoeInitiator : IAsyncDisposable
         Slot = slot;
         _rtt = new RttEstimator(Ticks(options.InitialTimeout), Ticks(options.MinTimeout), Ticks(options.MaxTimeout), Ticks(PauseMemoryHalfLife));
         _window = new CongestionWindow(options.InitialWindow, options.MaxWindow);
+        _forgetAnsweredAfter = Ticks(options.MaxTimeout);
         SectorsPerFrame = Math.Min(byte.MaxValue, AoeProtocol.SectorsPerFrame(channel.Mtu));
         _receiver = StartReceiver();
         _timer = Task.Run(TimerLoopAsync);
@@ -290,7 +299,7 @@ public sealed class AoeInitiator : IAsyncDisposable
         }
         do
             request.Tag = _nextTag++;
-        while (_inflight.ContainsKey(request.Tag) || _superseded.ContainsKey(request.Tag));
+        while (_inflight.ContainsKey(request.Tag) || _superseded.ContainsKey(request.Tag) || _answeredByResend.ContainsKey(request.Tag));
         request.Transmissions++;
         request.SentAt = now;
         request.Deadline = now + _rtt.TimeoutFor(request.Transmissions);
@@ -353,6 +362,8 @@ public sealed class AoeInitiator : IAsyncDisposable
                 (sentAt, send) = (request!.SentAt, request.Transmissions);
             else if (_superseded.TryGetValue(header.Tag, out var earlier))
                 (request, sentAt, send) = earlier;
+            else if ((_target.IsBroadcast || header.Source == _target) && _answeredByResend.Remove(header.Tag, out var answered))
+                return LateAfterResend(answered.SentAt, answered.Resends);
             else
                 return AoeReplyOutcome.Late;
             if (!_target.IsBroadcast && header.Source != _target)
@@ -373,14 +384,9 @@ public sealed class AoeInitiator : IAsyncDisposable
                 long now = Stopwatch.GetTimestamp();
                 _rtt.Sample(now - sentAt);
                 if (!current)
-                {
-                    // The timeouts that resent it were premature: the send was only slow (a descheduled peer, or us).
-                    // Remember the delay for a while, so the next such silence is waited out, not resent into.
-                    Interlocked.Add(ref _spuriousRetransmissions, request.Transmissions - send);
-                    ServerMetrics.RecordAoeInitiatorSpuriousResends(request.Transmissions - send);
-                    _rtt.LearnPause(now - sentAt, now);
-                    _window.UndoLoss();
-                }
+                    LearnFromResendsInVain(now - sentAt, request.Transmissions - send, now); // the timeouts were premature
+                else if (request.Transmissions > 1 && _superseded.TryGetValue(request.EarlierTags![0], out var first))
+                    _answeredByResend[request.EarlierTags[0]] = (first.SentAt, request.Transmissions - 1);
                 _window.OnReply();
                 _lastReply = now;
                 _newestAnsweredSentAt = Math.Max(_newestAnsweredSentAt, sentAt);
@@ -390,6 +396,29 @@ public sealed class AoeInitiator : IAsyncDisposable
             }
             return outcome;
         }
+    }
+
+    /// <summary>
+    /// The reply to a first send came after a resend's reply had completed the request: the resends were in vain, and
+    /// replies may lag this far behind later ones. Caller holds the lock.
+    /// </summary>
+    private AoeReplyOutcome LateAfterResend(long sentAt, int resends)
+    {
+        long now = Stopwatch.GetTimestamp();
+        LearnFromResendsInVain(now - sentAt, resends, now);
+        return AoeReplyOutcome.Late;
+    }
+
+    /// <summary>
+    /// Resends made in vain: the send they superseded was only slow (a descheduled peer, or us). Remember the delay for a
+    /// while, so the next such silence or lag is waited out, not resent into, and take back the window's halving.
+    /// </summary>
+    private void LearnFromResendsInVain(long delay, int resends, long now)
+    {
+        Interlocked.Add(ref _spuriousRetransmissions, resends);
+        ServerMetrics.RecordAoeInitiatorSpuriousResends(resends);
+        _rtt.LearnPause(delay, now);
+        _window.UndoLoss();
     }
 
     private AoeReplyOutcome CompleteAta(ReadOnlySpan<byte> frame, AoeRequest request, FrameBatch outgoing)
@@ -483,12 +512,19 @@ public sealed class AoeInitiator : IAsyncDisposable
         long timeout = _rtt.Timeout;
         long silence = now - _lastReply;
         // An overdue request is lost when a request sent after it has been answered (as RACK, RFC 8985, tells loss from
-        // delay). Otherwise it may be queued behind a pause, or be draining after one: while the silence is shorter than a
-        // pause that turned out harmless before, wait.
-        bool waitOut = silence < _rtt.PauseAt(now);
+        // delay) and it has been out longer than a pause that turned out harmless before: RACK's reordering window. A
+        // target answers out of order when one of its threads is descheduled holding a batch of requests while another
+        // answers the later ones; without the window each such batch was resent, in vain (63 and 82 resends in two of six
+        // reads of 256 MiB at MTU 9000 on a loaded machine, each read then at half the rate). Otherwise it may be queued
+        // behind a pause, or be draining after one: while the silence is shorter than that pause, wait.
+        long pause = _rtt.PauseAt(now);
+        bool waitOut = silence < pause;
+        foreach (var (tag, answered) in _answeredByResend)
+            if (now - answered.SentAt > _forgetAnsweredAfter)
+                _answeredByResend.Remove(tag);
         expired.Clear();
         foreach (var request in _inflight.Values)
-            if (now >= request.Deadline && (request.SentAt < _newestAnsweredSentAt || !waitOut))
+            if (now >= request.Deadline && ((request.SentAt < _newestAnsweredSentAt && now - request.SentAt >= pause) || !waitOut))
                 expired.Add(request);
         if (expired.Count == 0)
             return;
@@ -542,6 +578,7 @@ public sealed class AoeInitiator : IAsyncDisposable
                     request.Fail(failure);
             _inflight.Clear();
             _superseded.Clear();
+            _answeredByResend.Clear();
             _waiting.Clear();
         }
     }

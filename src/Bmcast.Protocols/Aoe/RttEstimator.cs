@@ -11,7 +11,8 @@ namespace Bmcast.Protocols.Aoe;
 /// target) comes every few hundred milliseconds and is not loss. So a pause proven harmless, a reply to a send already
 /// resent, is remembered (<see cref="LearnPause"/>, the idea of Eifel's response, RFC 4015) as twice its length, halving
 /// every <c>pauseHalfLife</c>: the initiator waits out a silence that short instead of resending into it. The timeout
-/// itself stays as RFC 6298 makes it, so a frame lost while other replies keep coming is resent as soon as before.
+/// itself stays as RFC 6298 makes it; a frame lost while other replies keep coming is resent once it has been out
+/// longer than the pause remembered (RACK's reordering window: a target may answer out of order), at once when none is.
 /// </remarks>
 internal sealed class RttEstimator(long initialTimeout, long minTimeout, long maxTimeout, long pauseHalfLife)
 {

@@ -26,15 +26,17 @@ internal sealed class ResponderChannel : IFrameChannel, IReplySink
     private long _handlerBytesOnReceiver;
     private int _handedOut;
     private int _receives;
+    private int _sentBatches;
+    private int _holds;
 
     public static readonly MacAddress InitiatorAddress = new(0x02_00_00_00_00_01);
     public static readonly MacAddress TargetAddress = new(0x02_00_00_00_00_02);
 
     /// <summary>The initiator's end of a link to a target serving <paramref name="image"/> as e1.0.</summary>
-    public static ResponderChannel Serving(byte[] image, int mtu, int pauseEvery = 0, int pauseMilliseconds = 0) =>
+    public static ResponderChannel Serving(byte[] image, int mtu, int pauseEvery = 0, int pauseMilliseconds = 0, int holdEvery = 0, int holdMilliseconds = 0) =>
         new(new AoeTargetHandler(TargetAddress, mtu, new AoeSlotTable([new AoeSlot(0, "disk", new ReadOnlyTestDevice(image))]),
                 new AoeTargetOptions { Shelf = 1 }, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance), InitiatorAddress, mtu)
-            { PauseEvery = pauseEvery, PauseMilliseconds = pauseMilliseconds };
+            { PauseEvery = pauseEvery, PauseMilliseconds = pauseMilliseconds, HoldEvery = holdEvery, HoldMilliseconds = holdMilliseconds };
 
     public ResponderChannel(AoeTargetHandler handler, MacAddress address, int mtu)
     {
@@ -63,6 +65,18 @@ internal sealed class ResponderChannel : IFrameChannel, IReplySink
 
     public int PauseMilliseconds { get; init; }
 
+    /// <summary>
+    /// Every this many batches of requests sent, that batch is answered only <see cref="HoldMilliseconds"/> later, while the
+    /// batches after it are answered at once: the replies come out of order, as from a target whose thread is descheduled
+    /// holding a batch while another thread answers; 0: never.
+    /// </summary>
+    public int HoldEvery { get; init; }
+
+    public int HoldMilliseconds { get; init; }
+
+    /// <summary>Batches held so far.</summary>
+    public int Holds => Volatile.Read(ref _holds);
+
     /// <summary>Pauses made so far.</summary>
     public int Pauses { get; private set; }
 
@@ -88,6 +102,18 @@ internal sealed class ResponderChannel : IFrameChannel, IReplySink
 
     public void Send(FrameBatch batch)
     {
+        if (HoldEvery > 0 && Interlocked.Increment(ref _sentBatches) % HoldEvery == 0)
+        {
+            // A target thread descheduled with this batch in hand: the requests are answered late, later ones at once.
+            var held = Enumerable.Range(0, batch.Count).Select(i => batch.Frame(i).ToArray()).ToArray();
+            Interlocked.Increment(ref _holds);
+            _ = Task.Delay(HoldMilliseconds).ContinueWith(_ =>
+            {
+                foreach (var frame in held)
+                    Send(frame);
+            }, TaskScheduler.Default);
+            return;
+        }
         for (int i = 0; i < batch.Count; i++)
             Send(batch.Frame(i).Span);
     }
