@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
 
 namespace Bmcast.Engine;
@@ -33,7 +32,7 @@ public sealed class LowPriorityScheduler : TaskScheduler, IDisposable
     private const int SchedOther = 0;
     [ThreadStatic] private static LowPriorityScheduler? t_owner;
     /// <summary>Tasks (the copier) and actions (fill steps, <see cref="Post"/>).</summary>
-    private readonly BlockingCollection<object> _queue = [];
+    private readonly WorkerQueue _queue = new();
     private volatile string? _problem;
     private int _lowered;
 
@@ -70,7 +69,7 @@ public sealed class LowPriorityScheduler : TaskScheduler, IDisposable
     public void Post(Action action) => _queue.Add(action);
 
     /// <summary>Lets the workers end once the queue is empty (the shared scheduler is never disposed).</summary>
-    public void Dispose() => _queue.CompleteAdding();
+    public void Dispose() => _queue.Complete();
 
     protected override void QueueTask(Task task) => _queue.Add(task);
 
@@ -83,7 +82,7 @@ public sealed class LowPriorityScheduler : TaskScheduler, IDisposable
     {
         t_owner = this;
         LowerPriority();
-        foreach (var item in _queue.GetConsumingEnumerable())
+        while (_queue.TryTake(out object item))
         {
             if (item is Task task)
                 TryExecuteTask(task);

@@ -13,9 +13,12 @@ public sealed record StreamingOptions
 
     /// <summary>
     /// Background fetches kept in flight while the guest is idle; also the most background chunks at the source at
-    /// once (a run counts each of its chunks; a run longer than this goes alone).
+    /// once (a run counts each of its chunks; a run longer than this goes alone). Twice
+    /// <see cref="BackgroundRunChunks"/>: two runs at the source at once, so the next run's read is on its way while
+    /// the one before it arrives and is verified (with one, the source and the link idled during each verification
+    /// and each turnaround).
     /// </summary>
-    public int BackgroundParallelism { get; init; } = 8;
+    public int BackgroundParallelism { get; init; } = 16;
 
     /// <summary>
     /// The most adjacent chunks the background copier fetches in one source read (its pass in disk order; chunks of a

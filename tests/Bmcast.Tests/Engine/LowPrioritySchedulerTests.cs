@@ -32,6 +32,32 @@ public sealed class LowPrioritySchedulerTests
     }
 
     [Fact]
+    public async Task Posted_steps_run_in_order_wake_a_sleeping_worker_and_drain_before_the_workers_end()
+    {
+        // The workers' queue sleeps instead of spinning (WorkerQueue): a worker asleep must wake for the next post,
+        // and disposal must still run everything posted before it.
+        var ct = TestContext.Current.CancellationToken;
+        var workers = new LowPriorityScheduler(1);
+        var order = new List<int>();
+        var first = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        workers.Post(() => { order.Add(0); first.SetResult(); });
+        await first.Task.WaitAsync(TimeSpan.FromSeconds(30), ct);
+        await Task.Delay(100, ct); // the worker is asleep by now
+        var last = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        for (int i = 1; i <= 1000; i++)
+        {
+            int step = i;
+            workers.Post(() => order.Add(step));
+        }
+        workers.Post(() => last.SetResult());
+        workers.Dispose();
+        await last.Task.WaitAsync(TimeSpan.FromSeconds(30), ct);
+
+        Assert.Equal(Enumerable.Range(0, 1001), order);
+        Assert.Throws<InvalidOperationException>(() => workers.Post(() => { }));
+    }
+
+    [Fact]
     public async Task Workers_get_almost_no_CPU_beside_a_busy_thread_at_normal_priority_on_every_core()
     {
         // The reason the copier runs here: beside a CPU-bound guest it must take (almost) nothing. On each core

@@ -85,6 +85,32 @@ public sealed class SourceQueueTests
         await background;
     }
 
+    [Fact]
+    public async Task By_default_two_background_runs_are_at_the_source_at_once_and_a_third_waits_for_one_to_leave()
+    {
+        // Two runs in flight: the next run's read is on its way while the one before arrives and is verified.
+        var ct = TestContext.Current.CancellationToken;
+        var options = new StreamingOptions();
+        int run = options.BackgroundRunChunks;
+        var geometry = new DiskGeometry(3L * run * 65536);
+        var state = await PresenceStateFile.CreateAsync(new CrashableDevice(PresenceStateFile.SizeFor(geometry)), geometry, new byte[32], ct);
+        var source = new GatedSource(geometry.Size);
+        var disk = new StreamingDisk(geometry, source, null, new CrashableDevice(geometry.Size), state, options, NullLogger.Instance);
+
+        var runs = Enumerable.Range(0, 3).Select(i => disk.EnsureRunAsync(i * run, run, out _, ct)).ToList();
+        await source.WaitForReadsAsync(2, ct);
+        await Task.Delay(200, ct);
+        Assert.Equal([0L, run], source.Started.Order());
+
+        source.Release(0);
+        await source.WaitForReadsAsync(3, ct);
+        Assert.Contains(2L * run, source.Started);
+        source.Release(run);
+        source.Release(2L * run);
+        await Task.WhenAll(runs);
+        Assert.True(disk.Presence.IsComplete);
+    }
+
     private static async Task<(StreamingDisk, GatedSource)> CreateAsync(int backgroundLimit, CancellationToken ct,
         Manifest? manifest = null, IBlockDevice? target = null)
     {
