@@ -5,7 +5,8 @@
 # store's image gets that profile. Sets requests, read_mib and recorded_ready (seconds) for the reports, and defines
 # replay_stream (the fleet of replaying agents, bench/Bmcast.Fleet) and error_lines.
 fleet_dll="$root/.build/fleet/Bmcast.Fleet.dll"
-dotnet build "$root/bench/Bmcast.Fleet/Bmcast.Fleet.csproj" -c Release -o "$root/.build/fleet" --nologo -v quiet >/dev/null
+# Built as bmcast is (ReadyToRun), so an agent here starts as a deployment's does.
+"$root/tools/build-app.sh" "$root/bench/Bmcast.Fleet/Bmcast.Fleet.csproj" "$root/.build/fleet"
 
 echo "bench: building $image"
 "${bmcast[@]}" image build "$image" --output "$work/image.raw" --import >/dev/null
