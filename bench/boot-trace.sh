@@ -58,6 +58,9 @@ replay_stream() {
   shift
   for source in "$@"; do sources+=(--source "$source"); done
   rm -rf "$work/agents"
+  # The step before (a copy, a replay) may leave hundreds of MiB to write back: an agent's first fsync (its state
+  # file's creation) would wait for them, as it would not on a machine that is only deploying.
+  sync
   if ! out=$(dotnet "$fleet_dll" stream --trace "$trace" "${sources[@]}" --clients "$n" --work "$work/agents" 2>"$work/agents.log") \
      || [ "$(jq '.ready | length' <<<"$out")" -eq 0 ]; then
     { echo "bench: the replay with $n clients failed:"; jq -r '.errors[]?' <<<"$out" | head -n 20; tail -n 20 "$work/agents.log"; } >&2

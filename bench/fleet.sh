@@ -43,7 +43,7 @@ server_cpu() { awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) / hz }' "/pro
 
 # The floor: the trace against a local copy of the image.
 cp --sparse=always "$work/image.raw" "$work/local.raw"
-local_t=$(for _ in $(seq "$rounds"); do dotnet "$fleet_dll" local --trace "$trace" --image "$work/local.raw" | jq .ready; done | median)
+local_t=$(for _ in $(seq "$rounds"); do sync; dotnet "$fleet_dll" local --trace "$trace" --image "$work/local.raw" | jq .ready; done | median)
 echo "bench: local replay $(printf '%.2f' "$local_t") s"
 
 # The fleet at --rate.
@@ -84,8 +84,10 @@ for link in $delay_rates; do
     streamed+=("$(jq '.ready[0]' <<<"$result")")
     exported+=("$(jq '.exported[0]' <<<"$result")")
     rm -f "$work/copy.raw"
+    sync
     t0=$(date +%s.%N); nbdcopy "$uri" "$work/copy.raw"; t1=$(date +%s.%N)
     copied+=("$(echo "$t1 - $t0 + $local_t" | bc -l)")
+    echo "bench: $link/s: streaming ready at $(printf '%.2f' "${streamed[-1]}") s (export up at $(printf '%.2f' "${exported[-1]}") s), copy first $(printf '%.2f' "${copied[-1]}") s"
   done
   stop_server
   rm -f "$work/copy.raw"

@@ -70,6 +70,8 @@ fi
 engine_times=() copy_times=()
 for _ in $(seq $reps); do
   rm -f "$work/engine.raw" "$work/engine.raw.bmcast-state" "$work/copy.raw"
+  # Each copy starts with nothing left to write back from the one before (else it shares the disk with that writeback).
+  sync
   "${bmcast[@]}" stream --source "nbd+unix:///dense?socket=$work/serve.sock" --target "$work/engine.raw" \
     --export "unix:$work/engine.sock" --idle-gap-ms 0 --json > "$work/engine.events" 2>"$work/engine.log" & engine=$!; pids+=($engine)
   for _ in $(seq 6000); do grep -q '"event":"complete"' "$work/engine.events" && break; kill -0 $engine 2>/dev/null || break; sleep 0.05; done
@@ -78,6 +80,7 @@ for _ in $(seq $reps); do
   cmp -s "$work/engine.raw" "$work/dense.raw" || { echo "bench: engine stream differs from the image"; exit 1; }
   event_time() { grep -o "\"event\":\"$1\",\"time\":[0-9.]*" "$work/engine.events" | sed 's/.*://'; }
   engine_times+=("$(echo "$(event_time complete) - $(event_time started)" | bc -l)")
+  sync
   t0=$(date +%s.%N)
   nbdcopy "nbd+unix:///dense?socket=$work/serve.sock" "$work/copy.raw"
   copy_times+=("$(echo "$(date +%s.%N) - $t0" | bc -l)")

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tools/build-app.sh PROJECT OUT: builds a bmcast program (the CLI, the chaos tool, a benchmark's tool) into OUT.
-# ReadyToRun: its assemblies are compiled ahead of time, so a deployment does not wait for the JIT before it streams
-# (`bmcast stream` reached its first event in 0.20-0.29 s instead of 0.47-1.46 s, docs/engine.md). Where the
+# ReadyToRun: its assemblies are compiled ahead of time, so a deployment waits less for the JIT before it streams
+# (`bmcast stream` reached its first event in 0.20 s instead of 0.27 s, medians, docs/engine.md). Where the
 # ReadyToRun compiler cannot be had (no NuGet feed to restore it from, a CPU without a runtime identifier here), a
 # plain build, JIT-compiled as it runs, saying so. Prints the build's log and fails when the build fails.
 set -euo pipefail
