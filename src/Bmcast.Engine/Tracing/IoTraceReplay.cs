@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Diagnostics;
 using Bmcast.Core.Storage;
 
 namespace Bmcast.Engine.Tracing;
@@ -18,7 +17,11 @@ public static class IoTraceReplay
     private static readonly TimeSpan ShortestWait = TimeSpan.FromMilliseconds(1);
 
     /// <summary>Replay <paramref name="trace"/> on <paramref name="device"/>: time-to-ready from the call. A failed request fails the replay.</summary>
-    public static async Task<TimeSpan> RunAsync(IoTrace trace, IBlockDevice device, CancellationToken ct)
+    public static Task<TimeSpan> RunAsync(IoTrace trace, IBlockDevice device, CancellationToken ct) =>
+        RunAsync(trace, device, TimeProvider.System, ct);
+
+    /// <summary>As <see cref="RunAsync(IoTrace, IBlockDevice, CancellationToken)"/>, with think times and ready taken on <paramref name="time"/>.</summary>
+    public static async Task<TimeSpan> RunAsync(IoTrace trace, IBlockDevice device, TimeProvider time, CancellationToken ct)
     {
         var records = trace.Records;
         int count = records.Count;
@@ -26,7 +29,7 @@ public static class IoTraceReplay
         var finished = new long[count];
         var requests = new Task[count];
         byte[] zeroes = new byte[records.Where(r => r.Kind == IoKind.Write).Select(r => r.Length).DefaultIfEmpty(0).Max()];
-        var clock = Stopwatch.StartNew();
+        var clock = new ReplayClock(time);
         int completed = 0;
         for (int i = 0; i < count; i++)
         {
@@ -53,7 +56,7 @@ public static class IoTraceReplay
         return clock.Elapsed;
     }
 
-    private static async Task IssueAsync(IBlockDevice device, IoRecord record, byte[] zeroes, Stopwatch clock, long[] finished, int index, CancellationToken ct)
+    private static async Task IssueAsync(IBlockDevice device, IoRecord record, byte[] zeroes, ReplayClock clock, long[] finished, int index, CancellationToken ct)
     {
         switch (record.Kind)
         {
@@ -81,10 +84,20 @@ public static class IoTraceReplay
         finished[index] = (long)clock.Elapsed.TotalMicroseconds;
     }
 
-    private static async Task WaitUntilAsync(Stopwatch clock, long dueMicros, CancellationToken ct)
+    private static async Task WaitUntilAsync(ReplayClock clock, long dueMicros, CancellationToken ct)
     {
         var wait = TimeSpan.FromMicroseconds(dueMicros) - clock.Elapsed;
         if (wait >= ShortestWait)
-            await Task.Delay(wait, ct);
+            await Task.Delay(wait, clock.Time, ct);
+    }
+
+    /// <summary>Time since the replay began, on the replay's time provider.</summary>
+    private sealed class ReplayClock(TimeProvider time)
+    {
+        private readonly long _start = time.GetTimestamp();
+
+        public TimeProvider Time => time;
+
+        public TimeSpan Elapsed => time.GetElapsedTime(_start);
     }
 }
