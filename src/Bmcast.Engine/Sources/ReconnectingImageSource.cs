@@ -86,6 +86,8 @@ public sealed class ReconnectingImageSource : IImageSource
         try
         {
             var backoff = FirstBackoff;
+            int failedAttempts = 0;
+            string? lastFailure = null;
             while (_current is null)
             {
                 Interlocked.CompareExchange(ref _outageStarted, Stopwatch.GetTimestamp(), 0);
@@ -98,11 +100,16 @@ public sealed class ReconnectingImageSource : IImageSource
                         throw new BlockDeviceException(BlockDeviceException.EIO, $"{Description} came back with size {fresh.Size}, not {Size}: refusing to mix images");
                     }
                     var down = Stopwatch.GetElapsedTime(Interlocked.Exchange(ref _outageStarted, 0));
-                    _logger.LogWarning("reconnected to {Source} after {Seconds:0.0} s", Description, down.TotalSeconds);
+                    // The attempts that failed say why the outage lasted: without them a reconnect after a refused
+                    // first attempt reads as an unexplained pause.
+                    _logger.LogWarning("reconnected to {Source} after {Seconds:0.0} s ({Failed} failed attempts; last: {LastFailure})",
+                        Description, down.TotalSeconds, failedAttempts, lastFailure ?? "none");
                     Volatile.Write(ref _current, fresh);
                 }
                 catch (Exception e) when (e is IOException and not (BlockDeviceException or ImageSourceUnavailableException) or System.Net.Sockets.SocketException)
                 {
+                    failedAttempts++;
+                    lastFailure = e.Message;
                     var left = OutageLimit - Stopwatch.GetElapsedTime(Volatile.Read(ref _outageStarted));
                     if (left <= TimeSpan.Zero)
                         throw new ImageSourceUnavailableException(

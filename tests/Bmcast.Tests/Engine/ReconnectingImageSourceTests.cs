@@ -71,7 +71,8 @@ public sealed class ReconnectingImageSourceTests
         var image = new byte[4096];
         new Random(6).NextBytes(image);
         var server = new SwitchableServer(image);
-        await using var source = await ReconnectingImageSource.ConnectAsync(server.ConnectAsync, TimeSpan.FromMinutes(5), new TestLogger<ReconnectingImageSource>(), ct);
+        var log = new TestLogger<ReconnectingImageSource>();
+        await using var source = await ReconnectingImageSource.ConnectAsync(server.ConnectAsync, TimeSpan.FromMinutes(5), log, ct);
         var buffer = new byte[512];
 
         server.Up = false;
@@ -82,5 +83,9 @@ public sealed class ReconnectingImageSourceTests
         server.Up = true;
         await read;
         Assert.True(buffer.AsSpan().SequenceEqual(image.AsSpan(2048, 512)));
+        // The reconnect says why it took as long as it did: the attempts refused before it, and the last refusal.
+        string reconnected = Assert.Single(log.Lines, l => l.Contains("reconnected to", StringComparison.Ordinal));
+        Assert.Contains("last: connection refused", reconnected);
+        Assert.Matches(@"\(([2-9]|\d\d+) failed attempts", reconnected);
     }
 }
