@@ -113,12 +113,32 @@ public sealed class StreamingDisk : IBlockDevice
     /// <summary>A read of present blocks from a target that reads at once: the hit path, with no fetch to wait for.</summary>
     public bool TryRead(long offset, Span<byte> buffer)
     {
-        long first = _geometry.BlockOf(offset);
-        if (!Presence.AllPresent(first, _geometry.BlockOf(offset + buffer.Length - 1) - first + 1) || !_target.TryRead(offset, buffer))
+        if (!IsPresent(offset, buffer.Length) || !_target.TryRead(offset, buffer))
             return false;
-        Activity.NoteIo();
-        Statistics.AddGuestRead(buffer.Length);
+        NoteHit(buffer.Length);
         return true;
+    }
+
+    /// <summary>Present blocks lie in the target: the hit path of <see cref="TryRead"/>, for a front end that sends them itself.</summary>
+    public bool TryLocateInFile(long offset, int length, out FilePosition position)
+    {
+        position = default;
+        if (!IsPresent(offset, length) || !_target.TryLocateInFile(offset, length, out position))
+            return false;
+        NoteHit(length);
+        return true;
+    }
+
+    private bool IsPresent(long offset, int length)
+    {
+        long first = _geometry.BlockOf(offset);
+        return Presence.AllPresent(first, _geometry.BlockOf(offset + length - 1) - first + 1);
+    }
+
+    private void NoteHit(int length)
+    {
+        Activity.NoteIo();
+        Statistics.AddGuestRead(length);
     }
 
     public int DescribeAllocation(long offset, long length, Span<AllocationExtent> extents) =>

@@ -20,6 +20,13 @@ public abstract class ReadOnlyImageDevice(Manifest manifest) : IBlockDevice
     /// <summary>Whether a read needs no waiting (the bytes are on a local disk): false unless the store says so.</summary>
     public virtual bool TryRead(long offset, Span<byte> buffer) => false;
 
+    /// <summary>Where a read lies in one file: nowhere unless the store says so.</summary>
+    public virtual bool TryLocateInFile(long offset, int length, out FilePosition position)
+    {
+        position = default;
+        return false;
+    }
+
     public ValueTask WriteAsync(long offset, ReadOnlyMemory<byte> data, bool forceUnitAccess, CancellationToken cancellationToken) =>
         throw ReadOnly();
 

@@ -61,6 +61,28 @@ public sealed class StoredImageDevice : ReadOnlyImageDevice
         return true;
     }
 
+    /// <summary>A read that lies whole in one pack, back to back (any read of an imported image that holds no zero chunk).</summary>
+    public override bool TryLocateInFile(long offset, int length, out FilePosition position)
+    {
+        position = default;
+        var run = default(PackRun);
+        foreach (var part in PartsOf(offset, length))
+        {
+            if (part.IsZero || !_chunks.TryLocatePacked(Manifest.ChunkHash(part.Chunk), out var at) || part.InChunk + part.Length > at.Length)
+                return false;
+            if (run.Pack is null)
+                run = PackRun.Of(at, part);
+            else if (run.TryExtend(at, part, out var extended))
+                run = extended; // not into run itself: TryExtend compares against the run it extends
+            else
+                return false;
+        }
+        if (run.Pack is null)
+            return false;
+        position = new FilePosition(run.Pack.Handle, run.PackOffset);
+        return true;
+    }
+
     public override ValueTask DisposeAsync()
     {
         _readerLock?.Dispose();

@@ -73,6 +73,13 @@ public sealed class FileBlockDevice : IBlockDevice
         return true;
     }
 
+    /// <summary>The bytes are this file's, at the same offset.</summary>
+    public bool TryLocateInFile(long offset, int length, out FilePosition position)
+    {
+        position = new FilePosition(_handle, offset);
+        return true;
+    }
+
     private void ReadAll(long offset, Span<byte> buffer)
     {
         int done = 0;

@@ -27,6 +27,18 @@ public interface IBlockDevice : IAsyncDisposable
     /// </summary>
     bool TryRead(long offset, Span<byte> buffer) => false;
 
+    /// <summary>
+    /// Where <paramref name="length"/> bytes at <paramref name="offset"/> lie in one file, when they are there as they
+    /// are, back to back, and can be read at once (what <see cref="TryRead"/> would read): lets a front end hand them
+    /// to the kernel to send (<c>sendfile</c>) without reading them itself. The file's bytes there must not change while the device is open unless the device's own writes change
+    /// them. A device that counts its reads counts this one as read. Devices that cannot tell keep this default: never.
+    /// </summary>
+    bool TryLocateInFile(long offset, int length, out FilePosition position)
+    {
+        position = default;
+        return false;
+    }
+
     /// <param name="forceUnitAccess">When true the data must be durable before the call completes.</param>
     ValueTask WriteAsync(long offset, ReadOnlyMemory<byte> data, bool forceUnitAccess, CancellationToken cancellationToken);
 

@@ -18,5 +18,11 @@ public sealed class LinkLimitedCatalog(IExportCatalog inner, LinkEmulator link) 
 
         /// <summary>Every read crosses the emulated link, which takes time.</summary>
         public override bool TryRead(long offset, Span<byte> buffer) => false;
+
+        public override bool TryLocateInFile(long offset, int length, out FilePosition position)
+        {
+            position = default;
+            return false;
+        }
     }
 }

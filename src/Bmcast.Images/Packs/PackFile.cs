@@ -25,6 +25,9 @@ public sealed class PackFile : IDisposable
 
     public PackIndex Index { get; }
 
+    /// <summary>The open pack, for a sender that hands its bytes to the kernel (closed once the store lets go of the pack).</summary>
+    internal SafeFileHandle Handle => _handle;
+
     /// <summary>
     /// Open pack <paramref name="id"/> of <paramref name="directory"/> and check it against its index: null when
     /// either file is gone (garbage collection removed it meanwhile); <see cref="PackFormatException"/> when damaged.

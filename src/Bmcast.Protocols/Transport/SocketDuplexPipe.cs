@@ -1,6 +1,8 @@
 using System.IO.Pipelines;
 using System.Net.Security;
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using Bmcast.Core.Storage;
 
 namespace Bmcast.Protocols.Transport;
 
@@ -8,7 +10,7 @@ namespace Bmcast.Protocols.Transport;
 /// A connected socket as a pair of pipes, in plaintext or (after <see cref="StartTlsAsync"/>) over TLS. Only moves
 /// bytes: protocols see an <see cref="IDuplexPipe"/>, so tests can hand them in-memory pipes instead.
 /// </summary>
-internal sealed class SocketDuplexPipe : ITlsUpgradableTransport, IAsyncDisposable
+internal sealed class SocketDuplexPipe : ITlsUpgradableTransport, IFileSendingTransport, IAsyncDisposable
 {
     // Large enough that a 32 MiB payload arrives in few reads, small enough that idle connections stay cheap:
     // the stream reader rents buffers only while data is arriving.
@@ -22,6 +24,9 @@ internal sealed class SocketDuplexPipe : ITlsUpgradableTransport, IAsyncDisposab
 
     private volatile bool _aborted;
 
+    /// <summary>The kernel cannot send files to this socket (or from the files tried): every byte goes through the pipe.</summary>
+    private bool _sendFileRefused;
+
     public SocketDuplexPipe(Socket socket)
     {
         _socket = socket;
@@ -32,6 +37,49 @@ internal sealed class SocketDuplexPipe : ITlsUpgradableTransport, IAsyncDisposab
     public PipeReader Input { get; private set; }
 
     public PipeWriter Output { get; private set; }
+
+    public bool CanSendFiles => !_sendFileRefused && _stream is not SslStream;
+
+    public int SendFileNow(in FilePosition position, int count)
+    {
+        var socket = _socket.SafeHandle;
+        bool held = false;
+        try
+        {
+            // Held so that an abort meanwhile cannot close the descriptor and have it reused under the call.
+            socket.DangerousAddRef(ref held);
+            long offset = position.Offset;
+            int sent = 0;
+            while (sent < count)
+            {
+                nint n = SendFile.Send((int)socket.DangerousGetHandle(), (int)position.File.DangerousGetHandle(), ref offset, (nuint)(count - sent));
+                if (n > 0)
+                {
+                    sent += (int)n;
+                    continue;
+                }
+                if (n == 0)
+                    break; // the file ends early: the caller's read of the rest says so
+                int errno = Marshal.GetLastPInvokeError();
+                if (errno == SendFile.EINTR)
+                    continue;
+                if (errno == SendFile.EAGAIN)
+                    break;
+                if (errno is SendFile.EINVAL or SendFile.ENOSYS)
+                {
+                    _sendFileRefused = true;
+                    break;
+                }
+                throw new IOException($"sendfile: {Marshal.GetPInvokeErrorMessage(errno)}");
+            }
+            return sent;
+        }
+        finally
+        {
+            if (held)
+                socket.DangerousRelease();
+        }
+    }
 
     public async Task<SslStream> StartTlsAsync(Func<SslStream, CancellationToken, Task> authenticate, CancellationToken cancellationToken)
     {

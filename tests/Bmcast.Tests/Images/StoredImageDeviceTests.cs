@@ -75,6 +75,31 @@ public sealed class StoredImageDeviceTests : IDisposable
         }
     }
 
+    /// <summary>
+    /// A read is located in a file (for the NBD server to <c>sendfile</c>) only when it lies whole and back to back in
+    /// one pack; there its bytes are the image's.
+    /// </summary>
+    [Fact]
+    public async Task A_read_is_located_in_a_pack_only_when_it_lies_there_back_to_back()
+    {
+        var first = new SparseImage(_temp.PathFor("first.raw"), 8L * Chunk, seed: 3).Data(0, 8 * Chunk);
+        await _temp.ImportAsync(first.Path, "first");
+        var second = new SparseImage(_temp.PathFor("second.raw"), 6L * Chunk, seed: 4).Data(0, 2 * Chunk).Data(5L * Chunk, Chunk);
+        second.Write(2L * Chunk, first.Content.Slice(5 * Chunk, 2 * Chunk).ToArray()); // chunks 2-3: the first's 5-6, chunk 4 zero
+        await _temp.ImportAsync(second.Path, "second");
+        await using var device = _temp.Store.OpenDevice("second");
+
+        foreach (var (offset, length) in new[] { (0L, 2 * Chunk), (100L, Chunk), (2L * Chunk + 100, 2 * Chunk - 200) })
+        {
+            Assert.True(device.TryLocateInFile(offset, length, out var position), $"read at {offset}+{length}");
+            var bytes = new byte[length];
+            Assert.Equal(length, RandomAccess.Read(position.File, bytes, position.Offset));
+            Assert.True(bytes.AsSpan().SequenceEqual(second.Content.Slice((int)offset, length)), $"read at {offset}+{length}");
+        }
+        Assert.False(device.TryLocateInFile(Chunk, 2 * Chunk, out _)); // across two packs
+        Assert.False(device.TryLocateInFile(3L * Chunk, 2 * Chunk, out _)); // over a zero chunk
+    }
+
     [Fact]
     public async Task Zero_chunks_holes_and_explicit_zeros_are_recorded_not_stored()
     {

@@ -37,6 +37,30 @@ public sealed class NbdClientTests
         Assert.Equal(client.Size, extents.Sum(e => e.Length)); // FileBlockDevice: one allocated extent.
     }
 
+    /// <summary>
+    /// Reads of a file the kernel sends itself (<c>sendfile</c>, plaintext only): many at once, so the socket fills and
+    /// what it has no room for goes through the pipe, each reply still whole, in step and byte-identical.
+    /// </summary>
+    [Theory(Timeout = 30_000)]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Concurrent_large_reads_sent_from_the_file_are_whole_and_in_step(bool unixSocket)
+    {
+        await using var env = await PeerEnvironment.StartAsync(unixSocket);
+        await using var client = await NbdClient.ConnectAsync(NbdUri.Parse(env.Server.Uri("disk")), Ct);
+        const int Length = 256 << 10;
+        var random = new Random(5);
+        var offsets = Enumerable.Range(0, 64).Select(_ => random.NextInt64(PeerEnvironment.ImageSize - Length)).ToArray();
+        var reads = offsets.Select(async offset =>
+        {
+            var read = new byte[Length];
+            await client.ReadAsync(offset, read, Ct);
+            return (offset, read);
+        }).ToArray();
+        foreach (var (offset, read) in await Task.WhenAll(reads))
+            Assert.True(read.AsSpan().SequenceEqual(env.Image.AsSpan((int)offset, Length)), $"read at {offset}");
+    }
+
     [Fact(Timeout = 30_000)]
     public async Task Block_status_reports_holes()
     {

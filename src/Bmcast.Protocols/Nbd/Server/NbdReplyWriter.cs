@@ -2,6 +2,7 @@ using System.Buffers;
 using System.IO.Pipelines;
 using System.Runtime.CompilerServices;
 using Bmcast.Core.Storage;
+using Bmcast.Protocols.Transport;
 using Microsoft.Extensions.Logging;
 
 namespace Bmcast.Protocols.Nbd.Server;
@@ -27,10 +28,17 @@ internal sealed class NbdReplyWriter
     /// <summary>A batch flushes once this much is buffered, so its first replies go out while the rest are written.</summary>
     private const int FlushThreshold = 1 << 20;
 
+    /// <summary>
+    /// The smallest read the kernel sends from its file: smaller ones cost less batched through the pipe (one send for
+    /// many replies) than a flush and a <c>sendfile</c> each.
+    /// </summary>
+    private const int MinSentFromFile = 64 << 10;
+
     private const int ReadHeaderSize = NbdTransmissionCodec.ChunkHeaderSize + NbdTransmissionCodec.OffsetDataPrefixSize;
 
     private readonly ReplyQueue _ready = new();
     private readonly PipeWriter _output;
+    private readonly IFileSendingTransport? _files;
     private readonly bool _structured;
     private readonly IBlockDevice _device;
     private readonly ReplyBudget _budget;
@@ -49,10 +57,12 @@ internal sealed class NbdReplyWriter
     private long _readBytes;
 
     /// <param name="readLater">Reads a request the device could not read at once, then queues its <see cref="NbdReply.ReadData"/>.</param>
-    public NbdReplyWriter(PipeWriter output, NbdExportSession session, ReplyBudget budget, InflightRequests inflight,
+    /// <param name="files">The transport, when it can send files itself (plaintext sockets): read hits that lie in a file go out by <c>sendfile</c>.</param>
+    public NbdReplyWriter(PipeWriter output, IFileSendingTransport? files, NbdExportSession session, ReplyBudget budget, InflightRequests inflight,
         RequestFailures failures, Action<NbdRequest, long> readLater, ILogger logger)
     {
         _output = output;
+        _files = files is { CanSendFiles: true } ? files : null;
         _structured = session.StructuredReplies;
         _device = session.Device;
         _export = session.ExportName;
@@ -105,6 +115,8 @@ internal sealed class NbdReplyWriter
                     }
                     else if (reply.Kind == NbdReplyKind.Data && reply.Data.Memory.Length > FlushThreshold)
                         await SendLargeAsync(reply).ConfigureAwait(false);
+                    else if (reply.Kind == NbdReplyKind.ReadAtOnce && TryLocateInFile(reply.Request, out var position))
+                        answered = await SendFromFileAsync(reply, position).ConfigureAwait(false);
                     else
                         answered = Write(reply);
                 }
@@ -188,6 +200,69 @@ internal sealed class NbdReplyWriter
         _unflushed += length;
         _readBytes += length;
         return true;
+    }
+
+    private bool TryLocateInFile(in NbdRequest request, out FilePosition position)
+    {
+        position = default;
+        return _files is { CanSendFiles: true } && request.Length >= MinSentFromFile
+            && _device.TryLocateInFile((long)request.Offset, (int)request.Length, out position);
+    }
+
+    /// <summary>
+    /// A read hit whose bytes lie in a file: its header goes out with what is buffered, then the kernel sends the bytes
+    /// from the page cache, with no copy into the pipe (nor, on a unix socket, into the socket's buffers). What the
+    /// socket has no room for now is read from the same file into the pipe, so a client that stops reading stalls this
+    /// loop in its flush as before, and the kernel holds no more for it than its socket buffer. False when the file
+    /// was closed meanwhile (a pack replaced by garbage collection) and the device could not read at once either.
+    /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<bool> SendFromFileAsync(NbdReply reply, FilePosition position)
+    {
+        bool held = false;
+        try
+        {
+            position.File.DangerousAddRef(ref held);
+        }
+        catch (ObjectDisposedException)
+        {
+            return Write(reply);
+        }
+        try
+        {
+            var request = reply.Request;
+            int length = (int)request.Length;
+            WriteReadHeader(_output.GetSpan(HeaderSize), request, length);
+            await FlushAsync().ConfigureAwait(false);
+            if (_broken)
+                return true;
+            int sent = _files!.SendFileNow(position, length);
+            if (sent < length)
+            {
+                int rest = length - sent;
+                ReadExactly(position with { Offset = position.Offset + sent }, _output.GetSpan(rest)[..rest]);
+                Advance(rest);
+            }
+            _readBytes += length;
+            return true;
+        }
+        finally
+        {
+            position.File.DangerousRelease();
+        }
+    }
+
+    /// <summary>The rest of a reply whose header is out: a short file cannot be answered in step any more.</summary>
+    private static void ReadExactly(in FilePosition position, Span<byte> destination)
+    {
+        for (long offset = position.Offset; !destination.IsEmpty;)
+        {
+            int n = RandomAccess.Read(position.File, destination, offset);
+            if (n == 0)
+                throw new IOException("the file ended before the read's bytes");
+            destination = destination[n..];
+            offset += n;
+        }
     }
 
     /// <summary>A large read's own buffer goes to the socket as it is (no copy into the pipe), after what is buffered.</summary>

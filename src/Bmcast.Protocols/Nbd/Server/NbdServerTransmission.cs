@@ -2,6 +2,7 @@ using System.Buffers;
 using System.IO.Pipelines;
 using System.Runtime.CompilerServices;
 using Bmcast.Core.Storage;
+using Bmcast.Protocols.Transport;
 using Microsoft.Extensions.Logging;
 
 namespace Bmcast.Protocols.Nbd.Server;
@@ -40,7 +41,7 @@ internal sealed class NbdServerTransmission : IDisposable
         _input = transport.Input;
         _inflight = new InflightRequests(options.MaxInflightRequests);
         _failures = new RequestFailures(logger, peer, session.ExportName);
-        _replies = new NbdReplyWriter(transport.Output, session, budget, _inflight, _failures, ReadLater, logger);
+        _replies = new NbdReplyWriter(transport.Output, transport as IFileSendingTransport, session, budget, _inflight, _failures, ReadLater, logger);
         _logger = logger;
         _peer = peer;
     }
