@@ -53,12 +53,21 @@ internal sealed class ChunkFill(long chunk, int count, FetchPriority priority, L
 
     public Task Completion => _completion.Task;
 
-    /// <summary>A turn to wait for, made only when the queue cannot admit the fill at once (under the queue's gate).</summary>
-    public Task WaitForTurn() => (_turn ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+    /// <summary>
+    /// A turn to wait for, made only when the queue cannot admit the fill at once (under the queue's gate). Its
+    /// continuation runs on the thread that grants the turn (<see cref="GrantTurn"/>).
+    /// </summary>
+    public Task WaitForTurn() => (_turn ??= new TaskCompletionSource()).Task;
 
-    /// <summary>Whether it waits in the source queue's line (under the queue's gate).</summary>
+    /// <summary>Whether it waits in the source queue's line (under the queue's gate): admitted fills are granted their turn.</summary>
     public bool IsWaitingForTurn => _turn is { Task.IsCompleted: false };
 
+    /// <summary>
+    /// Let the admitted fill go to the source, outside the queue's gate: the fill goes on at once on this thread, up to
+    /// its read's first wait, where its step belongs (<see cref="AtItsPriority"/>). A fill leaving the source on a
+    /// low-priority worker thus sends the next background read itself, with no hop to the thread pool and back to the
+    /// workers in between (two thread wake-ups per run, while the source had one run fewer to serve).
+    /// </summary>
     public void GrantTurn() => _turn?.TrySetResult();
 
     /// <summary>A guest request needs this fill (under the source queue's gate): its remaining work leaves the low-priority workers.</summary>

@@ -38,12 +38,18 @@ internal sealed class SourceQueue(int backgroundLimit)
     /// </summary>
     public void Promote(ChunkFill fill)
     {
+        bool admitted = false;
         lock (_gate)
         {
             fill.Promote();
             if (fill.AdmittedAs is null && fill.IsWaitingForTurn)
+            {
                 Admit(fill, FetchPriority.OnDemand);
+                admitted = true;
+            }
         }
+        if (admitted)
+            fill.GrantTurn();
     }
 
     public void Leave(ChunkFill fill)
@@ -54,20 +60,40 @@ internal sealed class SourceQueue(int backgroundLimit)
                 _onDemandAtSource--;
             else
                 _backgroundAtSource -= fill.Count;
-            // In line order: a run that does not fit yet keeps the ones behind it waiting too.
+        }
+        // Granted outside the gate: each goes on to its read on this thread (ChunkFill.GrantTurn).
+        while (AdmitNextInLine() is { } next)
+            next.GrantTurn();
+    }
+
+    /// <summary>
+    /// The first fill in line when it may go to the source now, admitted; null when none may. In line order: a run
+    /// that does not fit yet keeps the ones behind it waiting too.
+    /// </summary>
+    private ChunkFill? AdmitNextInLine()
+    {
+        lock (_gate)
+        {
             while (_waiting.TryPeek(out var next) && (next.AdmittedAs is not null || CanAdmitBackground(next.Count)))
             {
                 _waiting.Dequeue();
                 if (next.AdmittedAs is null)
+                {
                     Admit(next, FetchPriority.Background);
+                    return next;
+                }
             }
+            return null;
         }
     }
 
     private bool CanAdmitBackground(int chunks) =>
         _onDemandAtSource == 0 && (_backgroundAtSource == 0 || _backgroundAtSource + chunks <= backgroundLimit);
 
-    /// <summary>Under the gate. A promoted fill stays in <see cref="_waiting"/> and is skipped there.</summary>
+    /// <summary>
+    /// Under the gate; the caller grants the fill's turn once out of it, unless it entered without waiting. A promoted
+    /// fill stays in <see cref="_waiting"/> and is skipped there.
+    /// </summary>
     private void Admit(ChunkFill fill, FetchPriority priority)
     {
         fill.AdmittedAs = priority;
@@ -75,6 +101,5 @@ internal sealed class SourceQueue(int backgroundLimit)
             _onDemandAtSource++;
         else
             _backgroundAtSource += fill.Count;
-        fill.GrantTurn();
     }
 }
