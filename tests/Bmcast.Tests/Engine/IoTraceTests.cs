@@ -1,5 +1,6 @@
 using Bmcast.Core.Storage;
 using Bmcast.Engine.Tracing;
+using Bmcast.Tests.Support;
 
 namespace Bmcast.Tests.Engine;
 
@@ -31,6 +32,21 @@ public sealed class IoTraceTests
         var parsed = IoTrace.Parse(trace.Format(), DiskSize);
         Assert.Equal(trace.Records, parsed.Records);
         Assert.Equal(trace.ReadyMicros, parsed.ReadyMicros);
+    }
+
+    [Fact]
+    public async Task Reads_answered_at_once_are_recorded_too()
+    {
+        using var dir = new TempDirectory();
+        var recorder = new IoTraceRecorder();
+        await using var file = FileBlockDevice.OpenOrCreate(Path.Combine(dir.Path, "disk.raw"), DiskSize);
+        var device = new TracingBlockDevice(file, recorder);
+        Assert.True(device.TryRead(4096, new byte[512]));
+        Assert.True(device.TryLocateInFile(65536, 65536, out var position));
+        Assert.Equal(65536, position.Offset);
+        var trace = recorder.Stop();
+
+        Assert.Equal([(IoKind.Read, 4096L, 512L), (IoKind.Read, 65536L, 65536L)], trace.Records.Select(r => (r.Kind, r.Offset, r.Length)));
     }
 
     [Fact]
