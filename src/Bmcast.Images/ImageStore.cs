@@ -127,14 +127,25 @@ public sealed class ImageStore : IStoreBackend
 
     public bool Exists(string name) => ImageName.IsValid(name) && Directory.Exists(ImageDirectory(name));
 
-    /// <summary>Every image, sorted by name.</summary>
-    public IReadOnlyList<ImageInfo> List() =>
-        Directory.EnumerateDirectories(_imagesDirectory)
-            .Select(Path.GetFileName)
-            .Where(name => ImageName.IsValid(name!))
-            .Order(StringComparer.Ordinal)
-            .Select(name => GetInfo(name!))
-            .ToList();
+    /// <summary>
+    /// Every image, sorted by name. An image removed while this lists (<c>image rm</c> renames its directory away) is
+    /// left out: it was seen, then gone, and the listing is of what is there.
+    /// </summary>
+    public IReadOnlyList<ImageInfo> List()
+    {
+        var images = new List<ImageInfo>();
+        foreach (string name in Directory.EnumerateDirectories(_imagesDirectory).Select(Path.GetFileName).Where(n => ImageName.IsValid(n!)).Order(StringComparer.Ordinal)!)
+        {
+            try
+            {
+                images.Add(GetInfo(name));
+            }
+            catch (ImageNotFoundException)
+            {
+            }
+        }
+        return images;
+    }
 
     public ImageInfo GetInfo(string name)
     {

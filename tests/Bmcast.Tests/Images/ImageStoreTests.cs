@@ -32,6 +32,35 @@ public sealed class ImageStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task Listing_while_an_image_is_removed_leaves_it_out_instead_of_failing()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var kept = Dense("kept.raw", 4, seed: 4);
+        var churned = Dense("churned.raw", 4, seed: 5);
+        await _temp.ImportAsync(kept.Path, "kept", Chunk);
+        using var stop = new CancellationTokenSource();
+        int listings = 0;
+        // bmcast serve lists the store as it starts (and AoE slots are assigned from a listing) while `image rm` may
+        // be taking an image away: the listing saw the directory, then found it gone, and serve died of it.
+        var lister = Task.Run(() =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                Assert.Contains(_temp.Store.List(), i => i.Name == "kept");
+                listings++;
+            }
+        }, ct);
+        for (int round = 0; round < 40 && !lister.IsCompleted; round++)
+        {
+            await _temp.ImportAsync(churned.Path, "churned", Chunk);
+            _temp.Store.Remove("churned", TimeSpan.Zero);
+        }
+        stop.Cancel();
+        await lister;
+        TestContext.Current.TestOutputHelper?.WriteLine($"{listings} listings over 40 imports and removals");
+    }
+
+    [Fact]
     public async Task Repeated_chunks_within_an_image_are_stored_once()
     {
         byte[] block = new byte[Chunk];
