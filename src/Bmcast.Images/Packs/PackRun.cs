@@ -1,8 +1,9 @@
 namespace Bmcast.Images.Packs;
 
 /// <summary>
-/// Consecutive pieces of a read that lie back to back in one pack (an import appends an image's chunks in order), to
-/// be read with one <c>pread</c>: <paramref name="Length"/> bytes from <paramref name="PackOffset"/> in
+/// Consecutive pieces of a read that lie back to back in one pack, to
+/// be read with one <c>pread</c> (an import appends an image's chunks mostly in order: its workers append each as they
+/// finish hashing it): <paramref name="Length"/> bytes from <paramref name="PackOffset"/> in
 /// <paramref name="Pack"/>, going to <paramref name="At"/> in the reader's buffer. Empty when <paramref name="Pack"/>
 /// is null.
 /// </summary>
