@@ -39,7 +39,7 @@ public sealed class StoredImageDevice : ReadOnlyImageDevice
         var run = default(PackRun);
         foreach (var part in PartsOf(offset, buffer.Length))
         {
-            if (!part.IsZero && _chunks.TryLocatePacked(Manifest.ChunkHash(part.Chunk), out var at) && part.InChunk + part.Length <= at.Length)
+            if (TryLocatePacked(part, out var at))
             {
                 if (!run.TryExtend(at, part, out var extended))
                 {
@@ -61,14 +61,17 @@ public sealed class StoredImageDevice : ReadOnlyImageDevice
         return true;
     }
 
-    /// <summary>A read that lies whole in one pack, back to back (any read of an imported image that holds no zero chunk).</summary>
+    /// <summary>
+    /// A read that lies whole in one pack, back to back: its chunks hold data and follow on in one pack (an import
+    /// appends chunks as their hashes are done, so most of an image's neighbours do, not all).
+    /// </summary>
     public override bool TryLocateInFile(long offset, int length, out FilePosition position)
     {
         position = default;
         var run = default(PackRun);
         foreach (var part in PartsOf(offset, length))
         {
-            if (part.IsZero || !_chunks.TryLocatePacked(Manifest.ChunkHash(part.Chunk), out var at) || part.InChunk + part.Length > at.Length)
+            if (!TryLocatePacked(part, out var at))
                 return false;
             if (run.Pack is null)
                 run = PackRun.Of(at, part);
@@ -108,6 +111,13 @@ public sealed class StoredImageDevice : ReadOnlyImageDevice
         }
         foreach (var part in PartsOf(offset + run.At, run.Length))
             ReadChunk(part.Chunk, part.InChunk, destination.Slice(part.At, part.Length));
+    }
+
+    /// <summary>Where the part's bytes lie in a pack loaded already; false for a zero part or a chunk not found there whole.</summary>
+    private bool TryLocatePacked(in ChunkPart part, out ChunkLocation at)
+    {
+        at = default;
+        return !part.IsZero && _chunks.TryLocatePacked(Manifest.ChunkHash(part.Chunk), out at) && part.InChunk + part.Length <= at.Length;
     }
 
     private void ReadChunk(long chunk, int inChunk, Span<byte> destination)

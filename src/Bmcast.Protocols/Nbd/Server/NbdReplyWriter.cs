@@ -57,12 +57,12 @@ internal sealed class NbdReplyWriter
     private long _readBytes;
 
     /// <param name="readLater">Reads a request the device could not read at once, then queues its <see cref="NbdReply.ReadData"/>.</param>
-    /// <param name="files">The transport, when it can send files itself (plaintext sockets): read hits that lie in a file go out by <c>sendfile</c>.</param>
+    /// <param name="files">The transport, when it may send files itself: while it can (plaintext sockets, until the kernel refuses), read hits that lie in a file go out by <c>sendfile</c>.</param>
     public NbdReplyWriter(PipeWriter output, IFileSendingTransport? files, NbdExportSession session, ReplyBudget budget, InflightRequests inflight,
         RequestFailures failures, Action<NbdRequest, long> readLater, ILogger logger)
     {
         _output = output;
-        _files = files is { CanSendFiles: true } ? files : null;
+        _files = files;
         _structured = session.StructuredReplies;
         _device = session.Device;
         _export = session.ExportName;
