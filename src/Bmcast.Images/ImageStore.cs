@@ -308,8 +308,18 @@ public sealed class ImageStore : IStoreBackend
     private void AssignMissingAoeSlotsLocked()
     {
         foreach (var info in List().Where(i => i.AoeSlot is null))
-            if (ChooseAoeSlot(info.Name) is { } slot)
+        {
+            if (ChooseAoeSlot(info.Name) is not { } slot)
+                continue;
+            try
+            {
                 WriteImageFileAtomically(info.Name, InfoFile, JsonSerializer.SerializeToUtf8Bytes(info with { AoeSlot = slot }, ImageInfoJson.Default.ImageInfo));
+            }
+            catch (IOException) when (!Exists(info.Name))
+            {
+                // Removed since it was listed (image rm does not take the naming lock): it needs no slot any more.
+            }
+        }
     }
 
     /// <summary>The slot for an image published as <paramref name="name"/> (<see cref="AoeSlots.Choose"/>). Caller holds the naming lock.</summary>

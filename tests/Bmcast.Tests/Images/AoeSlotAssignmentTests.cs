@@ -79,6 +79,32 @@ public sealed class AoeSlotAssignmentTests : IDisposable
     }
 
     [Fact]
+    public async Task Assigning_missing_slots_while_such_an_image_is_removed_leaves_it_out_instead_of_failing()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await ImportAsync("kept", seed: 1);
+        SetSlot("kept", null);
+        // bmcast serve --aoe assigns missing slots as it starts while `image rm` may be taking such an image away: the
+        // listing saw it, then its info could not be written, and serve died of it.
+        for (int round = 0; round < 100; round++)
+        {
+            await ImportAsync("churned", seed: 2);
+            SetSlot("churned", null);
+            using var start = new Barrier(2);
+            var removal = Task.Run(() =>
+            {
+                start.SignalAndWait(ct);
+                _temp.Store.Remove("churned", TimeSpan.Zero);
+            }, ct);
+            start.SignalAndWait(ct);
+            _temp.Store.AssignMissingAoeSlots();
+            await removal;
+            Assert.False(_temp.Store.Exists("churned"));
+        }
+        Assert.NotNull(_temp.Store.GetInfo("kept").AoeSlot);
+    }
+
+    [Fact]
     public async Task Concurrent_imports_never_share_a_slot()
     {
         var infos = await Task.WhenAll(Enumerable.Range(0, 6).Select(i => ImportAsync($"image{i}", seed: i)));
