@@ -8,7 +8,9 @@
 #    the trace with its think times against its own export. Time-to-ready (from the agent's start to the end of the
 #    replayed boot): median and worst against a lone client's, bytes fetched, the server's CPU seconds, every error.
 # 3. Deployment delay by replay at each --delay-rates link: streaming (one agent), against the trace replayed on a
-#    local copy of the image (the floor), and copying first (nbdcopy of the image, then the local replay).
+#    local copy of the image (the floor), copying first (nbdcopy of the image, then the local replay), and a network
+#    boot (the trace straight against the server's export, writes into a local overlay as QEMU's snapshot=on keeps
+#    them): what the link, the server and NBD cost a network boot, beside bench/deploy.sh's netboot under QEMU.
 # Writes bench/results/fleet.md; prints `fleet: clients=N median_slowdown=X worst_slowdown=Y errors=E` per N.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -77,7 +79,7 @@ done
 delays=()
 for link in $delay_rates; do
   start_server "$link"
-  streamed=(); exported=(); copied=()
+  streamed=(); exported=(); copied=(); netbooted=()
   for _ in $(seq "$rounds"); do
     result=$(replay_stream 1 "$uri")
     [ "$(jq '.errors | length' <<<"$result")" -eq 0 ] || { echo "bench: the lone replay at $link/s failed:"; jq -r '.errors[]' <<<"$result"; exit 1; } >&2
@@ -87,15 +89,18 @@ for link in $delay_rates; do
     sync
     t0=$(date +%s.%N); nbdcopy "$uri" "$work/copy.raw"; t1=$(date +%s.%N)
     copied+=("$(echo "$t1 - $t0 + $local_t" | bc -l)")
-    echo "bench: $link/s: streaming ready at $(printf '%.2f' "${streamed[-1]}") s (export up at $(printf '%.2f' "${exported[-1]}") s), copy first $(printf '%.2f' "${copied[-1]}") s"
+    rm -f "$work/overlay.raw"
+    netbooted+=("$(dotnet "$fleet_dll" network --trace "$trace" --source "$uri" --overlay "$work/overlay.raw" | jq .ready)")
+    echo "bench: $link/s: streaming ready at $(printf '%.2f' "${streamed[-1]}") s (export up at $(printf '%.2f' "${exported[-1]}") s), copy first $(printf '%.2f' "${copied[-1]}") s, network boot $(printf '%.2f' "${netbooted[-1]}") s"
   done
   stop_server
-  rm -f "$work/copy.raw"
+  rm -f "$work/copy.raw" "$work/overlay.raw"
   s=$(printf '%s\n' "${streamed[@]}" | median); c=$(printf '%s\n' "${copied[@]}" | median)
+  n=$(printf '%s\n' "${netbooted[@]}" | median)
   e=$(printf '%s\n' "${exported[@]}" | median)
   ds=$(echo "$s - $local_t" | bc -l); dc=$(echo "$c - $local_t" | bc -l)
   ratio=$(echo "$dc / $ds" | bc -l 2>/dev/null | xargs printf '%.1f' 2>/dev/null || echo "n/a (no streaming delay)")
-  delays+=("| $link/s | $(printf '%.2f' "$local_t") s | $(printf '%.2f' "$c") s ($(printf '%.2f' "$dc") s) | $(printf '%.2f' "$s") s ($(printf '%.2f' "$ds") s) | $(printf '%.2f' "$e") s | ${ratio}x |")
+  delays+=("| $link/s | $(printf '%.2f' "$local_t") s | $(printf '%.2f' "$c") s ($(printf '%.2f' "$dc") s) | $(printf '%.2f' "$s") s ($(printf '%.2f' "$ds") s) | $(printf '%.2f' "$e") s | ${ratio}x | $(printf '%.2f' "$n") s ($(printf '%.2f' "$(echo "$n - $local_t" | bc -l)") s) |")
 done
 
 size=$(stat -c %s "$work/image.raw"); data=$(du -B1 "$work/image.raw" | cut -f1)
@@ -114,8 +119,8 @@ mkdir -p "$root/bench/results"
   echo
   echo "Deployment delay by replay (time-to-ready minus the trace replayed on a local copy), medians of $rounds:"
   echo
-  echo "| link | local copy (floor) | copy first (nbdcopy, then boot) | bmcast streaming | of it, until the agent's export is up | copy delay / streaming delay |"
-  echo "|---|---|---|---|---|---|"
+  echo "| link | local copy (floor) | copy first (nbdcopy, then boot) | bmcast streaming | of it, until the agent's export is up | copy delay / streaming delay | network boot (the trace on the server's export, writes to a local overlay) |"
+  echo "|---|---|---|---|---|---|---|"
   printf '%s\n' "${delays[@]}"
   echo
   echo "Goals (DESIGN §8): 32 clients each within 2x of a lone one; 100 with zero errors; delay ratio >= 10x at 125 MB/s for debian-db."

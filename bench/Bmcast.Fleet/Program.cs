@@ -3,6 +3,7 @@ using System.Text.Json;
 using Bmcast.Core.Storage;
 using Bmcast.Engine.Tracing;
 using Bmcast.Fleet;
+using Bmcast.Protocols.Nbd.Client;
 using Microsoft.Extensions.Logging;
 
 // Boot-trace replay for bench/fleet.sh, one JSON object on stdout:
@@ -12,6 +13,8 @@ using Microsoft.Extensions.Logging;
 //                                                             {"clients":N,"ready":[s...],"exported":[s...],"fetched":B,"on_demand":B,"errors":["..."]}
 //                                                             (ready and exported each in ascending order)
 //   local --trace FILE --image FILE                           the trace against a local copy of the image: {"ready":s}
+//   network --trace FILE --source URI --overlay FILE          the trace straight against the server's export, writes into
+//                                                             a throwaway overlay (a network boot): {"ready":s}
 // The agents log warnings and errors on stderr. Failed deployments are listed in "errors" (the exit code is 0): the
 // caller reports every one.
 if (args.Length < 1 || args.Length % 2 != 1)
@@ -32,6 +35,15 @@ switch (args[0])
         await using var image = FileBlockDevice.Open(Require("--image"), writable: true);
         var trace = IoTrace.Parse(traceText, image.Size);
         var ready = await IoTraceReplay.RunAsync(trace, image, cancel.Token);
+        Console.WriteLine(JsonSerializer.Serialize(new { ready = ready.TotalSeconds }));
+        return 0;
+    }
+    case "network":
+    {
+        var server = await NbdClient.ConnectAsync(NbdUri.Parse(Require("--source")), cancel.Token);
+        await using var disk = new NetworkBootDevice(server, FileBlockDevice.OpenOrCreate(Require("--overlay"), server.Size));
+        var trace = IoTrace.Parse(traceText, disk.Size);
+        var ready = await IoTraceReplay.RunAsync(trace, disk, cancel.Token);
         Console.WriteLine(JsonSerializer.Serialize(new { ready = ready.TotalSeconds }));
         return 0;
     }
@@ -66,6 +78,7 @@ switch (args[0])
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: Bmcast.Fleet stream --trace FILE --source URI [--source URI...] --clients N --work DIR | local --trace FILE --image FILE");
+    Console.Error.WriteLine("usage: Bmcast.Fleet stream --trace FILE --source URI [--source URI...] --clients N --work DIR | local --trace FILE --image FILE"
+        + " | network --trace FILE --source URI --overlay FILE");
     return 2;
 }
