@@ -25,6 +25,7 @@ internal static unsafe class StreamingPolicy
     public static Verdict Submitted(ushort queue, NvmeCommand* command)
     {
         IoCounter.Submitted(queue, command);
+        GuestIo.Submitted();
         if (command->NamespaceId != HiddenTail.Namespace || HiddenTail.Namespace == 0)
             return Verdict.Forward;
         ulong started = Clock.Now;
@@ -76,6 +77,20 @@ internal static unsafe class StreamingPolicy
             StreamEvents.Progress();
         }
         return Verdict.Forward;
+    }
+
+    // Each I/O completion the guest consumes (its completion-head doorbell).
+    public static void Completed(NvmeCompletion* completion)
+    {
+        GuestIo.Completed();
+        PendingWrites.Completed(completion);
+    }
+
+    // Each controller enable: the reset before it deleted every queue and the commands in them.
+    public static void ControllerEnabled()
+    {
+        GuestIo.Reset();
+        PresenceStore.ControllerEnabled();
     }
 
     // Chunks the LBA range touches: absent ones fetched (a read, or a write's
