@@ -41,6 +41,10 @@ internal unsafe struct CompletionQueue
     // entries. CSTS is read only every CheckEvery polls: under QEMU each
     // register read takes the big lock that the emulated controller needs to
     // make progress, and a tight register poll starved it on a loaded host.
+    // commandId AnyCommand: the first completion of that queue's commands.
+    // (NVMe reserves FFFFh: no command carries it.)
+    public const ushort AnyCommand = 0xFFFF;
+
     public NvmeCompletion* WaitFor(ushort submissionQueue, ushort commandId)
     {
         const ulong CheckEvery = 1024;
@@ -55,7 +59,7 @@ internal unsafe struct CompletionQueue
                     return null;
                 continue;
             }
-            if (entry->SubmissionQueueId == submissionQueue && entry->CommandId == commandId)
+            if (entry->SubmissionQueueId == submissionQueue && (entry->CommandId == commandId || commandId == AnyCommand))
                 return entry;
             index = index + 1 == Entries ? 0 : index + 1;
             if (index == 0)
