@@ -9,8 +9,9 @@ namespace Bmcast.Vmm.Streaming;
 // against the device's tenths): the background copy leaves such HLTs alone
 // (moderation, DESIGN §4.8). Only a completion that is never consumed (a
 // queue deleted under its commands) could leave the count too high, so it
-// is believed for StaleMs after the guest's last I/O doorbell; a controller
-// enable clears it.
+// is believed for StaleMs after the guest's last I/O doorbell (counted
+// from the end of its hold: a fetch inside the exit can take longer than
+// StaleMs); a controller enable clears it.
 internal static class GuestIo
 {
     private const ulong StaleMs = 100;

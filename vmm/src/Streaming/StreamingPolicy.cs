@@ -25,7 +25,14 @@ internal static unsafe class StreamingPolicy
     public static Verdict Submitted(ushort queue, NvmeCommand* command)
     {
         IoCounter.Submitted(queue, command);
-        GuestIo.Submitted();
+        Verdict verdict = Hold(queue, command);
+        GuestIo.Submitted();   // after the hold: the command is in flight from here
+        return verdict;
+    }
+
+    // Makes what the command reads present (or fails it) before it is forwarded.
+    private static Verdict Hold(ushort queue, NvmeCommand* command)
+    {
         if (command->NamespaceId != HiddenTail.Namespace || HiddenTail.Namespace == 0)
             return Verdict.Forward;
         ulong started = Clock.Now;
