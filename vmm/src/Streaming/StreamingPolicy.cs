@@ -126,7 +126,8 @@ internal static unsafe class StreamingPolicy
             ulong runEnd = c;
             while (runEnd < last && NeedsFetch(runEnd + 1, start, end, claims))
                 runEnd++;
-            if (!Fetch(c, runEnd - c + 1))
+            ulong ahead = write || runEnd != last ? 0 : ReadAhead.For(c, runEnd - c + 1);
+            if (!Fetch(c, runEnd - c + 1, ahead))
                 return false;
             c = runEnd;
         }
@@ -170,11 +171,12 @@ internal static unsafe class StreamingPolicy
         return true;
     }
 
-    private static bool Fetch(ulong first, ulong count)
+    // first..first+count-1 are needed, the ahead chunks after them only read ahead.
+    private static bool Fetch(ulong first, ulong count, ulong ahead = 0)
     {
-        FetchFailure failure = ChunkFetcher.MakePresent(first, count, false, out ulong failed);
-        if (failure == FetchFailure.None)
-            return true;
+        FetchFailure failure = ChunkFetcher.MakePresent(first, count + ahead, false, out ulong failed);
+        if (failure == FetchFailure.None || failed >= first + count)
+            return true;   // at most the read-ahead failed: fetched again when the guest needs it
         StreamEvents.Error(failure, failed);
         return false;
     }
