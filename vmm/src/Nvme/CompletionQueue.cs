@@ -35,16 +35,16 @@ internal unsafe struct CompletionQueue
         Head = (ushort)newHead;
     }
 
+    // WaitFor's commandId for the first completion of any of the queue's
+    // commands (NVMe reserves FFFFh: no command carries it).
+    public const ushort AnyCommand = 0xFFFF;
+
     // The completion of command (queue, id) posted at or after Head, not
     // consumed: polled until the controller writes it (bounded in time);
     // null on timeout, fatal status, or if the whole ring holds other
     // entries. CSTS is read only every CheckEvery polls: under QEMU each
     // register read takes the big lock that the emulated controller needs to
     // make progress, and a tight register poll starved it on a loaded host.
-    // commandId AnyCommand: the first completion of that queue's commands.
-    // (NVMe reserves FFFFh: no command carries it.)
-    public const ushort AnyCommand = 0xFFFF;
-
     public NvmeCompletion* WaitFor(ushort submissionQueue, ushort commandId)
     {
         const ulong CheckEvery = 1024;
