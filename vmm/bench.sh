@@ -125,7 +125,7 @@ field() {
 # Generous bounds: TCG on a loaded host; debian-db's background copy writes 4 GiB.
 case "$image" in tiny) boot_s=300 complete_s=900 ;; *) boot_s=900 complete_s=3600 ;; esac
 
-declare -A times phases
+declare -A times phases waited
 # phase_split LOG: where the fetches' time went (event=complete): AoE wait, SHA-256, private writes, in seconds and
 # shares, per fetched chunk; frames sent, received, resent (stale: replies to a request already answered, so the resend was early).
 phase_split() {
@@ -135,6 +135,17 @@ phase_split() {
     t = a + h + w; if (t == 0 || n == 0) { print "n/a"; exit }
     printf "AoE %.2f s (%d%%), SHA-256 %.2f s (%d%%), write %.2f s (%d%%); %.1f ms per chunk; frames %d sent, %d received, %d resent (%d stale)",
       a / 1e6, 100 * a / t, h / 1e6, 100 * h / t, w / 1e6, 100 * w / t, t / n / 1e3, s, r, re, st }'
+}
+# before_ready LOG: what the guest waited for before its marker, from the hypervisor's last event=progress before it
+# (printed at most once a second, so up to a second early): the fetches inside doorbell holds (every fetch's phases
+# less the background copy's time) and the background slices.
+before_ready() {
+  awk '/event=progress/ && !ready { p = $0 } /BMCAST-READY/ { ready = 1 }
+    function val(k,   a, i, n) { n = split(p, a, " "); for (i = 1; i <= n; i++) if (index(a[i], k "=") == 1) return substr(a[i], length(k) + 2); return 0 }
+    END { f = val("aoe_us") + val("hash_us") + val("write_us") + val("zero_us") - val("background_us")
+      printf "fetches in doorbell holds %.2f s (%.1f MiB, %s chunks read ahead), background slices %.2f s (%.1f MiB; %s slices, %s HLTs left to guest I/O, %s to a pending interrupt)",
+        f / 1e6, val("on_demand_bytes") / 1048576, val("read_ahead_chunks"), val("background_us") / 1e6, val("background_bytes") / 1048576,
+        val("idle_slices"), val("idle_yields_io"), val("idle_yields_interrupt") }' "$1"
 }
 add() { times[$1]+="$2 "; }
 exits="" reserved_kib="" streaming_reserved="" fetched_ratio=() demand_bytes="" read_bytes=""
@@ -156,6 +167,7 @@ for ((r = 1; r <= rounds; r++)); do
         add "bg-$mtu" "$(awk -v b="$bg" -v us="$bg_us" 'BEGIN { printf "%.1f", us ? b / 1.048576 / us : 0 }')"
         add "complete-$mtu" "$done_s"
         phases[$mtu]="$(phase_split "$log")"
+        waited[$mtu]="$(before_ready "$log")"
         exits="$(grep -a '^bmcast-vmm: exits ' "$log" | tail -n 1 | sed 's/^bmcast-vmm: exits //')"
         reserved_kib="$(sed -n 's/^bmcast-vmm: reserved \([0-9]*\) KiB.*/\1/p' "$log" | head -n 1)"
         streaming_reserved="$(field "$log" streaming reserved_bytes)"
@@ -227,6 +239,8 @@ echo "| background copy, MTU 9000 | $(m bg-9000) MiB/s (disk complete at $(m com
 echo "| background copy, MTU 1500 | $(m bg-1500) MiB/s (disk complete at $(m complete-1500) s) | |"
 echo "| fetch phases, MTU 9000 (last run) | ${phases[9000]} | |"
 echo "| fetch phases, MTU 1500 (last run) | ${phases[1500]} | |"
+echo "| before ready, MTU 9000 (last run) | ${waited[9000]} | |"
+echo "| before ready, MTU 1500 (last run) | ${waited[1500]} | |"
 echo "| exits until de-virtualization (last stream-1500 run) | $exits | none after |"
 echo "| reserved memory | $reserved_kib KiB block + $(awk -v b="$streaming_reserved" 'BEGIN { printf "%.0f", b / 1024 }') KiB for streaming | |"
 echo

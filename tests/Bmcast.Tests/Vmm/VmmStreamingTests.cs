@@ -46,6 +46,8 @@ public sealed class VmmStreamingTests(VmmStreamingTests.Setup setup, ITestOutput
         Assert.Equal(0, holds.Number("failed_commands"));
         Assert.True(progress.Number("on_demand_bytes") > 0, progress.Line);
         Assert.Equal(0, progress.Number("background_bytes"));
+        // The firmware reads the kernel and initramfs sequentially: their misses read ahead.
+        Assert.True(progress.Number("read_ahead_chunks") > 0, progress.Line);
 
         bool[] present = presence.Map("present_map", setup.ChunkCount), written = presence.Map("written_map", setup.ChunkCount);
         Assert.Equal(progress.Number("present"), present.Count(p => p));
@@ -95,6 +97,10 @@ public sealed class VmmStreamingTests(VmmStreamingTests.Setup setup, ITestOutput
         Assert.Equal(100, complete.Number("present_percent"));
         Assert.True(complete.Number("background_bytes") + complete.Number("zero_filled") > 0, complete.Line);
         Assert.True(complete.Number("on_demand_bytes") + complete.Number("background_bytes") <= setup.ImageBytes, complete.Line);
+        // The copy ran at HLTs, and gave way at HLTs where the guest waited for its own I/O (the boot's reads).
+        Assert.True(complete.Number("idle_slices") > 0, complete.Line);
+        Assert.True(complete.Number("idle_yields_io") > 0, complete.Line);
+        Assert.True(complete.Fields.ContainsKey("idle_yields_interrupt"), complete.Line);   // printed; how often depends on timing
         Assert.DoesNotContain(false, presence.Map("present_map", setup.ChunkCount));
         Assert.True(devirtualized.Number("exits") > 0, devirtualized.Line);
         Assert.True(rig.Machine.Printed("SVM off, no exits from here on"), rig.Machine.Console);

@@ -35,6 +35,10 @@ internal unsafe struct CompletionQueue
         Head = (ushort)newHead;
     }
 
+    // WaitFor's commandId for the first completion of any of the queue's
+    // commands (NVMe reserves FFFFh: no command carries it).
+    public const ushort AnyCommand = 0xFFFF;
+
     // The completion of command (queue, id) posted at or after Head, not
     // consumed: polled until the controller writes it (bounded in time);
     // null on timeout, fatal status, or if the whole ring holds other
@@ -55,7 +59,7 @@ internal unsafe struct CompletionQueue
                     return null;
                 continue;
             }
-            if (entry->SubmissionQueueId == submissionQueue && entry->CommandId == commandId)
+            if (entry->SubmissionQueueId == submissionQueue && (entry->CommandId == commandId || commandId == AnyCommand))
                 return entry;
             index = index + 1 == Entries ? 0 : index + 1;
             if (index == 0)

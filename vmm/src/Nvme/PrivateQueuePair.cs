@@ -15,9 +15,13 @@ internal static unsafe class PrivateQueuePair
     public const uint MaxTransferBytes = 64 * 1024;
     private const uint WantedEntries = 16;
 
+    // The PRP list page holds one list per submission slot, so that queued commands keep theirs.
+    private const uint PrpEntriesPerSlot = MaxTransferBytes / 4096;
+
     private static byte* s_submission, s_completion, s_buffer;
     private static ulong* s_prpList;
     private static ushort s_id;   // 0: none (not created, or creation failed)
+    private static int s_queued;
 
     public static ushort Id => s_id;
     public static byte* Buffer => s_buffer;   // one page: Identify data, one logical block
@@ -37,6 +41,7 @@ internal static unsafe class PrivateQueuePair
     public static void Create()
     {
         s_id = 0;
+        s_queued = 0;
         NvmeCompletion done;
         NvmeCommand command = default;
         command.Opcode = NvmeCommand.AdminSetFeatures;
@@ -148,12 +153,70 @@ internal static unsafe class PrivateQueuePair
     // A controller reset deleted the pair; the next enable creates it again.
     public static void Forget() => s_id = 0;
 
-    // PRP1 is the first page; PRP2 the second page, or a list of the pages
-    // after the first (NVMe base spec 2.0 §4.1.1). data is page aligned.
+    // Writes queued without waiting for each (a fetched run's chunks: the
+    // controller writes one while the host hashes the next), reaped later.
+    // Every queued write must be reaped before any other command goes on the
+    // pair: HostCommands expects an idle queue.
+    public static int Queued => s_queued;
+
+    // A write of at most MaxTransferBytes submitted without waiting, under
+    // the caller's command id (unique among the queued ones, below 0xB000:
+    // HostCommands' ids are 0xBxxx); false if the queue is full (reap first).
+    public static bool TryQueueWrite(uint namespaceId, ulong lba, uint blocks, byte* data, ushort commandId)
+    {
+        if (s_id == 0)
+            return false;
+        SubmissionQueue* sq = QueueTable.Submission(s_id);
+        if (s_queued + 1 >= (int)sq->Entries)
+            return false;
+        NvmeCommand command = Command(NvmeCommand.IoWrite, namespaceId, lba, blocks, data);
+        command.CommandId = commandId;
+        *sq->At(sq->Tail) = command;
+        sq->Tail = (ushort)sq->Next(sq->Tail);
+        Controller.RingSubmission(s_id, sq->Tail);
+        s_queued++;
+        return true;
+    }
+
+    // Waits for the next completion of a queued write and consumes it. False
+    // on timeout (reported; the queued writes are given up).
+    public static bool Reap(out ushort commandId, out bool succeeded)
+    {
+        commandId = 0;
+        succeeded = false;
+        CompletionQueue* cq = QueueTable.Completion(s_id);
+        NvmeCompletion* entry = cq->WaitFor(s_id, CompletionQueue.AnyCommand);
+        if (entry == null)
+        {
+            Controller.ReportTimeout("a queued private write");
+            s_queued = 0;
+            return false;
+        }
+        commandId = entry->CommandId;
+        succeeded = Check(entry, "a queued private write");
+        QueueTable.Submission(s_id)->Head = entry->SubmissionHead;
+        var index = (uint)(entry - cq->At(0));
+        cq->ConsumedTo(index + 1 == cq->Entries ? 0 : index + 1);
+        Controller.RingCompletion(s_id, cq->Head);
+        s_queued--;
+        return true;
+    }
+
     private static bool Transfer(byte opcode, uint namespaceId, ulong lba, uint blocks, byte* data, string what)
     {
         if (s_id == 0)
             return false;
+        NvmeCommand command = Command(opcode, namespaceId, lba, blocks, data);
+        NvmeCompletion done;
+        return HostCommands.Execute(s_id, &command, &done, what) && Check(&done, what);
+    }
+
+    // A read or write for the submission slot at the tail. PRP1 is the first
+    // page; PRP2 the second page, or a list of the pages after the first (NVMe
+    // base spec 2.0 §4.1.1), in that slot's part of the list page. data is
+    // page aligned.
+    private static NvmeCommand Command(byte opcode, uint namespaceId, ulong lba, uint blocks, byte* data)
+    {
         NvmeCommand command = default;
         command.Opcode = opcode;
         command.NamespaceId = namespaceId;
@@ -164,14 +227,14 @@ internal static unsafe class PrivateQueuePair
             command.Prp2 = (ulong)data + 4096;
         else if (pages > 2)
         {
+            ulong* list = s_prpList + QueueTable.Submission(s_id)->Tail * PrpEntriesPerSlot;
             for (ulong i = 1; i < pages; i++)
-                s_prpList[i - 1] = (ulong)data + i * 4096;
-            command.Prp2 = (ulong)s_prpList;
+                list[i - 1] = (ulong)data + i * 4096;
+            command.Prp2 = (ulong)list;
         }
         command.StartingLba = lba;
         command.Cdw12 = blocks - 1;   // 0's based
-        NvmeCompletion done;
-        return HostCommands.Execute(s_id, &command, &done, what) && Check(&done, what);
+        return command;
     }
 
     public static bool Check(NvmeCompletion* done, string what)

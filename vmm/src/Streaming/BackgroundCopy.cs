@@ -6,8 +6,12 @@ namespace Bmcast.Vmm.Streaming;
 
 // Background copy in the guest's idle time (issue 11 (c)), which is also the
 // moderation rule: it runs only at a guest HLT, for a slice of SliceUs (at
-// least one fetch: up to ChunkFetcher.RunChunks chunks in one AoE read), so
-// guest I/O always comes first. Absent chunks are taken in disk order from
+// least one fetch: a run of up to ChunkFetcher.RunChunks chunks in one AoE
+// read, as many as the slice has time for), so guest I/O always comes
+// first. The host runs with GIF=0: whatever the guest waits for is
+// delivered only when the slice ends, so no slice starts, and no further
+// run, while the guest waits for its own I/O or an interrupt is pending
+// (GuestWaits). Absent chunks are taken in disk order from
 // where the last slice stopped. A failed chunk
 // pauses the copy for PauseMs (the on-demand path still tries). When every
 // chunk is present: a Flush through the private pair, event=complete, the
@@ -18,11 +22,13 @@ internal static unsafe class BackgroundCopy
 {
     private const ulong SliceUs = 2000, PauseMs = 5000;
 
-    private static ulong s_cursor, s_pausedAt;
+    private static ulong s_cursor, s_pausedAt, s_chunkUs;
     private static bool s_complete;
 
     // Time spent copying in idle slices (its rate: background_bytes over this).
     public static ulong CopyUs;
+    // HLTs that ran a slice, and HLTs or slices left early for the guest (I/O in flight, an interrupt pending).
+    public static ulong Slices, YieldsToIo, YieldsToInterrupt;
 
     public static void Idle(Vcpu* vcpu)
     {
@@ -33,11 +39,14 @@ internal static unsafe class BackgroundCopy
         }
         if (!Controller.Running || PrivateQueuePair.Id == 0 || HiddenTail.Namespace == 0)
             return;   // between a controller reset and the next enable
+        if (GuestWaits())
+            return;
         PresenceStore.CommitIfDue();
         if (s_pausedAt != 0 && Clock.MsSince(s_pausedAt) < PauseMs)
             return;
         s_pausedAt = 0;
-        ulong started = Clock.Now;
+        Slices++;
+        ulong started = Clock.Now, elapsedUs = 0;
         do
         {
             ulong chunk = ChunkMap.NextAbsent(s_cursor);
@@ -46,13 +55,15 @@ internal static unsafe class BackgroundCopy
                 Complete(vcpu);
                 return;
             }
-            // The absent chunks from here, as many as one fetch takes (zero chunks cost no fetch).
-            ulong count = 1;
-            while (count < ChunkFetcher.RunChunks && chunk + count < ChunkMap.Chunks && !ChunkMap.IsPresent(chunk + count))
+            // The absent chunks from here, as many as one fetch takes and the slice has time for (zero chunks cost no fetch).
+            ulong count = 1, limit = RunLimit(SliceUs - elapsedUs);
+            while (count < limit && chunk + count < ChunkMap.Chunks && !ChunkMap.IsPresent(chunk + count))
                 count++;
-            ulong chunkStarted = Clock.Now;
+            ulong chunkStarted = Clock.Now, fetchedBefore = ChunkFetcher.FetchedChunks;
             FetchFailure failure = ChunkFetcher.MakePresent(chunk, count, true, out ulong failed);
-            CopyUs += Clock.MicrosecondsSince(chunkStarted);
+            ulong us = Clock.MicrosecondsSince(chunkStarted);
+            CopyUs += us;
+            Learn(us, ChunkFetcher.FetchedChunks - fetchedBefore);
             s_cursor = failure == FetchFailure.None ? chunk + count : failed + 1;
             if (failure != FetchFailure.None)
             {
@@ -60,9 +71,51 @@ internal static unsafe class BackgroundCopy
                 s_pausedAt = Clock.Now;
                 return;
             }
+            elapsedUs = Clock.MicrosecondsSince(started);
         }
-        while (Clock.MicrosecondsSince(started) < SliceUs);
+        while (elapsedUs < SliceUs && !GuestWaits());
         StreamEvents.Progress();
+    }
+
+    // Whether the guest waits for something a slice would delay: the
+    // completion of an I/O command in flight, or an interrupt already
+    // pending (its timer, a device). Asked before each run, so a slice
+    // delays a wake-up by one run at most.
+    private static bool GuestWaits()
+    {
+        if (GuestIo.InFlight)
+        {
+            YieldsToIo++;
+            return true;
+        }
+        if (LocalApic.InterruptPending())
+        {
+            YieldsToInterrupt++;
+            return true;
+        }
+        return false;
+    }
+
+    // Chunks the next run may take: as many as the rest of the slice has
+    // time for at the measured time per fetched chunk, at least one. Under
+    // TCG's scalar SHA-256 a chunk alone outlasts the slice, so a run is one
+    // chunk there; a run of four (ChunkFetcher.RunChunks) would hold the
+    // guest four times as long.
+    private static ulong RunLimit(ulong usLeft)
+    {
+        if (s_chunkUs == 0)
+            return 1;
+        ulong chunks = usLeft / s_chunkUs;
+        return chunks < 1 ? 1 : chunks > ChunkFetcher.RunChunks ? ChunkFetcher.RunChunks : chunks;
+    }
+
+    // Smooths the time per fetched chunk (weight 1/8 for each new run).
+    private static void Learn(ulong us, ulong fetched)
+    {
+        if (fetched == 0)
+            return;
+        ulong sample = us / fetched;
+        s_chunkUs = s_chunkUs == 0 ? sample : (7 * s_chunkUs + sample) / 8;
     }
 
     private static void Complete(Vcpu* vcpu)

@@ -11,10 +11,11 @@ namespace Bmcast.Vmm.Streaming;
 // consecutive chunks, each run one AoE read (so the initiator's window stays
 // full however few frames one chunk takes), hashed as its frames arrive
 // (ArrivalHasher), each chunk checked against its SHA-256 in the manifest
-// and written through the private queue pair, while the rest of the run is
-// still arriving. Only then is it marked present (the device has completed
-// the write); a chunk that fails verification is never written, nor are the
-// run's chunks after it. Synchronous: the caller is a doorbell exit or an idle HLT,
+// and its write queued on the private queue pair, while the rest of the run
+// is still arriving (the controller writes while the host hashes). Only once
+// the run's writes are reaped (the device has completed them) are its
+// chunks marked present; a chunk that fails verification is never written,
+// nor are the run's chunks after it. Synchronous: the caller is a doorbell exit or an idle HLT,
 // the guest waits.
 // A read the server does not answer fails after the initiator's bound (up to
 // 8 sends with doubling timeouts: a few seconds); after that, fetches fail at
@@ -32,8 +33,10 @@ internal static unsafe class ChunkFetcher
     private static AoeTarget s_image;
     private static byte* s_buffer;   // RunChunks * ChunkSize bytes, page aligned
     private static ulong s_runChunks;
-    // The run being fetched: its first chunk, how many of its chunks are written, why it stopped.
-    private static ulong s_runFirst, s_runWritten;
+    // The run being fetched: its first chunk, how many of its chunks have
+    // their writes queued, how many are written (up to the first failed
+    // write), why it stopped.
+    private static ulong s_runFirst, s_runQueued, s_runWritten;
     private static FetchFailure s_runFailure;
     private static bool s_runBackground;
 
@@ -116,8 +119,9 @@ internal static unsafe class ChunkFetcher
     }
 
     // count absent non-zero chunks from first (count <= RunChunks): one AoE
-    // read, each chunk hashed as it arrives and, once it matches, written
-    // while the rest of the run is still on the wire (WhileWaiting).
+    // read, each chunk hashed as it arrives and, once it matches, its write
+    // queued while the rest of the run is still on the wire (WhileWaiting).
+    // The writes are reaped at the run's end; only then are the chunks marked present.
     private static FetchFailure FetchRun(ulong first, ulong count, bool background, out ulong failed)
     {
         failed = first;
@@ -131,23 +135,27 @@ internal static unsafe class ChunkFetcher
         ulong started = Clock.Now, busyBefore = FetchPhases.HashTicks + FetchPhases.WriteTicks;
         ArrivalHasher.Start(s_manifest, first, count, s_buffer);
         s_runFirst = first;
-        s_runWritten = 0;
+        s_runQueued = 0;
+        s_runWritten = count;
         s_runFailure = FetchFailure.None;
         s_runBackground = background;
         ulong sectors = (bytes + AoeFrame.SectorSize - 1) / AoeFrame.SectorSize;
         if (!AoeInitiator.Read(ref s_image, first * chunkSize / AoeFrame.SectorSize, sectors, s_buffer, &WhileWaiting))
         {
             s_serverLostAt = Clock.Now;
-            failed = first + s_runWritten;
+            failed = first + ReapRun();
             return FetchFailure.Aoe;
         }
         s_serverLostAt = 0;
         // The wire's share: the read's time less the hashing and writing done while waiting in it.
         FetchPhases.AoeTicks += Clock.Now - started - (FetchPhases.HashTicks + FetchPhases.WriteTicks - busyBefore);
         ArrivalHasher.Finish();
-        while (s_runFailure == FetchFailure.None && s_runWritten < count)
-            WriteNext();
-        failed = first + s_runWritten;
+        while (s_runFailure == FetchFailure.None && s_runQueued < count)
+            QueueNext();
+        ulong written = ReapRun();
+        failed = first + written;
+        if (written < s_runQueued)
+            return FetchFailure.Write;
         if (s_runFailure != FetchFailure.None)
             return s_runFailure;
         ulong us = Clock.MicrosecondsSince(started);
@@ -158,21 +166,22 @@ internal static unsafe class ChunkFetcher
     }
 
     // Called by the AoE read whenever no reply is waiting: hash a step of
-    // what has arrived, and write the next chunk if it is hashed and matched;
-    // true if it did either.
+    // what has arrived, and queue the next chunk's write if it is hashed and
+    // matched; true if it did either.
     private static bool WhileWaiting(ulong arrived)
     {
         bool hashed = ArrivalHasher.Step(arrived);
-        if (s_runFailure != FetchFailure.None || s_runWritten == ArrivalHasher.Hashed)
+        if (s_runFailure != FetchFailure.None || s_runQueued == ArrivalHasher.Hashed)
             return hashed;
-        WriteNext();
+        QueueNext();
         return true;
     }
 
-    // Writes the run's next hashed chunk (a mismatch is never written: the run stops there).
-    private static void WriteNext()
+    // Queues the writes of the run's next hashed chunk, in commands of at
+    // most MaxTransferBytes (a mismatch is never written: the run stops there).
+    private static void QueueNext()
     {
-        ulong i = s_runWritten, chunk = s_runFirst + i;
+        ulong i = s_runQueued, chunk = s_runFirst + i;
         if (!ArrivalHasher.Matches(i))
         {
             s_runFailure = FetchFailure.Verify;
@@ -180,25 +189,66 @@ internal static unsafe class ChunkFetcher
         }
         ulong lbaSize = HiddenTail.LbaSize, chunkSize = s_manifest.ChunkSize;
         ulong length = s_manifest.ChunkLength(chunk);
-        ulong blocks = (length + lbaSize - 1) / lbaSize;
+        ulong blocks = (length + lbaSize - 1) / lbaSize, perCommand = PrivateQueuePair.MaxTransferBytes / lbaSize;
         byte* data = s_buffer + i * chunkSize;
         // The image's last chunk may end inside a logical block: the rest is zeros.
         Memory.Zero(data + length, (nuint)(blocks * lbaSize - length));
         ulong started = Clock.Now;
-        bool written = PrivateQueuePair.WriteRange(HiddenTail.Namespace, chunk * chunkSize / lbaSize, blocks, data);
-        FetchPhases.WriteTicks += Clock.Now - started;
-        if (!written)
+        for (ulong done = 0, piece = 0; done < blocks; piece++)
         {
-            s_runFailure = FetchFailure.Write;
-            return;
+            ulong n = blocks - done < perCommand ? blocks - done : perCommand;
+            // Ids name the run's chunk (bits 8-13) and the piece (bits 0-7: 16 MiB chunks have 256).
+            var id = (ushort)(i << 8 | (piece & 0xFF));
+            while (!PrivateQueuePair.TryQueueWrite(HiddenTail.Namespace, chunk * chunkSize / lbaSize + done, (uint)n, data + done * lbaSize, id))
+            {
+                if (PrivateQueuePair.Queued == 0 || !ReapOne())
+                {
+                    s_runFailure = FetchFailure.Write;
+                    FetchPhases.WriteTicks += Clock.Now - started;
+                    return;
+                }
+            }
+            done += n;
         }
-        FetchedChunks++;
-        if (s_runBackground)
-            BackgroundBytes += length;
-        else
-            OnDemandBytes += length;
-        ChunkMap.MarkPresent(chunk);
-        s_runWritten++;
+        FetchPhases.WriteTicks += Clock.Now - started;
+        s_runQueued++;
+    }
+
+    // One queued write's completion; a failed one stops the run's chunks at its own. False on timeout.
+    private static bool ReapOne()
+    {
+        if (!PrivateQueuePair.Reap(out ushort id, out bool succeeded))
+            return false;
+        ulong i = (ulong)(id >> 8);
+        if (!succeeded && i < s_runWritten)
+            s_runWritten = i;
+        return true;
+    }
+
+    // Waits for every queued write of the run, then marks its chunks present
+    // up to the first that failed or was not queued; returns how many.
+    private static ulong ReapRun()
+    {
+        ulong started = Clock.Now;
+        while (PrivateQueuePair.Queued > 0)
+        {
+            if (!ReapOne())
+                s_runWritten = 0;   // timed out: nothing is known written
+        }
+        FetchPhases.WriteTicks += Clock.Now - started;
+        if (s_runWritten > s_runQueued)
+            s_runWritten = s_runQueued;
+        for (ulong i = 0; i < s_runWritten; i++)
+        {
+            ulong chunk = s_runFirst + i, length = s_manifest.ChunkLength(chunk);
+            FetchedChunks++;
+            if (s_runBackground)
+                BackgroundBytes += length;
+            else
+                OnDemandBytes += length;
+            ChunkMap.MarkPresent(chunk);
+        }
+        return s_runWritten;
     }
 
     private static bool OnDisk(ulong lba, ulong blocks) =>

@@ -149,7 +149,7 @@ internal static class StreamEvents
     }
 
     // event=NAME present=N chunks=N present_percent=P on_demand_bytes=N background_bytes=N fetched_chunks=N zero_filled=N guest_owned=N
-    // background_us=N aoe_us=N hash_us=N write_us=N zero_us=N frames_sent=N frames_received=N resends=N stale_replies=N
+    // background_us=N idle_slices=N idle_yields_io=N idle_yields_interrupt=N read_ahead_chunks=N aoe_us=N hash_us=N write_us=N zero_us=N frames_sent=N frames_received=N resends=N stale_replies=N
     private static void WriteProgress(string name)
     {
         Serial.Write("bmcast-vmm: event=");
@@ -163,6 +163,10 @@ internal static class StreamEvents
         Field("zero_filled", ChunkFetcher.ZeroChunks);
         Field("guest_owned", GuestOwned);
         Field("background_us", BackgroundCopy.CopyUs);
+        Field("idle_slices", BackgroundCopy.Slices);
+        Field("idle_yields_io", BackgroundCopy.YieldsToIo);
+        Field("idle_yields_interrupt", BackgroundCopy.YieldsToInterrupt);
+        Field("read_ahead_chunks", ReadAhead.Chunks);
         Field("aoe_us", FetchPhases.Us(FetchPhases.AoeTicks));
         Field("hash_us", FetchPhases.Us(FetchPhases.HashTicks));
         Field("write_us", FetchPhases.Us(FetchPhases.WriteTicks));

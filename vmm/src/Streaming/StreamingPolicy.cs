@@ -25,6 +25,14 @@ internal static unsafe class StreamingPolicy
     public static Verdict Submitted(ushort queue, NvmeCommand* command)
     {
         IoCounter.Submitted(queue, command);
+        Verdict verdict = Hold(queue, command);
+        GuestIo.Submitted();   // after the hold: the command is in flight from here
+        return verdict;
+    }
+
+    // Makes what the command reads present (or fails it) before it is forwarded.
+    private static Verdict Hold(ushort queue, NvmeCommand* command)
+    {
         if (command->NamespaceId != HiddenTail.Namespace || HiddenTail.Namespace == 0)
             return Verdict.Forward;
         ulong started = Clock.Now;
@@ -78,6 +86,20 @@ internal static unsafe class StreamingPolicy
         return Verdict.Forward;
     }
 
+    // Each I/O completion the guest consumes (its completion-head doorbell).
+    public static void Completed(NvmeCompletion* completion)
+    {
+        GuestIo.Completed();
+        PendingWrites.Completed(completion);
+    }
+
+    // Each controller enable: the reset before it deleted every queue and the commands in them.
+    public static void ControllerEnabled()
+    {
+        GuestIo.Reset();
+        PresenceStore.ControllerEnabled();
+    }
+
     // Chunks the LBA range touches: absent ones fetched (a read, or a write's
     // partly covered ends) before any wholly written one is claimed, so a
     // failed fetch leaves nothing claimed. A write's wholly covered absent
@@ -104,7 +126,8 @@ internal static unsafe class StreamingPolicy
             ulong runEnd = c;
             while (runEnd < last && NeedsFetch(runEnd + 1, start, end, claims))
                 runEnd++;
-            if (!Fetch(c, runEnd - c + 1))
+            ulong ahead = write || runEnd != last ? 0 : ReadAhead.For(c, runEnd - c + 1);
+            if (!Fetch(c, runEnd - c + 1, ahead))
                 return false;
             c = runEnd;
         }
@@ -148,11 +171,12 @@ internal static unsafe class StreamingPolicy
         return true;
     }
 
-    private static bool Fetch(ulong first, ulong count)
+    // first..first+count-1 are needed, the ahead chunks after them only read ahead.
+    private static bool Fetch(ulong first, ulong count, ulong ahead = 0)
     {
-        FetchFailure failure = ChunkFetcher.MakePresent(first, count, false, out ulong failed);
-        if (failure == FetchFailure.None)
-            return true;
+        FetchFailure failure = ChunkFetcher.MakePresent(first, count + ahead, false, out ulong failed);
+        if (failure == FetchFailure.None || failed >= first + count)
+            return true;   // at most the read-ahead failed: fetched again when the guest needs it
         StreamEvents.Error(failure, failed);
         return false;
     }

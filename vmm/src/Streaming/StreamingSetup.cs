@@ -41,7 +41,7 @@ internal static unsafe class StreamingSetup
         ChunkFetcher.Attach(manifest, image, memory.TakePages(bufferPages));
         PresenceStore.Attach(memory.TakePages(slotPages), manifest.EmbeddedRoot, manifest.ChunkSize);
         PendingWrites.Place(memory.TakePages(PendingWrites.Pages));
-        IoInterceptor.Install(&StreamingPolicy.Submitted, &PresenceStore.ControllerEnabled, &PendingWrites.Completed);
+        IoInterceptor.Install(&StreamingPolicy.Submitted, &StreamingPolicy.ControllerEnabled, &StreamingPolicy.Completed);
         traps.AddReport(&StreamEvents.Report);
         if (!Smbios.HasOemString(st, "bmcast.vmm.background=off"))
             traps.Idle = &BackgroundCopy.Idle;
