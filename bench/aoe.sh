@@ -13,6 +13,7 @@
 # since the machine is shared. Writes bench/results/aoe.md (markdown) and prints it.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "$root/bench/events.sh"
 quick=0 rounds=""
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -74,12 +75,12 @@ stream_rate() {
   "${sched[@]}" "${bmcast[@]}" stream --source "aoe:$near/e$1" --target "$work/target.raw" --export "unix:$work/nbd.sock" \
     --manifest "$work/disk.manifest" --json >"$work/events" 2>"$work/stream.log" &
   local pid=$!
-  for _ in $(seq 2400); do grep -q '"event":"complete"' "$work/events" 2>/dev/null && break; kill -0 $pid 2>/dev/null || break; sleep 0.05; done
+  local completed=0
+  wait_event "$work/events" complete $pid || completed=$?
   kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true
-  local seconds
-  seconds=$(grep -o '"event":"complete","time":[0-9.]*' "$work/events" | sed 's/.*://') || { cat "$work/stream.log" >&2; echo "bench: stream failed" >&2; return 1; }
+  [ $completed = 0 ] || { cat "$work/stream.log" >&2; echo "bench: stream failed" >&2; return 1; }
   cmp -s "$work/target.raw" "$work/disk.raw" || { echo "bench: copy differs" >&2; return 1; }
-  echo "$mib / $seconds" | bc -l
+  echo "$mib / $(stream_seconds "$work/events")" | bc -l
 }
 
 # MiB/s of our initiator alone reading all of shelf.slot $1.
@@ -163,7 +164,8 @@ mkdir -p "$root/bench/results"
   echo "  window), our initiator reads the whole device in 8 concurrent 1 MiB reads; nothing verified or written."
   echo "  **initiator vs link** is ours over the link baseline of the same round."
   echo "- **engine**: \`bmcast stream --source aoe:... --manifest ...\` verifies every chunk and writes a local file;"
-  echo "  start to the \"complete\" event; the copy is compared with the image."
+  echo "  from its \"started\" event to \"complete\" (the runtime's start-up and the AoE handshake left out, as in \`bench/run.sh\`'s"
+  echo "  engine row); the copy is compared with the image."
   echo
   echo "## Initiator alone"
   echo

@@ -24,6 +24,7 @@ for tool in nbdcopy nbdkit qemu-img openssl; do
   command -v $tool >/dev/null || { echo "bench: $tool missing (apt-get install libnbd-bin nbdkit qemu-utils openssl)"; exit 1; }
 done
 source "$root/bench/common.sh"
+source "$root/bench/events.sh"
 
 echo "bench: preparing images in $work"
 head -c $((dense_mib << 20)) /dev/urandom > "$work/dense.raw"
@@ -85,12 +86,11 @@ for _ in $(seq $reps); do
   sync
   "${bmcast[@]}" stream --source "nbd+unix:///dense?socket=$work/serve.sock" --target "$work/engine.raw" \
     --export "unix:$work/engine.sock" --idle-gap-ms 0 --json > "$work/engine.events" 2>"$work/engine.log" & engine=$!; pids+=($engine)
-  for _ in $(seq 6000); do grep -q '"event":"complete"' "$work/engine.events" && break; kill -0 $engine 2>/dev/null || break; sleep 0.05; done
+  completed=0; wait_event "$work/engine.events" complete $engine || completed=$?
   kill $engine; wait $engine 2>/dev/null || true
-  grep -q '"event":"complete"' "$work/engine.events" || { echo "bench: engine stream did not complete"; cat "$work/engine.log"; exit 1; }
+  [ $completed = 0 ] || { echo "bench: engine stream did not complete"; cat "$work/engine.log"; exit 1; }
   cmp -s "$work/engine.raw" "$work/dense.raw" || { echo "bench: engine stream differs from the image"; exit 1; }
-  event_time() { grep -o "\"event\":\"$1\",\"time\":[0-9.]*" "$work/engine.events" | sed 's/.*://'; }
-  engine_times+=("$(echo "$(event_time complete) - $(event_time started)" | bc -l)")
+  engine_times+=("$(stream_seconds "$work/engine.events")")
   sync
   note_times; server0=$(cpu_seconds "$serve_pid") children0=$(children_seconds)
   t0=$(date +%s.%N)
