@@ -49,7 +49,7 @@ local_t=$(for _ in $(seq "$rounds"); do sync; dotnet "$fleet_dll" local --trace 
 echo "bench: local replay $(printf '%.2f' "$local_t") s"
 
 # The fleet at --rate.
-rows=(); finals=(); lone=""; total_errors=0
+rows=(); finals=(); warning_kinds=(); lone=""; total_errors=0
 case " $clients " in *" 1 "*) ;; *) clients="1 $clients";; esac
 for n in $clients; do
   : >"$work/serve.log"
@@ -66,6 +66,10 @@ for n in $clients; do
   total_errors=$((total_errors + errors))
   # Warnings, but for each agent's first-use pin of the server's key (each has a known_keys of its own).
   warnings=$(grep -E '(^| )warn: ' "$work/agents.log" | grep -c -v 'on first use' || true)
+  # What they said, numbers masked so that one kind of warning counts once: the three most frequent kinds.
+  [ "$warnings" -eq 0 ] || warning_kinds+=("$(grep -E '(^| )warn: ' "$work/agents.log" | grep -v 'on first use' |
+    sed -E 's/.*warn: [^ ]+ //; s/[0-9]+(\.[0-9]+)?/N/g' | sort | uniq -c | sort -rn |
+    awk -v n="$n" 'NR <= 3 {c = $1; $1 = ""; printf "- %d clients: %d x%s\n", n, c, $0}')")
   ms=$(echo "$median_t / $lone" | bc -l | xargs printf '%.2f'); ws=$(echo "$worst_t / $lone" | bc -l | xargs printf '%.2f')
   rows+=("| $n | $(printf '%.2f' "$median_t") s | $(printf '%.2f' "$worst_t") s | ${ms}x | ${ws}x | $(( $(jq .fetched <<<"$result") >> 20 )) MiB ($(( $(jq .on_demand <<<"$result") >> 20 )) on demand) | $(echo "$cpu1 - $cpu0" | bc -l | xargs printf '%.1f') s | $(printf '%.1f' "$(jq .wall <<<"$result")") s | $errors | $warnings |")
   finals+=("fleet: clients=$n median_slowdown=$ms worst_slowdown=$ws errors=$errors")
@@ -116,6 +120,12 @@ mkdir -p "$root/bench/results"
   echo "| clients | median time-to-ready | worst | median slowdown | worst slowdown | fetched by ready | server CPU | wall | errors | warnings |"
   echo "|---|---|---|---|---|---|---|---|---|---|"
   printf '%s\n' "${rows[@]}"
+  if [ ${#warning_kinds[@]} -gt 0 ]; then
+    echo
+    echo "Warnings in the agents' logs, by kind (numbers shown as N):"
+    echo
+    printf '%s\n' "${warning_kinds[@]}"
+  fi
   echo
   echo "Deployment delay by replay (time-to-ready minus the trace replayed on a local copy), medians of $rounds:"
   echo
