@@ -15,7 +15,7 @@ namespace Bmcast.Agent.Deploy;
 /// The whole job in hosted mode: start the streaming agent, boot a QEMU machine from its export at
 /// once, report time-to-ready when the guest prints its marker, and when the copy is complete pivot
 /// the running guest's disk onto the target file and stop the agent, so no guest I/O passes through
-/// bmcast afterwards. Runs until the machine powers off (or is stopped: Ctrl-C, SIGTERM). The target and state file
+/// bmcast afterwards. Runs until the machine powers off and the copy is complete (or is stopped: Ctrl-C, SIGTERM). The target and state file
 /// stay claimed (<see cref="DeploymentLock"/>) for all that time, after the pivot too, when QEMU alone writes the target.
 /// </summary>
 public sealed class DeployRun(DeployRequest request, IDeploymentEventSink events, ILoggerFactory logging)
@@ -75,11 +75,20 @@ public sealed class DeployRun(DeployRequest request, IDeploymentEventSink events
             }
             events.Publish(new MachineExited(clock.Elapsed));
             await ready;
-            // A guest that powered off before the copy finished leaves the target incomplete: finish it.
+            // A guest that powered off before the copy finished leaves the target incomplete: finish it, so that the
+            // target boots alone, unless the copy has stalled; the deploy ends either way.
             if (!agentRun.IsCompleted)
             {
-                await Task.WhenAny(agent.Complete, agentRun);
+                var limit = request.Stream.OutageLimit;
+                bool finished = await CopyAfterPowerOff.FinishAsync(Task.WhenAny(agent.Complete, agentRun),
+                    () => agent.Progress?.PresentBytes ?? 0, limit, TimeProvider.System, ct);
+                if (agentRun.IsFaulted)
+                    await agentRun;
+                var progress = agent.Progress;
                 await StopAgentAsync(stopAgent, agentRun);
+                if (!finished)
+                    throw new IOException($"the guest powered off and its copy made no progress for {limit.TotalSeconds:0} s (the server outage limit): "
+                        + $"{progress?.Fraction:P1} of the target is present, kept in its state file; the same command resumes the copy");
             }
         }
         finally
