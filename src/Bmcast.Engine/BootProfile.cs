@@ -1,11 +1,15 @@
 using System.Globalization;
+using Bmcast.Core.Blocks;
+using Bmcast.Engine.Tracing;
 
 namespace Bmcast.Engine;
 
 /// <summary>
-/// The order in which a boot first needed chunks it did not have. Recorded by the streaming disk
-/// from its on-demand fetches, kept with the image, and given to the background copier of later
-/// deployments, which fetches those chunks first so the next boot finds them local.
+/// The order in which a boot first read chunks: kept with the image and given to the background copier of later
+/// deployments, which fetches those chunks first so the next boot finds them local. Taken from the boot's trace up to
+/// ready (<see cref="OfReads"/>: every chunk it read, whether the copy had brought it in already or not); without a
+/// trace, the streaming disk's record of the chunks the boot waited for (<see cref="Record"/>), which misses those
+/// the copier happened to fetch first.
 /// On disk: a first line <c># bmcast boot profile v1</c>, then one chunk index per line, in
 /// first-touch order.
 /// </summary>
@@ -30,6 +34,24 @@ public sealed class BootProfile
     {
         lock (_order)
             return [.. _order];
+    }
+
+    /// <summary>
+    /// The chunks <paramref name="trace"/>'s reads touch, in the order of their first read, but for those
+    /// <paramref name="costsNothing"/> says need no fetch (chunks the manifest knows to be all zero).
+    /// </summary>
+    public static IReadOnlyList<long> OfReads(IoTrace trace, DiskGeometry geometry, Func<long, bool> costsNothing)
+    {
+        var profile = new BootProfile();
+        foreach (var read in trace.Records)
+        {
+            if (read.Kind != IoKind.Read || read.Length == 0)
+                continue;
+            for (long chunk = geometry.ChunkOf(read.Offset); chunk <= geometry.ChunkOf(read.Offset + read.Length - 1); chunk++)
+                if (!costsNothing(chunk))
+                    profile.Record(chunk);
+        }
+        return profile.Snapshot();
     }
 
     public static void Write(string path, IReadOnlyList<long> chunks) => File.WriteAllText(path, Format(chunks));

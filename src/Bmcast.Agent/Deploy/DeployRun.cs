@@ -5,6 +5,7 @@ using Bmcast.Agent.Locking;
 using Bmcast.Agent.Metrics;
 using Bmcast.Agent.Streaming;
 using Bmcast.Engine;
+using Bmcast.Engine.Tracing;
 using Bmcast.Machines.Qemu;
 using Bmcast.Machines.Qmp;
 using Microsoft.Extensions.Logging;
@@ -149,28 +150,28 @@ public sealed class DeployRun(DeployRequest request, IDeploymentEventSink events
         AgentMetrics.RecordReady(elapsed);
         var progress = agent.Progress;
         guestRead = await TryGuestBytesReadAsync(machine) ?? guestRead;
-        string profile = request.Stream.TargetPath + ".boot-profile";
-        BootProfile.Write(profile, agent.OnDemandOrder);
-        log.LogInformation("guest ready after {Seconds:0.00} s: it read {Read} bytes, {OnDemand} bytes were fetched on demand; boot profile in {Profile}",
-            elapsed.TotalSeconds, guestRead, progress?.BytesOnDemand, profile);
         // After a pivot the guest's requests no longer pass the agent: a trace or profile would lack the rest of the boot.
         bool wholeBoot = !_pivoted.Task.IsCompleted;
-        if (wholeBoot)
-            WriteTrace(agent, log);
-        else
+        var trace = wholeBoot ? WriteTrace(agent, log) : null;
+        if (!wholeBoot)
             log.LogWarning("no boot trace, and the boot profile is not offered to the image server: the disk was pivoted onto the target before ready, " +
                 "so the guest's later requests did not pass the agent (cap the background copy with --bandwidth to record a whole boot)");
+        string profile = request.Stream.TargetPath + ".boot-profile";
+        var bootOrder = agent.BootOrder(trace);
+        BootProfile.Write(profile, bootOrder);
+        log.LogInformation("guest ready after {Seconds:0.00} s: it read {Read} bytes, {OnDemand} bytes were fetched on demand; boot profile of {Chunks} chunks in {Profile}",
+            elapsed.TotalSeconds, guestRead, progress?.BytesOnDemand, bootOrder.Count, profile);
         events.Publish(new GuestReady(clock.Elapsed, elapsed, guestRead, progress?.BytesOnDemand ?? 0, progress?.BytesBackground ?? 0));
         // The boot reached ready: its profile may serve later deployments of the image.
         if (wholeBoot)
-            await agent.OfferBootProfileAsync(CancellationToken.None);
+            await agent.OfferBootProfileAsync(bootOrder, CancellationToken.None);
     }
 
-    /// <summary>The boot trace beside the profile: a boot too long to record leaves none, and the deployment goes on.</summary>
-    private void WriteTrace(StreamAgent agent, ILogger log)
+    /// <summary>The boot trace beside the profile, or null: a boot too long to record leaves none, and the deployment goes on.</summary>
+    private IoTrace? WriteTrace(StreamAgent agent, ILogger log)
     {
         if (agent.Trace is not { } recorder)
-            return;
+            return null;
         string path = request.Stream.TargetPath + ".boot-trace";
         try
         {
@@ -178,10 +179,12 @@ public sealed class DeployRun(DeployRequest request, IDeploymentEventSink events
             trace.Write(path);
             log.LogInformation("boot trace in {Trace}: {Requests} requests, {Read} bytes read, ready at {Ready:0.00} s",
                 path, trace.Records.Count, trace.BytesRead, trace.ReadyMicros / 1e6);
+            return trace;
         }
         catch (Exception e) when (e is InvalidOperationException or IOException or UnauthorizedAccessException)
         {
             log.LogWarning("no boot trace: {Error}", e.Message);
+            return null;
         }
     }
 

@@ -35,8 +35,12 @@ public sealed class StreamAgent(StreamRequest request, IDeploymentEventSink even
     /// <summary>Completes once every block is present and committed.</summary>
     public Task Complete => _complete.Task;
 
-    /// <summary>Chunks the guest has waited for so far, in first-touch order: the boot profile when taken at ready.</summary>
-    public IReadOnlyList<long> OnDemandOrder => _disk?.OnDemandOrder.Snapshot() ?? [];
+    /// <summary>
+    /// The boot profile a deployment learnt: the chunks its boot read up to ready, from <paramref name="trace"/> when it
+    /// has one; without one, the chunks the guest waited for, which leave out those the copier had brought in first.
+    /// </summary>
+    public IReadOnlyList<long> BootOrder(IoTrace? trace) =>
+        trace is not null && _disk is { } disk ? BootProfile.OfReads(trace, disk.Geometry, disk.IsKnownZeroChunk) : _disk?.OnDemandOrder.Snapshot() ?? [];
 
     /// <summary>The guest's requests since the agent started, when <see cref="StreamRequest.RecordTrace"/> asked for them.</summary>
     public IoTraceRecorder? Trace { get; } = request.RecordTrace ? new IoTraceRecorder() : null;
@@ -116,16 +120,16 @@ public sealed class StreamAgent(StreamRequest request, IDeploymentEventSink even
     }
 
     /// <summary>
-    /// Offer the boot profile recorded up to now (call at ready: the deployment reached it) to the image server, when it
+    /// Offer the boot profile <paramref name="chunks"/> (at ready: the deployment reached it) to the image server, when it
     /// is a bmcast server that published none (docs/hosted.md, "Learned boot profiles"); a failure is logged, never thrown.
     /// </summary>
-    public async Task OfferBootProfileAsync(CancellationToken ct)
+    public async Task OfferBootProfileAsync(IReadOnlyList<long> chunks, CancellationToken ct)
     {
         if (_learningServer is not { } server || _disk is null || !_publishedProfile.IsCompletedSuccessfully || _publishedProfile.Result is not null)
             return;
         using var patience = CancellationTokenSource.CreateLinkedTokenSource(ct);
         patience.CancelAfter(OfferPatience);
-        await BootProfileOffer.OfferAsync(server, request.SourceTls, OnDemandOrder, logging.CreateLogger("bmcast.stream"), patience.Token);
+        await BootProfileOffer.OfferAsync(server, request.SourceTls, chunks, logging.CreateLogger("bmcast.stream"), patience.Token);
     }
 
     /// <summary>

@@ -1,5 +1,6 @@
 using Bmcast.Core.Blocks;
 using Bmcast.Engine;
+using Bmcast.Engine.Tracing;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Bmcast.Tests.Engine;
@@ -73,5 +74,15 @@ public sealed class BootProfileTests
         Assert.Equal([3L, 1L], BootProfile.Parse("# bmcast boot profile v1\n3\n1\n", 4));
         Assert.Throws<InvalidDataException>(() => BootProfile.Parse("# bmcast boot profile v1\n3\n9\n", 4));
         Assert.Throws<InvalidDataException>(() => BootProfile.Parse("3\n1\n", 4));
+    }
+
+    [Fact]
+    public void A_profile_from_a_boot_trace_holds_every_chunk_read_in_first_read_order_but_those_that_cost_nothing()
+    {
+        var geometry = new DiskGeometry(8 * 65536);
+        // Chunk 5 read first; a read across chunks 1 and 2; a write to 7 (not a read); a read of 4, all zero; 1 again; 0.
+        var trace = IoTrace.Parse("# bmcast boot trace v1\n0 10 R 327680 4096\n20 10 R 126976 8192\n40 10 W 458752 4096\n"
+            + "60 10 R 262144 512\n80 10 R 65536 512\n90 10 R 0 4096\nready 100\n", geometry.Size);
+        Assert.Equal([5L, 1L, 2L, 0L], BootProfile.OfReads(trace, geometry, chunk => chunk == 4));
     }
 }
