@@ -4,6 +4,7 @@ using Bmcast.Core.Blocks;
 using Bmcast.Core.Storage;
 using Bmcast.Engine;
 using Bmcast.Protocols.Nbd;
+using Bmcast.Protocols.Nbd.Client;
 using Bmcast.Protocols.Nbd.Server;
 using Bmcast.TestKit.Devices;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -15,8 +16,8 @@ namespace Bmcast.Tests.Nbd;
 public sealed class AllocationMeasurements;
 
 /// <summary>
-/// Allocation budgets of the NBD server's hot paths (issue 13, item 7): a read hit on an image as <c>serve</c> exports
-/// it, and reads through the streaming agent's export, hit and miss. A change that adds per-request allocations fails
+/// Allocation budgets of the NBD hot paths (issue 13, item 7): a read hit on an image as <c>serve</c> exports it, reads
+/// through the streaming agent's export, hit and miss, and a read through the agent's NBD client (a miss's fetch). A change that adds per-request allocations fails
 /// here. Measured process-wide (the reply writer runs on the thread pool), so these run alone; the figure includes the
 /// test's own peer (~20 B per request). The metrics exporter listens meanwhile, as with <c>--metrics</c>, so counting
 /// requests by export and command is inside the budgets. Whatever else still runs in the test process (another test's
@@ -39,6 +40,12 @@ public sealed class NbdAllocationTests
 
     /// <summary>A 4 KiB read that fetches its 64 KiB chunk: the engine's miss and the read's own buffer path (measured ~340 B).</summary>
     private const long MissBudget = 512;
+
+    /// <summary>
+    /// A 4 KiB read through <see cref="NbdClient"/> from our server, the agent's side of every miss: the request's state,
+    /// its completion, the wait for it and the batch's share of its join (measured 821 B, the server's side included).
+    /// </summary>
+    private const long ClientReadBudget = 1024;
 
     private const int Chunks = 1024;
     private const int Segments = 4;
@@ -86,6 +93,34 @@ public sealed class NbdAllocationTests
         Assert.True(perMiss <= MissBudget, $"a miss allocates {perMiss} B, budget {MissBudget} B");
     }
 
+    [Fact(Timeout = 60_000)]
+    public async Task A_read_through_the_nbd_client_stays_within_its_budget()
+    {
+        SkipUnlessRelease();
+        var ct = TestContext.Current.CancellationToken;
+        using var dir = new Bmcast.Tests.Support.TempDirectory();
+        await using var server = await TestServer.StartAsync(InMemoryServer.SmallCatalog(out _), dir.File("nbd.sock"));
+        await using var client = await NbdClient.ConnectAsync(NbdUri.Parse(server.Uri("ro")), ct);
+        // Batch b: Batch concurrent 4 KiB reads, as the engine keeps several fetches in flight; buffers made beforehand.
+        var buffers = Enumerable.Range(0, Batch).Select(_ => new byte[ReadSize]).ToArray();
+        var reads = new Task[Batch];
+        async Task RunReadsAsync(int first, int count)
+        {
+            for (int b = first; b < first + count; b++)
+            {
+                for (int i = 0; i < Batch; i++)
+                    reads[i] = client.ReadAsync((long)(b * Batch + i) % 256 * ReadSize, buffers[i], ct).AsTask();
+                await Task.WhenAll(reads);
+            }
+        }
+
+        await RunReadsAsync(0, 100); // warm up pools and JIT
+        long perRead = await MiddlePerRequestAsync(RunReadsAsync, 20_000 / Batch);
+
+        Report("nbd client, read", perRead);
+        Assert.True(perRead <= ClientReadBudget, $"a read through the NBD client allocates {perRead} B, budget {ClientReadBudget} B");
+    }
+
     /// <summary>Debug builds compile async state machines as classes, so every call allocates: only Release measures anything.</summary>
     private static void SkipUnlessRelease()
     {
@@ -112,15 +147,21 @@ public sealed class NbdAllocationTests
     /// Bytes allocated per request over <paramref name="batches"/> batches, taken as the middle one (the upper of the
     /// two middle ones) of <see cref="Segments"/> equal segments (see the class); the requests are built beforehand.
     /// </summary>
-    private static async Task<long> MiddlePerRequestAsync(RawNbdPeer peer, Func<int, byte[]> batch, int batches)
+    private static Task<long> MiddlePerRequestAsync(RawNbdPeer peer, Func<int, byte[]> batch, int batches)
     {
         var requests = Enumerable.Range(0, batches).Select(batch).ToArray();
+        return MiddlePerRequestAsync((first, count) => RunAsync(peer, b => requests[first + b], count), batches);
+    }
+
+    /// <summary>The same for batches of <see cref="Batch"/> requests that <paramref name="run"/>(first, count) makes.</summary>
+    private static async Task<long> MiddlePerRequestAsync(Func<int, int, Task> run, int batches)
+    {
         int perSegment = batches / Segments;
         var perRequest = new long[Segments];
         for (int segment = 0; segment < Segments; segment++)
         {
             long before = GC.GetTotalAllocatedBytes(precise: true);
-            await RunAsync(peer, b => requests[segment * perSegment + b], perSegment);
+            await run(segment * perSegment, perSegment);
             perRequest[segment] = (GC.GetTotalAllocatedBytes(precise: true) - before) / (perSegment * Batch);
         }
         TestContext.Current.TestOutputHelper?.WriteLine($"segments: {string.Join(", ", perRequest)} B per request");
