@@ -240,4 +240,23 @@ public sealed class ImageStoreTests : IDisposable
         Assert.True(ByteSize.TryParse(text, out long parsed));
         Assert.Equal(bytes, parsed);
     }
+
+    [Fact]
+    public async Task Of_servers_racing_to_keep_a_boot_profile_on_one_store_the_first_wins_and_nothing_else_is_left()
+    {
+        await _temp.ImportAsync(Dense("disk.raw", 4, seed: 1).Path, "disk", Chunk);
+        string storePath = Path.Combine(_temp.Directory, "store");
+        // Eight servers, each its own ImageStore over the same directory, offer different profiles at the same moment.
+        var stores = Enumerable.Range(0, 8).Select(_ => ImageStore.Open(storePath)).ToArray();
+        using var start = new Barrier(stores.Length);
+        var kept = await Task.WhenAll(stores.Select((store, i) => Task.Run(() =>
+        {
+            start.SignalAndWait();
+            return store.TryWriteBootProfileOnce("disk", System.Text.Encoding.ASCII.GetBytes($"{i}\n"));
+        })));
+        int winner = Assert.Single(Enumerable.Range(0, kept.Length), i => kept[i]);
+        string imageDirectory = Path.Combine(storePath, "images", "disk");
+        Assert.Equal($"{winner}\n", File.ReadAllText(Path.Combine(imageDirectory, "boot-profile")));
+        Assert.Empty(Directory.GetFiles(imageDirectory, "*.new"));
+    }
 }
