@@ -84,9 +84,14 @@ for rate in $rates; do
   f=$(printf '%s\n' "${fetched[@]}" | median); r=$(printf '%s\n' "${read[@]}" | median)
   p=$(printf '%s\n' "${profiled[@]}" | median); d=$(printf '%s\n' "${demand[@]}" | median)
   delay() { echo "$1 - $local_t" | bc -l | xargs printf '%.2f'; }
-  ratio=$(echo "($c - $local_t) / ($o - $local_t)" | bc -l 2>/dev/null | xargs printf '%.1f' || echo n/a)
+  # A streaming delay at or below zero (bmcast's boot as quick as the local one) makes a ratio meaningless: TCG's noise.
+  if [ "$(echo "$o - $local_t > 0" | bc -l)" = 1 ]; then
+    ratio="$(echo "($c - $local_t) / ($o - $local_t)" | bc -l | xargs printf '%.1f')x"
+  else
+    ratio="n/a (no streaming delay)"
+  fi
   chart+=("$rate/s $local_t $c $n $o $p")
-  rows+=("| $rate/s | $(printf '%.2f' "$c") s ($(delay "$c") s) | $(printf '%.2f' "$n") s ($(delay "$n") s) | $(printf '%.2f' "$o") s ($(delay "$o") s) | $(printf '%.2f' "$p") s ($(delay "$p") s) | ${ratio}x | $((d >> 20)) MiB on demand + $(((f - d) >> 20)) MiB background / $((r >> 20)) MiB: all $(echo "$f / $r" | bc -l | xargs printf '%.2f')x, on demand $(echo "$d / $r" | bc -l | xargs printf '%.2f')x |")
+  rows+=("| $rate/s | $(printf '%.2f' "$c") s ($(delay "$c") s) | $(printf '%.2f' "$n") s ($(delay "$n") s) | $(printf '%.2f' "$o") s ($(delay "$o") s) | $(printf '%.2f' "$p") s ($(delay "$p") s) | ${ratio} | $((d >> 20)) MiB on demand + $(((f - d) >> 20)) MiB background / $((r >> 20)) MiB: all $(echo "$f / $r" | bc -l | xargs printf '%.2f')x, on demand $(echo "$d / $r" | bc -l | xargs printf '%.2f')x |")
 done
 
 size=$(stat -c %s "$work/image.raw"); data=$(du -B1 "$work/image.raw" | cut -f1)
