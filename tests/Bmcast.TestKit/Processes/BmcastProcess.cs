@@ -158,10 +158,16 @@ public sealed partial class BmcastProcess : IAsyncDisposable
     [GeneratedRegex(@"NBD server listening on 127\.0\.0\.1:(\d+)")]
     private static partial Regex LoopbackListening();
 
-    /// <summary>Power-cut stand-in: SIGKILL, no chance to commit anything.</summary>
+    /// <summary>Power-cut stand-in: SIGKILL, no chance to commit anything; a process that ended by itself first is reaped.</summary>
     public async Task KillHardAsync()
     {
-        _process.Kill();
+        try
+        {
+            _process.Kill();
+        }
+        catch (InvalidOperationException) when (_process.HasExited)
+        {
+        }
         await _process.WaitForExitAsync();
     }
 
