@@ -84,7 +84,8 @@ internal static unsafe class E1000
     // (against frames received and sent: what the batching saves).
     public static ulong RxTailWrites { get; private set; }
     public static ulong TxTailWrites { get; private set; }
-    public static ulong TailTicks { get; private set; }
+    public static ulong RxTailTicks { get; private set; }
+    public static ulong TxTailTicks { get; private set; }
 
     public static ulong Mac { get; private set; }
 
@@ -151,9 +152,9 @@ internal static unsafe class E1000
     // with it (bounded wait); fill it, then Transmit. Null if the device hangs.
     public static byte* NextTxBuffer()
     {
-        if ((s_txUsed >> (int)s_txNext & 1) != 0)
+        if ((s_txUsed >> (int)s_txNext & 1) != 0 && (s_tx[s_txNext].Status & DescriptorDone) == 0)
         {
-            FlushTransmit();   // the descriptor may be one of the queued frames
+            FlushTransmit();   // it may be one of the queued frames
             for (ulong start = Clock.Now; (s_tx[s_txNext].Status & DescriptorDone) == 0;)
             {
                 if (Clock.MsSince(start) > WaitMs)
@@ -216,7 +217,9 @@ internal static unsafe class E1000
             return;
         s_rxHeld = 0;
         RxTailWrites++;
-        TimedWrite(Rdt, (s_rxNext + RxCount - 1) % RxCount);
+        ulong started = Clock.Now;
+        Write(Rdt, (s_rxNext + RxCount - 1) % RxCount);
+        RxTailTicks += Clock.Now - started;
     }
 
     private static void FlushTransmit()
@@ -225,14 +228,9 @@ internal static unsafe class E1000
             return;
         s_txQueued = 0;
         TxTailWrites++;
-        TimedWrite(Tdt, s_txNext);
-    }
-
-    private static void TimedWrite(uint register, uint value)
-    {
         ulong started = Clock.Now;
-        Write(register, value);
-        TailTicks += Clock.Now - started;
+        Write(Tdt, s_txNext);
+        TxTailTicks += Clock.Now - started;
     }
 
     private static uint Read(uint register) => ((Register*)(s_registers + register))->Value;
