@@ -149,13 +149,16 @@ internal static unsafe class E1000
     }
 
     // The buffer of the next transmit descriptor, once the device is done
-    // with it (bounded wait); fill it, then Transmit. Null if the device hangs.
+    // with it and with the one after it (bounded wait): the tail must never
+    // catch up with the head, which would read as an empty ring. Fill it,
+    // then Transmit. Null if the device hangs.
     public static byte* NextTxBuffer()
     {
-        if ((s_txUsed >> (int)s_txNext & 1) != 0 && (s_tx[s_txNext].Status & DescriptorDone) == 0)
+        uint after = (s_txNext + 1) % TxCount;
+        if (!TxFree(s_txNext) || !TxFree(after))
         {
-            FlushTransmit();   // it may be one of the queued frames
-            for (ulong start = Clock.Now; (s_tx[s_txNext].Status & DescriptorDone) == 0;)
+            FlushTransmit();   // they may be queued frames
+            for (ulong start = Clock.Now; !TxFree(s_txNext) || !TxFree(after);)
             {
                 if (Clock.MsSince(start) > WaitMs)
                     return null;
@@ -163,6 +166,8 @@ internal static unsafe class E1000
         }
         return s_txBuffers + s_txNext * BufferSize;
     }
+
+    private static bool TxFree(uint i) => (s_txUsed >> (int)i & 1) == 0 || (s_tx[i].Status & DescriptorDone) != 0;
 
     // Queues the frame; it goes out at the next Poll (or NextTxBuffer), so a
     // burst of frames takes one tail write.
