@@ -80,12 +80,9 @@ internal static unsafe class E1000
     private static uint s_rxHeld, s_txQueued;   // released descriptors and queued frames whose tail write is due
     private static ulong s_txUsed;   // bit i: descriptor i was handed to the device at least once
 
-    // Writes of the receive and transmit tails, and their time in TSC ticks
-    // (against frames received and sent: what the batching saves).
-    public static ulong RxTailWrites { get; private set; }
-    public static ulong TxTailWrites { get; private set; }
-    public static ulong RxTailTicks { get; private set; }
-    public static ulong TxTailTicks { get; private set; }
+    // Writes of the receive and transmit tails (against frames received and
+    // sent: what the batching saves), and their time.
+    public static TailWrites RxTail, TxTail;
 
     public static ulong Mac { get; private set; }
 
@@ -221,10 +218,7 @@ internal static unsafe class E1000
         if (s_rxHeld == 0)
             return;
         s_rxHeld = 0;
-        RxTailWrites++;
-        ulong started = Clock.Now;
-        Write(Rdt, (s_rxNext + RxCount - 1) % RxCount);
-        RxTailTicks += Clock.Now - started;
+        RxTail.Write(Rdt, (s_rxNext + RxCount - 1) % RxCount);
     }
 
     private static void FlushTransmit()
@@ -232,10 +226,21 @@ internal static unsafe class E1000
         if (s_txQueued == 0)
             return;
         s_txQueued = 0;
-        TxTailWrites++;
-        ulong started = Clock.Now;
-        Write(Tdt, s_txNext);
-        TxTailTicks += Clock.Now - started;
+        TxTail.Write(Tdt, s_txNext);
+    }
+
+    // One ring tail's writes, counted and timed (TSC ticks).
+    public struct TailWrites
+    {
+        public ulong Count, Ticks;
+
+        public void Write(uint register, uint value)
+        {
+            Count++;
+            ulong started = Clock.Now;
+            E1000.Write(register, value);
+            Ticks += Clock.Now - started;
+        }
     }
 
     private static uint Read(uint register) => ((Register*)(s_registers + register))->Value;

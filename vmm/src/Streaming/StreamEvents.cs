@@ -176,10 +176,10 @@ internal static class StreamEvents
         Field("frames_received", AoeInitiator.FramesReceived);
         Field("resends", AoeInitiator.Resends);
         Field("stale_replies", AoeInitiator.StaleReplies);
-        Field("rx_tail_writes", E1000.RxTailWrites);
-        Field("rx_tail_us", FetchPhases.Us(E1000.RxTailTicks));
-        Field("tx_tail_writes", E1000.TxTailWrites);
-        Field("tx_tail_us", FetchPhases.Us(E1000.TxTailTicks));
+        Field("rx_tail_writes", E1000.RxTail.Count);
+        Field("rx_tail_us", FetchPhases.Us(E1000.RxTail.Ticks));
+        Field("tx_tail_writes", E1000.TxTail.Count);
+        Field("tx_tail_us", FetchPhases.Us(E1000.TxTail.Ticks));
         Serial.WriteLine();
     }
 }
