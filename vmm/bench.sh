@@ -167,11 +167,14 @@ sides() {
 }
 # boot_row ROUND MODE READY [COMPLETE]: one row of the every-boot table, from the last boot's log.
 boot_row() {
-  local p=progress; [[ -n ${4:-} ]] && p=complete
-  boots+=("| $1 | ${side:-} | $2 | $load | $(cut -d ' ' -f 1 /proc/loadavg) | $3 | ${4:-} | $(field "$log" holds held_commands) \
+  local p=progress row; [[ -n ${4:-} ]] && p=complete
+  # Fields a mode does not print (no hypervisor, no streaming) stay empty: || true, since the assignment's status is
+  # the last lookup's.
+  row="| $1 | ${side:-} | $2 | $load | $(cut -d ' ' -f 1 /proc/loadavg) | $3 | ${4:-} | $(field "$log" holds held_commands) \
 | $(awk -v u="$(field "$log" holds hold_us)" 'BEGIN { if (u != "") printf "%.2f", u / 1e6 }') | $(field "$log" $p frames_received) \
 | $(field "$log" $p rx_tail_writes) | $(field "$log" $p rx_tail_us) | $(field "$log" $p tx_tail_writes) | $(field "$log" $p tx_tail_us) \
-| $(field "$log" $p idle_yields_io) | $(grep -a '^bmcast-vmm: exits ' "$log" | tail -n 1 | tr ' ' '\n' | sed -n 's/^hlt=//p' | tr -d '\r') |")
+| $(field "$log" $p idle_yields_io) | $(grep -a '^bmcast-vmm: exits ' "$log" | tail -n 1 | tr ' ' '\n' | sed -n 's/^hlt=//p' | tr -d '\r') |" || true
+  boots+=("$row")
 }
 for ((r = 1; r <= rounds; r++)); do
   for mode in stream-9000 stream-1500 on-demand local-vmm local-bare copy-first; do
