@@ -165,13 +165,14 @@ sides() {
   elif (($2 % 2)); then echo "A B"
   else echo "B A"; fi
 }
+seconds() { awk -v u="$1" 'BEGIN { if (u != "") printf "%.2f", u / 1e6 }'; }
 # boot_row ROUND MODE READY [COMPLETE]: one row of the every-boot table, from the last boot's log.
 boot_row() {
   local p=progress row; [[ -n ${4:-} ]] && p=complete
   # Fields a mode does not print (no hypervisor, no streaming) stay empty: || true, since the assignment's status is
   # the last lookup's.
-  row="| $1 | ${side:-} | $2 | $load | $(cut -d ' ' -f 1 /proc/loadavg) | $3 | ${4:-} | $(field "$log" holds held_commands) \
-| $(awk -v u="$(field "$log" holds hold_us)" 'BEGIN { if (u != "") printf "%.2f", u / 1e6 }') | $(field "$log" $p frames_received) \
+  row="| $1 | ${side% } | $2 | $load | $(cut -d ' ' -f 1 /proc/loadavg) | $3 | ${4:-} | $(field "$log" holds held_commands) \
+| $(seconds "$(field "$log" holds hold_us)") | $(seconds "$(field "$log" $p aoe_us)") | $(field "$log" $p frames_received) \
 | $(field "$log" $p rx_tail_writes) | $(field "$log" $p rx_tail_us) | $(field "$log" $p tx_tail_writes) | $(field "$log" $p tx_tail_us) \
 | $(field "$log" $p idle_yields_io) | $(grep -a '^bmcast-vmm: exits ' "$log" | tail -n 1 | tr ' ' '\n' | sed -n 's/^hlt=//p' | tr -d '\r') |" || true
   boots+=("$row")
@@ -294,9 +295,9 @@ echo "Background MiB/s: bytes the background copy fetched over the time it spent
 echo "chunks' Write Zeroes included). Single runs and a loaded host make every figure an illustration."
 echo
 echo "Every boot: load = the 1-minute load average at its start and end; holds and hold s = event=holds (held_commands,"
-echo "hold_us); frames received, tail writes (receive, transmit) and their time, HLTs left to guest I/O from the last"
+echo "hold_us); AoE s = the fetches' wire share (aoe_us), frames received, tail writes (receive, transmit) and their time, HLTs left to guest I/O from the last"
 echo "event=complete (stream) or event=progress (at power-off); HLT exits until de-virtualization."
 echo
-echo "| round | side | mode | load start | load end | ready s | complete s | holds | hold s | frames received | rx tail writes | rx tail us | tx tail writes | tx tail us | HLTs left to guest I/O | HLT exits |"
-echo "| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+echo "| round | side | mode | load start | load end | ready s | complete s | holds | hold s | AoE s | frames received | rx tail writes | rx tail us | tx tail writes | tx tail us | HLTs left to guest I/O | HLT exits |"
+echo "| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 printf '%s\n' "${boots[@]}"
