@@ -18,20 +18,26 @@
 # The server (bmcast serve --aoe, --nbd) emulates a link of --rate bytes/s
 # (default 125M = 1 Gbit/s), shared by its clients. Prints a markdown table;
 # any failed step stops the run with a FAIL line and the log's tail.
-#   sudo vmm/bench.sh [--image tiny|debian|debian-db] [--rounds N] [--rate 125M] [--vmm-option OPT]
+# --ab DIR: an A/B of two hypervisor builds: DIR is another checkout's vmm/
+# directory (side A, e.g. main's: git worktree add, then DIR/build.sh once),
+# this one is side B. Every mode under the hypervisor runs once per side in
+# each round, the sides' order reversed every other round, so that load from
+# other work hits both alike; the tables then have a row per side.
+#   sudo vmm/bench.sh [--image tiny|debian|debian-db] [--rounds N] [--rate 125M] [--vmm-option OPT] [--ab DIR]
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 . "$here/lib.sh"
 
-image=tiny rounds=3 rate=125M vmm_args=()
+image=tiny rounds=3 rate=125M vmm_args=() other=
 while (($#)); do
   case "$1" in
     --image) image="$2"; shift 2 ;;
     --rounds) rounds="$2"; shift 2 ;;
     --rate) rate="$2"; shift 2 ;;
     --vmm-option) vmm_args+=(--vmm-option "$2"); shift 2 ;;
-    *) echo "usage: $0 [--image tiny|debian|debian-db] [--rounds N] [--rate BYTES/S] [--vmm-option OPT]" >&2; exit 2 ;;
+    --ab) other="$(cd "$2" && pwd)"; shift 2 ;;
+    *) echo "usage: $0 [--image tiny|debian|debian-db] [--rounds N] [--rate BYTES/S] [--vmm-option OPT] [--ab DIR]" >&2; exit 2 ;;
   esac
 done
 case "$image" in tiny | debian | debian-db) ;; *) echo "FAIL: vmm bench: unknown image '$image'" >&2; exit 2 ;; esac
@@ -53,6 +59,7 @@ trap 'exit 130' INT TERM
 
 # Everything built before any timing starts.
 "$here/build.sh" > /dev/null || fail "building the hypervisor"
+[[ -z $other ]] || "$other/build.sh" > /dev/null || fail "building side A's hypervisor in $other"
 "$root/bmcast" --help > /dev/null || fail "building bmcast"
 store="$work/store"
 "$root/bmcast" image build "$image" --output "$work/image.raw" > "$work/build.log" 2>&1 || { cat "$work/build.log" >&2; fail "building image $image"; }
@@ -85,15 +92,16 @@ for mtu in 9000 1500; do
 done
 stream_options=(--vmm-option bmcast.vmm.nvme=trap --vmm-option bmcast.vmm.aoe=e1.0 --vmm-option "bmcast.vmm.root=$root_hash")
 
-# machine LOG [NAMESPACE] -- run-qemu.sh args: starts QEMU (its PID in boot_pid), t0 = now.
+# machine LOG [NAMESPACE] -- run-qemu.sh args: starts QEMU through side's build (vmm_dir; its PID in boot_pid),
+# t0 = now, load = the 1-minute load average now.
 machine() {
   local log="$1" ns="$2"; shift 3
-  boot_log="$log" t0=$EPOCHREALTIME
+  boot_log="$log" t0=$EPOCHREALTIME load=$(cut -d ' ' -f 1 /proc/loadavg)
   : > "$log"
   if [[ -n $ns ]]; then
-    ip netns exec "$ns" "$here/run-qemu.sh" "$@" > "$log" 2>&1 < /dev/null &
+    ip netns exec "$ns" "$vmm_dir/run-qemu.sh" "$@" > "$log" 2>&1 < /dev/null &
   else
-    "$here/run-qemu.sh" "$@" > "$log" 2>&1 < /dev/null &
+    "$vmm_dir/run-qemu.sh" "$@" > "$log" 2>&1 < /dev/null &
   fi
   boot_pid=$!
 }
@@ -147,11 +155,34 @@ before_ready() {
         f / 1e6, val("on_demand_bytes") / 1048576, val("read_ahead_chunks"), val("background_us") / 1e6, val("background_bytes") / 1048576,
         val("idle_slices"), val("idle_yields_io"), val("idle_yields_interrupt") }' "$1"
 }
-add() { times[$1]+="$2 "; }
-exits="" reserved_kib="" streaming_reserved="" fetched_ratio=() demand_bytes="" read_bytes=""
+# Keys carry the side ("A " or "B ") in an A/B, nothing otherwise.
+add() { times[$side$1]+="$2 "; }
+declare -A exits fetched_ratio demand_bytes read_bytes
+reserved_kib="" streaming_reserved="" boots=()
+# sides MODE ROUND: which builds run the mode, in order (side B is this one).
+sides() {
+  if [[ -z $other || $1 == local-bare || $1 == copy-first ]]; then echo "-"
+  elif (($2 % 2)); then echo "A B"
+  else echo "B A"; fi
+}
+seconds() { awk -v u="$1" 'BEGIN { if (u != "") printf "%.2f", u / 1e6 }'; }
+# boot_row ROUND MODE READY [COMPLETE]: one row of the every-boot table, from the last boot's log.
+boot_row() {
+  local p=progress row; [[ -n ${4:-} ]] && p=complete
+  # Fields a mode does not print (no hypervisor, no streaming) stay empty: || true, since the assignment's status is
+  # the last lookup's.
+  row="| $1 | ${side% } | $2 | $load | $(cut -d ' ' -f 1 /proc/loadavg) | $3 | ${4:-} | $(field "$log" holds held_commands) \
+| $(seconds "$(field "$log" holds hold_us)") | $(seconds "$(field "$log" $p aoe_us)") | $(field "$log" $p frames_received) \
+| $(field "$log" $p rx_tail_writes) | $(field "$log" $p rx_tail_us) | $(field "$log" $p tx_tail_writes) | $(field "$log" $p tx_tail_us) \
+| $(field "$log" $p idle_yields_io) | $(grep -a '^bmcast-vmm: exits ' "$log" | tail -n 1 | tr ' ' '\n' | sed -n 's/^hlt=//p' | tr -d '\r') |" || true
+  boots+=("$row")
+}
 for ((r = 1; r <= rounds; r++)); do
   for mode in stream-9000 stream-1500 on-demand local-vmm local-bare copy-first; do
-    log="$work/$mode.log"
+   for side in $(sides "$mode" "$r"); do
+    vmm_dir="$here"
+    case "$side" in -) side="" ;; A) vmm_dir="$other" side="A " ;; B) side="B " ;; esac
+    log="$work/$side$mode.log" log="${log// /-}"
     case "$mode" in
       stream-*)
         mtu="${mode#stream-}"
@@ -162,13 +193,14 @@ for ((r = 1; r <= rounds; r++)); do
         done_s=$(until_line "event=devirtualized" "$complete_s")
         boot_stop
         add "$mode" "$ready"
+        boot_row "$r" "$mode" "$ready" "$done_s"
         bg=$(field "$log" complete background_bytes) bg_us=$(field "$log" complete background_us)
         [[ -n $bg && -n $bg_us ]] || fail "no event=complete with background_bytes and background_us"
         add "bg-$mtu" "$(awk -v b="$bg" -v us="$bg_us" 'BEGIN { printf "%.1f", us ? b / 1.048576 / us : 0 }')"
         add "complete-$mtu" "$done_s"
-        phases[$mtu]="$(phase_split "$log")"
-        waited[$mtu]="$(before_ready "$log")"
-        exits="$(grep -a '^bmcast-vmm: exits ' "$log" | tail -n 1 | sed 's/^bmcast-vmm: exits //')"
+        phases[$side$mtu]="$(phase_split "$log")"
+        waited[$side$mtu]="$(before_ready "$log")"
+        exits[$side-]="$(grep -a '^bmcast-vmm: exits ' "$log" | tail -n 1 | sed 's/^bmcast-vmm: exits //')"
         reserved_kib="$(sed -n 's/^bmcast-vmm: reserved \([0-9]*\) KiB.*/\1/p' "$log" | head -n 1)"
         streaming_reserved="$(field "$log" streaming reserved_bytes)"
         ;;
@@ -179,11 +211,12 @@ for ((r = 1; r <= rounds; r++)); do
         ready=$(until_line BMCAST-READY "$boot_s")
         add "$mode" "$ready"
         until_exit "$boot_s"
-        demand_bytes="$(field "$log" progress on_demand_bytes)"
+        boot_row "$r" "$mode" "$ready"
+        demand_bytes[$side-]="$(field "$log" progress on_demand_bytes)"
         lbas="$(grep -a 'bmcast-vmm: nvme:' "$log" | tail -n 1 | tr ' ' '\n' | sed -n 's/^read-lbas=//p')"
-        [[ -n $demand_bytes && -n $lbas ]] || fail "no progress or NVMe report at power-off"
-        read_bytes=$((lbas * 512))   # QEMU's NVMe namespace: 512-byte blocks
-        fetched_ratio+=("$(awk -v f="$demand_bytes" -v r="$read_bytes" 'BEGIN { printf "%.2f", f / r }')")
+        [[ -n ${demand_bytes[$side-]} && -n $lbas ]] || fail "no progress or NVMe report at power-off"
+        read_bytes[$side-]=$((lbas * 512))   # QEMU's NVMe namespace: 512-byte blocks
+        fetched_ratio[$side-]+="$(awk -v f="${demand_bytes[$side-]}" -v r="${read_bytes[$side-]}" 'BEGIN { printf "%.2f", f / r }') "
         ;;
       local-vmm | local-bare)
         extra=(--vmm-option bmcast.vmm.nvme=trap "${vmm_args[@]}")
@@ -192,6 +225,7 @@ for ((r = 1; r <= rounds; r++)); do
         ready=$(until_line BMCAST-READY "$boot_s")
         add "$mode" "$ready"
         until_exit "$boot_s"
+        boot_row "$r" "$mode" "$ready"
         ;;
       copy-first)
         rm -f "$work/copy.raw"
@@ -206,7 +240,8 @@ for ((r = 1; r <= rounds; r++)); do
         add "$mode" "$(awk -v a="$copy_s" -v b="$boot" 'BEGIN { printf "%.2f", a + b }')"
         ;;
     esac
-    echo "round $r $mode: done" >&2
+    echo "round $r $side$mode: done (load $load at start, $(cut -d ' ' -f 1 /proc/loadavg) at end)" >&2
+   done
   done
 done
 
@@ -214,35 +249,55 @@ median() { printf '%s\n' $1 | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2)
 m() { median "${times[$1]}"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 minus() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a - b }'; }
-local_vmm=$(m local-vmm) local_bare=$(m local-bare)
+local_bare=$(m local-bare)
 mib() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
+all_sides="-"; [[ -z $other ]] || all_sides="A B"
 
 echo "## bmcast-vmm deployment, image $image, $rounds round(s), emulated link $rate B/s (QEMU TCG)"
+[[ -z $other ]] || printf '\nA/B: side A is %s, side B %s.\n' "$other" "$here"
 echo
 # Deployment delay: minus the same machine's boot from a complete local disk, with the hypervisor for the
-# modes that run under it, without for copying first (which boots bare).
-baseline() { case "$1" in copy-first | local-bare) echo local-bare ;; *) echo local-vmm ;; esac; }
+# modes that run under it (the same side's build), without for copying first (which boots bare).
+baseline() { case "$1" in copy-first | local-bare) echo local-bare ;; *) echo "${side}local-vmm" ;; esac; }
 echo "| mode | time to BMCAST-READY, median s | deployment delay s | minus | all runs |"
 echo "| --- | ---: | ---: | --- | --- |"
 for mode in stream-9000 stream-1500 on-demand local-vmm local-bare copy-first; do
-  base=$(baseline $mode)
-  echo "| $mode | $(m $mode) | $(minus "$(m $mode)" "$(m $base)") | $base | ${times[$mode]}|"
+  for side in $(sides "$mode" 1); do
+    [[ $side == - ]] && side="" || side="$side "
+    base=$(baseline $mode)
+    echo "| $side$mode | $(m "$side$mode") | $(minus "$(m "$side$mode")" "$(m "$base")") | $base | ${times[$side$mode]}|"
+  done
 done
 echo
 echo "| figure | value | goal |"
 echo "| --- | --- | --- |"
-echo "| delay streaming (MTU 9000) vs copy-first | $(minus "$(m stream-9000)" "$local_vmm") s vs $(minus "$(m copy-first)" "$local_bare") s | copy-first's delay >= 10x (debian-db; TCG boots vary by +-3 s: illustrative) |"
 echo "| copy alone (nbdcopy at $rate B/s) | $(m copy) s | |"
-echo "| local boot under the hypervisor / bare | $(ratio "$local_vmm" "$local_bare")x | <= 1.3x |"
-echo "| fetched before ready / read by the boot (on-demand, last round) | $(mib "$demand_bytes") MiB / $(mib "$read_bytes") MiB = ${fetched_ratio[-1]}x (all rounds: ${fetched_ratio[*]}) | <= 1.2x |"
-echo "| background copy, MTU 9000 | $(m bg-9000) MiB/s (disk complete at $(m complete-9000) s) | |"
-echo "| background copy, MTU 1500 | $(m bg-1500) MiB/s (disk complete at $(m complete-1500) s) | |"
-echo "| fetch phases, MTU 9000 (last run) | ${phases[9000]} | |"
-echo "| fetch phases, MTU 1500 (last run) | ${phases[1500]} | |"
-echo "| before ready, MTU 9000 (last run) | ${waited[9000]} | |"
-echo "| before ready, MTU 1500 (last run) | ${waited[1500]} | |"
-echo "| exits until de-virtualization (last stream-1500 run) | $exits | none after |"
+for side in $all_sides; do
+  [[ $side == - ]] && side="" || side="$side "
+  local_vmm=$(m "${side}local-vmm")
+  echo "| ${side}delay streaming (MTU 9000) vs copy-first | $(minus "$(m "${side}stream-9000")" "$local_vmm") s vs $(minus "$(m copy-first)" "$local_bare") s | copy-first's delay >= 10x (debian-db; TCG boots vary by +-3 s: illustrative) |"
+  echo "| ${side}local boot under the hypervisor / bare | $(ratio "$local_vmm" "$local_bare")x | <= 1.3x |"
+  echo "| ${side}fetched before ready / read by the boot (on-demand, last round) | $(mib "${demand_bytes[$side-]}") MiB / $(mib "${read_bytes[$side-]}") MiB = $(awk '{ print $NF }' <<< "${fetched_ratio[$side-]}")x (all rounds: ${fetched_ratio[$side-]% }) | <= 1.2x |"
+  for mtu in 9000 1500; do
+    echo "| ${side}background copy, MTU $mtu | $(m "${side}bg-$mtu") MiB/s (disk complete at $(m "${side}complete-$mtu") s) | |"
+  done
+  for mtu in 9000 1500; do
+    echo "| ${side}fetch phases, MTU $mtu (last run) | ${phases[$side$mtu]} | |"
+  done
+  for mtu in 9000 1500; do
+    echo "| ${side}before ready, MTU $mtu (last run) | ${waited[$side$mtu]} | |"
+  done
+  echo "| ${side}exits until de-virtualization (last stream-1500 run) | ${exits[$side-]} | none after |"
+done
 echo "| reserved memory | $reserved_kib KiB block + $(awk -v b="$streaming_reserved" 'BEGIN { printf "%.0f", b / 1024 }') KiB for streaming | |"
 echo
 echo "Background MiB/s: bytes the background copy fetched over the time it spent on its chunks (background_us, zero"
 echo "chunks' Write Zeroes included). Single runs and a loaded host make every figure an illustration."
+echo
+echo "Every boot: load = the 1-minute load average at its start and end; holds and hold s = event=holds (held_commands,"
+echo "hold_us); AoE s = the fetches' wire share (aoe_us), frames received, tail writes (receive, transmit) and their time, HLTs left to guest I/O from the last"
+echo "event=complete (stream) or event=progress (at power-off); HLT exits until de-virtualization."
+echo
+echo "| round | side | mode | load start | load end | ready s | complete s | holds | hold s | AoE s | frames received | rx tail writes | rx tail us | tx tail writes | tx tail us | HLTs left to guest I/O | HLT exits |"
+echo "| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+printf '%s\n' "${boots[@]}"

@@ -88,6 +88,7 @@ public sealed class VmmStreamingTests(VmmStreamingTests.Setup setup, ITestOutput
         int linesAtLeave = rig.Machine.LinesContaining("bmcast-vmm:").Count;
         await Task.Delay(TimeSpan.FromSeconds(5), TestContext.Current.CancellationToken);
         int linesLater = rig.Machine.LinesContaining("bmcast-vmm:").Count;
+        string exits = rig.Machine.LinesContaining("bmcast-vmm: exits total=").Last();
         await rig.Machine.DisposeAsync();   // the guest stops before its disk is read
         var events = rig.Events;
         var presence = events.Single(e => e.Name == "presence");
@@ -101,6 +102,11 @@ public sealed class VmmStreamingTests(VmmStreamingTests.Setup setup, ITestOutput
         Assert.True(complete.Number("idle_slices") > 0, complete.Line);
         Assert.True(complete.Number("idle_yields_io") > 0, complete.Line);
         Assert.True(complete.Fields.ContainsKey("idle_yields_interrupt"), complete.Line);   // printed; how often depends on timing
+        // At those HLTs the guest's next HLTs halted until an interrupt, which exited once each (HltExit.HaltUntilInterrupt).
+        Assert.Matches(@" intr=[1-9][0-9]*", exits);
+        // The e1000's ring tails were written in batches, not once per frame (Net/E1000).
+        Assert.True(complete.Number("rx_tail_writes") < complete.Number("frames_received"), complete.Line);
+        Assert.True(complete.Number("tx_tail_writes") < complete.Number("frames_sent"), complete.Line);
         Assert.DoesNotContain(false, presence.Map("present_map", setup.ChunkCount));
         Assert.True(devirtualized.Number("exits") > 0, devirtualized.Line);
         Assert.True(rig.Machine.Printed("SVM off, no exits from here on"), rig.Machine.Console);

@@ -138,9 +138,10 @@ internal static unsafe class AoeInitiator
         for (int i = 0; i < Window; i++)
             s_requests[i].Busy = false;
         ulong next = lba, end = lba + count, left = count;
+        bool refill = true;
         while (left > 0)
         {
-            for (int i = 0; i < Window && next < end; i++)
+            for (int i = 0; refill && i < Window && next < end; i++)
             {
                 if (s_requests[i].Busy)
                     continue;
@@ -160,6 +161,7 @@ internal static unsafe class AoeInitiator
             {
                 E1000.Release();
                 Dropped++;
+                refill = false;
                 continue;
             }
             if (reply != null)
@@ -169,8 +171,13 @@ internal static unsafe class AoeInitiator
                 if (done < 0)
                     return false;
                 left -= (ulong)done;
+                // Drain the replies waiting before refilling the window, so
+                // that its requests go out as one burst (one transmit tail
+                // write), but never let it fall below half full.
+                refill = FreeRequests() >= Window / 2;
                 continue;
             }
+            refill = true;
             // Work done meanwhile: poll again before judging timeouts, since
             // replies may have queued during it.
             if (whileWaiting != null && whileWaiting((Arrived(lba, next) - lba) * AoeFrame.SectorSize))
@@ -189,6 +196,17 @@ internal static unsafe class AoeInitiator
             }
         }
         return true;
+    }
+
+    private static int FreeRequests()
+    {
+        int free = 0;
+        for (int i = 0; i < Window; i++)
+        {
+            if (!s_requests[i].Busy)
+                free++;
+        }
+        return free;
     }
 
     // The first sector not yet arrived: requests go out in LBA order, so

@@ -8,11 +8,20 @@ namespace Bmcast.Vmm.Net;
 // MAC from the EEPROM, legacy receive and transmit descriptor rings, 16 KiB
 // buffers so one descriptor holds any frame up to the 16,128 bytes RCTL.LPE
 // allows (MTU 9000 included). No interrupts (all masked): the host polls.
+// Both ring tails are written in batches: a tail register is device MMIO (an
+// exit into the device model under emulation, a posted PCIe write on
+// hardware), and at MTU 1500 a 64 KiB chunk is 64 frames. Received
+// descriptors go back every RxReleaseBatch frames or when nothing is left to
+// read; queued frames go out at the next Poll, or when the transmit ring
+// needs a descriptor back.
 // Registers: Intel 8254x Software Developer's Manual, §13.
 internal static unsafe class E1000
 {
     public const ushort VendorId = 0x8086, DeviceId = 0x100E;
     public const int RxCount = 32, TxCount = 8;
+    // Half the ring: the device keeps at least RxCount - RxReleaseBatch descriptors, as many as the
+    // initiator's window of replies (AoeInitiator.Window).
+    private const int RxReleaseBatch = 16;
     public const int BufferSize = 16384;
     public const int MaxFrame = BufferSize;
     // Both rings fit one page each (16-byte descriptors); then the buffers.
@@ -68,7 +77,12 @@ internal static unsafe class E1000
     private static TxDescriptor* s_tx;
     private static byte* s_rxBuffers, s_txBuffers;
     private static uint s_rxNext, s_txNext;
+    private static uint s_rxHeld, s_txQueued;   // released descriptors and queued frames whose tail write is due
     private static ulong s_txUsed;   // bit i: descriptor i was handed to the device at least once
+
+    // Writes of the receive and transmit tails (against frames received and
+    // sent: what the batching saves), and their time.
+    public static TailWrites RxTail, TxTail;
 
     public static ulong Mac { get; private set; }
 
@@ -123,6 +137,8 @@ internal static unsafe class E1000
         Write(Tctl, TctlEnable | TctlPadShort | TctlCollisionThreshold | TctlCollisionDistance);
         s_rxNext = 0;
         s_txNext = 0;
+        s_rxHeld = 0;
+        s_txQueued = 0;
         s_txUsed = 0;
         if (!WaitFor(Status, StatusLinkUp, StatusLinkUp))
             return "the link is down";
@@ -130,12 +146,16 @@ internal static unsafe class E1000
     }
 
     // The buffer of the next transmit descriptor, once the device is done
-    // with it (bounded wait); fill it, then Transmit. Null if the device hangs.
+    // with it and with the one after it (bounded wait): the tail must never
+    // catch up with the head, which would read as an empty ring. Fill it,
+    // then Transmit. Null if the device hangs.
     public static byte* NextTxBuffer()
     {
-        if ((s_txUsed >> (int)s_txNext & 1) != 0)
+        uint after = (s_txNext + 1) % TxCount;
+        if (!TxFree(s_txNext) || !TxFree(after))
         {
-            for (ulong start = Clock.Now; (s_tx[s_txNext].Status & DescriptorDone) == 0;)
+            FlushTransmit();   // they may be queued frames
+            for (ulong start = Clock.Now; !TxFree(s_txNext) || !TxFree(after);)
             {
                 if (Clock.MsSince(start) > WaitMs)
                     return null;
@@ -144,6 +164,10 @@ internal static unsafe class E1000
         return s_txBuffers + s_txNext * BufferSize;
     }
 
+    private static bool TxFree(uint i) => (s_txUsed >> (int)i & 1) == 0 || (s_tx[i].Status & DescriptorDone) != 0;
+
+    // Queues the frame; it goes out at the next Poll (or NextTxBuffer), so a
+    // burst of frames takes one tail write.
     public static void Transmit(int length)
     {
         TxDescriptor* d = s_tx + s_txNext;
@@ -153,17 +177,22 @@ internal static unsafe class E1000
         d->Status = 0;
         s_txUsed |= 1UL << (int)s_txNext;
         s_txNext = (s_txNext + 1) % TxCount;
-        Write(Tdt, s_txNext);
+        s_txQueued++;
     }
 
     // The next received frame (its length in length), or null when none has
-    // arrived; give it back with Release before polling again.
+    // arrived; give it back with Release before polling again. Sends the
+    // queued frames first.
     public static byte* Poll(out int length)
     {
         length = 0;
+        FlushTransmit();
         RxDescriptor* d = s_rx + s_rxNext;
         if ((d->Status & DescriptorDone) == 0)
+        {
+            ReturnReleased();   // nothing to read: the device gets every free descriptor back
             return null;
+        }
         if ((d->Status & RxEndOfPacket) == 0 || d->Errors != 0)
         {
             Release();   // a frame spread over descriptors or damaged: not ours to read
@@ -173,13 +202,45 @@ internal static unsafe class E1000
         return s_rxBuffers + s_rxNext * BufferSize;
     }
 
-    // Returns the descriptor Poll handed out to the device: the tail stays
-    // one behind the next descriptor to read.
+    // Returns the descriptor Poll handed out, to the device with the next
+    // batch.
     public static void Release()
     {
         s_rx[s_rxNext].Status = 0;
-        Write(Rdt, s_rxNext);
         s_rxNext = (s_rxNext + 1) % RxCount;
+        if (++s_rxHeld >= RxReleaseBatch)
+            ReturnReleased();
+    }
+
+    // The receive tail stays one behind the next descriptor to read.
+    private static void ReturnReleased()
+    {
+        if (s_rxHeld == 0)
+            return;
+        s_rxHeld = 0;
+        RxTail.Write(Rdt, (s_rxNext + RxCount - 1) % RxCount);
+    }
+
+    private static void FlushTransmit()
+    {
+        if (s_txQueued == 0)
+            return;
+        s_txQueued = 0;
+        TxTail.Write(Tdt, s_txNext);
+    }
+
+    // One ring tail's writes, counted and timed (TSC ticks).
+    public struct TailWrites
+    {
+        public ulong Count, Ticks;
+
+        public void Write(uint register, uint value)
+        {
+            Count++;
+            ulong started = Clock.Now;
+            E1000.Write(register, value);
+            Ticks += Clock.Now - started;
+        }
     }
 
     private static uint Read(uint register) => ((Register*)(s_registers + register))->Value;

@@ -108,13 +108,10 @@ internal static unsafe class PrivateQueuePair
     private static bool Range(byte opcode, uint namespaceId, ulong lba, ulong blocks, byte* data, string what)
     {
         ulong blockSize = HiddenTail.LbaSize;
-        ulong perCommand = MaxTransferBytes / blockSize;
-        for (ulong done = 0; done < blocks;)
+        for (var piece = new TransferPieces(blocks, blockSize); piece.Next();)
         {
-            ulong count = blocks - done < perCommand ? blocks - done : perCommand;
-            if (!Transfer(opcode, namespaceId, lba + done, (uint)count, data + done * blockSize, what))
+            if (!Transfer(opcode, namespaceId, lba + piece.Offset, piece.Count, data + piece.Offset * blockSize, what))
                 return false;
-            done += count;
         }
         return true;
     }

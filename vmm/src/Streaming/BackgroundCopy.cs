@@ -11,7 +11,9 @@ namespace Bmcast.Vmm.Streaming;
 // first. The host runs with GIF=0: whatever the guest waits for is
 // delivered only when the slice ends, so no slice starts, and no further
 // run, while the guest waits for its own I/O or an interrupt is pending
-// (GuestWaits). Absent chunks are taken in disk order from
+// (GuestWaits); while its I/O is in flight, the guest's HLTs halt the CPU
+// until its next interrupt, without an exit each (HltExit.HaltUntilInterrupt).
+// Absent chunks are taken in disk order from
 // where the last slice stopped. A failed chunk
 // pauses the copy for PauseMs (the on-demand path still tries). When every
 // chunk is present: a Flush through the private pair, event=complete, the
@@ -39,7 +41,7 @@ internal static unsafe class BackgroundCopy
         }
         if (!Controller.Running || PrivateQueuePair.Id == 0 || HiddenTail.Namespace == 0)
             return;   // between a controller reset and the next enable
-        if (GuestWaits())
+        if (GuestWaits(vcpu))
             return;
         PresenceStore.CommitIfDue();
         if (s_pausedAt != 0 && Clock.MsSince(s_pausedAt) < PauseMs)
@@ -73,19 +75,22 @@ internal static unsafe class BackgroundCopy
             }
             elapsedUs = Clock.MicrosecondsSince(started);
         }
-        while (elapsedUs < SliceUs && !GuestWaits());
+        while (elapsedUs < SliceUs && !GuestWaits(vcpu));
         StreamEvents.Progress();
     }
 
     // Whether the guest waits for something a slice would delay: the
     // completion of an I/O command in flight, or an interrupt already
     // pending (its timer, a device). Asked before each run, so a slice
-    // delays a wake-up by one run at most.
-    private static bool GuestWaits()
+    // delays a wake-up by one run at most. Nothing can be copied before the
+    // guest's I/O completes, which it learns by an interrupt: its HLTs halt
+    // until then.
+    private static bool GuestWaits(Vcpu* vcpu)
     {
         if (GuestIo.InFlight)
         {
             YieldsToIo++;
+            HltExit.HaltUntilInterrupt(vcpu);
             return true;
         }
         if (LocalApic.InterruptPending())

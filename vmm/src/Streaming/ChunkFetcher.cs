@@ -177,8 +177,8 @@ internal static unsafe class ChunkFetcher
         return true;
     }
 
-    // Queues the writes of the run's next hashed chunk, in commands of at
-    // most MaxTransferBytes (a mismatch is never written: the run stops there).
+    // Queues the writes of the run's next hashed chunk, in the private
+    // pair's pieces (a mismatch is never written: the run stops there).
     private static void QueueNext()
     {
         ulong i = s_runQueued, chunk = s_runFirst + i;
@@ -189,17 +189,16 @@ internal static unsafe class ChunkFetcher
         }
         ulong lbaSize = HiddenTail.LbaSize, chunkSize = s_manifest.ChunkSize;
         ulong length = s_manifest.ChunkLength(chunk);
-        ulong blocks = (length + lbaSize - 1) / lbaSize, perCommand = PrivateQueuePair.MaxTransferBytes / lbaSize;
+        ulong blocks = (length + lbaSize - 1) / lbaSize, lba = chunk * chunkSize / lbaSize;
         byte* data = s_buffer + i * chunkSize;
         // The image's last chunk may end inside a logical block: the rest is zeros.
         Memory.Zero(data + length, (nuint)(blocks * lbaSize - length));
         ulong started = Clock.Now;
-        for (ulong done = 0, piece = 0; done < blocks; piece++)
+        for (var piece = new TransferPieces(blocks, lbaSize); piece.Next();)
         {
-            ulong n = blocks - done < perCommand ? blocks - done : perCommand;
             // Ids name the run's chunk (bits 8-13) and the piece (bits 0-7: 16 MiB chunks have 256).
-            var id = (ushort)(i << 8 | (piece & 0xFF));
-            while (!PrivateQueuePair.TryQueueWrite(HiddenTail.Namespace, chunk * chunkSize / lbaSize + done, (uint)n, data + done * lbaSize, id))
+            var id = (ushort)(i << 8 | (piece.Index & 0xFF));
+            while (!PrivateQueuePair.TryQueueWrite(HiddenTail.Namespace, lba + piece.Offset, piece.Count, data + piece.Offset * lbaSize, id))
             {
                 if (PrivateQueuePair.Queued == 0 || !ReapOne())
                 {
@@ -208,7 +207,6 @@ internal static unsafe class ChunkFetcher
                     return;
                 }
             }
-            done += n;
         }
         FetchPhases.WriteTicks += Clock.Now - started;
         s_runQueued++;

@@ -150,6 +150,7 @@ internal static class StreamEvents
 
     // event=NAME present=N chunks=N present_percent=P on_demand_bytes=N background_bytes=N fetched_chunks=N zero_filled=N guest_owned=N
     // background_us=N idle_slices=N idle_yields_io=N idle_yields_interrupt=N read_ahead_chunks=N aoe_us=N hash_us=N write_us=N zero_us=N frames_sent=N frames_received=N resends=N stale_replies=N
+    // rx_tail_writes=N rx_tail_us=N tx_tail_writes=N tx_tail_us=N
     private static void WriteProgress(string name)
     {
         Serial.Write("bmcast-vmm: event=");
@@ -175,6 +176,10 @@ internal static class StreamEvents
         Field("frames_received", AoeInitiator.FramesReceived);
         Field("resends", AoeInitiator.Resends);
         Field("stale_replies", AoeInitiator.StaleReplies);
+        Field("rx_tail_writes", E1000.RxTail.Count);
+        Field("rx_tail_us", FetchPhases.Us(E1000.RxTail.Ticks));
+        Field("tx_tail_writes", E1000.TxTail.Count);
+        Field("tx_tail_us", FetchPhases.Us(E1000.TxTail.Ticks));
         Serial.WriteLine();
     }
 }

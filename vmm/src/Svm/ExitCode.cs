@@ -3,6 +3,7 @@ namespace Bmcast.Vmm.Svm;
 // #VMEXIT codes we can see (APM vol. 2, appendix C).
 internal static class ExitCode
 {
+    public const ulong Intr = 0x60;
     public const ulong Cpuid = 0x72;
     public const ulong Hlt = 0x78;
     public const ulong Ioio = 0x7B;

@@ -6,7 +6,7 @@ namespace Bmcast.Vmm.Svm;
 [StructLayout(LayoutKind.Sequential)]
 internal struct ExitCounters
 {
-    public ulong Total, Cpuid, Msr, Io, Mmio, Vmrun, Hlt;
+    public ulong Total, Cpuid, Msr, Io, Mmio, Vmrun, Hlt, Intr;
 
     public void Report()
     {
@@ -24,6 +24,8 @@ internal struct ExitCounters
         Serial.WriteDecimal(Vmrun);
         Serial.Write(" hlt=");
         Serial.WriteDecimal(Hlt);
+        Serial.Write(" intr=");
+        Serial.WriteDecimal(Intr);
         Serial.WriteLine();
     }
 }

@@ -31,6 +31,10 @@ internal static unsafe class ExitHandler
                 vcpu->Exits.Hlt++;
                 HltExit.Handle(vcpu);
                 break;
+            case ExitCode.Intr:
+                vcpu->Exits.Intr++;
+                HltExit.Woken(vcpu);
+                break;
             case ExitCode.Vmrun:
                 // SVM is hidden from the guest, so VMRUN is an invalid opcode to it.
                 vcpu->Exits.Vmrun++;

@@ -59,6 +59,7 @@ internal struct Segment
 internal static class Intercept
 {
     // InterceptMisc1 (offset 0x00C)
+    public const uint Intr = 1u << 0;
     public const uint Cpuid = 1u << 18;
     public const uint Hlt = 1u << 24;
     public const uint IoPorts = 1u << 27;
